@@ -1,0 +1,109 @@
+/* The layer interface: one `static const struct layer_ops` per type, shared
+ * by every instance, with the base `struct layer` first in each type's own
+ * struct (SQLite's sqlite3_io_methods, the kernel's file_operations).
+ *
+ * A layer knows only its own math. It owns no big memory: the network owns
+ * parameters, gradients, activations and scratch, and passes pointers in.
+ * Layout everywhere is NCHW, one sample after another:
+ *   x: (n, in.c, in.h, in.w)    y: (n, out.c, out.h, out.w)
+ * A layer's parameters are one contiguous run of the network's flat parameter
+ * array (`w` below), in the order its params() lists them; its gradients are
+ * the same run of the flat gradient array (`dw`).
+ *
+ * Gradient convention (Caffe's): backward() ADDS this batch's parameter
+ * gradients into dw (the runner zeroes dw once per step) and OVERWRITES dx.
+ * dx is NULL for the first layer: nothing needs it, so skip that work.
+ * Gradients have the true sign (d loss / d w), never darknet's negated delta. */
+#ifndef CNN_LAYER_H
+#define CNN_LAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cnn/config.h"
+#include "cnn/error.h"
+
+struct shape {
+	int c, h, w; /* per sample; a flat vector of n values is (n, 1, 1) */
+};
+
+static inline size_t shape_size(struct shape s)
+{
+	return (size_t)s.c * (size_t)s.h * (size_t)s.w;
+}
+
+/* One learnable tensor of a layer, as the network needs to know it. */
+struct param_spec {
+	const char *name;  /* "weight", "bias": the export name is "<layer>.<name>" */
+	size_t n;          /* number of floats */
+	int ndim;
+	int dims[4];       /* PyTorch layout: conv (out, in, kh, kw), dense (out, in), bias (out) */
+	int fan_in;        /* He init: N(0, sqrt(2/fan_in)); 0 means initialise to zero */
+	bool decay;        /* weight decay applies (not to biases) */
+};
+#define LAYER_MAX_PARAMS 4
+
+/* What a forward/backward call may use besides its tensors. */
+struct layer_ctx {
+	float *scratch;    /* layer_ops.scratch_floats(l, n) floats, private to this call */
+	bool train;        /* training step (dropout, batchnorm statistics) vs evaluation */
+};
+
+struct layer;
+
+struct layer_ops {
+	const char *type;  /* matches the YAML `type:` */
+
+	/* y = f(x; w) for n samples. */
+	void (*forward)(const struct layer *l, const float *w, const float *x, float *y,
+	                int n, const struct layer_ctx *ctx);
+
+	/* Given x, y = f(x) and dy = dL/dy: dw += dL/dw, dx = dL/dx (dx may be NULL). */
+	void (*backward)(const struct layer *l, const float *w, const float *x, const float *y,
+	                 const float *dy, float *dx, float *dw, int n, const struct layer_ctx *ctx);
+
+	/* Fills up to LAYER_MAX_PARAMS specs, returns how many. NULL: no parameters. */
+	int (*params)(const struct layer *l, struct param_spec *out);
+
+	/* Scratch floats a forward or backward call on n samples needs. NULL: none. */
+	size_t (*scratch_floats)(const struct layer *l, int n);
+
+	/* Multiply-adds x2 of one sample's forward pass. NULL: counted as 0. */
+	double (*flops)(const struct layer *l);
+
+	/* One line for `cnnrun summary`, e.g. "5x5/1 valid, 1->4". NULL: empty. */
+	void (*describe)(const struct layer *l, char *buf, size_t len);
+
+	/* Frees the layer (its own struct). */
+	void (*destroy)(struct layer *l);
+};
+
+struct layer {
+	const struct layer_ops *ops;
+	struct shape in, out;
+	struct cnn_loc loc;   /* the layer's `- {type: ...}` in the config, for messages */
+	char name[32];        /* "conv1", "dense1": unique in the network, used for export */
+	size_t param_offset;  /* this layer's run in the flat parameter/gradient arrays */
+	size_t param_count;   /* floats in that run */
+};
+
+/* A layer constructor validates its keys (through the cfg getters, which also
+ * report unknown keys afterwards), infers out shape from `in`, and allocates
+ * only its own small struct. The builder fills loc, name and offsets later. */
+typedef int (*layer_create_fn)(struct cfg_node *args, struct shape in,
+                               struct layer **out, struct cnn_error *err);
+
+struct layer_type {
+	const char *name;
+	layer_create_fn create;
+	const char *summary; /* one line for docs and for "known types" lists */
+};
+
+/* The registry (src/builder/registry.c): a static table, looked up by name. */
+const struct layer_type *layer_type_find(const char *name);
+const struct layer_type *layer_types(int *count);
+
+/* Helpers for constructors and messages. */
+void shape_str(struct shape s, char *buf, size_t len); /* "4x24x24" or "10" */
+
+#endif
