@@ -1,1 +1,176 @@
-int main(void) { return 0; }
+/* cnnrun: the command line. Parses flags, loads the config, applies
+ * overrides and hands over to the runner. Exit: 0 success, 2 bad usage or
+ * config, 1 any other failure. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnn/config.h"
+#include "cnn/runner.h"
+
+static const char usage[] =
+	"usage: cnnrun [train] CONFIG [options]   train, evaluate and write runs/<name>/\n"
+	"       cnnrun summary CONFIG [options]   print the layers, shapes, parameters and FLOPs\n"
+	"\n"
+	"options:\n"
+	"  --epochs N          train.epochs\n"
+	"  --batch N           train.batch\n"
+	"  --threads N         train.threads (0: all cores)\n"
+	"  --seed N            seed (weights, validation split, batch order)\n"
+	"  --set KEY=VALUE     any config value, e.g. --set optimizer.lr=0.01 or --set layers.0.filters=8\n"
+	"  --out DIR           the run folder (default runs/<name>)\n"
+	"  --quiet             print only the final results\n"
+	"  --help, --version\n";
+
+/* Flags that are shorthands for --set. */
+static const struct {
+	const char *flag, *path;
+} shorthands[] = {
+	{ "--epochs", "train.epochs" },
+	{ "--batch", "train.batch" },
+	{ "--threads", "train.threads" },
+	{ "--seed", "seed" },
+};
+
+struct cli {
+	const char *command, *config, *out_dir;
+	bool quiet;
+	int n_sets;
+	char **sets; /* "key.path=value", owned */
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("cnnrun: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\n\n", stderr);
+	fputs(usage, stderr);
+	return CNN_BAD_CONFIG;
+}
+
+static int add_set(struct cli *c, const char *path, const char *value)
+{
+	size_t len = strlen(path) + strlen(value) + 2;
+	char **sets = realloc(c->sets, (size_t)(c->n_sets + 1) * sizeof *sets);
+	if (!sets)
+		return -1;
+	c->sets = sets;
+	if (!(c->sets[c->n_sets] = malloc(len)))
+		return -1;
+	snprintf(c->sets[c->n_sets++], len, "%s%s%s", path, value ? "=" : "", value ? value : "");
+	return 0;
+}
+
+/* "--flag VALUE" or "--flag=VALUE": the value, or NULL if missing. */
+static const char *flag_value(int argc, char **argv, int *i, const char *flag)
+{
+	size_t len = strlen(flag);
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static bool is_flag(const char *arg, const char *flag)
+{
+	size_t len = strlen(flag);
+	return !strncmp(arg, flag, len) && (arg[len] == '\0' || arg[len] == '=');
+}
+
+static int parse_args(int argc, char **argv, struct cli *c)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		bool matched = false;
+		for (size_t k = 0; k < sizeof shorthands / sizeof shorthands[0]; k++) {
+			if (!is_flag(a, shorthands[k].flag))
+				continue;
+			if (!(v = flag_value(argc, argv, &i, shorthands[k].flag)))
+				return usage_error("%s needs a value", shorthands[k].flag);
+			if (add_set(c, shorthands[k].path, v))
+				return CNN_FAILED;
+			matched = true;
+		}
+		if (matched)
+			continue;
+		if (is_flag(a, "--set")) {
+			if (!(v = flag_value(argc, argv, &i, "--set")))
+				return usage_error("%s needs KEY=VALUE", "--set");
+			if (!strchr(v, '='))
+				return usage_error("--set %s: expected KEY=VALUE, e.g. --set optimizer.lr=0.01", v);
+			if (add_set(c, v, NULL))
+				return CNN_FAILED;
+		} else if (is_flag(a, "--out")) {
+			if (!(c->out_dir = flag_value(argc, argv, &i, "--out")))
+				return usage_error("%s needs a folder", "--out");
+		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+			c->quiet = true;
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error("unknown option '%s'", a);
+		} else if (!c->command && !c->config && (!strcmp(a, "train") || !strcmp(a, "summary"))) {
+			c->command = a;
+		} else if (!c->config) {
+			c->config = a;
+		} else {
+			return usage_error("unexpected argument '%s'", a);
+		}
+	}
+	if (!c->command)
+		c->command = "train";
+	if (!c->config)
+		return usage_error("%s: missing CONFIG (e.g. configs/mnist.yaml)", c->command);
+	return CNN_OK;
+}
+
+static void print_error(const struct cnn_error *err)
+{
+	char buf[1024];
+	fprintf(stderr, "%s\n", cnn_error_str(err, buf, sizeof buf));
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	struct cfg_doc doc = { 0 };
+	struct cnn_error err = { 0 };
+	int status;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			return CNN_OK;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("cnnrun %s\n", CNN_VERSION);
+			return CNN_OK;
+		}
+	}
+	if ((status = parse_args(argc, argv, &cli)) != CNN_OK)
+		goto out;
+	status = CNN_BAD_CONFIG;
+	if (cfg_load_file(cli.config, &doc, &err)) {
+		print_error(&err);
+		goto out;
+	}
+	for (int i = 0; i < cli.n_sets; i++) {
+		if (cfg_set(&doc, cli.sets[i], &err)) {
+			print_error(&err);
+			goto out;
+		}
+	}
+	if (!strcmp(cli.command, "summary")) {
+		status = run_summary(&doc, stdout, &err);
+	} else {
+		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet };
+		status = run_train(&doc, cli.config, &opt, &err);
+	}
+	if (status != CNN_OK)
+		print_error(&err);
+out:
+	cfg_free(&doc);
+	for (int i = 0; i < cli.n_sets; i++)
+		free(cli.sets[i]);
+	free(cli.sets);
+	return status;
+}

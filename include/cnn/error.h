@@ -16,8 +16,11 @@ struct cnn_loc {
 	int line, col;    /* 1-based; 0 when not applicable */
 };
 
+/* The error owns a copy of the file name: the config or data file that
+ * named it is often freed before the message is printed. */
 struct cnn_error {
-	struct cnn_loc loc;
+	struct cnn_loc loc;  /* loc.file points at file[] below (or is NULL) */
+	char file[256];
 	char msg[512];
 };
 

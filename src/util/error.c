@@ -9,6 +9,11 @@ static int verrorf(struct cnn_error *e, struct cnn_loc at, const char *fmt, va_l
 	if (!e)
 		return -1;
 	e->loc = at;
+	e->file[0] = '\0';
+	if (at.file) {
+		snprintf(e->file, sizeof e->file, "%s", at.file);
+		e->loc.file = e->file;
+	}
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	return -1;
 }
@@ -34,10 +39,10 @@ int cnn_errorf_plain(struct cnn_error *e, const char *fmt, ...)
 
 const char *cnn_error_str(const struct cnn_error *e, char *buf, size_t len)
 {
-	if (e->loc.file && e->loc.line > 0)
-		snprintf(buf, len, "%s:%d:%d: %s", e->loc.file, e->loc.line, e->loc.col, e->msg);
-	else if (e->loc.file)
-		snprintf(buf, len, "%s: %s", e->loc.file, e->msg);
+	if (e->file[0] && e->loc.line > 0)
+		snprintf(buf, len, "%s:%d:%d: %s", e->file, e->loc.line, e->loc.col, e->msg);
+	else if (e->file[0])
+		snprintf(buf, len, "%s: %s", e->file, e->msg);
 	else
 		snprintf(buf, len, "%s", e->msg);
 	return buf;

@@ -1,0 +1,45 @@
+/* Config tree -> everything a run needs: the layers (shapes inferred and
+ * checked), the loss, the optimizer settings, the data and training settings.
+ * Every value is validated here, before any data is read or big buffer
+ * allocated, and every error points at the config's line and column. */
+#ifndef CNN_BUILDER_H
+#define CNN_BUILDER_H
+
+#include <stdint.h>
+
+#include "cnn/config.h"
+#include "cnn/layer.h"
+#include "cnn/optim.h"
+
+struct data_config {
+	const char *dataset;    /* "mnist" */
+	const char *path;       /* folder with the IDX files */
+	int validation;         /* training samples held out for validation */
+	int n_classes;
+	struct shape shape;     /* of the dataset's samples */
+};
+
+struct train_config {
+	int epochs, batch, threads; /* threads: 0 means all cores */
+};
+
+struct model_config {
+	const char *name;
+	uint64_t seed;
+	struct shape input;
+	struct data_config data;
+	const char *loss;       /* "softmax_cross_entropy" */
+	struct optim_config optim;
+	struct train_config train;
+	int n_layers;
+	struct layer **layers;  /* owned until handed to net_create */
+	struct cnn_loc input_loc;
+};
+
+/* Reads and checks the whole config. Strings in *out point into doc. */
+int model_config_build(struct cfg_doc *doc, struct model_config *out, struct cnn_error *err);
+
+/* Frees what model_config_build made that was not handed on (the layers). */
+void model_config_free(struct model_config *c);
+
+#endif

@@ -1,0 +1,72 @@
+/* The network: an ordered list of layers and all the memory they run on.
+ *
+ * The network, not the layers, owns memory (llm.c's malloc_and_point):
+ *   params   (n_params)           every learnable float, layer after layer
+ *   grads    (n_params)           d loss / d params, same layout
+ *   acts     input + each layer's output for `batch` samples, one arena
+ *   dbuf[2]  ping-pong input/output gradients for backward
+ *   per thread: scratch (largest layer need) and, for threads > 0, its own
+ *   gradient array, summed into grads in thread order (deterministic).
+ * A step runs the batch split into one contiguous chunk per OpenMP thread;
+ * each layer processes its chunk single-threaded. */
+#ifndef CNN_NET_H
+#define CNN_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cnn/layer.h"
+
+struct net_param {
+	char name[48];           /* "conv1.weight" */
+	struct param_spec spec;
+	size_t offset;           /* into params/grads */
+};
+
+struct net {
+	struct shape input;
+	int n_layers;
+	struct layer **layers;   /* owned */
+	int n_classes;           /* the last layer's output size */
+
+	size_t n_params;
+	float *params;           /* (n_params) */
+	float *grads;            /* (n_params) */
+	int n_param_tensors;
+	struct net_param *param_tensors;
+
+	int batch, threads;      /* the plan below is for these */
+	float *arena;            /* input and activations */
+	float *x;                /* (batch, input): the batch being run, in arena */
+	float **acts;            /* acts[i]: (batch, layers[i]->out) in arena */
+	float *dbuf[2];          /* (batch, largest activation) each */
+	float *dlogits;          /* (batch, n_classes) */
+	float **scratch;         /* [threads] */
+	float **thread_grads;    /* [threads]; [0] is grads itself */
+	double *thread_loss;     /* [threads] */
+	int *thread_correct;     /* [threads] */
+};
+
+/* Takes ownership of layers[] (also on failure) and plans memory for
+ * `batch` samples on `threads` threads. Parameters are initialised from
+ * `seed` (He normal for weights, zero biases). */
+int net_create(struct layer **layers, int n_layers, struct shape input, int batch,
+               int threads, uint64_t seed, struct net **out, struct cnn_error *err);
+void net_free(struct net *net);
+
+/* Bytes net_create would allocate (parameters, gradients, activations,
+ * scratch, per-thread gradients), for the summary and memory checks. */
+size_t net_memory_bytes(const struct net *net);
+
+/* One training step's forward and backward on net->input[0..n): zeroes the
+ * gradients, fills grads with d(mean loss)/d params. Returns the summed loss
+ * and the number of correct predictions through the pointers. */
+void net_train_step(struct net *net, const int *labels, int n, double *loss_sum, int *correct);
+
+/* Forward only (evaluation mode): summed loss, predictions into pred[n]
+ * (may be NULL), probabilities into probs[n * n_classes] (may be NULL). */
+void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs);
+
+double net_flops(const struct net *net);   /* forward, per sample */
+
+#endif

@@ -1,0 +1,236 @@
+/* Config tree -> layers and settings. See include/cnn/builder.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnn/builder.h"
+
+/* Type names users bring from other tools. */
+static const struct {
+	const char *theirs, *ours;
+} foreign_types[] = {
+	{ "conv2d", "conv" }, { "Conv2D", "conv" }, { "convolutional", "conv" },
+	{ "Convolution", "conv" }, { "convolution", "conv" },
+	{ "maxpool2d", "maxpool" }, { "MaxPool2d", "maxpool" }, { "MaxPooling2D", "maxpool" },
+	{ "max_pool", "maxpool" }, { "pool", "maxpool" }, { "Pooling", "maxpool" },
+	{ "linear", "dense" }, { "Linear", "dense" }, { "Dense", "dense" }, { "fc", "dense" },
+	{ "connected", "dense" }, { "InnerProduct", "dense" }, { "fully_connected", "dense" },
+	{ "ReLU", "relu" }, { "Flatten", "flatten" },
+};
+
+static int unknown_type(const struct cfg_node *type_node, struct cnn_error *err)
+{
+	const char *name = type_node->text;
+	char known[256] = "";
+	size_t used = 0;
+	int count;
+	const struct layer_type *types = layer_types(&count);
+	for (int i = 0; i < count && used < sizeof known; i++)
+		used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", types[i].name);
+	for (size_t i = 0; i < sizeof foreign_types / sizeof foreign_types[0]; i++)
+		if (!strcmp(foreign_types[i].theirs, name))
+			return cnn_errorf(err, type_node->loc, "unknown layer type '%s' (did you mean '%s'?); known types: %s",
+			                  name, foreign_types[i].ours, known);
+	if (!strcmp(name, "softmax") || !strcmp(name, "softmax_cross_entropy") || !strcmp(name, "Softmax"))
+		return cnn_errorf(err, type_node->loc, "unknown layer type '%s': the softmax is part of the loss, "
+		                  "set by the top-level key 'loss: softmax_cross_entropy'; known types: %s", name, known);
+	return cnn_errorf(err, type_node->loc, "unknown layer type '%s'; known types: %s", name, known);
+}
+
+static int valid_name(const char *s)
+{
+	if (!*s || strlen(s) >= 32)
+		return 0;
+	for (; *s; s++)
+		if (!(*s == '_' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+			return 0;
+	return 1;
+}
+
+/* "conv1", "relu2": the type and its count so far, unless `name:` is given. */
+static int name_layer(struct model_config *c, struct layer *l, struct cfg_node *args, struct cnn_error *err)
+{
+	const char *given = NULL;
+	if (cfg_string(args, "name", CFG_OPTIONAL, NULL, &given, l->ops->type, err))
+		return -1;
+	if (given) {
+		struct cfg_node *n = cfg_get(args, "name");
+		if (!valid_name(given))
+			return cnn_errorf(err, n->loc, "%s: 'name' must be 1-31 letters, digits or '_', got '%s'",
+			                  l->ops->type, given);
+		for (int i = 0; i < c->n_layers; i++)
+			if (!strcmp(c->layers[i]->name, given))
+				return cnn_errorf(err, n->loc, "%s: name '%s' is already used by layer %d",
+				                  l->ops->type, given, i + 1);
+		snprintf(l->name, sizeof l->name, "%s", given);
+		return 0;
+	}
+	int same = 1;
+	for (int i = 0; i < c->n_layers; i++)
+		same += c->layers[i]->ops == l->ops;
+	snprintf(l->name, sizeof l->name, "%s%d", l->ops->type, same);
+	return 0;
+}
+
+static int build_layer(struct model_config *c, struct cfg_node *item, struct shape in, struct cnn_error *err)
+{
+	if (item->kind != CFG_MAP)
+		return cnn_errorf(err, item->loc, "each layer must be a mapping such as {type: relu}, got %s",
+		                  item->kind == CFG_SEQ ? "a list" : "a scalar");
+	const char *type;
+	if (cfg_string(item, "type", CFG_REQUIRED, NULL, &type, "layer", err))
+		return -1;
+	const struct layer_type *t = layer_type_find(type);
+	if (!t)
+		return unknown_type(cfg_get(item, "type"), err);
+	struct layer *l = NULL;
+	if (t->create(item, in, &l, err))
+		return -1;
+	l->loc = item->loc;
+	c->layers[c->n_layers] = l;
+	if (name_layer(c, l, item, err) || cfg_check_keys(item, type, err)) {
+		l->ops->destroy(l);
+		c->layers[c->n_layers] = NULL;
+		return -1;
+	}
+	c->n_layers++;
+	return 0;
+}
+
+static int read_layers(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *seq = cfg_get(root, "layers");
+	if (!seq)
+		return cnn_errorf(err, root->loc, "missing required key 'layers' (the list of layers)");
+	if (seq->kind != CFG_SEQ)
+		return cnn_errorf(err, seq->loc, "'layers' must be a list of layers, e.g. - {type: conv, filters: 4, kernel_size: 5}");
+	if (seq->n == 0)
+		return cnn_errorf(err, seq->loc, "'layers' is empty; a network needs at least one layer");
+	c->layers = calloc((size_t)seq->n, sizeof *c->layers);
+	if (!c->layers)
+		return cnn_errorf_plain(err, "out of memory");
+	struct shape in = c->input;
+	for (int i = 0; i < seq->n; i++) {
+		if (build_layer(c, seq->vals[i], in, err))
+			return -1;
+		in = c->layers[i]->out;
+	}
+	return 0;
+}
+
+static int read_input(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *n = cfg_get(root, "input");
+	if (!n)
+		return cnn_errorf(err, root->loc, "missing required key 'input' (the sample shape [channels, height, width], e.g. [1, 28, 28])");
+	c->input_loc = n->loc;
+	if (n->kind != CFG_SEQ || n->n != 3)
+		return cnn_errorf(err, n->loc, "'input' must be [channels, height, width], e.g. [1, 28, 28]");
+	int dims[3];
+	for (int i = 0; i < 3; i++) {
+		long v;
+		const struct cfg_node *d = n->vals[i];
+		if (d->kind != CFG_SCALAR || d->quoted || cfg_parse_long(d->text, &v) || v < 1 || v > 65536)
+			return cnn_errorf(err, d->loc, "'input' dimensions must be integers in [1, 65536], got '%s'",
+			                  d->kind == CFG_SCALAR ? d->text : "a collection");
+		dims[i] = (int)v;
+	}
+	c->input = (struct shape){ dims[0], dims[1], dims[2] };
+	if ((double)dims[0] * dims[1] * dims[2] > (1 << 26))
+		return cnn_errorf(err, n->loc, "'input' of %dx%dx%d values per sample is too large", dims[0], dims[1], dims[2]);
+	return 0;
+}
+
+static const char *const dataset_names[] = { "mnist", NULL };
+
+static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *map;
+	int which;
+	long validation;
+	struct data_config *d = &c->data;
+	if (cfg_map(root, "data", CFG_REQUIRED, &map, NULL, err) ||
+	    cfg_enum(map, "dataset", CFG_REQUIRED, -1, dataset_names, &which, "data", err) ||
+	    cfg_string(map, "path", CFG_OPTIONAL, "data/mnist", &d->path, "data", err) ||
+	    cfg_int(map, "validation", CFG_OPTIONAL, 5000, 0, 59000, &validation, "data", err) ||
+	    cfg_check_keys(map, "data", err))
+		return -1;
+	d->dataset = dataset_names[which];
+	d->validation = (int)validation;
+	d->n_classes = 10;
+	d->shape = (struct shape){ 1, 28, 28 };
+	return 0;
+}
+
+static int read_train(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *map;
+	long epochs, batch, threads;
+	if (cfg_map(root, "train", CFG_OPTIONAL, &map, NULL, err) ||
+	    cfg_int(map, "epochs", CFG_OPTIONAL, 10, 1, 100000, &epochs, "train", err) ||
+	    cfg_int(map, "batch", CFG_OPTIONAL, 32, 1, 65536, &batch, "train", err) ||
+	    cfg_int(map, "threads", CFG_OPTIONAL, 0, 0, 1024, &threads, "train", err) ||
+	    cfg_check_keys(map, "train", err))
+		return -1;
+	c->train = (struct train_config){ (int)epochs, (int)batch, (int)threads };
+	return 0;
+}
+
+static const char *const loss_names[] = { "softmax_cross_entropy", NULL };
+
+/* The last layer must give one score per class: say which layer and what to add. */
+static int check_head(const struct model_config *c, struct cnn_error *err)
+{
+	if (shape_size(c->input) != shape_size(c->data.shape) || c->input.c != c->data.shape.c ||
+	    c->input.h != c->data.shape.h || c->input.w != c->data.shape.w)
+		return cnn_errorf(err, c->input_loc, "'input' is [%d, %d, %d] but %s samples are [%d, %d, %d]",
+		                  c->input.c, c->input.h, c->input.w, c->data.dataset,
+		                  c->data.shape.c, c->data.shape.h, c->data.shape.w);
+	const struct layer *last = c->layers[c->n_layers - 1];
+	if (last->out.h != 1 || last->out.w != 1 || last->out.c != c->data.n_classes) {
+		char s[48];
+		shape_str(last->out, s, sizeof s);
+		return cnn_errorf(err, last->loc, "%s: the loss needs the last layer to output %d values (one per class), "
+		                  "but %s outputs %s; end with {type: dense, units: %d}%s",
+		                  last->ops->type, c->data.n_classes, last->name, s, c->data.n_classes,
+		                  last->out.h != 1 || last->out.w != 1 ? " after {type: flatten}" : "");
+	}
+	return 0;
+}
+
+int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *root = doc->root;
+	long seed;
+	int loss;
+	memset(c, 0, sizeof *c);
+	if (!root)
+		return cnn_errorf(err, (struct cnn_loc){ doc->file, 0, 0 }, "the config is empty; see configs/mnist.yaml for an example");
+	if (root->kind != CFG_MAP)
+		return cnn_errorf(err, root->loc, "a config must be a mapping of keys (name, input, layers, ...), got %s",
+		                  root->kind == CFG_SEQ ? "a list" : "a scalar");
+	if (cfg_string(root, "name", CFG_OPTIONAL, "model", &c->name, NULL, err) ||
+	    cfg_int(root, "seed", CFG_OPTIONAL, 1, 0, 2147483647L, &seed, NULL, err) ||
+	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err))
+		goto fail;
+	c->seed = (uint64_t)seed;
+	struct cfg_node *opt;
+	if (cfg_enum(root, "loss", CFG_OPTIONAL, 0, loss_names, &loss, NULL, err) ||
+	    cfg_map(root, "optimizer", CFG_REQUIRED, &opt, NULL, err) ||
+	    optim_config_read(opt, &c->optim, err) || read_train(root, c, err) ||
+	    check_head(c, err) || cfg_check_keys(root, NULL, err))
+		goto fail;
+	c->loss = loss_names[loss];
+	return 0;
+fail:
+	model_config_free(c);
+	return -1;
+}
+
+void model_config_free(struct model_config *c)
+{
+	for (int i = 0; i < c->n_layers; i++)
+		c->layers[i]->ops->destroy(c->layers[i]);
+	free(c->layers);
+	c->layers = NULL;
+	c->n_layers = 0;
+}

@@ -1,0 +1,473 @@
+/* The config tree: building, typed getters, unknown-key checks, --set. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnn/config.h"
+
+struct cfg_node *cfg_node_new(enum cfg_kind kind, struct cnn_loc loc)
+{
+	struct cfg_node *n = calloc(1, sizeof *n);
+	if (n) {
+		n->kind = kind;
+		n->loc = loc;
+	}
+	return n;
+}
+
+void cfg_node_free(struct cfg_node *n)
+{
+	if (!n)
+		return;
+	for (int i = 0; i < n->n; i++) {
+		if (n->keys)
+			free(n->keys[i]);
+		cfg_node_free(n->vals[i]);
+	}
+	free(n->keys);
+	free(n->key_locs);
+	free(n->vals);
+	free(n->known);
+	free(n->text);
+	free(n);
+}
+
+void cfg_free(struct cfg_doc *doc)
+{
+	cfg_node_free(doc->root);
+	free(doc->file);
+	doc->root = NULL;
+	doc->file = NULL;
+}
+
+static int grow(struct cfg_node *n)
+{
+	if (n->n < n->cap)
+		return 0;
+	int cap = n->cap ? 2 * n->cap : 8;
+	struct cfg_node **vals = realloc(n->vals, (size_t)cap * sizeof *vals);
+	if (!vals)
+		return -1;
+	n->vals = vals;
+	if (n->kind == CFG_MAP) {
+		char **keys = realloc(n->keys, (size_t)cap * sizeof *keys);
+		if (!keys)
+			return -1;
+		n->keys = keys;
+		struct cnn_loc *locs = realloc(n->key_locs, (size_t)cap * sizeof *locs);
+		if (!locs)
+			return -1;
+		n->key_locs = locs;
+	}
+	n->cap = cap;
+	return 0;
+}
+
+int cfg_map_put(struct cfg_node *map, const char *key, struct cnn_loc key_loc, struct cfg_node *val)
+{
+	CNN_ASSERT(map->kind == CFG_MAP);
+	char *k = strdup(key);
+	if (!k || grow(map)) {
+		free(k);
+		return -1;
+	}
+	map->keys[map->n] = k;
+	map->key_locs[map->n] = key_loc;
+	map->vals[map->n++] = val;
+	return 0;
+}
+
+int cfg_seq_push(struct cfg_node *seq, struct cfg_node *val)
+{
+	CNN_ASSERT(seq->kind == CFG_SEQ);
+	if (grow(seq))
+		return -1;
+	seq->vals[seq->n++] = val;
+	return 0;
+}
+
+static int key_index(const struct cfg_node *map, const char *key)
+{
+	if (!map || map->kind != CFG_MAP)
+		return -1;
+	for (int i = 0; i < map->n; i++)
+		if (!strcmp(map->keys[i], key))
+			return i;
+	return -1;
+}
+
+/* Remembers that `key` is a key this map may have (getters call it). */
+static void mark_known(struct cfg_node *map, const char *key)
+{
+	if (!map || map->kind != CFG_MAP)
+		return;
+	for (int i = 0; i < map->n_known; i++)
+		if (!strcmp(map->known[i], key))
+			return;
+	const char **known = realloc(map->known, (size_t)(map->n_known + 1) * sizeof *known);
+	if (!known)
+		return; /* only costs a less helpful message later */
+	map->known = known;
+	map->known[map->n_known++] = key;
+}
+
+struct cfg_node *cfg_get(struct cfg_node *map, const char *key)
+{
+	mark_known(map, key);
+	int i = key_index(map, key);
+	if (i < 0)
+		return NULL;
+	map->vals[i]->used = true;
+	return map->vals[i];
+}
+
+struct cnn_loc cfg_key_loc(const struct cfg_node *map, const char *key)
+{
+	int i = key_index(map, key);
+	if (i >= 0)
+		return map->key_locs[i];
+	return map ? map->loc : (struct cnn_loc){ 0 };
+}
+
+int cfg_parse_long(const char *s, long *out)
+{
+	if (!s || !*s || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cfg_parse_double(const char *s, double *out)
+{
+	if (!s || !*s || isspace((unsigned char)*s))
+		return -1;
+	/* YAML spells infinity and NaN .inf/.nan; none is a usable setting. */
+	errno = 0;
+	char *end;
+	double v = strtod(s, &end);
+	if (*end || errno == ERANGE || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "conv: " or "" */
+static const char *pfx(const char *what, char *buf, size_t len)
+{
+	if (what && *what)
+		snprintf(buf, len, "%s: ", what);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+static const char *kind_name(const struct cfg_node *n)
+{
+	return n->kind == CFG_MAP ? "a mapping" : n->kind == CFG_SEQ ? "a list" : "a scalar";
+}
+
+/* Records a default the getter applied, so the resolved config shows it. */
+static void record_default(struct cfg_node *map, const char *key, const char *text)
+{
+	if (!map || map->kind != CFG_MAP || key_index(map, key) >= 0)
+		return;
+	struct cfg_node *n = cfg_node_new(CFG_SCALAR, map->loc);
+	if (!n || !(n->text = strdup(text)) || cfg_map_put(map, key, map->loc, n)) {
+		cfg_node_free(n);
+		return;
+	}
+	n->implicit = n->used = true;
+}
+
+/* The value of `key` as a scalar, NULL if absent; errors if absent and
+ * required, or if not a scalar. Returns -1 on error. */
+static int scalar_of(struct cfg_node *map, const char *key, bool required, const char *expected,
+                     const char *what, struct cfg_node **out, struct cnn_error *err)
+{
+	char p[64];
+	*out = cfg_get(map, key);
+	if (!*out) {
+		if (required)
+			return cnn_errorf(err, map ? map->loc : (struct cnn_loc){ 0 },
+			                  "%smissing required key '%s' (%s)", pfx(what, p, sizeof p), key, expected);
+		return 0;
+	}
+	if ((*out)->kind != CFG_SCALAR)
+		return cnn_errorf(err, (*out)->loc, "%s'%s' must be %s, got %s",
+		                  pfx(what, p, sizeof p), key, expected, kind_name(*out));
+	return 0;
+}
+
+int cfg_int(struct cfg_node *map, const char *key, bool required, long def,
+            long lo, long hi, long *out, const char *what, struct cnn_error *err)
+{
+	char p[64], expected[96];
+	struct cfg_node *n;
+	snprintf(expected, sizeof expected, "an integer in [%ld, %ld]", lo, hi);
+	if (scalar_of(map, key, required, expected, what, &n, err))
+		return -1;
+	if (!n) {
+		char text[32];
+		snprintf(text, sizeof text, "%ld", def);
+		record_default(map, key, text);
+		*out = def;
+		return 0;
+	}
+	long v;
+	if (n->quoted || cfg_parse_long(n->text, &v))
+		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got '%s'",
+		                  pfx(what, p, sizeof p), key, expected, n->text);
+	if (v < lo || v > hi)
+		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got %ld",
+		                  pfx(what, p, sizeof p), key, expected, v);
+	*out = v;
+	return 0;
+}
+
+int cfg_float(struct cfg_node *map, const char *key, bool required, double def,
+              double lo, double hi, double *out, const char *what, struct cnn_error *err)
+{
+	char p[64], expected[96];
+	struct cfg_node *n;
+	snprintf(expected, sizeof expected, "a number in [%g, %g]", lo, hi);
+	if (scalar_of(map, key, required, expected, what, &n, err))
+		return -1;
+	if (!n) {
+		char text[40];
+		snprintf(text, sizeof text, "%.9g", def);
+		record_default(map, key, text);
+		*out = def;
+		return 0;
+	}
+	double v;
+	if (n->quoted || cfg_parse_double(n->text, &v))
+		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got '%s'",
+		                  pfx(what, p, sizeof p), key, expected, n->text);
+	if (v < lo || v > hi)
+		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got %g",
+		                  pfx(what, p, sizeof p), key, expected, v);
+	*out = v;
+	return 0;
+}
+
+int cfg_bool(struct cfg_node *map, const char *key, bool required, bool def,
+             bool *out, const char *what, struct cnn_error *err)
+{
+	char p[64];
+	struct cfg_node *n;
+	if (scalar_of(map, key, required, "true or false", what, &n, err))
+		return -1;
+	if (!n) {
+		record_default(map, key, def ? "true" : "false");
+		*out = def;
+		return 0;
+	}
+	if (!n->quoted && !strcmp(n->text, "true"))
+		*out = true;
+	else if (!n->quoted && !strcmp(n->text, "false"))
+		*out = false;
+	else
+		return cnn_errorf(err, n->loc, "%s'%s' must be true or false, got '%s'",
+		                  pfx(what, p, sizeof p), key, n->text);
+	return 0;
+}
+
+int cfg_string(struct cfg_node *map, const char *key, bool required, const char *def,
+               const char **out, const char *what, struct cnn_error *err)
+{
+	char p[64];
+	struct cfg_node *n;
+	if (scalar_of(map, key, required, "a string", what, &n, err))
+		return -1;
+	if (!n) {
+		if (def)
+			record_default(map, key, def);
+		*out = def;
+		return 0;
+	}
+	if (!*n->text)
+		return cnn_errorf(err, n->loc, "%s'%s' must not be empty", pfx(what, p, sizeof p), key);
+	*out = n->text;
+	return 0;
+}
+
+static void join_choices(const char *const *choices, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; choices[i] && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", choices[i]);
+}
+
+int cfg_enum(struct cfg_node *map, const char *key, bool required, int def,
+             const char *const *choices, int *out, const char *what, struct cnn_error *err)
+{
+	char p[64], list[256], expected[300];
+	struct cfg_node *n;
+	join_choices(choices, list, sizeof list);
+	snprintf(expected, sizeof expected, "one of: %s", list);
+	if (scalar_of(map, key, required, expected, what, &n, err))
+		return -1;
+	if (!n) {
+		if (def >= 0)
+			record_default(map, key, choices[def]);
+		*out = def;
+		return 0;
+	}
+	for (int i = 0; choices[i]; i++) {
+		if (!strcmp(n->text, choices[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return cnn_errorf(err, n->loc, "%s'%s' must be %s; got '%s'",
+	                  pfx(what, p, sizeof p), key, expected, n->text);
+}
+
+int cfg_map(struct cfg_node *map, const char *key, bool required,
+            struct cfg_node **out, const char *what, struct cnn_error *err)
+{
+	char p[64];
+	struct cfg_node *n = cfg_get(map, key);
+	*out = NULL;
+	if (!n) {
+		if (required)
+			return cnn_errorf(err, map ? map->loc : (struct cnn_loc){ 0 },
+			                  "%smissing required key '%s' (a mapping)", pfx(what, p, sizeof p), key);
+		/* An empty implicit mapping collects the defaults read from it. */
+		if (map && map->kind == CFG_MAP) {
+			n = cfg_node_new(CFG_MAP, map->loc);
+			if (n && cfg_map_put(map, key, map->loc, n) == 0) {
+				n->implicit = n->used = true;
+				*out = n;
+			} else {
+				cfg_node_free(n);
+			}
+		}
+		return 0;
+	}
+	if (n->kind != CFG_MAP)
+		return cnn_errorf(err, n->loc, "%s'%s' must be a mapping of keys, got %s",
+		                  pfx(what, p, sizeof p), key, kind_name(n));
+	*out = n;
+	return 0;
+}
+
+/* Names users bring from other tools, and ours. */
+static const struct {
+	const char *theirs, *tool, *ours[3];
+} foreign_keys[] = {
+	{ "num_output", "Caffe's", { "filters", "units" } },
+	{ "out_channels", "PyTorch's", { "filters" } },
+	{ "out_features", "PyTorch's", { "units" } },
+	{ "num_filters", "Ludwig's", { "filters" } },
+	{ "filter_size", "Ludwig's", { "kernel_size" } },
+	{ "output", "Darknet's", { "units" } },
+	{ "size", "Darknet's", { "kernel_size", "pool_size" } },
+	{ "strides", "Keras's", { "stride" } },
+	{ "pad", "Caffe's", { "padding" } },
+	{ "kernel", "a common", { "kernel_size" } },
+	{ "learning_rate", "Keras's", { "lr" } },
+	{ "base_lr", "Caffe's", { "lr" } },
+	{ "batch_size", "Keras's", { "batch" } },
+	{ "max_epochs", "Lightning's", { "epochs" } },
+	{ "beta_1", "Keras's", { "beta1" } },
+	{ "beta_2", "Keras's", { "beta2" } },
+	{ "epsilon", "Keras's", { "eps" } },
+	{ "activation", "Keras's", { NULL } },
+};
+
+static int edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 30 || lb > 30)
+		return 99;
+	int row[32];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int diag = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int up = row[j];
+			int best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static bool is_known(const struct cfg_node *map, const char *key)
+{
+	for (int i = 0; i < map->n_known; i++)
+		if (!strcmp(map->known[i], key))
+			return true;
+	return false;
+}
+
+static void key_hint(const struct cfg_node *map, const char *key, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof foreign_keys / sizeof foreign_keys[0]; i++) {
+		if (strcmp(foreign_keys[i].theirs, key))
+			continue;
+		if (!strcmp(key, "activation")) {
+			snprintf(buf, len, " (cnnrun never implies an activation: add a layer such as {type: relu} after this one)");
+			return;
+		}
+		for (int j = 0; j < 3 && foreign_keys[i].ours[j]; j++) {
+			if (is_known(map, foreign_keys[i].ours[j])) {
+				snprintf(buf, len, " ('%s' is %s name; here it is '%s')", key,
+				         foreign_keys[i].tool, foreign_keys[i].ours[j]);
+				return;
+			}
+		}
+	}
+	int best = 3;
+	const char *near = NULL;
+	for (int i = 0; i < map->n_known; i++) {
+		int d = edit_distance(key, map->known[i]);
+		if (d < best) {
+			best = d;
+			near = map->known[i];
+		}
+	}
+	if (near)
+		snprintf(buf, len, " (did you mean '%s'?)", near);
+}
+
+int cfg_check_keys(struct cfg_node *map, const char *what, struct cnn_error *err)
+{
+	char p[64];
+	if (!map || map->kind != CFG_MAP)
+		return 0;
+	for (int i = 0; i < map->n; i++) {
+		if (is_known(map, map->keys[i]))
+			continue;
+		char hint[160], known[320];
+		size_t used = 0;
+		known[0] = '\0';
+		for (int k = 0; k < map->n_known && used < sizeof known; k++)
+			used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
+			                         k ? ", " : "", map->known[k]);
+		key_hint(map, map->keys[i], hint, sizeof hint);
+		if (map->n_known)
+			return cnn_errorf(err, map->key_locs[i], "%sunknown key '%s'%s; known keys: %s",
+			                  pfx(what, p, sizeof p), map->keys[i], hint, known);
+		return cnn_errorf(err, map->key_locs[i], "%sunknown key '%s' (this takes no keys)",
+		                  pfx(what, p, sizeof p), map->keys[i]);
+	}
+	return 0;
+}

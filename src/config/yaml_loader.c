@@ -1,0 +1,299 @@
+/* YAML text -> config tree. The only file that includes <yaml.h>.
+ *
+ * Events from libyaml's parser are turned into cfg_node trees, each node
+ * keeping the 1-based position of its start (libyaml's marks are 0-based).
+ * Refused here, because a config never needs them and each can surprise:
+ *  - anchors and aliases: an alias bomb expands a small file into gigabytes;
+ *  - explicit tags: cnnrun gives scalars its own types;
+ *  - duplicate keys: libyaml accepts them, and the last one silently wins;
+ *  - non-scalar keys and more than one document. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "cnn/config.h"
+
+struct loader {
+	yaml_parser_t parser;
+	const char *file;       /* for locations; owned by the doc */
+	struct cnn_error *err;
+};
+
+static struct cnn_loc mark_loc(const struct loader *ld, yaml_mark_t m)
+{
+	struct cnn_loc loc = { ld->file, (int)m.line + 1, (int)m.column + 1 };
+	return loc;
+}
+
+static int parser_error(struct loader *ld)
+{
+	const yaml_parser_t *p = &ld->parser;
+	const char *problem = p->problem ? p->problem : "invalid YAML";
+	if (p->error == YAML_MEMORY_ERROR)
+		return cnn_errorf(ld->err, (struct cnn_loc){ ld->file, 0, 0 }, "out of memory while parsing");
+	struct cnn_loc at = mark_loc(ld, p->problem_mark);
+	if (p->context)
+		return cnn_errorf(ld->err, at, "YAML syntax error: %s %s (line %d)", problem,
+		                  p->context, (int)p->context_mark.line + 1);
+	return cnn_errorf(ld->err, at, "YAML syntax error: %s", problem);
+}
+
+static int next_event(struct loader *ld, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&ld->parser, ev))
+		return parser_error(ld);
+	return 0;
+}
+
+static int refuse_decorations(struct loader *ld, const yaml_event_t *ev,
+                              const yaml_char_t *anchor, const yaml_char_t *tag)
+{
+	struct cnn_loc at = mark_loc(ld, ev->start_mark);
+	if (anchor)
+		return cnn_errorf(ld->err, at, "YAML anchors ('&%s') are not supported in cnnrun configs; write the value out", (const char *)anchor);
+	if (tag)
+		return cnn_errorf(ld->err, at, "YAML tags ('%s') are not supported in cnnrun configs", (const char *)tag);
+	return 0;
+}
+
+static int parse_node(struct loader *ld, yaml_event_t *ev, int depth, struct cfg_node **out);
+
+static int parse_scalar(struct loader *ld, yaml_event_t *ev, struct cfg_node **out)
+{
+	struct cnn_loc at = mark_loc(ld, ev->start_mark);
+	const char *value = (const char *)ev->data.scalar.value;
+	size_t len = ev->data.scalar.length;
+	if (refuse_decorations(ld, ev, ev->data.scalar.anchor,
+	                       ev->data.scalar.plain_implicit || ev->data.scalar.quoted_implicit ? NULL : ev->data.scalar.tag))
+		return -1;
+	if (strlen(value) != len)
+		return cnn_errorf(ld->err, at, "a scalar contains a NUL character");
+	struct cfg_node *n = cfg_node_new(CFG_SCALAR, at);
+	if (!n || !(n->text = malloc(len + 1))) {
+		cfg_node_free(n);
+		return cnn_errorf(ld->err, at, "out of memory");
+	}
+	memcpy(n->text, value, len + 1);
+	n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+	*out = n;
+	return 0;
+}
+
+static int find_key(const struct cfg_node *map, const char *key)
+{
+	for (int i = 0; i < map->n; i++)
+		if (!strcmp(map->keys[i], key))
+			return i;
+	return -1;
+}
+
+static int parse_mapping(struct loader *ld, yaml_event_t *start, int depth, struct cfg_node **out)
+{
+	struct cnn_loc at = mark_loc(ld, start->start_mark);
+	if (refuse_decorations(ld, start, start->data.mapping_start.anchor,
+	                       start->data.mapping_start.implicit ? NULL : start->data.mapping_start.tag))
+		return -1;
+	struct cfg_node *map = cfg_node_new(CFG_MAP, at);
+	if (!map)
+		return cnn_errorf(ld->err, at, "out of memory");
+	for (;;) {
+		yaml_event_t ev;
+		if (next_event(ld, &ev))
+			goto fail_map;
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		struct cfg_node *key = NULL, *val = NULL;
+		int rc = parse_node(ld, &ev, depth + 1, &key);
+		yaml_event_delete(&ev);
+		if (rc)
+			goto fail_map;
+		if (key->kind != CFG_SCALAR) {
+			cnn_errorf(ld->err, key->loc, "mapping keys must be plain names, not %s",
+			           key->kind == CFG_MAP ? "mappings" : "sequences");
+			goto fail_key;
+		}
+		int prev = find_key(map, key->text);
+		if (prev >= 0) {
+			cnn_errorf(ld->err, key->loc, "duplicate key '%s' (first given at line %d, column %d)",
+			           key->text, map->key_locs[prev].line, map->key_locs[prev].col);
+			goto fail_key;
+		}
+		if (next_event(ld, &ev))
+			goto fail_key;
+		rc = parse_node(ld, &ev, depth + 1, &val);
+		yaml_event_delete(&ev);
+		if (rc)
+			goto fail_key;
+		if (cfg_map_put(map, key->text, key->loc, val)) {
+			cfg_node_free(val);
+			cnn_errorf(ld->err, at, "out of memory");
+			goto fail_key;
+		}
+		cfg_node_free(key);
+		continue;
+fail_key:
+		cfg_node_free(key);
+		goto fail_map;
+	}
+	*out = map;
+	return 0;
+fail_map:
+	cfg_node_free(map);
+	return -1;
+}
+
+static int parse_sequence(struct loader *ld, yaml_event_t *start, int depth, struct cfg_node **out)
+{
+	struct cnn_loc at = mark_loc(ld, start->start_mark);
+	if (refuse_decorations(ld, start, start->data.sequence_start.anchor,
+	                       start->data.sequence_start.implicit ? NULL : start->data.sequence_start.tag))
+		return -1;
+	struct cfg_node *seq = cfg_node_new(CFG_SEQ, at);
+	if (!seq)
+		return cnn_errorf(ld->err, at, "out of memory");
+	for (;;) {
+		yaml_event_t ev;
+		struct cfg_node *item = NULL;
+		if (next_event(ld, &ev))
+			goto fail_seq;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		int rc = parse_node(ld, &ev, depth + 1, &item);
+		yaml_event_delete(&ev);
+		if (rc)
+			goto fail_seq;
+		if (cfg_seq_push(seq, item)) {
+			cfg_node_free(item);
+			cnn_errorf(ld->err, at, "out of memory");
+			goto fail_seq;
+		}
+	}
+	*out = seq;
+	return 0;
+fail_seq:
+	cfg_node_free(seq);
+	return -1;
+}
+
+static int parse_node(struct loader *ld, yaml_event_t *ev, int depth, struct cfg_node **out)
+{
+	struct cnn_loc at = mark_loc(ld, ev->start_mark);
+	if (depth > CFG_MAX_DEPTH)
+		return cnn_errorf(ld->err, at, "nesting deeper than %d levels", CFG_MAX_DEPTH);
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return parse_scalar(ld, ev, out);
+	case YAML_MAPPING_START_EVENT:
+		return parse_mapping(ld, ev, depth, out);
+	case YAML_SEQUENCE_START_EVENT:
+		return parse_sequence(ld, ev, depth, out);
+	case YAML_ALIAS_EVENT:
+		return cnn_errorf(ld->err, at, "YAML aliases ('*%s') are not supported in cnnrun configs; write the value out",
+		                  (const char *)ev->data.alias.anchor);
+	default:
+		return cnn_errorf(ld->err, at, "unexpected YAML structure");
+	}
+}
+
+/* stream-start, at most one document (possibly empty), stream-end */
+static int parse_stream(struct loader *ld, struct cfg_node **root)
+{
+	yaml_event_t ev;
+	int rc = -1;
+	*root = NULL;
+	if (next_event(ld, &ev))
+		return -1;
+	yaml_event_delete(&ev); /* STREAM_START */
+	if (next_event(ld, &ev))
+		return -1;
+	if (ev.type == YAML_STREAM_END_EVENT) {
+		yaml_event_delete(&ev);
+		return 0;
+	}
+	yaml_event_delete(&ev); /* DOCUMENT_START */
+	if (next_event(ld, &ev))
+		return -1;
+	rc = parse_node(ld, &ev, 0, root);
+	yaml_event_delete(&ev);
+	if (rc)
+		return -1;
+	if (next_event(ld, &ev))
+		goto fail;
+	yaml_event_delete(&ev); /* DOCUMENT_END */
+	if (next_event(ld, &ev))
+		goto fail;
+	if (ev.type != YAML_STREAM_END_EVENT) {
+		cnn_errorf(ld->err, mark_loc(ld, ev.start_mark),
+		           "a config holds one YAML document; found a second one here");
+		yaml_event_delete(&ev);
+		goto fail;
+	}
+	yaml_event_delete(&ev);
+	return 0;
+fail:
+	cfg_node_free(*root);
+	*root = NULL;
+	return -1;
+}
+
+int cfg_load_string(const char *text, size_t len, const char *name,
+                    struct cfg_doc *doc, struct cnn_error *err)
+{
+	memset(doc, 0, sizeof *doc);
+	doc->file = strdup(name ? name : "<string>");
+	if (!doc->file)
+		return cnn_errorf_plain(err, "out of memory");
+	struct cnn_loc whole = { doc->file, 0, 0 };
+	if (len > CFG_MAX_BYTES) {
+		cnn_errorf(err, whole, "config is %zu bytes; configs over %u bytes are refused",
+		           len, CFG_MAX_BYTES);
+		goto fail;
+	}
+	if (memchr(text, '\0', len)) {
+		cnn_errorf(err, whole, "config contains a NUL byte; is it a text file?");
+		goto fail;
+	}
+	struct loader ld = { .file = doc->file, .err = err };
+	if (!yaml_parser_initialize(&ld.parser)) {
+		cnn_errorf(err, whole, "out of memory");
+		goto fail;
+	}
+	yaml_parser_set_input_string(&ld.parser, (const unsigned char *)text, len);
+	int rc = parse_stream(&ld, &doc->root);
+	yaml_parser_delete(&ld.parser);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	cfg_free(doc);
+	return -1;
+}
+
+int cfg_load_file(const char *path, struct cfg_doc *doc, struct cnn_error *err)
+{
+	struct cnn_loc whole = { path, 0, 0 };
+	memset(doc, 0, sizeof *doc);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return cnn_errorf(err, whole, "cannot open config: %s", strerror(errno));
+	char *buf = malloc(CFG_MAX_BYTES + 1);
+	if (!buf) {
+		fclose(f);
+		return cnn_errorf(err, whole, "out of memory");
+	}
+	size_t len = fread(buf, 1, CFG_MAX_BYTES + 1, f);
+	int read_failed = ferror(f);
+	fclose(f);
+	if (read_failed) {
+		free(buf);
+		return cnn_errorf(err, whole, "cannot read config (is it a folder?)");
+	}
+	int rc = cfg_load_string(buf, len, path, doc, err);
+	free(buf);
+	return rc;
+}

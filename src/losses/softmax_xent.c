@@ -1,0 +1,33 @@
+#include <math.h>
+
+#include "cnn/loss.h"
+
+double softmax_xent(const float *logits, const int *labels, int n, int k, float scale,
+                    float *dlogits, int *pred, float *probs, int *correct)
+{
+	double total = 0;
+	for (int i = 0; i < n; i++) {
+		const float *z = logits + (long)i * k;
+		int best = 0;
+		for (int j = 1; j < k; j++)
+			if (z[j] > z[best])
+				best = j;
+		double sum = 0;
+		for (int j = 0; j < k; j++)
+			sum += exp((double)z[j] - z[best]);
+		double log_sum = log(sum);
+		total += log_sum - ((double)z[labels[i]] - z[best]);
+		if (correct)
+			*correct += best == labels[i];
+		if (pred)
+			pred[i] = best;
+		for (int j = 0; j < k; j++) {
+			double p = exp((double)z[j] - z[best] - log_sum);
+			if (probs)
+				probs[(long)i * k + j] = (float)p;
+			if (dlogits)
+				dlogits[(long)i * k + j] = scale * (float)(p - (j == labels[i]));
+		}
+	}
+	return total;
+}

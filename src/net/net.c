@@ -1,0 +1,289 @@
+/* Network memory planning and the forward/backward loops. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnn/loss.h"
+#include "cnn/net.h"
+#include "cnn/rng.h"
+
+void net_free(struct net *net)
+{
+	if (!net)
+		return;
+	for (int i = 0; i < net->n_layers; i++)
+		net->layers[i]->ops->destroy(net->layers[i]);
+	free(net->layers);
+	free(net->params);
+	free(net->grads);
+	free(net->param_tensors);
+	free(net->arena);
+	free(net->acts);
+	free(net->dbuf[0]);
+	free(net->dbuf[1]);
+	free(net->dlogits);
+	if (net->scratch)
+		for (int t = 0; t < net->threads; t++)
+			free(net->scratch[t]);
+	if (net->thread_grads)
+		for (int t = 1; t < net->threads; t++)
+			free(net->thread_grads[t]);
+	free(net->scratch);
+	free(net->thread_grads);
+	free(net->thread_loss);
+	free(net->thread_correct);
+	free(net);
+}
+
+/* Collects every layer's parameter tensors and gives each its offset. */
+static int plan_params(struct net *net, struct cnn_error *err)
+{
+	int total = 0;
+	for (int i = 0; i < net->n_layers; i++) {
+		struct param_spec tmp[LAYER_MAX_PARAMS];
+		const struct layer *l = net->layers[i];
+		total += l->ops->params ? l->ops->params(l, tmp) : 0;
+	}
+	net->param_tensors = calloc(total ? (size_t)total : 1, sizeof *net->param_tensors);
+	if (!net->param_tensors)
+		return cnn_errorf_plain(err, "out of memory");
+	size_t offset = 0;
+	for (int i = 0; i < net->n_layers; i++) {
+		struct layer *l = net->layers[i];
+		struct param_spec specs[LAYER_MAX_PARAMS];
+		int k = l->ops->params ? l->ops->params(l, specs) : 0;
+		l->param_offset = offset;
+		for (int j = 0; j < k; j++) {
+			struct net_param *p = &net->param_tensors[net->n_param_tensors++];
+			snprintf(p->name, sizeof p->name, "%s.%s", l->name, specs[j].name);
+			p->spec = specs[j];
+			p->offset = offset;
+			if (!cnn_add_size(offset, specs[j].n, &offset))
+				return cnn_errorf(err, l->loc, "%s: parameter count overflows", l->ops->type);
+		}
+		l->param_count = offset - l->param_offset;
+	}
+	net->n_params = offset;
+	return 0;
+}
+
+static void init_params(struct net *net, uint64_t seed)
+{
+	struct rng rng;
+	rng_seed(&rng, seed);
+	for (int i = 0; i < net->n_param_tensors; i++) {
+		const struct net_param *p = &net->param_tensors[i];
+		float *w = net->params + p->offset;
+		double std = p->spec.fan_in > 0 ? sqrt(2.0 / p->spec.fan_in) : 0.0;
+		for (size_t j = 0; j < p->spec.n; j++)
+			w[j] = std > 0 ? (float)(std * rng_normal(&rng)) : 0.0f;
+	}
+}
+
+static float *alloc_floats(size_t n)
+{
+	return calloc(n ? n : 1, sizeof(float));
+}
+
+static int plan_activations(struct net *net, struct cnn_error *err)
+{
+	size_t batch = (size_t)net->batch, total = shape_size(net->input), widest = total, scratch = 0;
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		size_t out = shape_size(l->out);
+		if (!cnn_add_size(total, out, &total))
+			return cnn_errorf(err, l->loc, "activation size overflows");
+		if (out > widest)
+			widest = out;
+		/* each thread runs at most ceil(batch / threads) samples */
+		int chunk = (net->batch + net->threads - 1) / net->threads;
+		size_t s = l->ops->scratch_floats ? l->ops->scratch_floats(l, chunk) : 0;
+		if (s > scratch)
+			scratch = s;
+	}
+	size_t arena, dsize;
+	if (!cnn_mul_size(total, batch, &arena) || !cnn_mul_size(widest, batch, &dsize))
+		return cnn_errorf_plain(err, "activation memory for batch %d overflows", net->batch);
+	net->arena = alloc_floats(arena);
+	net->acts = calloc((size_t)net->n_layers, sizeof *net->acts);
+	net->dbuf[0] = alloc_floats(dsize);
+	net->dbuf[1] = alloc_floats(dsize);
+	net->dlogits = alloc_floats(batch * (size_t)net->n_classes);
+	net->scratch = calloc((size_t)net->threads, sizeof *net->scratch);
+	net->thread_grads = calloc((size_t)net->threads, sizeof *net->thread_grads);
+	net->thread_loss = calloc((size_t)net->threads, sizeof *net->thread_loss);
+	net->thread_correct = calloc((size_t)net->threads, sizeof *net->thread_correct);
+	if (!net->arena || !net->acts || !net->dbuf[0] || !net->dbuf[1] || !net->dlogits ||
+	    !net->scratch || !net->thread_grads || !net->thread_loss || !net->thread_correct)
+		return cnn_errorf_plain(err, "out of memory for activations (batch %d)", net->batch);
+	net->x = net->arena;
+	float *next = net->arena + shape_size(net->input) * batch;
+	for (int i = 0; i < net->n_layers; i++) {
+		net->acts[i] = next;
+		next += shape_size(net->layers[i]->out) * batch;
+	}
+	net->thread_grads[0] = net->grads;
+	for (int t = 0; t < net->threads; t++) {
+		if (!(net->scratch[t] = alloc_floats(scratch)))
+			return cnn_errorf_plain(err, "out of memory for scratch");
+		if (t > 0 && !(net->thread_grads[t] = alloc_floats(net->n_params)))
+			return cnn_errorf_plain(err, "out of memory for per-thread gradients");
+	}
+	return 0;
+}
+
+int net_create(struct layer **layers, int n_layers, struct shape input, int batch,
+               int threads, uint64_t seed, struct net **out, struct cnn_error *err)
+{
+	CNN_ASSERT(n_layers > 0 && batch > 0 && threads > 0);
+	*out = NULL;
+	struct net *net = calloc(1, sizeof *net);
+	if (!net) {
+		for (int i = 0; i < n_layers; i++)
+			layers[i]->ops->destroy(layers[i]);
+		free(layers);
+		return cnn_errorf_plain(err, "out of memory");
+	}
+	net->layers = layers;
+	net->n_layers = n_layers;
+	net->input = input;
+	net->batch = batch;
+	/* a thread with no samples would only add a zero gradient */
+	net->threads = threads < batch ? threads : batch;
+	net->n_classes = (int)shape_size(layers[n_layers - 1]->out);
+	if (plan_params(net, err))
+		goto fail;
+	net->params = alloc_floats(net->n_params);
+	net->grads = alloc_floats(net->n_params);
+	if (!net->params || !net->grads) {
+		cnn_errorf_plain(err, "out of memory for %zu parameters", net->n_params);
+		goto fail;
+	}
+	if (plan_activations(net, err))
+		goto fail;
+	init_params(net, seed);
+	*out = net;
+	return 0;
+fail:
+	net_free(net);
+	return -1;
+}
+
+size_t net_memory_bytes(const struct net *net)
+{
+	size_t floats = 2 * net->n_params + (size_t)(net->threads - 1) * net->n_params;
+	size_t widest = shape_size(net->input), total = shape_size(net->input), scratch = 0;
+	int chunk = (net->batch + net->threads - 1) / net->threads;
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		size_t out = shape_size(l->out), s;
+		total += out;
+		widest = out > widest ? out : widest;
+		s = l->ops->scratch_floats ? l->ops->scratch_floats(l, chunk) : 0;
+		scratch = s > scratch ? s : scratch;
+	}
+	floats += (total + 2 * widest + (size_t)net->n_classes) * (size_t)net->batch;
+	floats += scratch * (size_t)net->threads;
+	return floats * sizeof(float);
+}
+
+double net_flops(const struct net *net)
+{
+	double total = 0;
+	for (int i = 0; i < net->n_layers; i++)
+		if (net->layers[i]->ops->flops)
+			total += net->layers[i]->ops->flops(net->layers[i]);
+	return total;
+}
+
+/* Samples [*start, *end) of n for thread t of T: contiguous and fixed, so
+ * each run splits a batch the same way. */
+static void chunk_of(int n, int t, int threads, int *start, int *end)
+{
+	*start = (int)((long)n * t / threads);
+	*end = (int)((long)n * (t + 1) / threads);
+}
+
+static void forward_chunk(struct net *net, int start, int count, const struct layer_ctx *ctx)
+{
+	const float *x = net->x + (size_t)start * shape_size(net->input);
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		float *y = net->acts[i] + (size_t)start * shape_size(l->out);
+		l->ops->forward(l, net->params + l->param_offset, x, y, count, ctx);
+		x = y;
+	}
+}
+
+static void backward_chunk(struct net *net, int start, int count, float *grads,
+                           const struct layer_ctx *ctx)
+{
+	const float *dy = net->dlogits + (size_t)start * (size_t)net->n_classes;
+	int flip = 0;
+	for (int i = net->n_layers - 1; i >= 0; i--) {
+		const struct layer *l = net->layers[i];
+		size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
+		const float *x = (i ? net->acts[i - 1] : net->x) + (size_t)start * in_size;
+		const float *y = net->acts[i] + (size_t)start * out_size;
+		float *dx = i ? net->dbuf[flip] + (size_t)start * in_size : NULL;
+		l->ops->backward(l, net->params + l->param_offset, x, y, dy, dx,
+		                 grads + l->param_offset, count, ctx);
+		dy = dx;
+		flip ^= 1;
+	}
+}
+
+void net_train_step(struct net *net, const int *labels, int n, double *loss_sum, int *correct)
+{
+	CNN_ASSERT(n > 0 && n <= net->batch);
+	int threads = net->threads < n ? net->threads : n;
+	const float scale = 1.0f / (float)n;
+	#pragma omp parallel num_threads(threads)
+	{
+		int t = omp_get_thread_num(), start, end;
+		chunk_of(n, t, threads, &start, &end);
+		struct layer_ctx ctx = { net->scratch[t], true };
+		float *grads = net->thread_grads[t];
+		memset(grads, 0, net->n_params * sizeof(float));
+		net->thread_correct[t] = 0;
+		forward_chunk(net, start, end - start, &ctx);
+		size_t k = (size_t)net->n_classes;
+		net->thread_loss[t] = softmax_xent(net->acts[net->n_layers - 1] + (size_t)start * k,
+		                                   labels + start, end - start, net->n_classes, scale,
+		                                   net->dlogits + (size_t)start * k, NULL, NULL,
+		                                   &net->thread_correct[t]);
+		backward_chunk(net, start, end - start, grads, &ctx);
+	}
+	/* Summed in thread order, so a seed and a thread count give the same bits. */
+	*loss_sum = 0;
+	*correct = 0;
+	for (int t = 0; t < threads; t++) {
+		*loss_sum += net->thread_loss[t];
+		*correct += net->thread_correct[t];
+		if (t > 0)
+			for (size_t j = 0; j < net->n_params; j++)
+				net->grads[j] += net->thread_grads[t][j];
+	}
+}
+
+void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs)
+{
+	CNN_ASSERT(n > 0 && n <= net->batch);
+	int threads = net->threads < n ? net->threads : n;
+	#pragma omp parallel num_threads(threads)
+	{
+		int t = omp_get_thread_num(), start, end;
+		chunk_of(n, t, threads, &start, &end);
+		struct layer_ctx ctx = { net->scratch[t], false };
+		size_t k = (size_t)net->n_classes;
+		forward_chunk(net, start, end - start, &ctx);
+		net->thread_loss[t] = softmax_xent(net->acts[net->n_layers - 1] + (size_t)start * k,
+		                                   labels + start, end - start, net->n_classes, 1.0f,
+		                                   NULL, pred ? pred + start : NULL,
+		                                   probs ? probs + (size_t)start * k : NULL, NULL);
+	}
+	*loss_sum = 0;
+	for (int t = 0; t < threads; t++)
+		*loss_sum += net->thread_loss[t];
+}

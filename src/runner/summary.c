@@ -1,0 +1,60 @@
+/* `cnnrun summary` and the table training prints when it starts. */
+#include <omp.h>
+#include <string.h>
+
+#include "cnn/runner.h"
+
+static void human_count(double v, char *buf, size_t len)
+{
+	if (v >= 1e9)
+		snprintf(buf, len, "%.2fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, len, "%.2fM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+void print_layer_table(FILE *f, const struct net *net, int batch)
+{
+	char shape[48], flops[32], desc[96];
+	shape_str(net->input, shape, sizeof shape);
+	fprintf(f, "  #  %-10s %-8s %-12s %10s %10s  %s\n", "layer", "type", "output", "params", "FLOPs", "details");
+	fprintf(f, "  -  %-10s %-8s %-12s %10s %10s\n", "input", "", shape, "", "");
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		shape_str(l->out, shape, sizeof shape);
+		human_count(l->ops->flops ? l->ops->flops(l) : 0, flops, sizeof flops);
+		desc[0] = '\0';
+		if (l->ops->describe)
+			l->ops->describe(l, desc, sizeof desc);
+		fprintf(f, "%3d  %-10s %-8s %-12s %10zu %10s  %s\n", i + 1, l->name, l->ops->type, shape,
+		        l->param_count, flops, desc);
+	}
+	human_count(net_flops(net), flops, sizeof flops);
+	fprintf(f, "total: %zu parameters, %s FLOPs per image forward (about 3x that to train)\n",
+	        net->n_params, flops);
+	fprintf(f, "memory: %.1f MB for parameters, gradients, activations and scratch at batch %d on %d thread%s\n",
+	        (double)net_memory_bytes(net) / 1e6, batch, net->threads, net->threads == 1 ? "" : "s");
+}
+
+int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err)
+{
+	struct model_config c;
+	struct net *net;
+	if (model_config_build(doc, &c, err))
+		return CNN_BAD_CONFIG;
+	int threads = c.train.threads ? c.train.threads : omp_get_num_procs();
+	struct layer **layers = c.layers;
+	int n_layers = c.n_layers;
+	c.layers = NULL;
+	c.n_layers = 0;
+	if (net_create(layers, n_layers, c.input, c.train.batch, threads, c.seed, &net, err))
+		return CNN_FAILED;
+	fprintf(out, "%s: input %dx%dx%d, %d layers, loss %s, optimizer %s (lr %g)\n", c.name,
+	        c.input.c, c.input.h, c.input.w, n_layers, c.loss, c.optim.type, c.optim.lr);
+	print_layer_table(out, net, c.train.batch);
+	net_free(net);
+	return CNN_OK;
+}
