@@ -19,7 +19,7 @@ struct fixture {
 	char *dir;
 	struct cnn_error err;
 	char msg[1024];
-	char expect[1024];
+	char expect[2048];
 };
 
 static int setup(void **state)

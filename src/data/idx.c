@@ -150,7 +150,7 @@ int idx_load(const char *file, int ndim_expected, uint8_t **data, int dims[3],
 {
 	struct cnn_loc at = { file, 0, 0 };
 	uint8_t *buf = NULL;
-	size_t bytes, got, rest;
+	size_t bytes = 0, got = 0, rest = 0;
 
 	CNN_ASSERT(ndim_expected >= 1 && ndim_expected <= 3);
 	*data = NULL;

@@ -41,7 +41,8 @@ static int mnist_find(const char *dir, const char *prefix, const char *what, con
 		if (stat(path, &st) == 0)
 			return 0;
 	}
-	snprintf(path, len, mnist_name_forms[0], d, prefix, what, kind);
+	if (snprintf(path, len, mnist_name_forms[0], d, prefix, what, kind) >= (int)len)
+		return cnn_errorf_plain(err, "%s: folder name too long", dir);
 	return cnn_errorf_plain(err,
 				"%s: not found (also tried .gz); run `make data` or data/fetch-mnist.sh "
 				"to download MNIST, or put the four IDX files there",
