@@ -1,0 +1,30 @@
+/* Shared math for the layers: im2col/col2im and a row-major sgemm wrapper.
+ *
+ * im2col unrolls every k x k receptive field of one image into a column, so a
+ * convolution becomes one matrix product W (filters, c*k*k) x col (c*k*k, oh*ow).
+ * Row r = (ci*k + ki)*k + kj of col matches the PyTorch weight layout
+ * (filters, c, k, k); column j = oy*ow + ox is the output pixel.
+ *
+ * Padding may be asymmetric (TensorFlow/ONNX SAME_UPPER puts the odd pixel at
+ * the bottom/right): only the top/left padding is passed, and the bottom/right
+ * padding follows from oh and ow. Pixels outside the image read as zero. */
+#ifndef CNN_KERNELS_H
+#define CNN_KERNELS_H
+
+#include <stdbool.h>
+
+/* col[(ci*k+ki)*k+kj][oy*ow+ox] = x[ci][oy*stride-pad_top+ki][ox*stride-pad_left+kj] (0 outside) */
+void im2col(const float *x /* (c, h, w) */, int c, int h, int w, int k, int stride,
+            int pad_top, int pad_left, int oh, int ow, float *col /* (c*k*k, oh*ow) */);
+
+/* The adjoint of im2col: dx[ci][iy][ix] += every col entry that im2col read from it.
+ * Accumulates; the caller zeroes dx. */
+void col2im(const float *col /* (c*k*k, oh*ow) */, int c, int h, int w, int k, int stride,
+            int pad_top, int pad_left, int oh, int ow, float *dx /* (c, h, w) */);
+
+/* C (m, n) = alpha * op(A) (m, k) x op(B) (k, n) + beta * C, all row-major and dense:
+ * A is stored (m, k), or (k, m) when trans_a; B is (k, n), or (n, k) when trans_b. */
+void cnn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+              const float *a, const float *b, float beta, float *c);
+
+#endif

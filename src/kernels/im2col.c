@@ -1,0 +1,101 @@
+/* im2col / col2im for one image, with top/left padding given and bottom/right
+ * padding implied by the output size (see cnn/kernels.h for the layout).
+ *
+ *   x, dx: (c, h, w)    col: (c*k*k, oh*ow)
+ *
+ * col2im is the exact adjoint of im2col (<col2im(y), x> == <y, im2col(x)>), so
+ * the convolution's input gradient is col2im(W^T dy). It accumulates because
+ * overlapping windows (stride < k) send several col entries to one pixel. */
+#include "cnn/kernels.h"
+
+#include <string.h>
+
+/* Smallest o >= 0 with o*stride >= a. */
+static int im2col_first(int a, int stride)
+{
+	return a <= 0 ? 0 : (a + stride - 1) / stride;
+}
+
+/* The output columns [*lo, *hi) whose input column ox*stride - pad_left + kj
+ * lies inside the image; the rest read padding. Working this out once per
+ * kernel column keeps the bounds test out of the inner loop. */
+static void im2col_range(int w, int stride, int pad_left, int kj, int ow, int *lo, int *hi)
+{
+	int a = im2col_first(pad_left - kj, stride);
+	int b = im2col_first(w + pad_left - kj, stride);
+
+	if (a > ow)
+		a = ow;
+	if (b > ow)
+		b = ow;
+	if (b < a)
+		b = a;
+	*lo = a;
+	*hi = b;
+}
+
+void im2col(const float *x, int c, int h, int w, int k, int stride,
+            int pad_top, int pad_left, int oh, int ow, float *col)
+{
+	size_t ohw = (size_t)oh * (size_t)ow;
+
+	for (int ci = 0; ci < c; ci++) {
+		const float *xc = x + (size_t)ci * h * w; /* (h, w) */
+		for (int ki = 0; ki < k; ki++) {
+			for (int kj = 0; kj < k; kj++) {
+				size_t r = ((size_t)ci * k + ki) * k + kj;
+				float *row = col + r * ohw; /* (oh, ow) */
+				int lo, hi;
+
+				im2col_range(w, stride, pad_left, kj, ow, &lo, &hi);
+				for (int oy = 0; oy < oh; oy++) {
+					float *dst = row + (size_t)oy * ow;
+					int iy = oy * stride - pad_top + ki;
+
+					if (iy < 0 || iy >= h) {
+						memset(dst, 0, (size_t)ow * sizeof(*dst));
+						continue;
+					}
+					const float *xr = xc + (size_t)iy * w; /* (w) */
+					int ix = lo * stride - pad_left + kj;
+					for (int ox = 0; ox < lo; ox++)
+						dst[ox] = 0.0f;
+					for (int ox = lo; ox < hi; ox++, ix += stride)
+						dst[ox] = xr[ix];
+					for (int ox = hi; ox < ow; ox++)
+						dst[ox] = 0.0f;
+				}
+			}
+		}
+	}
+}
+
+void col2im(const float *col, int c, int h, int w, int k, int stride,
+            int pad_top, int pad_left, int oh, int ow, float *dx)
+{
+	size_t ohw = (size_t)oh * (size_t)ow;
+
+	for (int ci = 0; ci < c; ci++) {
+		float *dc = dx + (size_t)ci * h * w; /* (h, w) */
+		for (int ki = 0; ki < k; ki++) {
+			for (int kj = 0; kj < k; kj++) {
+				size_t r = ((size_t)ci * k + ki) * k + kj;
+				const float *row = col + r * ohw; /* (oh, ow) */
+				int lo, hi;
+
+				im2col_range(w, stride, pad_left, kj, ow, &lo, &hi);
+				for (int oy = 0; oy < oh; oy++) {
+					int iy = oy * stride - pad_top + ki;
+
+					if (iy < 0 || iy >= h)
+						continue;
+					const float *src = row + (size_t)oy * ow;
+					float *dr = dc + (size_t)iy * w; /* (w) */
+					int ix = lo * stride - pad_left + kj;
+					for (int ox = lo; ox < hi; ox++, ix += stride)
+						dr[ix] += src[ox];
+				}
+			}
+		}
+	}
+}

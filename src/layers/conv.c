@@ -1,0 +1,312 @@
+/* conv: 2-D convolution (cross-correlation, as in every framework), square
+ * kernel, one stride for both axes, zero padding.
+ *
+ *   y[i][f][oy][ox] = b[f] + sum_{c,ki,kj} W[f][c][ki][kj] *
+ *                     x[i][c][oy*stride - pad_top + ki][ox*stride - pad_left + kj]
+ *
+ * NCHW: x (n, in.c, h, w), y (n, filters, oh, ow); W (filters, in.c, k, k) as
+ * PyTorch stores it, b (filters), both in one run of the flat parameter array.
+ * Each image goes through im2col and one sgemm: y_i = W (filters, c*k*k) x
+ * col (c*k*k, oh*ow). Padding `same` is TensorFlow/ONNX SAME_UPPER: the output
+ * is ceil(in/stride) and an odd pixel of padding goes at the bottom/right, so
+ * the padding is kept per side.
+ *
+ * Gradients (Caffe's convention): backward ADDS dW += dy_i x col_i^T and
+ * db += sum of dy_i over pixels, and OVERWRITES dx_i = col2im(W^T x dy_i);
+ * dx is NULL for the first layer and then skipped. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnn/kernels.h"
+#include "cnn/layers.h"
+
+enum conv_padding { CONV_VALID, CONV_SAME, CONV_EXPLICIT };
+enum conv_algo { CONV_AUTO, CONV_IM2COL };
+
+static const char *const conv_padding_names[] = { "valid", "same", NULL };
+static const char *const conv_algo_names[] = { "auto", "im2col", NULL };
+_Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_IM2COL + 2,
+               "conv_algo_names must name every enum conv_algo, then NULL");
+
+struct conv {
+	struct layer base;
+	int filters, k, stride;
+	enum conv_padding padding;  /* as written, for describe() */
+	int pad_top, pad_bottom, pad_left, pad_right;
+	enum conv_algo algo;        /* resolved: never CONV_AUTO */
+	int ckk;                    /* in.c * k * k: rows of col, columns of W */
+	int ohw;                    /* out.h * out.w: columns of col */
+	bool direct;                /* 1x1, stride 1, no padding: x already is col */
+};
+
+static const struct conv *conv_of(const struct layer *l)
+{
+	return (const struct conv *)l;
+}
+
+static void conv_forward(const struct layer *l, const float *w, const float *x, float *y,
+                         int n, const struct layer_ctx *ctx)
+{
+	const struct conv *cv = conv_of(l);
+	const float *wt = w;                                  /* (filters, ckk) */
+	const float *b = w + (size_t)cv->filters * cv->ckk;   /* (filters) */
+	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
+	float *col = ctx->scratch;                            /* (ckk, ohw) */
+
+	for (int i = 0; i < n; i++) {
+		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
+		float *yi = y + (size_t)i * out_size;        /* (filters, oh, ow) */
+		const float *src = xi;
+
+		if (!cv->direct) {
+			im2col(xi, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
+			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, col);
+			src = col;
+		}
+		/* Start from the bias so the product can accumulate onto it. */
+		for (int f = 0; f < cv->filters; f++) {
+			float *yf = yi + (size_t)f * cv->ohw;
+			for (int j = 0; j < cv->ohw; j++)
+				yf[j] = b[f];
+		}
+		cnn_gemm(false, false, cv->filters, cv->ohw, cv->ckk, 1.0f, wt, src, 1.0f, yi);
+	}
+}
+
+static void conv_backward(const struct layer *l, const float *w, const float *x, const float *y,
+                          const float *dy, float *dx, float *dw, int n,
+                          const struct layer_ctx *ctx)
+{
+	const struct conv *cv = conv_of(l);
+	const float *wt = w;                                  /* (filters, ckk) */
+	float *dwt = dw;                                      /* (filters, ckk) */
+	float *db = dw + (size_t)cv->filters * cv->ckk;       /* (filters) */
+	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
+	size_t col_size = (size_t)cv->ckk * cv->ohw;
+	float *col = ctx->scratch;                            /* (ckk, ohw) */
+	float *dcol = ctx->scratch + col_size;                /* (ckk, ohw) */
+
+	(void)y;
+	for (int i = 0; i < n; i++) {
+		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
+		const float *dyi = dy + (size_t)i * out_size; /* (filters, ohw) */
+		const float *src = xi;
+
+		/* col is recomputed rather than kept from forward: the network
+		 * holds one scratch buffer, not one per layer and image. */
+		if (!cv->direct) {
+			im2col(xi, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
+			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, col);
+			src = col;
+		}
+		cnn_gemm(false, true, cv->filters, cv->ckk, cv->ohw, 1.0f, dyi, src, 1.0f, dwt);
+		for (int f = 0; f < cv->filters; f++) {
+			const float *df = dyi + (size_t)f * cv->ohw;
+			float s = 0.0f;
+			for (int j = 0; j < cv->ohw; j++)
+				s += df[j];
+			db[f] += s;
+		}
+		if (!dx)
+			continue;
+
+		float *dxi = dx + (size_t)i * in_size;       /* (c, h, w) */
+		if (cv->direct) {
+			cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dxi);
+		} else {
+			cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dcol);
+			memset(dxi, 0, in_size * sizeof(*dxi));
+			col2im(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
+			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, dxi);
+		}
+	}
+}
+
+static int conv_params(const struct layer *l, struct param_spec *out)
+{
+	const struct conv *cv = conv_of(l);
+
+	out[0] = (struct param_spec){
+		.name = "weight",
+		.n = (size_t)cv->filters * cv->ckk,
+		.ndim = 4,
+		.dims = { cv->filters, l->in.c, cv->k, cv->k },
+		.fan_in = cv->ckk,
+		.decay = true,
+	};
+	out[1] = (struct param_spec){
+		.name = "bias",
+		.n = (size_t)cv->filters,
+		.ndim = 1,
+		.dims = { cv->filters },
+		.fan_in = 0,
+		.decay = false,
+	};
+	return 2;
+}
+
+static size_t conv_scratch_floats(const struct layer *l, int n)
+{
+	const struct conv *cv = conv_of(l);
+
+	/* Per image, reused across the batch: col, and dcol for backward. */
+	(void)n;
+	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
+}
+
+static double conv_flops(const struct layer *l)
+{
+	const struct conv *cv = conv_of(l);
+
+	return 2.0 * cv->filters * (double)cv->ckk * cv->ohw;
+}
+
+static void conv_describe(const struct layer *l, char *buf, size_t len)
+{
+	const struct conv *cv = conv_of(l);
+	char pad[64];
+
+	switch (cv->padding) {
+	case CONV_VALID:
+		snprintf(pad, sizeof(pad), "valid");
+		break;
+	case CONV_SAME:
+		if (cv->pad_top == cv->pad_left && cv->pad_bottom == cv->pad_right)
+			snprintf(pad, sizeof(pad), "same(%d,%d)", cv->pad_top, cv->pad_bottom);
+		else
+			snprintf(pad, sizeof(pad), "same(%d,%d;%d,%d)", cv->pad_top,
+			         cv->pad_bottom, cv->pad_left, cv->pad_right);
+		break;
+	case CONV_EXPLICIT:
+		snprintf(pad, sizeof(pad), "pad %d", cv->pad_top);
+		break;
+	}
+	snprintf(buf, len, "%dx%d/%d %s, %d->%d", cv->k, cv->k, cv->stride, pad,
+	         l->in.c, cv->filters);
+}
+
+static void conv_destroy(struct layer *l)
+{
+	free(l);
+}
+
+static const struct layer_ops conv_ops = {
+	.type = "conv",
+	.forward = conv_forward,
+	.backward = conv_backward,
+	.params = conv_params,
+	.scratch_floats = conv_scratch_floats,
+	.flops = conv_flops,
+	.describe = conv_describe,
+	.destroy = conv_destroy,
+};
+
+/* `padding` is either a word or a number, which no single getter reads. */
+static int conv_read_padding(struct cfg_node *args, enum conv_padding *kind, long *n,
+                             struct cnn_error *err)
+{
+	struct cfg_node *v = cfg_get(args, "padding");
+	long dummy;
+	int idx;
+
+	*n = 0;
+	if (v && v->kind == CFG_SCALAR && !v->quoted && cfg_parse_long(v->text, &dummy) == 0) {
+		*kind = CONV_EXPLICIT;
+		return cfg_int(args, "padding", CFG_OPTIONAL, 0, 0, 65536, n, "conv", err);
+	}
+	if (v && (v->kind != CFG_SCALAR ||
+	          (strcmp(v->text, "valid") != 0 && strcmp(v->text, "same") != 0)))
+		return cnn_errorf(err, v->loc,
+		                  "conv: 'padding' must be valid, same or an integer in [0, 65536], got %s%s%s",
+		                  v->kind == CFG_SCALAR ? "'" : "",
+		                  v->kind == CFG_SCALAR ? v->text :
+		                  v->kind == CFG_MAP ? "a mapping" : "a list",
+		                  v->kind == CFG_SCALAR ? "'" : "");
+	/* Through the getter, so an absent key is recorded as `valid`. */
+	if (cfg_enum(args, "padding", CFG_OPTIONAL, CONV_VALID, conv_padding_names, &idx,
+	             "conv", err))
+		return -1;
+	*kind = idx == 1 ? CONV_SAME : CONV_VALID;
+	return 0;
+}
+
+/* SAME_UPPER along one axis: out = ceil(in/stride), the odd pixel after. */
+static void conv_same_pad(int in, int k, int stride, int *before, int *after)
+{
+	long long out = ((long long)in + stride - 1) / stride;
+	long long total = (out - 1) * stride + k - in;
+
+	if (total < 0)
+		total = 0;
+	*before = (int)(total / 2);
+	*after = (int)(total - total / 2);
+}
+
+int conv_create(struct cfg_node *args, struct shape in, struct layer **out,
+                struct cnn_error *err)
+{
+	struct cnn_loc at = args ? args->loc : (struct cnn_loc){ 0 };
+	long filters, k, stride, padn;
+	enum conv_padding padding;
+	int algo;
+	int pt, pb, pl, pr;
+
+	if (cfg_int(args, "filters", CFG_REQUIRED, 0, 1, 65536, &filters, "conv", err) ||
+	    cfg_int(args, "kernel_size", CFG_REQUIRED, 0, 1, 65536, &k, "conv", err) ||
+	    cfg_int(args, "stride", CFG_OPTIONAL, 1, 1, 65536, &stride, "conv", err) ||
+	    conv_read_padding(args, &padding, &padn, err) ||
+	    cfg_enum(args, "algorithm", CFG_OPTIONAL, CONV_AUTO, conv_algo_names, &algo,
+	             "conv", err))
+		return -1;
+
+	switch (padding) {
+	case CONV_SAME:
+		conv_same_pad(in.h, (int)k, (int)stride, &pt, &pb);
+		conv_same_pad(in.w, (int)k, (int)stride, &pl, &pr);
+		break;
+	case CONV_EXPLICIT:
+		pt = pb = pl = pr = (int)padn;
+		break;
+	default:
+		pt = pb = pl = pr = 0;
+		break;
+	}
+
+	long long ph = (long long)in.h + pt + pb, pw = (long long)in.w + pl + pr;
+	if (k > ph || k > pw)
+		return cnn_errorf(err, at,
+		                  "conv: kernel_size %ld is larger than the input %dx%d (padded %lldx%lld)",
+		                  k, in.h, in.w, ph, pw);
+
+	long long oh = (ph - k) / stride + 1, ow = (pw - k) / stride + 1;
+	long long ckk = (long long)in.c * k * k, ohw = oh * ow;
+	/* BLAS and param_spec count in int. */
+	if (ckk > INT_MAX || ohw > INT_MAX || filters * ohw > INT_MAX || filters * ckk > INT_MAX)
+		return cnn_errorf(err, at,
+		                  "conv: too large: %ld filters of %ldx%ldx%d on an output of %lldx%lld",
+		                  filters, k, k, in.c, oh, ow);
+
+	struct conv *cv = calloc(1, sizeof(*cv));
+	if (!cv)
+		return cnn_errorf(err, at, "conv: out of memory");
+	cv->base.ops = &conv_ops;
+	cv->base.in = in;
+	cv->base.out = (struct shape){ (int)filters, (int)oh, (int)ow };
+	cv->filters = (int)filters;
+	cv->k = (int)k;
+	cv->stride = (int)stride;
+	cv->padding = padding;
+	cv->pad_top = pt;
+	cv->pad_bottom = pb;
+	cv->pad_left = pl;
+	cv->pad_right = pr;
+	/* im2col is the only algorithm so far; `auto` names whatever is best. */
+	cv->algo = algo == CONV_AUTO ? CONV_IM2COL : (enum conv_algo)algo;
+	cv->ckk = (int)ckk;
+	cv->ohw = (int)ohw;
+	cv->direct = k == 1 && stride == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
+	*out = &cv->base;
+	return 0;
+}

@@ -1,0 +1,64 @@
+/* relu: y = max(0, x), elementwise.
+ *
+ * NCHW: x and y (n, c, h, w), same shape. No parameters.
+ *
+ * Gradients: backward OVERWRITES dx = dy where y > 0, else 0. The test is on y,
+ * not x, so an in-place-style caller that kept only y still gets it right; at
+ * the kink x = 0 the subgradient 0 is taken, as PyTorch and Caffe do. */
+#include <stdlib.h>
+
+#include "cnn/layers.h"
+
+static void relu_forward(const struct layer *l, const float *w, const float *x, float *y,
+                         int n, const struct layer_ctx *ctx)
+{
+	size_t count = (size_t)n * shape_size(l->in);
+
+	(void)w;
+	(void)ctx;
+	for (size_t i = 0; i < count; i++)
+		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_backward(const struct layer *l, const float *w, const float *x,
+                          const float *y, const float *dy, float *dx, float *dw, int n,
+                          const struct layer_ctx *ctx)
+{
+	size_t count = (size_t)n * shape_size(l->in);
+
+	(void)w;
+	(void)x;
+	(void)dw;
+	(void)ctx;
+	if (!dx)
+		return;
+	for (size_t i = 0; i < count; i++)
+		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void relu_destroy(struct layer *l)
+{
+	free(l);
+}
+
+static const struct layer_ops relu_ops = {
+	.type = "relu",
+	.forward = relu_forward,
+	.backward = relu_backward,
+	.destroy = relu_destroy,
+};
+
+int relu_create(struct cfg_node *args, struct shape in, struct layer **out,
+                struct cnn_error *err)
+{
+	struct cnn_loc at = args ? args->loc : (struct cnn_loc){ 0 };
+	struct layer *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return cnn_errorf(err, at, "relu: out of memory");
+	l->ops = &relu_ops;
+	l->in = in;
+	l->out = in;
+	*out = l;
+	return 0;
+}

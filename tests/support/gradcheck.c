@@ -1,0 +1,224 @@
+/* Finite-difference gradient checking; see gradcheck.h for the method. */
+#include "gradcheck.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define GRADCHECK_MAX_REPORTS 8
+/* Written into dw before backward and subtracted afterwards: backward must add. */
+#define GRADCHECK_DW_FILL 0.25f
+/* Written into dx and scratch before each call: backward must overwrite dx and
+ * a layer must not rely on zeroed scratch. */
+#define GRADCHECK_GARBAGE 7.5e3f
+
+struct gradcheck_run {
+	const struct layer *l;
+	int n;
+	float *x;        /* (n, in) */
+	float *w;        /* (nparams) */
+	float *y;        /* (n, out) */
+	const float *r;  /* (n, out): dL/dy */
+	float *scratch;  /* (scratch_floats(l, n)) */
+	size_t nscratch;
+	size_t nout;
+};
+
+size_t gradcheck_param_count(const struct layer *l)
+{
+	struct param_spec specs[LAYER_MAX_PARAMS];
+	size_t total = 0;
+
+	if (!l->ops->params)
+		return 0;
+	int np = l->ops->params(l, specs);
+	for (int i = 0; i < np; i++)
+		total += specs[i].n;
+	return total;
+}
+
+static void gradcheck_fill(float *p, size_t n, float v)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = v;
+}
+
+/* L = sum(y * r) for the current x and w. */
+static double gradcheck_loss(struct gradcheck_run *run)
+{
+	struct layer_ctx ctx = { .scratch = run->scratch, .train = true };
+	double loss = 0.0;
+
+	gradcheck_fill(run->scratch, run->nscratch, GRADCHECK_GARBAGE);
+	run->l->ops->forward(run->l, run->w, run->x, run->y, run->n, &ctx);
+	for (size_t i = 0; i < run->nout; i++)
+		loss += (double)run->y[i] * (double)run->r[i];
+	return loss;
+}
+
+/* Nudges *p both ways and compares the slope of L with `analytic`. Returns 1
+ * on a mismatch, 0 otherwise. */
+static int gradcheck_one(struct gradcheck_run *run, float *p, double analytic,
+                         const struct gradcheck_opts *o, struct gradcheck_result *res,
+                         const char *what, size_t idx)
+{
+	float orig = *p;
+	double lp, lm, l0 = 0.0;
+
+	*p = (float)(orig + o->eps);
+	double step_p = (double)*p - orig;   /* the step float actually took */
+	lp = gradcheck_loss(run);
+	*p = (float)(orig - o->eps);
+	double step_m = orig - (double)*p;
+	lm = gradcheck_loss(run);
+	if (o->skip_kinks) {
+		*p = orig;
+		l0 = gradcheck_loss(run);
+	}
+	*p = orig;
+
+	double numeric = (lp - lm) / (step_p + step_m);
+	if (o->skip_kinks) {
+		double dp = (lp - l0) / step_p, dm = (l0 - lm) / step_m;
+		double s = fmax(1.0, fmax(fabs(dp), fabs(dm)));
+		if (fabs(dp - dm) > o->tol * s) {
+			res->skipped++;
+			return 0;
+		}
+	}
+
+	double scale = fmax(1.0, fmax(fabs(numeric), fabs(analytic)));
+	double e = fabs(numeric - analytic) / scale;
+	res->checked++;
+	if (e > res->max_err)
+		res->max_err = e;
+	if (e <= o->tol)
+		return 0;
+	if (res->failed < GRADCHECK_MAX_REPORTS)
+		fprintf(stderr, "gradcheck %s: %s[%zu]: numeric %.6g, analytic %.6g (scaled error %.3g > %.3g)\n",
+		        run->l->ops->type, what, idx, numeric, analytic, e, o->tol);
+	return 1;
+}
+
+static void gradcheck_report(struct gradcheck_result *res, const struct layer *l, const char *msg)
+{
+	if (res->failed < GRADCHECK_MAX_REPORTS)
+		fprintf(stderr, "gradcheck %s: %s\n", l->ops->type, msg);
+	res->failed++;
+}
+
+int gradcheck_layer(const struct layer *l, int n, const float *x, const float *w,
+                    const struct gradcheck_opts *opts, struct gradcheck_result *out)
+{
+	struct gradcheck_opts o = opts ? *opts : (struct gradcheck_opts){ 0 };
+	struct gradcheck_result res = { 0 };
+	uint64_t rng = o.seed ? o.seed : 1;
+	size_t nin = (size_t)n * shape_size(l->in);
+	size_t nout = (size_t)n * shape_size(l->out);
+	size_t np = gradcheck_param_count(l);
+	size_t nscratch = l->ops->scratch_floats ? l->ops->scratch_floats(l, n) : 0;
+
+	if (o.eps <= 0)
+		o.eps = 1e-3;
+	if (o.tol <= 0)
+		o.tol = 1e-2;
+
+	/* +1: malloc(0) may return NULL, and a layer may take a pointer anyway. */
+	float *xs = malloc((nin + 1) * sizeof(float));
+	float *ws = malloc((np + 1) * sizeof(float));
+	float *y = malloc((nout + 1) * sizeof(float));
+	float *r = malloc((nout + 1) * sizeof(float));
+	float *dx = malloc((nin + 1) * sizeof(float));
+	float *dw = malloc((np + 1) * sizeof(float));
+	float *dw2 = malloc((np + 1) * sizeof(float));
+	float *scratch = malloc((nscratch + 1) * sizeof(float));
+	if (!xs || !ws || !y || !r || !dx || !dw || !dw2 || !scratch) {
+		fprintf(stderr, "gradcheck: out of memory\n");
+		res.failed = 1;
+		goto out_free;
+	}
+
+	for (size_t i = 0; i < nin; i++)
+		xs[i] = x ? x[i] : test_uniform(&rng, -1.0f, 1.0f);
+	for (size_t i = 0; i < np; i++)
+		ws[i] = w ? w[i] : test_uniform(&rng, -1.0f, 1.0f);
+	for (size_t i = 0; i < nout; i++)
+		r[i] = test_uniform(&rng, -1.0f, 1.0f);
+
+	struct gradcheck_run run = {
+		.l = l, .n = n, .x = xs, .w = ws, .y = y, .r = r,
+		.scratch = scratch, .nscratch = nscratch, .nout = nout,
+	};
+	struct layer_ctx ctx = { .scratch = scratch, .train = true };
+
+	/* Analytic gradients at (x, w). */
+	gradcheck_loss(&run);
+	gradcheck_fill(dx, nin, GRADCHECK_GARBAGE);
+	gradcheck_fill(dw, np, GRADCHECK_DW_FILL);
+	gradcheck_fill(scratch, nscratch, GRADCHECK_GARBAGE);
+	l->ops->backward(l, ws, xs, y, r, dx, dw, n, &ctx);
+	for (size_t i = 0; i < np; i++)
+		dw[i] -= GRADCHECK_DW_FILL;
+
+	/* The first layer's call: no dx, the same dw. */
+	gradcheck_fill(dw2, np, 0.0f);
+	gradcheck_fill(scratch, nscratch, GRADCHECK_GARBAGE);
+	l->ops->backward(l, ws, xs, y, r, NULL, dw2, n, &ctx);
+	for (size_t i = 0; i < np; i++) {
+		double scale = fmax(1.0, fabs((double)dw[i]));
+		if (fabs((double)dw2[i] - dw[i]) > 1e-5 * scale) {
+			gradcheck_report(&res, l, "backward with dx == NULL gives a different dw");
+			break;
+		}
+	}
+
+	for (size_t i = 0; i < np; i++)
+		res.failed += gradcheck_one(&run, &ws[i], dw[i], &o, &res, "w", i);
+	for (size_t i = 0; i < nin; i++)
+		res.failed += gradcheck_one(&run, &xs[i], dx[i], &o, &res, "x", i);
+
+out_free:
+	free(xs);
+	free(ws);
+	free(y);
+	free(r);
+	free(dx);
+	free(dw);
+	free(dw2);
+	free(scratch);
+	if (out)
+		*out = res;
+	return res.failed;
+}
+
+int gradcheck_make_layer(layer_create_fn create, const char *type, const char *yaml,
+                         struct shape in, struct layer **out, struct cnn_error *err)
+{
+	static const char file[] = "test.yaml";
+	struct cfg_doc doc;
+	struct layer *l = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = cfg_load_string(yaml, strlen(yaml), file, &doc, err);
+	if (rc == 0) {
+		rc = create(doc.root, in, &l, err);
+		if (rc == 0 && cfg_check_keys(doc.root, type, err)) {
+			l->ops->destroy(l);
+			l = NULL;
+			rc = -1;
+		}
+		cfg_free(&doc);
+	}
+	if (rc) {
+		/* The location named doc's own copy of the file name. */
+		if (err && err->loc.file)
+			err->loc.file = file;
+		return -1;
+	}
+	*out = l;
+	return 0;
+}
