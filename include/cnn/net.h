@@ -39,7 +39,8 @@ struct net {
 	float *arena;            /* input and activations */
 	float *x;                /* (batch, input): the batch being run, in arena */
 	float **acts;            /* acts[i]: (batch, layers[i]->out) in arena */
-	float *dbuf[2];          /* (batch, largest activation) each */
+	float *dbuf[2];          /* (batch, widest) each: sample i's gradient at i * widest */
+	size_t widest;           /* the largest activation (input included), per sample */
 	float *dlogits;          /* (batch, n_classes) */
 	float **scratch;         /* [threads] */
 	float **thread_grads;    /* [threads]; [0] is grads itself */

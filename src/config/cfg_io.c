@@ -217,7 +217,7 @@ static void json_scalar(FILE *f, const struct cfg_node *n)
 	else if (!n->quoted && !cfg_parse_long(n->text, &l))
 		fprintf(f, "%ld", l);
 	else if (!n->quoted && !cfg_parse_double(n->text, &d))
-		fprintf(f, "%.17g", d);
+		fprintf(f, "%.15g", d);
 	else
 		write_string(f, n->text, '"');
 }

@@ -1,4 +1,5 @@
 /* Network memory planning and the forward/backward loops. */
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -123,6 +124,7 @@ static int plan_activations(struct net *net, struct cnn_error *err)
 		net->acts[i] = next;
 		next += shape_size(net->layers[i]->out) * batch;
 	}
+	net->widest = widest;
 	net->thread_grads[0] = net->grads;
 	for (int t = 0; t < net->threads; t++) {
 		if (!(net->scratch[t] = alloc_floats(scratch)))
@@ -145,6 +147,10 @@ int net_create(struct layer **layers, int n_layers, struct shape input, int batc
 		free(layers);
 		return cnn_errorf_plain(err, "out of memory");
 	}
+	/* Threads split the batch; a BLAS call inside a chunk must not start
+	 * threads of its own (oversubscription, and OpenBLAS then splits work by
+	 * timing, which breaks run-to-run reproducibility). */
+	openblas_set_num_threads(1);
 	net->layers = layers;
 	net->n_layers = n_layers;
 	net->input = input;
@@ -220,13 +226,16 @@ static void backward_chunk(struct net *net, int start, int count, float *grads,
                            const struct layer_ctx *ctx)
 {
 	const float *dy = net->dlogits + (size_t)start * (size_t)net->n_classes;
+	/* Threads move through the layers at their own pace, so each chunk gets a
+	 * fixed region of the ping-pong buffers, whatever the layer's width. */
+	size_t region = (size_t)start * net->widest;
 	int flip = 0;
 	for (int i = net->n_layers - 1; i >= 0; i--) {
 		const struct layer *l = net->layers[i];
 		size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
 		const float *x = (i ? net->acts[i - 1] : net->x) + (size_t)start * in_size;
 		const float *y = net->acts[i] + (size_t)start * out_size;
-		float *dx = i ? net->dbuf[flip] + (size_t)start * in_size : NULL;
+		float *dx = i ? net->dbuf[flip] + region : NULL;
 		l->ops->backward(l, net->params + l->param_offset, x, y, dy, dx,
 		                 grads + l->param_offset, count, ctx);
 		dy = dx;
