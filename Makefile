@@ -1,0 +1,39 @@
+# The two commands of the quick start, each doing its own set-up:
+#   make run    install what is missing, build, fetch MNIST, train configs/mnist.yaml
+#   make test   install what is missing, build, fetch MNIST, run the whole suite (CTest)
+# Also: make build, make data, make asan (the suite under ASan + UBSan), make clean.
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+CONFIG     ?= configs/mnist.yaml
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build data run test asan clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+data:
+	@data/fetch-mnist.sh data/mnist
+
+run: build data
+	$(BUILD)/cnnrun $(CONFIG)
+
+test: build data
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: deps data
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCNN_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && CNN_SKIP_SLOW=1 ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)
