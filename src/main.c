@@ -51,7 +51,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 static int add_set(struct cli *c, const char *path, const char *value)
 {
-	size_t len = strlen(path) + strlen(value) + 2;
+	size_t len = strlen(path) + (value ? strlen(value) : 0) + 2;
 	char **sets = realloc(c->sets, (size_t)(c->n_sets + 1) * sizeof *sets);
 	if (!sets)
 		return -1;

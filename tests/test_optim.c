@@ -12,7 +12,7 @@ static void adam_two_steps(void **state)
 {
 	(void)state;
 	struct optim o;
-	struct optim_config cfg = { "adam", 0.1, 0.9, 0.999, 1e-8, 0 };
+	struct optim_config cfg = { .type = "adam", .lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
 	struct cnn_error err;
 	float w[2] = { 1.0f, -2.0f };
 	const float g1[2] = { 0.5f, -4.0f }, g2[2] = { 0.5f, 2.0f };
@@ -37,7 +37,7 @@ static void sgd_momentum_steps(void **state)
 {
 	(void)state;
 	struct optim o;
-	struct optim_config cfg = { "sgd", 0.5, 0, 0, 0, 0.9 };
+	struct optim_config cfg = { .type = "sgd", .lr = 0.5, .momentum = 0.9 };
 	struct cnn_error err;
 	float w[1] = { 1.0f };
 	const float g[1] = { 2.0f };
@@ -53,7 +53,7 @@ static void plain_sgd_is_gradient_descent(void **state)
 {
 	(void)state;
 	struct optim o;
-	struct optim_config cfg = { "sgd", 0.25, 0, 0, 0, 0 };
+	struct optim_config cfg = { .type = "sgd", .lr = 0.25 };
 	struct cnn_error err;
 	float w[3] = { 1, 2, 3 };
 	const float g[3] = { 4, -4, 0 };
@@ -69,7 +69,7 @@ static void unknown_type_is_refused(void **state)
 {
 	(void)state;
 	struct optim o;
-	struct optim_config cfg = { "rmsprop", 0.1, 0, 0, 0, 0 };
+	struct optim_config cfg = { .type = "rmsprop", .lr = 0.1 };
 	struct cnn_error err;
 	assert_int_equal(optim_create(&o, &cfg, 3, &err), -1);
 	assert_string_equal(err.msg, "unknown optimizer 'rmsprop'");

@@ -14,11 +14,27 @@
 #include "cnn/config.h"
 #include "cnn/error.h"
 
+/* The learning rate over training, as a function of the step:
+ *   constant     lr
+ *   step         lr * gamma^floor(epoch / step_epochs)
+ *   exponential  lr * gamma^epoch       (epoch fractional: smooth per step)
+ *   cosine       min_lr + (lr - min_lr) (1 + cos(pi * progress)) / 2
+ * each after a linear warmup from lr / warmup_steps to lr over
+ * warmup_epochs (progress counts from the warmup's end). */
+struct lr_schedule {
+	const char *type;     /* "constant", "step", "exponential", "cosine" */
+	double warmup_epochs;
+	double gamma;         /* step, exponential */
+	int step_epochs;      /* step */
+	double min_lr;        /* cosine */
+};
+
 struct optim_config {
 	const char *type;     /* "adam", "sgd" */
-	double lr;
+	double lr;            /* the base (peak) learning rate */
 	double beta1, beta2, eps; /* adam */
 	double momentum;          /* sgd */
+	struct lr_schedule schedule;
 };
 
 struct optim;
@@ -39,6 +55,9 @@ struct optim {
 
 /* Reads the `optimizer:` mapping (type and its hyperparameters). */
 int optim_config_read(struct cfg_node *map, struct optim_config *out, struct cnn_error *err);
+/* The learning rate for step `step` (0-based) of `total` steps. */
+double lr_at(const struct optim_config *c, long step, long steps_per_epoch, long total);
+
 int optim_create(struct optim *o, const struct optim_config *cfg, size_t n, struct cnn_error *err);
 void optim_step(struct optim *o, float *w, const float *g);
 void optim_free(struct optim *o);

@@ -10,6 +10,50 @@ extern const struct optim_ops optim_adam_ops, optim_sgd_ops;
 static const struct optim_ops *const optimizers[] = { &optim_adam_ops, &optim_sgd_ops };
 static const char *const optimizer_names[] = { "adam", "sgd", NULL };
 
+static const char *const schedule_names[] = { "constant", "step", "exponential", "cosine", NULL };
+
+static int schedule_read(struct cfg_node *optimizer, struct optim_config *out, struct cnn_error *err)
+{
+	struct cfg_node *map;
+	struct lr_schedule *s = &out->schedule;
+	int kind;
+	long step_epochs = 0;
+	if (cfg_map(optimizer, "schedule", CFG_OPTIONAL, &map, "optimizer", err) ||
+	    cfg_enum(map, "type", CFG_OPTIONAL, 0, schedule_names, &kind, "schedule", err) ||
+	    cfg_float(map, "warmup_epochs", CFG_OPTIONAL, 0, 0, 1e6, &s->warmup_epochs, "schedule", err))
+		return -1;
+	s->type = schedule_names[kind];
+	s->gamma = 1;
+	if (kind == 1 && (cfg_int(map, "step_epochs", CFG_REQUIRED, 0, 1, 1000000, &step_epochs, "schedule", err) ||
+	                  cfg_float(map, "gamma", CFG_OPTIONAL, 0.1, 0, 1, &s->gamma, "schedule", err)))
+		return -1;
+	if (kind == 2 && cfg_float(map, "gamma", CFG_REQUIRED, 0, 0, 1, &s->gamma, "schedule", err))
+		return -1;
+	if (kind == 3 && cfg_float(map, "min_lr", CFG_OPTIONAL, 0, 0, out->lr, &s->min_lr, "schedule", err))
+		return -1;
+	s->step_epochs = (int)step_epochs;
+	return cfg_check_keys(map, "schedule", err);
+}
+
+double lr_at(const struct optim_config *c, long step, long steps_per_epoch, long total)
+{
+	const struct lr_schedule *s = &c->schedule;
+	double warmup = s->warmup_epochs * (double)steps_per_epoch;
+	if (step < warmup)
+		return c->lr * (double)(step + 1) / ceil(warmup);
+	double epoch = (double)step / (double)steps_per_epoch;
+	if (!strcmp(s->type, "step"))
+		return c->lr * pow(s->gamma, floor(epoch / s->step_epochs));
+	if (!strcmp(s->type, "exponential"))
+		return c->lr * pow(s->gamma, epoch);
+	if (!strcmp(s->type, "cosine")) {
+		double span = (double)total - warmup;
+		double progress = span > 0 ? ((double)step - warmup) / span : 1.0;
+		return s->min_lr + (c->lr - s->min_lr) * 0.5 * (1.0 + cos(3.141592653589793 * progress));
+	}
+	return c->lr;
+}
+
 int optim_config_read(struct cfg_node *map, struct optim_config *out, struct cnn_error *err)
 {
 	int kind;
@@ -30,6 +74,8 @@ int optim_config_read(struct cfg_node *map, struct optim_config *out, struct cnn
 		if (cfg_float(map, "momentum", CFG_OPTIONAL, 0.0, 0, 0.999999, &out->momentum, "sgd", err))
 			return -1;
 	}
+	if (schedule_read(map, out, err))
+		return -1;
 	return cfg_check_keys(map, out->type, err);
 }
 
