@@ -174,6 +174,8 @@ static int train_epoch(struct run *r, int epoch, struct rng *rng, struct progres
 		double batch_loss;
 		int batch_correct;
 		dataset_batch(&r->train, r->order + first, count, net->x, r->labels);
+		long step = (long)(epoch - 1) * batches + b;
+		r->optim.cfg.lr = lr_at(&r->cfg.optim, step, batches, (long)batches * r->cfg.train.epochs);
 		net_train_step(net, r->labels, count, &batch_loss, &batch_correct);
 		if (!isfinite(batch_loss))
 			return cnn_errorf_plain(err, "epoch %d, batch %d: the loss is %s; training stopped. "
