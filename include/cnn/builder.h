@@ -9,6 +9,7 @@
 
 #include "cnn/config.h"
 #include "cnn/layer.h"
+#include "cnn/memory.h"
 #include "cnn/optim.h"
 
 struct data_config {
@@ -20,7 +21,8 @@ struct data_config {
 };
 
 struct train_config {
-	int epochs, batch, threads; /* threads: 0 means all cores */
+	int epochs, batch;
+	int threads;            /* resolved: the config's 0 means all cores */
 };
 
 struct model_config {
@@ -34,6 +36,8 @@ struct model_config {
 	int n_layers;
 	struct layer **layers;  /* owned until handed to net_create */
 	struct cnn_loc input_loc;
+	double memory_limit;    /* bytes: limits.memory, default half the machine's */
+	struct mem_estimate memory; /* what the network and data will need */
 };
 
 /* Reads and checks the whole config. Strings in *out point into doc. */

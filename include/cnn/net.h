@@ -46,6 +46,13 @@ struct net {
 	float **thread_grads;    /* [threads]; [0] is grads itself */
 	double *thread_loss;     /* [threads] */
 	int *thread_correct;     /* [threads] */
+
+	/* Optional timing (cnnrun --verbose): when the caller points this at
+	 * 2 * n_layers zeroed doubles, training steps add each layer's forward
+	 * seconds to [i] and backward seconds to [n_layers + i], as measured
+	 * on thread 0 (its chunk runs alongside the others, so this is close
+	 * to the wall time). NULL (the default): no clock calls. Not owned. */
+	double *layer_seconds;
 };
 
 /* Takes ownership of layers[] (also on failure) and plans memory for
@@ -69,5 +76,11 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs);
 
 double net_flops(const struct net *net);   /* forward, per sample */
+
+/* After a step on n samples whose loss was not finite: describes into
+ * `what` the first place, in forward order, holding a NaN or an infinity
+ * (the input, a layer's parameters or its output) and returns that layer
+ * (NULL for the input). */
+const struct layer *net_diagnose_nonfinite(const struct net *net, int n, char *what, size_t len);
 
 #endif

@@ -1,4 +1,5 @@
 /* Config tree -> layers and settings. See include/cnn/builder.h. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,11 +172,57 @@ static int read_train(struct cfg_node *root, struct model_config *c, struct cnn_
 	    cfg_int(map, "threads", CFG_OPTIONAL, 0, 0, 1024, &threads, "train", err) ||
 	    cfg_check_keys(map, "train", err))
 		return -1;
-	c->train = (struct train_config){ (int)epochs, (int)batch, (int)threads };
+	c->train = (struct train_config){ (int)epochs, (int)batch, threads ? (int)threads : omp_get_num_procs() };
 	return 0;
 }
 
+static int read_limits(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *map, *n;
+	double physical = mem_physical();
+	char def[32];
+	mem_format(physical / 2, def, sizeof def);
+	c->memory_limit = physical > 0 ? physical / 2 : 1e18;
+	if (cfg_map(root, "limits", CFG_OPTIONAL, &map, NULL, err))
+		return -1;
+	if ((n = cfg_get(map, "memory")) && !n->implicit) {
+		double v = n->kind == CFG_SCALAR ? mem_parse_size(n->text) : -1;
+		if (v <= 0)
+			return cnn_errorf(err, n->loc, "limits: 'memory' must be a size such as 512MB, 4GB or 2GiB, got '%s'",
+			                  n->kind == CFG_SCALAR ? n->text : "a collection");
+		c->memory_limit = v;
+	}
+	return cfg_check_keys(map, "limits", err);
+}
+
 static const char *const loss_names[] = { "softmax_cross_entropy", NULL };
+
+/* Refuses, before anything big is allocated, a network that would not fit. */
+static int check_memory(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+{
+	const struct data_config *d = &c->data;
+	double data_bytes = 70000.0 * ((double)shape_size(d->shape) + 1); /* MNIST, kept as bytes */
+	int states = !strcmp(c->optim.type, "adam") ? 2 : 1;
+	mem_estimate(c->layers, c->n_layers, c->input, c->train.batch, c->train.threads, states,
+	             data_bytes, &c->memory);
+	const struct mem_estimate *m = &c->memory;
+	if (m->total <= c->memory_limit)
+		return 0;
+	char need[32], limit[32], acts[32], largest[48];
+	mem_format(m->total, need, sizeof need);
+	mem_format(c->memory_limit, limit, sizeof limit);
+	mem_format(m->activations + m->backward, acts, sizeof acts);
+	struct shape s = m->largest_layer >= 0 ? c->layers[m->largest_layer]->out : c->input;
+	shape_str(s, largest, sizeof largest);
+	struct cnn_loc at = m->largest_layer >= 0 ? c->layers[m->largest_layer]->loc : c->input_loc;
+	struct cfg_node *limits = cfg_get(root, "limits");
+	return cnn_errorf(err, at, "the network needs about %s at batch %d (activations and their gradients %s; "
+	                  "the largest output is %s's %s per sample), above limits.memory %s%s; "
+	                  "lower train.batch or this layer's size, or raise limits.memory",
+	                  need, c->train.batch, acts,
+	                  m->largest_layer >= 0 ? c->layers[m->largest_layer]->name : "the input",
+	                  largest, limit, limits && !limits->implicit && cfg_get(limits, "memory") ? "" : " (half of this machine's memory)");
+}
 
 /* The last layer must give one score per class: say which layer and what to add. */
 static int check_head(const struct model_config *c, struct cnn_error *err)
@@ -217,7 +264,8 @@ int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_e
 	if (cfg_enum(root, "loss", CFG_OPTIONAL, 0, loss_names, &loss, NULL, err) ||
 	    cfg_map(root, "optimizer", CFG_REQUIRED, &opt, NULL, err) ||
 	    optim_config_read(opt, &c->optim, err) || read_train(root, c, err) ||
-	    check_head(c, err) || cfg_check_keys(root, NULL, err))
+	    read_limits(root, c, err) || check_head(c, err) || cfg_check_keys(root, NULL, err) ||
+	    check_memory(root, c, err))
 		goto fail;
 	c->loss = loss_names[loss];
 	return 0;

@@ -79,8 +79,15 @@ int cfg_set(struct cfg_doc *doc, const char *assignment, struct cnn_error *err)
 				goto out;
 			}
 			if (!slot) {
-				cnn_errorf(err, at, "'%.*s': the config has no key '%s' there", (int)plen, assignment, part);
-				goto out;
+				/* A missing mapping on the way is made, as for the last key:
+				 * whether the key is allowed there is the builder's call. */
+				struct cfg_node *made = cfg_node_new(CFG_MAP, at);
+				if (!made || cfg_map_put(cur, part, at, made)) {
+					cfg_node_free(made);
+					cnn_errorf(err, at, "out of memory");
+					goto out;
+				}
+				slot = &cur->vals[cur->n - 1];
 			}
 		} else if (cur->kind == CFG_SEQ) {
 			long idx;

@@ -35,8 +35,21 @@ void print_layer_table(FILE *f, const struct net *net, int batch)
 	human_count(net_flops(net), flops, sizeof flops);
 	fprintf(f, "total: %zu parameters, %s FLOPs per image forward (about 3x that to train)\n",
 	        net->n_params, flops);
-	fprintf(f, "memory: %.1f MB for parameters, gradients, activations and scratch at batch %d on %d thread%s\n",
-	        (double)net_memory_bytes(net) / 1e6, batch, net->threads, net->threads == 1 ? "" : "s");
+	fprintf(f, "batch %d on %d thread%s\n", batch, net->threads, net->threads == 1 ? "" : "s");
+}
+
+void print_memory(FILE *f, const struct mem_estimate *m, double limit)
+{
+	char total[32], parts[6][32], lim[32];
+	const double values[6] = { m->params + m->grads + m->optimizer, m->activations, m->backward,
+	                           m->scratch, m->data, 0 };
+	for (int i = 0; i < 5; i++)
+		mem_format(values[i], parts[i], sizeof parts[i]);
+	mem_format(m->total, total, sizeof total);
+	mem_format(limit, lim, sizeof lim);
+	fprintf(f, "memory: about %s (parameters, gradients and optimizer state %s, activations %s, "
+	        "their gradients %s, scratch %s, data %s; limit %s)\n",
+	        total, parts[0], parts[1], parts[2], parts[3], parts[4], lim);
 }
 
 int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err)
@@ -45,7 +58,7 @@ int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err)
 	struct net *net;
 	if (model_config_build(doc, &c, err))
 		return CNN_BAD_CONFIG;
-	int threads = c.train.threads ? c.train.threads : omp_get_num_procs();
+	int threads = c.train.threads;
 	struct layer **layers = c.layers;
 	int n_layers = c.n_layers;
 	c.layers = NULL;
@@ -55,6 +68,7 @@ int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err)
 	fprintf(out, "%s: input %dx%dx%d, %d layers, loss %s, optimizer %s (lr %g)\n", c.name,
 	        c.input.c, c.input.h, c.input.w, n_layers, c.loss, c.optim.type, c.optim.lr);
 	print_layer_table(out, net, c.train.batch);
+	print_memory(out, &c.memory, c.memory_limit);
 	net_free(net);
 	return CNN_OK;
 }

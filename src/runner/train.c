@@ -89,6 +89,11 @@ struct run {
 	struct epoch_record *history;
 	int *order, *labels, *pred;
 	char out_dir[4096];
+	/* report: per-batch losses, test probabilities, confident mistakes, --verbose times */
+	float *batch_loss;      /* (epochs * batches per epoch) */
+	float *probs;           /* (batch, n_classes) */
+	struct mistakes mistakes;
+	double *layer_seconds;  /* (2 * n_layers) when --verbose, else NULL */
 };
 
 static void run_free(struct run *r)
@@ -104,6 +109,10 @@ static void run_free(struct run *r)
 	free(r->order);
 	free(r->labels);
 	free(r->pred);
+	free(r->batch_loss);
+	free(r->probs);
+	mistakes_free(&r->mistakes);
+	free(r->layer_seconds);
 }
 
 static int load_data(struct run *r, struct cnn_error *err)
@@ -132,7 +141,7 @@ static int load_data(struct run *r, struct cnn_error *err)
 }
 
 /* Evaluates `d` in batches: mean loss and accuracy, and the confusion
- * matrix if one is given. */
+ * matrix and most confident mistakes if a confusion matrix is given. */
 static void evaluate(struct run *r, const struct dataset *d, struct confusion *cm,
                      double *loss, double *accuracy)
 {
@@ -145,16 +154,32 @@ static void evaluate(struct run *r, const struct dataset *d, struct confusion *c
 			r->order[j] = i + j;
 		dataset_batch(d, r->order, n, net->x, r->labels);
 		double batch_loss;
-		net_eval(net, r->labels, n, &batch_loss, r->pred, NULL);
+		net_eval(net, r->labels, n, &batch_loss, r->pred, cm ? r->probs : NULL);
 		loss_sum += batch_loss;
 		for (int j = 0; j < n; j++) {
 			correct += r->pred[j] == r->labels[j];
 			if (cm)
 				confusion_add(cm, r->labels[j], r->pred[j]);
+			/* report: mistakes.png */
+			if (cm && r->pred[j] != r->labels[j])
+				mistakes_offer(&r->mistakes, i + j, r->labels[j], r->pred[j],
+				               r->probs[(size_t)j * (size_t)net->n_classes + (size_t)r->pred[j]],
+				               d->images + (size_t)(i + j) * shape_size(d->shape));
 		}
 	}
 	*loss = d->n ? loss_sum / d->n : NAN;
 	*accuracy = d->n ? (double)correct / d->n : NAN;
+}
+
+static int nonfinite_error(struct run *r, int epoch, int batch, int count, double loss,
+                           struct cnn_error *err)
+{
+	char what[96];
+	const struct layer *l = net_diagnose_nonfinite(r->net, count, what, sizeof what);
+	struct cnn_loc at = l ? l->loc : r->cfg.input_loc;
+	return cnn_errorf(err, at, "epoch %d, batch %d: the loss is %s, first seen in %s; training stopped "
+	                  "and nothing of this run was overwritten. Try a lower optimizer.lr (%g at this step)",
+	                  epoch, batch, isnan(loss) ? "NaN" : "infinite", what, r->optim.cfg.lr);
 }
 
 static int train_epoch(struct run *r, int epoch, struct rng *rng, struct progress *p,
@@ -167,6 +192,8 @@ static int train_epoch(struct run *r, int epoch, struct rng *rng, struct progres
 	for (int i = 0; i < n; i++)
 		r->order[i] = i;
 	rng_shuffle(rng, r->order, n);
+	if (r->layer_seconds)
+		memset(r->layer_seconds, 0, 2 * (size_t)net->n_layers * sizeof *r->layer_seconds);
 	progress_epoch_start(p, epoch, batches);
 	for (int b = 0; b < batches; b++) {
 		int first = b * net->batch;
@@ -178,10 +205,9 @@ static int train_epoch(struct run *r, int epoch, struct rng *rng, struct progres
 		r->optim.cfg.lr = lr_at(&r->cfg.optim, step, batches, (long)batches * r->cfg.train.epochs);
 		net_train_step(net, r->labels, count, &batch_loss, &batch_correct);
 		if (!isfinite(batch_loss))
-			return cnn_errorf_plain(err, "epoch %d, batch %d: the loss is %s; training stopped. "
-			                        "Try a lower optimizer.lr (now %g)", epoch, b + 1,
-			                        isnan(batch_loss) ? "NaN" : "infinite", r->cfg.optim.lr);
+			return nonfinite_error(r, epoch, b + 1, count, batch_loss, err);
 		optim_step(&r->optim, net->params, net->grads);
+		r->batch_loss[step] = (float)(batch_loss / count); /* report: batches.csv */
 		loss_sum += batch_loss;
 		correct += batch_correct;
 		progress_batch(p, b + 1, first + count, loss_sum / (first + count),
@@ -197,6 +223,8 @@ static int train_epoch(struct run *r, int epoch, struct rng *rng, struct progres
 		evaluate(r, &r->val, NULL, &rec->val_loss, &rec->val_accuracy);
 	rec->seconds = now_seconds() - start;
 	progress_epoch_end(p, rec);
+	if (r->layer_seconds)
+		progress_layer_times(p, net, r->layer_seconds);
 	return 0;
 }
 
@@ -224,6 +252,19 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	if (!r->order || !r->labels || !r->pred || !r->history ||
 	    confusion_init(&r->confusion, r->cfg.data.n_classes))
 		return cnn_errorf_plain(err, "out of memory");
+	/* report: per-batch losses, test probabilities, mistakes, --verbose times */
+	size_t batches = (size_t)((r->train.n + r->net->batch - 1) / r->net->batch);
+	r->batch_loss = malloc(batches * (size_t)r->cfg.train.epochs * sizeof *r->batch_loss);
+	r->probs = malloc((size_t)r->net->batch * (size_t)r->net->n_classes * sizeof *r->probs);
+	if (!r->batch_loss || !r->probs ||
+	    mistakes_init(&r->mistakes, MISTAKES_DEFAULT, r->test.shape.c, r->test.shape.h, r->test.shape.w))
+		return cnn_errorf_plain(err, "out of memory");
+	if (opt->verbose) {
+		r->layer_seconds = calloc(2 * (size_t)r->net->n_layers, sizeof *r->layer_seconds);
+		if (!r->layer_seconds)
+			return cnn_errorf_plain(err, "out of memory");
+		r->net->layer_seconds = r->layer_seconds;
+	}
 	return write_resolved_config(r->out_dir, doc->root, err);
 }
 
@@ -245,7 +286,7 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 		print_layer_table(log, r.net, r.net->batch);
 	}
 	struct progress progress;
-	progress_init(&progress, r.cfg.train.epochs, opt->quiet);
+	progress_init(&progress, r.cfg.train.epochs, opt->quiet, opt->verbose);
 	struct rng order_rng;
 	rng_seed(&order_rng, r.cfg.seed ^ SEED_SHUFFLE);
 	double train_seconds = 0;
@@ -268,11 +309,16 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 		.test_loss = test_loss, .test_accuracy = test_accuracy,
 		.eval_images_per_second = r.test.n / eval_seconds,
 		.test_confusion = &r.confusion,
+		/* report: batches.csv, mistakes.bin and the pictures */
+		.batch_loss = r.batch_loss, .batches_per_epoch = (r.train.n + r.net->batch - 1) / r.net->batch,
+		.n_batch_loss = r.cfg.train.epochs * ((r.train.n + r.net->batch - 1) / r.net->batch),
+		.mistakes = &r.mistakes,
 	};
 	report_print(stdout, &result);
 	if (report_write_all(r.out_dir, &result, err))
 		goto out;
-	printf("results: %s/{metrics.json,history.csv,report.md,config.yaml}\n", r.out_dir);
+	printf("results: %s/{report.md,metrics.json,history.csv,batches.csv,config.yaml}\n", r.out_dir);
+	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png}\n", r.out_dir);
 	status = CNN_OK;
 out:
 	run_free(&r);

@@ -1,0 +1,82 @@
+/* Memory estimates: the same plan net_create allocates, as arithmetic. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cnn/memory.h"
+
+void mem_estimate(struct layer *const *layers, int n_layers, struct shape input, int batch,
+                  int threads, int optimizer_states, double data_bytes, struct mem_estimate *out)
+{
+	double n_params = 0, acts = (double)shape_size(input), widest = acts, scratch = 0;
+	int chunk = (batch + threads - 1) / threads;
+	memset(out, 0, sizeof *out);
+	out->largest_layer = -1;
+	for (int i = 0; i < n_layers; i++) {
+		const struct layer *l = layers[i];
+		struct param_spec specs[LAYER_MAX_PARAMS];
+		int k = l->ops->params ? l->ops->params(l, specs) : 0;
+		for (int j = 0; j < k; j++)
+			n_params += (double)specs[j].n;
+		double out_size = (double)l->out.c * l->out.h * l->out.w;
+		acts += out_size;
+		if (out_size > widest) {
+			widest = out_size;
+			out->largest_layer = i;
+		}
+		double s = l->ops->scratch_floats ? (double)l->ops->scratch_floats(l, chunk) : 0;
+		scratch = s > scratch ? s : scratch;
+	}
+	const double f = sizeof(float);
+	out->params = n_params * f;
+	out->grads = n_params * f * threads;
+	out->optimizer = n_params * f * optimizer_states;
+	out->activations = acts * f * batch;
+	out->backward = 2 * widest * f * batch;
+	out->scratch = scratch * f * threads;
+	out->data = data_bytes;
+	out->total = out->params + out->grads + out->optimizer + out->activations +
+	             out->backward + out->scratch + out->data;
+}
+
+double mem_physical(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+	return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+}
+
+double mem_parse_size(const char *s)
+{
+	static const struct {
+		const char *suffix;
+		double scale;
+	} units[] = {
+		{ "", 1 }, { "B", 1 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
+		{ "K", 1024.0 }, { "M", 1048576.0 }, { "G", 1073741824.0 },
+		{ "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 }, { "TiB", 1099511627776.0 },
+	};
+	char *end;
+	if (!s || !*s)
+		return -1;
+	double v = strtod(s, &end);
+	if (end == s || !(v >= 0) || v > 1e18)
+		return -1;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (!strcasecmp(end, units[i].suffix) && (units[i].suffix[0] || !*end))
+			return v * units[i].scale;
+	return -1;
+}
+
+void mem_format(double bytes, char *buf, size_t len)
+{
+	if (bytes >= 1e9)
+		snprintf(buf, len, "%.1f GB", bytes / 1e9);
+	else if (bytes >= 1e6)
+		snprintf(buf, len, "%.1f MB", bytes / 1e6);
+	else
+		snprintf(buf, len, "%.0f kB", bytes / 1e3);
+}
