@@ -69,6 +69,9 @@ int cfg_int(struct cfg_node *map, const char *key, bool required, long def,
             long lo, long hi, long *out, const char *what, struct cnn_error *err);
 int cfg_float(struct cfg_node *map, const char *key, bool required, double def,
               double lo, double hi, double *out, const char *what, struct cnn_error *err);
+/* The same for (0, hi]: learning rates, decay factors. */
+int cfg_float_positive(struct cfg_node *map, const char *key, bool required, double def,
+                       double hi, double *out, const char *what, struct cnn_error *err);
 int cfg_bool(struct cfg_node *map, const char *key, bool required, bool def,
              bool *out, const char *what, struct cnn_error *err);
 int cfg_string(struct cfg_node *map, const char *key, bool required, const char *def,
@@ -79,6 +82,11 @@ int cfg_enum(struct cfg_node *map, const char *key, bool required, int def,
 /* A sub-mapping (or NULL if absent and optional). */
 int cfg_map(struct cfg_node *map, const char *key, bool required,
             struct cfg_node **out, const char *what, struct cnn_error *err);
+
+/* The error for a required key that is absent: at a key from another tool
+ * or a near miss that stands in its place, else at the mapping. Returns -1. */
+int cfg_missing_key(struct cfg_node *map, const char *key, const char *what,
+                    const char *expected, struct cnn_error *err);
 
 /* Every key of `map` must have been asked for by a getter. The error names the
  * first unknown key at its position, lists the known keys, and hints where

@@ -47,8 +47,32 @@ static int valid_name(const char *s)
 	return 1;
 }
 
-/* "conv1", "relu2": the type and its count so far, unless `name:` is given. */
-static int name_layer(struct model_config *c, struct layer *l, struct cfg_node *args, struct cnn_error *err)
+/* The `name:` written in layer item i, without marking it read. */
+static const char *given_name(const struct cfg_node *item)
+{
+	for (int i = 0; item->kind == CFG_MAP && i < item->n; i++)
+		if (!strcmp(item->keys[i], "name") && item->vals[i]->kind == CFG_SCALAR)
+			return item->vals[i]->text;
+	return NULL;
+}
+
+static bool name_taken(const struct model_config *c, const struct cfg_node *items, const char *name)
+{
+	for (int i = 0; i < c->n_layers; i++)
+		if (!strcmp(c->layers[i]->name, name))
+			return true;
+	for (int i = 0; i < items->n; i++) {
+		const char *g = given_name(items->vals[i]);
+		if (g && !strcmp(g, name))
+			return true;
+	}
+	return false;
+}
+
+/* "conv1", "relu2": the type and a count, skipping names written anywhere in
+ * the list, unless the layer has its own `name:`. */
+static int name_layer(struct model_config *c, const struct cfg_node *items, struct layer *l,
+                      struct cfg_node *args, struct cnn_error *err)
 {
 	const char *given = NULL;
 	if (cfg_string(args, "name", CFG_OPTIONAL, NULL, &given, l->ops->type, err))
@@ -65,14 +89,17 @@ static int name_layer(struct model_config *c, struct layer *l, struct cfg_node *
 		snprintf(l->name, sizeof l->name, "%s", given);
 		return 0;
 	}
-	int same = 1;
+	int count = 1;
 	for (int i = 0; i < c->n_layers; i++)
-		same += c->layers[i]->ops == l->ops;
-	snprintf(l->name, sizeof l->name, "%s%d", l->ops->type, same);
+		count += c->layers[i]->ops == l->ops;
+	do
+		snprintf(l->name, sizeof l->name, "%s%d", l->ops->type, count++);
+	while (name_taken(c, items, l->name));
 	return 0;
 }
 
-static int build_layer(struct model_config *c, struct cfg_node *item, struct shape in, struct cnn_error *err)
+static int build_layer(struct model_config *c, const struct cfg_node *items, struct cfg_node *item,
+                       struct shape in, struct cnn_error *err)
 {
 	if (item->kind != CFG_MAP)
 		return cnn_errorf(err, item->loc, "each layer must be a mapping such as {type: relu}, got %s",
@@ -88,7 +115,7 @@ static int build_layer(struct model_config *c, struct cfg_node *item, struct sha
 		return -1;
 	l->loc = item->loc;
 	c->layers[c->n_layers] = l;
-	if (name_layer(c, l, item, err) || cfg_check_keys(item, type, err)) {
+	if (name_layer(c, items, l, item, err) || cfg_check_keys(item, type, err)) {
 		l->ops->destroy(l);
 		c->layers[c->n_layers] = NULL;
 		return -1;
@@ -101,7 +128,7 @@ static int read_layers(struct cfg_node *root, struct model_config *c, struct cnn
 {
 	struct cfg_node *seq = cfg_get(root, "layers");
 	if (!seq)
-		return cnn_errorf(err, root->loc, "missing required key 'layers' (the list of layers)");
+		return cfg_missing_key(root, "layers", NULL, "the list of layers", err);
 	if (seq->kind != CFG_SEQ)
 		return cnn_errorf(err, seq->loc, "'layers' must be a list of layers, e.g. - {type: conv, filters: 4, kernel_size: 5}");
 	if (seq->n == 0)
@@ -111,7 +138,7 @@ static int read_layers(struct cfg_node *root, struct model_config *c, struct cnn
 		return cnn_errorf_plain(err, "out of memory");
 	struct shape in = c->input;
 	for (int i = 0; i < seq->n; i++) {
-		if (build_layer(c, seq->vals[i], in, err))
+		if (build_layer(c, seq, seq->vals[i], in, err))
 			return -1;
 		in = c->layers[i]->out;
 	}
@@ -122,7 +149,7 @@ static int read_input(struct cfg_node *root, struct model_config *c, struct cnn_
 {
 	struct cfg_node *n = cfg_get(root, "input");
 	if (!n)
-		return cnn_errorf(err, root->loc, "missing required key 'input' (the sample shape [channels, height, width], e.g. [1, 28, 28])");
+		return cfg_missing_key(root, "input", NULL, "the sample shape [channels, height, width], e.g. [1, 28, 28]", err);
 	c->input_loc = n->loc;
 	if (n->kind != CFG_SEQ || n->n != 3)
 		return cnn_errorf(err, n->loc, "'input' must be [channels, height, width], e.g. [1, 28, 28]");
@@ -131,8 +158,10 @@ static int read_input(struct cfg_node *root, struct model_config *c, struct cnn_
 		long v;
 		const struct cfg_node *d = n->vals[i];
 		if (d->kind != CFG_SCALAR || d->quoted || cfg_parse_long(d->text, &v) || v < 1 || v > 65536)
-			return cnn_errorf(err, d->loc, "'input' dimensions must be integers in [1, 65536], got '%s'",
-			                  d->kind == CFG_SCALAR ? d->text : "a collection");
+			return d->kind == CFG_SCALAR
+			       ? cnn_errorf(err, d->loc, "'input' dimensions must be integers in [1, 65536], got '%s'", d->text)
+			       : cnn_errorf(err, d->loc, "'input' dimensions must be integers in [1, 65536], got %s",
+			                    d->kind == CFG_SEQ ? "a list" : "a mapping");
 		dims[i] = (int)v;
 	}
 	c->input = (struct shape){ dims[0], dims[1], dims[2] };
@@ -180,16 +209,17 @@ static int read_limits(struct cfg_node *root, struct model_config *c, struct cnn
 {
 	struct cfg_node *map, *n;
 	double physical = mem_physical();
-	char def[32];
-	mem_format(physical / 2, def, sizeof def);
 	c->memory_limit = physical > 0 ? physical / 2 : 1e18;
 	if (cfg_map(root, "limits", CFG_OPTIONAL, &map, NULL, err))
 		return -1;
 	if ((n = cfg_get(map, "memory")) && !n->implicit) {
-		double v = n->kind == CFG_SCALAR ? mem_parse_size(n->text) : -1;
+		if (n->kind != CFG_SCALAR)
+			return cnn_errorf(err, n->loc, "limits: 'memory' must be a size such as 512MB, 4GB or 2GiB, got %s",
+			                  n->kind == CFG_SEQ ? "a list" : "a mapping");
+		double v = mem_parse_size(n->text);
 		if (v <= 0)
 			return cnn_errorf(err, n->loc, "limits: 'memory' must be a size such as 512MB, 4GB or 2GiB, got '%s'",
-			                  n->kind == CFG_SCALAR ? n->text : "a collection");
+			                  n->text);
 		c->memory_limit = v;
 	}
 	return cfg_check_keys(map, "limits", err);

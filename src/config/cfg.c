@@ -186,6 +186,35 @@ static void record_default(struct cfg_node *map, const char *key, const char *te
 	n->implicit = n->used = true;
 }
 
+static const char *foreign_for(const char *theirs, const char *ours, const char **tool);
+static int edit_distance(const char *a, const char *b);
+static bool is_known(const struct cfg_node *map, const char *key);
+
+int cfg_missing_key(struct cfg_node *map, const char *key, const char *what,
+                    const char *expected, struct cnn_error *err)
+{
+	char p[64];
+	/* A key from another tool, or a near miss, standing where ours is missing
+	 * is the likelier mistake: point at it. */
+	for (int i = 0; map && map->kind == CFG_MAP && i < map->n; i++) {
+		const char *k = map->keys[i], *tool;
+		if (is_known(map, k))
+			continue;
+		if (foreign_for(k, key, &tool))
+			return cnn_errorf(err, map->key_locs[i], "%sunknown key '%s' ('%s' is %s name; here it is '%s')",
+			                  pfx(what, p, sizeof p), k, k, tool, key);
+		size_t len = strlen(key);
+		int near = len / 4 > 1 ? (int)(len / 4) : 1;
+		size_t klen = strlen(k);
+		bool prefix = klen && (!strncmp(k, key, len < klen ? len : klen));
+		if (edit_distance(k, key) <= near || prefix)
+			return cnn_errorf(err, map->key_locs[i], "%sunknown key '%s' (did you mean '%s'?)",
+			                  pfx(what, p, sizeof p), k, key);
+	}
+	return cnn_errorf(err, map ? map->loc : (struct cnn_loc){ 0 }, "%smissing required key '%s' (%s)",
+	                  pfx(what, p, sizeof p), key, expected);
+}
+
 /* The value of `key` as a scalar, NULL if absent; errors if absent and
  * required, or if not a scalar. Returns -1 on error. */
 static int scalar_of(struct cfg_node *map, const char *key, bool required, const char *expected,
@@ -195,8 +224,7 @@ static int scalar_of(struct cfg_node *map, const char *key, bool required, const
 	*out = cfg_get(map, key);
 	if (!*out) {
 		if (required)
-			return cnn_errorf(err, map ? map->loc : (struct cnn_loc){ 0 },
-			                  "%smissing required key '%s' (%s)", pfx(what, p, sizeof p), key, expected);
+			return cfg_missing_key(map, key, what, expected, err);
 		return 0;
 	}
 	if ((*out)->kind != CFG_SCALAR)
@@ -221,6 +249,9 @@ int cfg_int(struct cfg_node *map, const char *key, bool required, long def,
 		return 0;
 	}
 	long v;
+	if (n->quoted && !cfg_parse_long(n->text, &v))
+		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got the string \"%s\" (remove the quotes)",
+		                  pfx(what, p, sizeof p), key, expected, n->text);
 	if (n->quoted || cfg_parse_long(n->text, &v))
 		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got '%s'",
 		                  pfx(what, p, sizeof p), key, expected, n->text);
@@ -231,12 +262,13 @@ int cfg_int(struct cfg_node *map, const char *key, bool required, long def,
 	return 0;
 }
 
-int cfg_float(struct cfg_node *map, const char *key, bool required, double def,
-              double lo, double hi, double *out, const char *what, struct cnn_error *err)
+static int float_getter(struct cfg_node *map, const char *key, bool required, double def,
+                        double lo, bool lo_open, double hi, double *out, const char *what,
+                        struct cnn_error *err)
 {
 	char p[64], expected[96];
 	struct cfg_node *n;
-	snprintf(expected, sizeof expected, "a number in [%g, %g]", lo, hi);
+	snprintf(expected, sizeof expected, "a number in %c%g, %g]", lo_open ? '(' : '[', lo, hi);
 	if (scalar_of(map, key, required, expected, what, &n, err))
 		return -1;
 	if (!n) {
@@ -247,14 +279,29 @@ int cfg_float(struct cfg_node *map, const char *key, bool required, double def,
 		return 0;
 	}
 	double v;
+	if (n->quoted && !cfg_parse_double(n->text, &v))
+		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got the string \"%s\" (remove the quotes)",
+		                  pfx(what, p, sizeof p), key, expected, n->text);
 	if (n->quoted || cfg_parse_double(n->text, &v))
 		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got '%s'",
 		                  pfx(what, p, sizeof p), key, expected, n->text);
-	if (v < lo || v > hi)
+	if (v < lo || (lo_open && v == lo) || v > hi)
 		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got %g",
 		                  pfx(what, p, sizeof p), key, expected, v);
 	*out = v;
 	return 0;
+}
+
+int cfg_float(struct cfg_node *map, const char *key, bool required, double def,
+              double lo, double hi, double *out, const char *what, struct cnn_error *err)
+{
+	return float_getter(map, key, required, def, lo, false, hi, out, what, err);
+}
+
+int cfg_float_positive(struct cfg_node *map, const char *key, bool required, double def,
+                       double hi, double *out, const char *what, struct cnn_error *err)
+{
+	return float_getter(map, key, required, def, 0, true, hi, out, what, err);
 }
 
 int cfg_bool(struct cfg_node *map, const char *key, bool required, bool def,
@@ -339,8 +386,7 @@ int cfg_map(struct cfg_node *map, const char *key, bool required,
 	*out = NULL;
 	if (!n) {
 		if (required)
-			return cnn_errorf(err, map ? map->loc : (struct cnn_loc){ 0 },
-			                  "%smissing required key '%s' (a mapping)", pfx(what, p, sizeof p), key);
+			return cfg_missing_key(map, key, what, "a mapping", err);
 		/* An empty implicit mapping collects the defaults read from it. */
 		if (map && map->kind == CFG_MAP) {
 			n = cfg_node_new(CFG_MAP, map->loc);
@@ -383,6 +429,22 @@ static const struct {
 	{ "epsilon", "Keras's", { "eps" } },
 	{ "activation", "Keras's", { NULL } },
 };
+
+/* Is `theirs` another tool's name for our key `ours`? */
+static const char *foreign_for(const char *theirs, const char *ours, const char **tool)
+{
+	for (size_t i = 0; i < sizeof foreign_keys / sizeof foreign_keys[0]; i++) {
+		if (strcmp(foreign_keys[i].theirs, theirs))
+			continue;
+		for (int j = 0; j < 3 && foreign_keys[i].ours[j]; j++) {
+			if (!strcmp(foreign_keys[i].ours[j], ours)) {
+				*tool = foreign_keys[i].tool;
+				return foreign_keys[i].ours[j];
+			}
+		}
+	}
+	return NULL;
+}
 
 static int edit_distance(const char *a, const char *b)
 {

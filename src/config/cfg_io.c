@@ -52,6 +52,11 @@ int cfg_set(struct cfg_doc *doc, const char *assignment, struct cnn_error *err)
 	char *path = strndup(assignment, plen);
 	if (!path)
 		return cnn_errorf(err, at, "out of memory");
+	if (path[0] == '.' || path[plen - 1] == '.' || strstr(path, "..")) {
+		cnn_errorf(err, at, "'%s': empty part in the key path", path);
+		free(path);
+		return -1;
+	}
 	struct cfg_node *val = NULL;
 	int rc = -1;
 	if (parse_value(eq + 1, &val, err))
@@ -61,6 +66,7 @@ int cfg_set(struct cfg_doc *doc, const char *assignment, struct cnn_error *err)
 		goto out;
 	}
 	struct cfg_node *cur = doc->root;
+	const char *parent = "the top level";
 	char *save = NULL, *part = strtok_r(path, ".", &save);
 	while (part) {
 		char *next = strtok_r(NULL, ".", &save);
@@ -91,6 +97,10 @@ int cfg_set(struct cfg_doc *doc, const char *assignment, struct cnn_error *err)
 			}
 		} else if (cur->kind == CFG_SEQ) {
 			long idx;
+			if (cur->n == 0) {
+				cnn_errorf(err, at, "'%.*s': '%s' is an empty list", (int)plen, assignment, parent);
+				goto out;
+			}
 			if (cfg_parse_long(part, &idx) || idx < 0 || idx >= cur->n) {
 				cnn_errorf(err, at, "'%.*s': '%s' is not an index of a list of %d items (0..%d)",
 				           (int)plen, assignment, part, cur->n, cur->n - 1);
@@ -98,7 +108,7 @@ int cfg_set(struct cfg_doc *doc, const char *assignment, struct cnn_error *err)
 			}
 			slot = &cur->vals[idx];
 		} else {
-			cnn_errorf(err, at, "'%.*s': cannot go into '%s', a scalar", (int)plen, assignment, part);
+			cnn_errorf(err, at, "'%.*s': '%s' is a single value, not a mapping or list", (int)plen, assignment, parent);
 			goto out;
 		}
 		if (!next) {
@@ -109,6 +119,7 @@ int cfg_set(struct cfg_doc *doc, const char *assignment, struct cnn_error *err)
 			goto out;
 		}
 		cur = *slot;
+		parent = part;
 		part = next;
 	}
 	cnn_errorf(err, at, "'%s': empty key path", assignment);
@@ -118,16 +129,22 @@ out:
 	return rc;
 }
 
-/* A plain YAML scalar must not be mistaken for something else when read back. */
+/* Written plain only when nothing can misread it, in block or flow context,
+ * as a key or a value: letters, digits and a few safe punctuation marks. */
 static bool needs_quotes(const char *s)
 {
-	if (!*s || strchr(":#{}[],&*!|>'\"%@`", s[0]) || (s[0] == '-' && (s[1] == ' ' || !s[1])))
+	size_t len = strlen(s);
+	if (!len || s[0] == ' ' || s[len - 1] == ' ' ||
+	    (s[0] == '-' && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.'))
 		return true;
-	for (const char *c = s; *c; c++)
-		if ((*c == ':' && (c[1] == ' ' || !c[1])) || (*c == ' ' && c[1] == '#') ||
-		    *c == '\n' || *c == '\t' || (unsigned char)*c < 0x20)
+	for (const char *c = s; *c; c++) {
+		bool safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		            (*c >= '0' && *c <= '9') || strchr("_./+-=() $^;", *c) ||
+		            (unsigned char)*c >= 0x80; /* UTF-8 text */
+		if (!safe)
 			return true;
-	return s[strlen(s) - 1] == ' ';
+	}
+	return false;
 }
 
 static void write_string(FILE *f, const char *s, char quote)
@@ -157,6 +174,14 @@ static void yaml_scalar(FILE *f, const struct cfg_node *n)
 		fputs(n->text, f);
 }
 
+static void yaml_key(FILE *f, const char *key)
+{
+	if (needs_quotes(key))
+		write_string(f, key, '"');
+	else
+		fputs(key, f);
+}
+
 static bool all_scalars(const struct cfg_node *n)
 {
 	for (int i = 0; i < n->n; i++)
@@ -172,8 +197,10 @@ static void yaml_flow(FILE *f, const struct cfg_node *n)
 	for (int i = 0; i < n->n; i++) {
 		if (i)
 			fputs(", ", f);
-		if (n->kind == CFG_MAP)
-			fprintf(f, "%s: ", n->keys[i]);
+		if (n->kind == CFG_MAP) {
+			yaml_key(f, n->keys[i]);
+			fputs(": ", f);
+		}
 		yaml_scalar(f, n->vals[i]);
 	}
 	fputc(n->kind == CFG_MAP ? '}' : ']', f);
@@ -184,9 +211,10 @@ static void yaml_block(FILE *f, const struct cfg_node *n, int indent)
 	for (int i = 0; i < n->n; i++) {
 		const struct cfg_node *v = n->vals[i];
 		fprintf(f, "%*s", indent, "");
-		if (n->kind == CFG_MAP)
-			fprintf(f, "%s:", n->keys[i]);
-		else
+		if (n->kind == CFG_MAP) {
+			yaml_key(f, n->keys[i]);
+			fputc(':', f);
+		} else
 			fputc('-', f);
 		if (v->kind == CFG_SCALAR) {
 			fputc(' ', f);
@@ -210,6 +238,8 @@ void cfg_write_yaml(FILE *f, const struct cfg_node *n)
 	if (n->kind == CFG_SCALAR) {
 		yaml_scalar(f, n);
 		fputc('\n', f);
+	} else if (n->n == 0) {
+		fputs(n->kind == CFG_MAP ? "{}\n" : "[]\n", f);
 	} else {
 		yaml_block(f, n, 0);
 	}

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "cnn/config.h"
@@ -17,6 +18,8 @@
 struct loader {
 	yaml_parser_t parser;
 	const char *file;       /* for locations; owned by the doc */
+	const char *text;       /* the input, to turn byte offsets into positions */
+	size_t len;
 	struct cnn_error *err;
 };
 
@@ -26,16 +29,37 @@ static struct cnn_loc mark_loc(const struct loader *ld, yaml_mark_t m)
 	return loc;
 }
 
+/* The reader (encoding, control characters) reports a byte offset, not a mark. */
+static struct cnn_loc offset_loc(const struct loader *ld, size_t offset)
+{
+	struct cnn_loc loc = { ld->file, 1, 1 };
+	for (size_t i = 0; i < offset && i < ld->len; i++) {
+		if (ld->text[i] == '\n') {
+			loc.line++;
+			loc.col = 1;
+		} else if (((unsigned char)ld->text[i] & 0xc0) != 0x80) {
+			loc.col++; /* columns count characters, not UTF-8 continuation bytes */
+		}
+	}
+	return loc;
+}
+
 static int parser_error(struct loader *ld)
 {
 	const yaml_parser_t *p = &ld->parser;
 	const char *problem = p->problem ? p->problem : "invalid YAML";
 	if (p->error == YAML_MEMORY_ERROR)
 		return cnn_errorf(ld->err, (struct cnn_loc){ ld->file, 0, 0 }, "out of memory while parsing");
+	if (p->error == YAML_READER_ERROR)
+		return cnn_errorf(ld->err, offset_loc(ld, p->problem_offset), "YAML syntax error: %s", problem);
 	struct cnn_loc at = mark_loc(ld, p->problem_mark);
+	size_t index = p->problem_mark.index;
+	if (index < ld->len && ld->text[index] == '\t')
+		return cnn_errorf(ld->err, at, "YAML syntax error: a TAB character; YAML indents with spaces only");
 	if (p->context)
-		return cnn_errorf(ld->err, at, "YAML syntax error: %s %s (line %d)", problem,
-		                  p->context, (int)p->context_mark.line + 1);
+		return cnn_errorf(ld->err, at, "YAML syntax error: %s %s that starts at line %d, column %d",
+		                  problem, p->context, (int)p->context_mark.line + 1,
+		                  (int)p->context_mark.column + 1);
 	return cnn_errorf(ld->err, at, "YAML syntax error: %s", problem);
 }
 
@@ -258,7 +282,7 @@ int cfg_load_string(const char *text, size_t len, const char *name,
 		cnn_errorf(err, whole, "config contains a NUL byte; is it a text file?");
 		goto fail;
 	}
-	struct loader ld = { .file = doc->file, .err = err };
+	struct loader ld = { .file = doc->file, .text = text, .len = len, .err = err };
 	if (!yaml_parser_initialize(&ld.parser)) {
 		cnn_errorf(err, whole, "out of memory");
 		goto fail;
@@ -268,6 +292,12 @@ int cfg_load_string(const char *text, size_t len, const char *name,
 	yaml_parser_delete(&ld.parser);
 	if (rc)
 		goto fail;
+	/* "---" alone is a document holding one empty plain scalar: an empty config */
+	struct cfg_node *r = doc->root;
+	if (r && r->kind == CFG_SCALAR && !r->quoted && !*r->text) {
+		cfg_node_free(r);
+		doc->root = NULL;
+	}
 	return 0;
 fail:
 	cfg_free(doc);
@@ -288,10 +318,17 @@ int cfg_load_file(const char *path, struct cfg_doc *doc, struct cnn_error *err)
 	}
 	size_t len = fread(buf, 1, CFG_MAX_BYTES + 1, f);
 	int read_failed = ferror(f);
+	struct stat st;
+	off_t size = fstat(fileno(f), &st) == 0 ? st.st_size : (off_t)len;
 	fclose(f);
 	if (read_failed) {
 		free(buf);
 		return cnn_errorf(err, whole, "cannot read config (is it a folder?)");
+	}
+	if (len > CFG_MAX_BYTES) {
+		free(buf);
+		return cnn_errorf(err, whole, "config is %lld bytes; configs over %u bytes are refused",
+		                  (long long)size, CFG_MAX_BYTES);
 	}
 	int rc = cfg_load_string(buf, len, path, doc, err);
 	free(buf);

@@ -20,14 +20,14 @@ static int schedule_read(struct cfg_node *optimizer, struct optim_config *out, s
 	long step_epochs = 0;
 	if (cfg_map(optimizer, "schedule", CFG_OPTIONAL, &map, "optimizer", err) ||
 	    cfg_enum(map, "type", CFG_OPTIONAL, 0, schedule_names, &kind, "schedule", err) ||
-	    cfg_float(map, "warmup_epochs", CFG_OPTIONAL, 0, 0, 1e6, &s->warmup_epochs, "schedule", err))
+	    cfg_float(map, "warmup_epochs", CFG_OPTIONAL, 0, 0, 10000, &s->warmup_epochs, "schedule", err))
 		return -1;
 	s->type = schedule_names[kind];
 	s->gamma = 1;
 	if (kind == 1 && (cfg_int(map, "step_epochs", CFG_REQUIRED, 0, 1, 1000000, &step_epochs, "schedule", err) ||
-	                  cfg_float(map, "gamma", CFG_OPTIONAL, 0.1, 0, 1, &s->gamma, "schedule", err)))
+	                  cfg_float_positive(map, "gamma", CFG_OPTIONAL, 0.1, 1, &s->gamma, "schedule", err)))
 		return -1;
-	if (kind == 2 && cfg_float(map, "gamma", CFG_REQUIRED, 0, 0, 1, &s->gamma, "schedule", err))
+	if (kind == 2 && cfg_float_positive(map, "gamma", CFG_REQUIRED, 0, 1, &s->gamma, "schedule", err))
 		return -1;
 	if (kind == 3 && cfg_float(map, "min_lr", CFG_OPTIONAL, 0, 0, out->lr, &s->min_lr, "schedule", err))
 		return -1;
@@ -61,10 +61,8 @@ int optim_config_read(struct cfg_node *map, struct optim_config *out, struct cnn
 	if (cfg_enum(map, "type", CFG_REQUIRED, -1, optimizer_names, &kind, "optimizer", err))
 		return -1;
 	out->type = optimizer_names[kind];
-	if (cfg_float(map, "lr", CFG_OPTIONAL, kind == 0 ? 1e-3 : 1e-2, 0, 10, &out->lr, "optimizer", err))
+	if (cfg_float_positive(map, "lr", CFG_OPTIONAL, kind == 0 ? 1e-3 : 1e-2, 10, &out->lr, "optimizer", err))
 		return -1;
-	if (out->lr <= 0)
-		return cnn_errorf(err, cfg_get(map, "lr")->loc, "optimizer: 'lr' must be > 0, got %g", out->lr);
 	if (kind == 0) {
 		if (cfg_float(map, "beta1", CFG_OPTIONAL, 0.9, 0, 0.999999, &out->beta1, "adam", err) ||
 		    cfg_float(map, "beta2", CFG_OPTIONAL, 0.999, 0, 0.99999999, &out->beta2, "adam", err) ||

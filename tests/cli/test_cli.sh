@@ -47,12 +47,12 @@ expect 2 "--set: train: 'batch' must be an integer in [1, 65536], got 0" -- summ
 expect 2 "--set: adam: unknown key 'lrr' (did you mean 'lr'?)" -- summary configs/mnist.yaml --set optimizer.lrr=1
 expect 2 "--set: 'layers.9.filters': '9' is not an index of a list of 8 items (0..7)" -- summary configs/mnist.yaml --set layers.9.filters=1
 expect 2 "--set: conv: 'filters' must be an integer in [1, 65536], got 'four'" -- summary configs/mnist.yaml --set layers.0.filters=four
-expect 2 "--set: optimizer: 'lr' must be > 0, got 0"       -- summary configs/mnist.yaml --set optimizer.lr=0
-expect 2 "--set: optimizer: 'lr' must be a number in [0, 10], got 'nan'" -- summary configs/mnist.yaml --set optimizer.lr=nan
+expect 2 "--set: optimizer: 'lr' must be a number in (0, 10], got 0"       -- summary configs/mnist.yaml --set optimizer.lr=0
+expect 2 "--set: optimizer: 'lr' must be a number in (0, 10], got 'nan'" -- summary configs/mnist.yaml --set optimizer.lr=nan
 expect 2 "no-such.yaml: cannot open config: No such file or directory" -- no-such.yaml
 expect 2 "folder.yaml: cannot read config (is it a folder?)" -- "$tmp/folder.yaml"
 expect 2 "empty.yaml: the config is empty"                -- "$tmp/empty.yaml"
-expect 2 "tab.yaml:2:1: YAML syntax error: found a tab character that violates indentation" -- "$tmp/tab.yaml"
+expect 2 "tab.yaml:2:1: YAML syntax error: a TAB character; YAML indents with spaces only" -- "$tmp/tab.yaml"
 expect 2 "dup.yaml:2:1: duplicate key 'name' (first given at line 1, column 1)" -- "$tmp/dup.yaml"
 expect 2 "empty-layers.yaml:4:9: 'layers' is empty"       -- "$tmp/empty-layers.yaml"
 expect 2 "above limits.memory 10.0 MB"                    -- summary configs/mnist.yaml --set limits.memory=10MB

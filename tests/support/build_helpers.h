@@ -1,0 +1,40 @@
+/* Helpers for the config and builder tests: load and build from a YAML
+ * string named "t.yaml", get the full positioned error text, write a tree
+ * to a string, and compare two trees. */
+#ifndef CNN_BUILD_HELPERS_H
+#define CNN_BUILD_HELPERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cnn/builder.h"
+#include "cnn/config.h"
+
+/* The name every helper gives the document, so messages start "t.yaml:". */
+#define BH_FILE "t.yaml"
+
+/* cfg_load_string(yaml, strlen(yaml), "t.yaml"). On failure the document is
+ * already freed and msg holds the full error ("t.yaml:L:C: ..."). */
+int bh_load(const char *yaml, struct cfg_doc *doc, char *msg, size_t len);
+
+/* Loads and builds. On success the caller owns doc and cfg (strings in cfg
+ * point into doc): model_config_free(cfg) then cfg_free(doc). On failure
+ * both are freed and msg holds the full error. */
+int bh_build(const char *yaml, struct cfg_doc *doc, struct model_config *cfg,
+             char *msg, size_t len);
+
+/* Loads and builds a config expected to be refused, frees everything, and
+ * returns the full error in buf; NULL (and nothing left allocated) if the
+ * config was accepted. */
+const char *bh_error(const char *yaml, char *buf, size_t len);
+
+/* The tree written by cfg_write_yaml / cfg_write_json, as a malloc'd string. */
+char *bh_yaml_text(const struct cfg_node *n);
+char *bh_json_text(const struct cfg_node *n, int indent);
+
+/* Same shape, keys (in order), scalar texts and quoted flags; positions and
+ * the implicit/used flags are ignored. On a difference, describes the first
+ * one in why (may be NULL). */
+bool bh_tree_equal(const struct cfg_node *a, const struct cfg_node *b, char *why, size_t len);
+
+#endif
