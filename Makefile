@@ -1,14 +1,17 @@
 # The two commands of the quick start, each doing its own set-up:
 #   make run    install what is missing, build, fetch MNIST, train configs/mnist.yaml
 #   make test   install what is missing, build, fetch MNIST, run the whole suite (CTest)
-# Also: make build, make data, make asan (the suite under ASan + UBSan), make clean.
+# Also: make build, make data, make asan (the suite under ASan + UBSan),
+# make fuzz (each libFuzzer target for FUZZ_SECONDS), make clean.
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 CONFIG     ?= configs/mnist.yaml
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build data run test asan clean
+.PHONY: all deps build data run test asan fuzz clean
 
 all: build
 
@@ -35,5 +38,11 @@ asan: deps data
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && CNN_SKIP_SLOW=1 ctest --output-on-failure -j $(JOBS)
 
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DCNN_FUZZ=ON
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -4,6 +4,10 @@
 set -euo pipefail
 
 packages=(gcc make cmake pkg-config libyaml-dev zlib1g-dev libcmocka-dev libopenblas-dev)
+# --fuzz: clang with libFuzzer and its OpenMP runtime, for `make fuzz`
+if [[ ${1:-} == --fuzz ]]; then
+	packages+=(clang libclang-rt-dev libomp-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
