@@ -448,7 +448,7 @@ static void test_mnist_missing(void **state)
 	assert_string_equal(cnn_error_str(&f->err, f->msg, sizeof f->msg),
 			    expect(f, path, "not found (also tried .gz); run `make data` or "
 					    "data/fetch-mnist.sh to download MNIST, or put the "
-					    "four IDX files there"));
+					    "four IDX files (or mnist.npz) there"));
 
 	/* Images there, labels not: the labels file is the one named. */
 	write_mnist(f->dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 1, labels, 1, 0);
@@ -458,7 +458,7 @@ static void test_mnist_missing(void **state)
 	assert_string_equal(cnn_error_str(&f->err, f->msg, sizeof f->msg),
 			    expect(f, path, "not found (also tried .gz); run `make data` or "
 					    "data/fetch-mnist.sh to download MNIST, or put the "
-					    "four IDX files there"));
+					    "four IDX files (or mnist.npz) there"));
 }
 
 static void test_mnist_bad_file_named(void **state)

@@ -20,8 +20,15 @@ struct dataset {
  * four IDX files, raw or gzip-compressed (train-images-idx3-ubyte[.gz], ...).
  * Headers are checked against the file size, labels against n_classes (10);
  * each failure names the file and what is wrong, and a missing file says how
- * to fetch MNIST. */
+ * to fetch MNIST. `path` may also be a Keras-style .npz file, or a folder
+ * with no IDX images but a mnist.npz (see mnist_npz_load). */
 int mnist_load(const char *path, const char *split, struct dataset *out, struct cnn_error *err);
+
+/* Loads `split` from a Keras-style mnist.npz: x_train (n, 28, 28) uint8,
+ * y_train (n,) uint8 (int64 accepted), x_test, y_test; members stored or
+ * deflated. A missing array is named with the ones the file has. */
+int mnist_npz_load(const char *file, const char *split, struct dataset *out,
+                   struct cnn_error *err);
 
 /* Reads one IDX file (raw or .gz): magic 0x0000080N (ubyte), dims big-endian.
  * ndim_expected is 3 for images, 1 for labels. *data is malloc'd, dims[] filled. */

@@ -1,0 +1,99 @@
+/* Checkpoints: everything needed to continue a run bit for bit, in one file.
+ *
+ * A checkpoint holds the resolved config (YAML text), every parameter tensor
+ * by name and shape, the optimizer's step count and state arrays, the
+ * data-order generator and the current epoch's sample order, the epoch and
+ * batch counters with the partial epoch's running sums, the best validation
+ * accuracy, and the history of completed epochs. The byte layout is in
+ * docs/formats.md: little-endian, written field by field, sections tagged so
+ * a later version can add some, and a CRC-32 over everything before it.
+ *
+ * Files are written atomically (temporary file, fsync, rename, fsync of the
+ * folder): a crash while saving leaves the previous checkpoint in place.
+ *
+ * Typical use:
+ *   save:   fill a struct checkpoint's caller fields, checkpoint_save()
+ *   resume: checkpoint_load(); build the net from c.config_text (or the
+ *           user's config); checkpoint_apply(); continue from c.epoch/c.batch;
+ *           checkpoint_free() */
+#ifndef CNN_CHECKPOINT_H
+#define CNN_CHECKPOINT_H
+
+#include <stddef.h>
+
+#include "cnn/error.h"
+#include "cnn/net.h"
+#include "cnn/optim.h"
+#include "cnn/report.h"
+#include "cnn/rng.h"
+
+#define CHECKPOINT_VERSION 1
+#define CHECKPOINT_MAX_NAME 47   /* longest tensor name (struct net_param's name[48]) */
+#define CHECKPOINT_MAX_TYPE 15   /* longest optimizer type name */
+
+/* One parameter tensor as stored. */
+struct checkpoint_tensor {
+	char name[CHECKPOINT_MAX_NAME + 1]; /* "conv1.weight" */
+	int ndim;                           /* 1..4 */
+	int dims[4];                        /* PyTorch layout, as struct param_spec */
+	size_t n;                           /* product of dims */
+	float *data;                        /* (n) */
+};
+
+struct checkpoint {
+	/* Run state: set by the caller for checkpoint_save (pointers are only
+	 * read), filled and owned by checkpoint_load. */
+	char *config_text;          /* the resolved config, YAML, NUL-terminated */
+	int epoch;                  /* epochs completed */
+	int batch;                  /* batches completed of epoch `epoch + 1`; 0 at an epoch's end */
+	double loss_sum;            /* training loss summed over those batches */
+	long long correct, seen;    /* training samples classified right, and seen, in them */
+	double train_seconds;       /* training wall time so far */
+	double best_val_accuracy;   /* NaN while there is none */
+	int best_epoch;             /* 1-based; 0 while there is none */
+	struct rng rng;             /* the data-order generator */
+	int *order;                 /* (n_order) e.g. the current epoch's sample order */
+	int n_order;
+	struct epoch_record *history; /* (n_history) the completed epochs */
+	int n_history;
+	float *batch_loss;          /* (n_batch_loss) each batch's mean training loss so far */
+	int n_batch_loss;
+
+	/* Filled by checkpoint_load; checkpoint_save reads these from net and opt. */
+	char *path;                 /* the file it came from, for messages */
+	int n_tensors;
+	struct checkpoint_tensor *tensors;
+	char optim_type[CHECKPOINT_MAX_TYPE + 1]; /* "" if saved without an optimizer */
+	long optim_t;               /* steps taken */
+	int optim_n_states;
+	size_t optim_n;             /* floats per state array */
+	float *optim_state;         /* (optim_n_states, optim_n) */
+};
+
+/* Writes net's parameters, opt's state (opt may be NULL: no optimizer
+ * section) and state's run fields to path, atomically. */
+int checkpoint_save(const char *path, const struct net *net, const struct optim *opt,
+                    const struct checkpoint *state, struct cnn_error *err);
+
+/* Reads and verifies a checkpoint into *out (zeroed first; on failure it
+ * holds nothing to free). Refused, with messages naming the file: a file
+ * that is not a checkpoint ("not a cnnrun checkpoint"), a newer format
+ * version, a truncated file, a CRC mismatch ("corrupted: CRC mismatch"),
+ * and sizes that do not fit in the file. */
+int checkpoint_load(const char *path, struct checkpoint *out, struct cnn_error *err);
+
+/* Copies the parameters into net and, if opt is not NULL, the optimizer's
+ * step count and state into opt. Every tensor's name and shape must match
+ * the net's, in order, and the optimizer's type and size must match opt;
+ * otherwise nothing is changed and the message says what differs
+ * ("checkpoint has conv1.weight 8x1x5x5, the config makes 4x1x5x5"). */
+int checkpoint_apply(const struct checkpoint *c, struct net *net, struct optim *opt,
+                     struct cnn_error *err);
+
+/* Frees what checkpoint_load allocated (not what a caller set for saving). */
+void checkpoint_free(struct checkpoint *c);
+
+/* "8x1x5x5" into buf; returns buf. */
+const char *checkpoint_dims_str(const int *dims, int ndim, char *buf, size_t len);
+
+#endif

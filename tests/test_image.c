@@ -1,0 +1,257 @@
+/* PGM and PNG decoding on images this test makes: PNG rows under every
+ * filter type, IDAT split across chunks, an ancillary chunk to skip; and
+ * the kinds of image that are refused, each with its message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "cnn/image.h"
+#include "testutil.h"
+
+#define NAME "digit.png"
+
+struct buf {
+	unsigned char p[8192];
+	size_t len;
+};
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	assert_true(b->len + n <= sizeof b->p);
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void put_be32(struct buf *b, uint32_t v)
+{
+	unsigned char c[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
+	                       (unsigned char)(v >> 8), (unsigned char)v };
+	put(b, c, 4);
+}
+
+static void chunk(struct buf *b, const char *type, const void *data, size_t n)
+{
+	put_be32(b, (uint32_t)n);
+	put(b, type, 4);
+	put(b, data, n);
+	uint32_t crc = (uint32_t)crc32(crc32(0, (const unsigned char *)type, 4), data, (uInt)n);
+	put_be32(b, crc);
+}
+
+static int paeth(int a, int b, int c)
+{
+	int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+	return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+struct png_opts {
+	int depth, color, interlace;
+	int bad_filter_row;      /* > 0: that row gets filter type 5 */
+};
+
+/* A w x h grayscale PNG of px; row y uses filter type y % 5. */
+static void make_png(struct buf *b, const uint8_t *px, int w, int h, const struct png_opts *o)
+{
+	unsigned char raw[4096], z[4096], ihdr[13];
+	size_t r = 0;
+	uLongf zlen = sizeof z;
+
+	for (int y = 0; y < h; y++) {
+		int type = y % 5;
+		raw[r++] = (unsigned char)(o->bad_filter_row == y && y ? 5 : type);
+		for (int x = 0; x < w; x++) {
+			int a = x ? px[y * w + x - 1] : 0, up = y ? px[(y - 1) * w + x] : 0;
+			int c = x && y ? px[(y - 1) * w + x - 1] : 0;
+			int pred = type == 1 ? a : type == 2 ? up : type == 3 ? (a + up) / 2 :
+			           type == 4 ? paeth(a, up, c) : 0;
+			raw[r++] = (unsigned char)(px[y * w + x] - pred);
+		}
+	}
+	assert_int_equal(compress2(z, &zlen, raw, r, 9), Z_OK);
+
+	b->len = 0;
+	put(b, "\x89PNG\r\n\x1a\n", 8);
+	for (int i = 0; i < 4; i++) {
+		ihdr[i] = (unsigned char)((uint32_t)w >> (24 - 8 * i));
+		ihdr[4 + i] = (unsigned char)((uint32_t)h >> (24 - 8 * i));
+	}
+	ihdr[8] = (unsigned char)(o->depth ? o->depth : 8);
+	ihdr[9] = (unsigned char)o->color;
+	ihdr[10] = ihdr[11] = 0;
+	ihdr[12] = (unsigned char)o->interlace;
+	chunk(b, "IHDR", ihdr, 13);
+	chunk(b, "tEXt", "Comment\0made by test_image", 26);
+	/* two IDAT chunks: the decoder must join them */
+	chunk(b, "IDAT", z, zlen / 2);
+	chunk(b, "IDAT", z + zlen / 2, zlen - zlen / 2);
+	chunk(b, "IEND", "", 0);
+}
+
+/* 9x7 pixels with both smooth and jumpy parts, so filters see carries. */
+static void sample(uint8_t *px, int w, int h)
+{
+	uint64_t s = 3;
+	for (int i = 0; i < w * h; i++)
+		px[i] = i % 3 ? (uint8_t)(i * 37) : (uint8_t)(test_uniform(&s, 0, 256));
+}
+
+static char msg[1024];
+
+static void expect(const struct buf *b, const char *text)
+{
+	struct cnn_error err = { 0 };
+	struct image img;
+	char want[1024];
+
+	assert_int_equal(image_decode(b->p, b->len, NAME, &img, &err), -1);
+	assert_null(img.pixels);
+	snprintf(want, sizeof want, NAME ": %s", text);
+	assert_string_equal(cnn_error_str(&err, msg, sizeof msg), want);
+}
+
+static void test_png_filters(void **state)
+{
+	struct cnn_error err = { 0 };
+	struct image img;
+	struct buf b;
+	uint8_t px[9 * 7];
+	char *dir, *path;
+
+	(void)state;
+	sample(px, 9, 7);
+	make_png(&b, px, 9, 7, &(struct png_opts){ 0 });
+	assert_int_equal(image_decode(b.p, b.len, NAME, &img, &err), 0);
+	assert_int_equal(img.width, 9);
+	assert_int_equal(img.height, 7);
+	assert_memory_equal(img.pixels, px, sizeof px);
+	image_free(&img);
+
+	/* from a file, too */
+	dir = test_tmpdir();
+	assert_non_null(dir);
+	path = test_write_file(dir, NAME, b.p, b.len);
+	assert_non_null(path);
+	assert_int_equal(image_load(path, &img, &err), 0);
+	assert_memory_equal(img.pixels, px, sizeof px);
+	image_free(&img);
+	free(path);
+	test_rmdir(dir);
+	free(dir);
+}
+
+static void test_png_refused(void **state)
+{
+	struct buf b;
+	uint8_t px[9 * 7];
+
+	(void)state;
+	sample(px, 9, 7);
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 2 });
+	expect(&b, "PNG color type 2 (RGB) is not supported; convert to 8-bit grayscale");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 6 });
+	expect(&b, "PNG color type 6 (RGBA) is not supported; convert to 8-bit grayscale");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 3 });
+	expect(&b, "PNG color type 3 (palette) is not supported; convert to 8-bit grayscale");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .depth = 16 });
+	expect(&b, "PNG bit depth 16 is not supported; convert to 8-bit grayscale");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .interlace = 1 });
+	expect(&b, "interlaced PNG is not supported; save it without interlacing");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .bad_filter_row = 3 });
+	expect(&b, "bad PNG: row 3 has filter type 5");
+}
+
+static void test_png_damaged(void **state)
+{
+	struct buf b;
+	uint8_t px[9 * 7];
+	size_t idat;
+
+	(void)state;
+	sample(px, 9, 7);
+	make_png(&b, px, 9, 7, &(struct png_opts){ 0 });
+	/* signature 8, IHDR 25, tEXt 38: the first IDAT's data is at 8 + 25 + 38 + 8 */
+	idat = 8 + 25 + 38 + 8;
+	assert_memory_equal(b.p + idat - 4, "IDAT", 4);
+	b.p[idat + 3] ^= 0x20;
+	expect(&b, "PNG chunk IDAT: CRC mismatch; the file is corrupted");
+	b.p[idat + 3] ^= 0x20;
+
+	size_t full = b.len;
+	b.len = full - 12;     /* IEND gone */
+	expect(&b, "truncated PNG (no IEND chunk)");
+	b.len = idat + 2;      /* inside the first IDAT */
+	expect(&b, "truncated PNG (chunk IDAT runs past the end of the file)");
+}
+
+static void test_pgm(void **state)
+{
+	static const char hdr[] = "P5\n# made by test_image\n4 3\n255\n";
+	struct cnn_error err = { 0 };
+	struct image img;
+	struct buf b = { .len = 0 };
+	uint8_t px[12];
+
+	(void)state;
+	for (int i = 0; i < 12; i++)
+		px[i] = (uint8_t)(i * 20);
+	put(&b, hdr, strlen(hdr));
+	put(&b, px, 12);
+	assert_int_equal(image_decode(b.p, b.len, NAME, &img, &err), 0);
+	assert_int_equal(img.width, 4);
+	assert_int_equal(img.height, 3);
+	assert_memory_equal(img.pixels, px, 12);
+	image_free(&img);
+
+	/* maxval 15: scaled so 15 is white; a pixel byte may be whitespace */
+	b.len = 0;
+	put(&b, "P5 2 2 15\n\x00\x07\x0f\x0a", 14);
+	assert_int_equal(image_decode(b.p, b.len, NAME, &img, &err), 0);
+	assert_int_equal(img.pixels[0], 0);
+	assert_int_equal(img.pixels[1], 119);
+	assert_int_equal(img.pixels[2], 255);
+	assert_int_equal(img.pixels[3], 170);
+	image_free(&img);
+}
+
+static void test_pgm_refused(void **state)
+{
+	struct buf b = { .len = 0 };
+
+	(void)state;
+	put(&b, "P5\n4 3\n65535\n", 13);
+	expect(&b, "16-bit PGM (maxval 65535) is not supported; convert to 8-bit");
+	b.len = 0;
+	put(&b, "P5\n4 3\n255\nabcdefghij", 21);
+	expect(&b, "truncated PGM: 10 bytes of pixels, 4x3 needs 12");
+	b.len = 0;
+	put(&b, "P5\n4\n", 5);
+	expect(&b, "bad PGM header (expected P5, width, height, maxval)");
+	b.len = 0;
+	put(&b, "P2\n2 1\n255\n0 255\n", 17);
+	expect(&b, "ASCII PGM (P2) is not supported; save it as binary PGM (P5)");
+	b.len = 0;
+	put(&b, "GIF89a", 6);
+	expect(&b, "not a binary PGM (P5) or PNG image");
+	b.len = 0;
+	put(&b, "P5 0 3 255\n", 11);
+	expect(&b, "image is empty (0x3)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_png_filters),
+		cmocka_unit_test(test_png_refused),
+		cmocka_unit_test(test_png_damaged),
+		cmocka_unit_test(test_pgm),
+		cmocka_unit_test(test_pgm_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
