@@ -76,6 +76,37 @@ static int idx_read(gzFile gz, const char *file, void *buf, size_t len, size_t *
 }
 
 /* Counts what is left in the stream, so a length mismatch can say by how much. */
+/* Reads up to `bytes` into a buffer that grows as data actually arrives, so
+ * a short file whose header promises gigabytes costs what the file holds,
+ * not what it claims. On return *buf holds *got bytes (or is NULL on error). */
+static int idx_read_growing(gzFile gz, const char *file, size_t bytes, uint8_t **buf,
+                            size_t *got, struct cnn_error *err)
+{
+	struct cnn_loc at = { file, 0, 0 };
+	size_t cap = bytes < ((size_t)1 << 20) ? bytes : (size_t)1 << 20;
+	*got = 0;
+	*buf = malloc(cap ? cap : 1);
+	for (;;) {
+		if (!*buf)
+			return cnn_errorf(err, at, "out of memory reading %zu bytes of data", bytes);
+		size_t more;
+		if (idx_read(gz, file, *buf + *got, cap - *got, &more, err))
+			return -1;
+		*got += more;
+		if (*got < cap || cap == bytes)
+			return 0;
+		size_t next = cap * 2 < bytes ? cap * 2 : bytes;
+		uint8_t *bigger = realloc(*buf, next);
+		if (!bigger) {
+			free(*buf);
+			*buf = NULL;
+			continue;
+		}
+		*buf = bigger;
+		cap = next;
+	}
+}
+
 static int idx_count_rest(gzFile gz, const char *file, size_t *rest, struct cnn_error *err)
 {
 	unsigned char buf[65536];
@@ -168,12 +199,7 @@ int idx_load(const char *file, int ndim_expected, uint8_t **data, int dims[3],
 	if (idx_header(gz, file, ndim_expected, dims, &bytes, err))
 		goto out_close_gz;
 
-	buf = malloc(bytes);
-	if (!buf) {
-		cnn_errorf(err, at, "out of memory reading %zu bytes of data", bytes);
-		goto out_close_gz;
-	}
-	if (idx_read(gz, file, buf, bytes, &got, err))
+	if (idx_read_growing(gz, file, bytes, &buf, &got, err))
 		goto out_free_buf;
 	if (got < bytes) {
 		cnn_errorf(err, at, "truncated: header promises %zu bytes of data, file has %zu",
