@@ -12,6 +12,10 @@
 static const char usage[] =
 	"usage: cnnrun [train] CONFIG [options]   train, evaluate and write runs/<name>/\n"
 	"       cnnrun summary CONFIG [options]   print the layers, shapes, parameters and FLOPs\n"
+	"       cnnrun report RUN_DIR             rebuild RUN_DIR/report.md and its pictures\n"
+	"       cnnrun compare RUN_DIR... [--out FILE]\n"
+	"                                         compare runs: a table, and their validation\n"
+	"                                         accuracy curves in FILE (default compare.svg)\n"
 	"\n"
 	"options:\n"
 	"  --epochs N          train.epochs\n"
@@ -21,6 +25,7 @@ static const char usage[] =
 	"  --set KEY=VALUE     any config value, e.g. --set optimizer.lr=0.01 or --set layers.0.filters=8\n"
 	"  --out DIR           the run folder (default runs/<name>)\n"
 	"  --quiet             print only the final results\n"
+	"  --verbose           also print each layer's forward and backward time per epoch\n"
 	"  --help, --version\n";
 
 /* Flags that are shorthands for --set. */
@@ -35,7 +40,7 @@ static const struct {
 
 struct cli {
 	const char *command, *config, *out_dir;
-	bool quiet;
+	bool quiet, verbose;
 	int n_sets;
 	char **sets; /* "key.path=value", owned */
 };
@@ -107,6 +112,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 				return usage_error("%s needs a folder", "--out");
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			c->quiet = true;
+		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+			c->verbose = true;
 		} else if (a[0] == '-' && a[1]) {
 			return usage_error("unknown option '%s'", a);
 		} else if (!c->command && !c->config && (!strcmp(a, "train") || !strcmp(a, "summary"))) {
@@ -130,6 +137,44 @@ static void print_error(const struct cnn_error *err)
 	fprintf(stderr, "%s\n", cnn_error_str(err, buf, sizeof buf));
 }
 
+/* `report RUN_DIR` and `compare RUN_DIR... [--out FILE]`: commands on run
+ * folders, which take no config. argv[0] is the command. */
+static int run_folders_command(int argc, char **argv)
+{
+	struct cnn_error err = { 0 };
+	const char *out = "compare.svg";
+	const char **dirs = calloc((size_t)argc, sizeof *dirs);
+	int n = 0, status;
+	if (!dirs)
+		return CNN_FAILED;
+	for (int i = 1; i < argc; i++) {
+		if (is_flag(argv[i], "--out") && !strcmp(argv[0], "compare")) {
+			if (!(out = flag_value(argc, argv, &i, "--out"))) {
+				free(dirs);
+				return usage_error("%s needs a file name", "--out");
+			}
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			free(dirs);
+			return usage_error("unknown option '%s'", argv[i]);
+		} else {
+			dirs[n++] = argv[i];
+		}
+	}
+	if (n == 0 || (!strcmp(argv[0], "report") && n != 1)) {
+		free(dirs);
+		return usage_error("%s: expected RUN_DIR (a folder written by training, e.g. runs/mnist)",
+		                   argv[0]);
+	}
+	if (!strcmp(argv[0], "report"))
+		status = run_report(dirs[0], stdout, &err);
+	else
+		status = run_compare(dirs, n, out, stdout, &err);
+	if (status != CNN_OK)
+		print_error(&err);
+	free(dirs);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
@@ -146,6 +191,8 @@ int main(int argc, char **argv)
 			return CNN_OK;
 		}
 	}
+	if (argc > 1 && (!strcmp(argv[1], "report") || !strcmp(argv[1], "compare")))
+		return run_folders_command(argc - 1, argv + 1);
 	if ((status = parse_args(argc, argv, &cli)) != CNN_OK)
 		goto out;
 	status = CNN_BAD_CONFIG;
@@ -162,7 +209,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cli.command, "summary")) {
 		status = run_summary(&doc, stdout, &err);
 	} else {
-		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet };
+		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet, .verbose = cli.verbose };
 		status = run_train(&doc, cli.config, &opt, &err);
 	}
 	if (status != CNN_OK)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "report/figures.h"
 #include "report/json.h"
 
 /* Larger confusion matrices are left to metrics.json: a markdown table with
@@ -18,6 +19,8 @@
 #define MD_MAX_CONFUSION_CLASSES 40
 /* History tables longer than this show the first and last epochs only. */
 #define MD_MAX_HISTORY_ROWS 20
+/* The mistakes table lists the most confident few; the picture has them all. */
+#define MD_MAX_MISTAKE_ROWS 10
 /* Decimals in the text tables (scikit-learn's default of 2 hides the
  * differences that matter between good models). */
 #define REPORT_DIGITS 4
@@ -261,6 +264,23 @@ static void write_history_csv(FILE *f, const struct run_result *r)
 	}
 }
 
+/* batches.csv: the loss of every training batch, for the light curve of
+ * loss.svg. Six significant digits: a plot needs no more, and the file
+ * stays near 20 bytes a batch. */
+static void write_batches_csv(FILE *f, const struct run_result *r)
+{
+	int per = r->batches_per_epoch;
+
+	fputs("epoch,batch,loss\n", f);
+	for (int i = 0; i < r->n_batch_loss; i++)
+		fprintf(f, "%d,%d,%.6g\n", i / per + 1, i % per + 1, (double)r->batch_loss[i]);
+}
+
+static void write_mistakes_bin(FILE *f, const struct run_result *r)
+{
+	mistakes_write(f, r->mistakes);
+}
+
 /* ------------------------------------------------------------------ */
 /* Text tables shared by report.md and report_print                      */
 
@@ -377,7 +397,9 @@ static void md_header(FILE *f, const struct run_result *r)
 	if (r->config_path) {
 		fputs("Config: `", f);
 		md_text(f, r->config_path);
-		fputs("`\n\n", f);
+		fputs("`; as resolved for this run (defaults filled in): [config.yaml](config.yaml)\n\n", f);
+	} else {
+		fputs("Config as resolved for this run: [config.yaml](config.yaml)\n\n", f);
 	}
 	fputs("## Data and model\n\n", f);
 	fputs("| | |\n|---|---:|\n", f);
@@ -422,6 +444,8 @@ static void md_confusion(FILE *f, const struct run_result *r)
 	char buf[16];
 
 	fputs("### Confusion matrix\n\n", f);
+	if (figure_available(r, FIG_CONFUSION))
+		fputs("![test confusion matrix](confusion.svg)\n\n", f);
 	if (c->k > MD_MAX_CONFUSION_CLASSES) {
 		fprintf(f, "%d classes: see `confusion` in metrics.json.\n\n", c->k);
 		return;
@@ -485,9 +509,50 @@ static void md_history(FILE *f, const struct run_result *r)
 	fputc('\n', f);
 }
 
+static void md_curves(FILE *f, const struct run_result *r)
+{
+	if (!figure_available(r, FIG_LOSS))
+		return;
+	fputs("## Curves\n\n![loss](loss.svg)\n\n![accuracy](accuracy.svg)\n\n", f);
+	if (r->batch_loss && r->n_batch_loss)
+		fputs("The light line is the training loss of each batch (batches.csv); "
+		      "the dots are the epochs' means (history.csv).\n\n", f);
+}
+
+static void md_mistakes(FILE *f, const struct run_result *r)
+{
+	const struct mistakes *m = r->mistakes;
+	char a[16], b[16];
+
+	if (!figure_available(r, FIG_MISTAKES))
+		return;
+	fputs("### Most confident mistakes\n\n![most confident mistakes](mistakes.png)\n\n", f);
+	fputs("| test image | true | predicted | confidence |\n|---:|---|---|---:|\n", f);
+	for (int i = 0; i < m->n && i < MD_MAX_MISTAKE_ROWS; i++) {
+		const struct mistake *k = &m->items[i];
+		bool known = r->test_confusion && k->truth >= 0 && k->pred >= 0 &&
+		             k->truth < r->test_confusion->k && k->pred < r->test_confusion->k;
+
+		fprintf(f, "| %d | ", k->index);
+		if (known) {
+			md_text(f, class_name(r, k->truth, a, sizeof a));
+			fputs(" | ", f);
+			md_text(f, class_name(r, k->pred, b, sizeof b));
+		} else {
+			fprintf(f, "%d | %d", k->truth, k->pred);
+		}
+		fprintf(f, " | %.4f |\n", k->confidence);
+	}
+	if (m->n > MD_MAX_MISTAKE_ROWS)
+		fprintf(f, "\nThe first %d of %d; the picture shows them all, mistakes.bin holds "
+		        "their pixels.\n", MD_MAX_MISTAKE_ROWS, m->n);
+	fputc('\n', f);
+}
+
 static void write_report_md(FILE *f, const struct run_result *r)
 {
 	md_header(f, r);
+	md_curves(f, r);
 	fputs("## Test results\n\n", f);
 	fprintf(f, "**Test accuracy: %.4f**", r->test_accuracy);
 	if (r->test_confusion)
@@ -501,6 +566,7 @@ static void write_report_md(FILE *f, const struct run_result *r)
 		fputs("```\n\n", f);
 		md_confusion(f, r);
 	}
+	md_mistakes(f, r);
 	md_history(f, r);
 }
 
@@ -524,7 +590,7 @@ static void sync_dir(const char *dir)
 /* Writes tmp with fn and syncs it. Returns 0, or an errno value. */
 static int write_tmp(const char *tmp, report_writer fn, const struct run_result *r)
 {
-	FILE *f = fopen(tmp, "w");
+	FILE *f = fopen(tmp, "wb");
 	int e;
 
 	if (!f)
@@ -574,20 +640,24 @@ out_free:
 	return ret;
 }
 
-int report_write_all(const char *dir, const struct run_result *r, struct cnn_error *err)
+/* The pictures first: report.md links to them. */
+int report_write_views(const char *dir, const struct run_result *r, struct cnn_error *err)
 {
-	static const struct {
-		const char *name;
-		report_writer fn;
-	} files[] = {
-		{ "metrics.json", write_metrics_json },
-		{ "history.csv", write_history_csv },
-		{ "report.md", write_report_md },
-	};
-
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-		if (write_atomic(dir, files[i].name, files[i].fn, r, err))
-			return -1;
+	if (figures_write(dir, r, err) || write_atomic(dir, "report.md", write_report_md, r, err))
+		return -1;
 	sync_dir(dir);
 	return 0;
+}
+
+int report_write_all(const char *dir, const struct run_result *r, struct cnn_error *err)
+{
+	if (write_atomic(dir, "metrics.json", write_metrics_json, r, err) ||
+	    write_atomic(dir, "history.csv", write_history_csv, r, err))
+		return -1;
+	if (r->batch_loss && r->n_batch_loss > 0 && r->batches_per_epoch > 0 &&
+	    write_atomic(dir, "batches.csv", write_batches_csv, r, err))
+		return -1;
+	if (r->mistakes && write_atomic(dir, "mistakes.bin", write_mistakes_bin, r, err))
+		return -1;
+	return report_write_views(dir, r, err);
 }
