@@ -36,7 +36,7 @@ test: build data
 asan: deps data
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCNN_SANITIZE=ON
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
-	cd $(BUILD_ASAN) && CNN_SKIP_SLOW=1 ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -LE slow
 
 fuzz:
 	@scripts/install-deps.sh --fuzz
