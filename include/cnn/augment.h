@@ -1,0 +1,32 @@
+/* Data augmentation for training batches: each image is moved by a random
+ * affine map (rotation, scaling, translation) and resampled bilinearly, with
+ * zeros outside the original. Evaluation data is never touched.
+ *
+ * The draws for an image depend only on (seed, epoch, position in the
+ * epoch): no generator state to carry, so a resumed run and a run on any
+ * number of threads see the same images. */
+#ifndef CNN_AUGMENT_H
+#define CNN_AUGMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cnn/config.h"
+#include "cnn/layer.h"
+
+struct augment_config {
+	bool enabled;        /* any of the below non-zero */
+	double shift;        /* pixels, uniform in [-shift, shift], each axis */
+	double rotation;     /* degrees, uniform in [-rotation, rotation] */
+	double scale;        /* relative, uniform in [1 - scale, 1 + scale] */
+};
+
+/* Reads `train.augment` (a mapping; absent: disabled). */
+int augment_config_read(struct cfg_node *train, struct augment_config *out, struct cnn_error *err);
+
+/* Transforms n images of `shape` in x in place; sample i is the image at
+ * position first + i of epoch `epoch`. Returns -1 only if out of memory. */
+int augment_batch(const struct augment_config *a, float *x, int n, struct shape shape,
+                  uint64_t seed, int epoch, long first);
+
+#endif
