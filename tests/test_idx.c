@@ -492,6 +492,7 @@ static void test_mnist_unknown_split(void **state)
 /* Five 1x1x2 samples: sample s holds bytes {10s, 10s+1} and label s. */
 static void make_five(struct dataset *d)
 {
+	memset(d, 0, sizeof *d);
 	d->n = 5;
 	d->shape = (struct shape){ 1, 1, 2 };
 	d->n_classes = 10;

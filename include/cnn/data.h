@@ -3,6 +3,7 @@
 #ifndef CNN_DATA_H
 #define CNN_DATA_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cnn/error.h"
@@ -14,6 +15,10 @@ struct dataset {
 	int n_classes;
 	uint8_t *images;        /* (n, shape) bytes, 0..255 */
 	uint8_t *labels;        /* (n) in [0, n_classes) */
+	/* A pixel byte v becomes v / 255, or, once standardised, v * scale + offset.
+	 * Zero-initialised means plain v / 255, so a dataset built by hand is right. */
+	bool standardized;
+	double scale, offset;
 };
 
 /* Loads MNIST's `split` ("train" or "test") from `path`, a folder holding the
@@ -42,7 +47,11 @@ void dataset_free(struct dataset *d);
 int dataset_split(struct dataset *from, const int *perm, int count, struct dataset *to,
                   struct cnn_error *err);
 
-/* x[i] = images[idx[i]] / 255 as floats; labels_out[i] = labels[idx[i]]. */
+/* Standardisation from a training set: the scale and offset that give its
+ * pixels mean 0 and standard deviation 1. */
+void dataset_standardize(const struct dataset *train, double *scale, double *offset);
+
+/* x[i] = images[idx[i]] scaled as above; labels_out[i] = labels[idx[i]]. */
 void dataset_batch(const struct dataset *d, const int *idx, int n, float *x, int *labels_out);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -196,6 +197,9 @@ int dataset_split(struct dataset *from, const int *perm, int count, struct datas
 	to->n = count;
 	to->shape = from->shape;
 	to->n_classes = from->n_classes;
+	to->standardized = from->standardized;
+	to->scale = from->scale;
+	to->offset = from->offset;
 	to->images = mi;
 	to->labels = ml;
 
@@ -216,19 +220,40 @@ out_oom:
 				count, n);
 }
 
+void dataset_standardize(const struct dataset *train, double *scale, double *offset)
+{
+	/* counts of each byte value: exact sums, whatever the dataset's size */
+	uint64_t hist[256] = { 0 };
+	size_t total = (size_t)train->n * shape_size(train->shape);
+	for (size_t i = 0; i < total; i++)
+		hist[train->images[i]]++;
+	double sum = 0, sq = 0;
+	for (int v = 0; v < 256; v++) {
+		sum += (double)hist[v] * v;
+		sq += (double)hist[v] * v * v;
+	}
+	double mean = total ? sum / total : 0;
+	double var = total ? sq / total - mean * mean : 0;
+	double sd = var > 1e-12 ? sqrt(var) : 1;
+	*scale = 1.0 / sd;
+	*offset = -mean / sd;
+}
+
 void dataset_batch(const struct dataset *d, const int *idx, int n, float *x, int *labels_out)
 {
 	size_t ss = shape_size(d->shape);
+	const double scale = d->standardized ? d->scale : 1.0 / 255.0;
+	const double offset = d->standardized ? d->offset : 0.0;
 
 	for (int i = 0; i < n; i++) {
 		CNN_ASSERT(idx[i] >= 0 && idx[i] < d->n);
 		const uint8_t *src = d->images + (size_t)idx[i] * ss;
 		float *dst = x + (size_t)i * ss;
-		/* Through double: v * (1/255) rounded to float equals the float
-		 * division v / 255.0f for every byte (checked for all 256), and
-		 * vectorises where a float division would not pay. */
+		/* Through double: with the default scale 1/255, v * scale rounded
+		 * to float equals the float division v / 255.0f for every byte
+		 * (checked for all 256), and vectorises where a division would not. */
 		for (size_t j = 0; j < ss; j++)
-			dst[j] = (float)(src[j] * (1.0 / 255.0));
+			dst[j] = (float)(src[j] * scale + offset);
 		if (labels_out)
 			labels_out[i] = d->labels[idx[i]];
 	}
