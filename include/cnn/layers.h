@@ -9,7 +9,7 @@
 #include "cnn/layer.h"
 
 /* y = W * x + b, W (filters, in.c, k, k); keys filters, kernel_size, stride,
- * padding (valid | same | N), algorithm (auto | im2col) */
+ * padding (valid | same | N), algorithm (auto | im2col | direct) */
 int conv_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
 /* y = max over each pool_size x pool_size window; keys pool_size, stride */
 int maxpool_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
@@ -19,5 +19,15 @@ int dense_create(struct cfg_node *args, struct shape in, struct layer **out, str
 int relu_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
 /* y = x, reshaped to (c*h*w, 1, 1) */
 int flatten_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
+/* y = mean over each pool_size x pool_size window; keys pool_size, stride */
+int avgpool_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
+/* y[c] = mean over the whole h x w plane of channel c: (c, h, w) -> (c, 1, 1) */
+int global_avgpool_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
+/* y = x if x > 0 else slope * x; key slope in [0, 1), default 0.01 */
+int leaky_relu_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
+/* y = tanh(x) */
+int tanh_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
+/* y = 1 / (1 + exp(-x)) */
+int sigmoid_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
 
 #endif

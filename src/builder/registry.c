@@ -12,6 +12,11 @@ static const struct layer_type registry[] = {
 	{ "dense",   dense_create,   "fully connected: units" },
 	{ "relu",    relu_create,    "y = max(0, x)" },
 	{ "flatten", flatten_create, "C x H x W -> C*H*W" },
+	{ "avgpool", avgpool_create, "average pooling: pool_size, stride" },
+	{ "global_avgpool", global_avgpool_create, "C x H x W -> C x 1 x 1, the mean of each plane" },
+	{ "leaky_relu", leaky_relu_create, "y = x if x > 0 else slope * x: slope" },
+	{ "tanh", tanh_create, "y = tanh(x)" },
+	{ "sigmoid", sigmoid_create, "y = 1 / (1 + exp(-x))" },
 };
 
 const struct layer_type *layer_type_find(const char *name)

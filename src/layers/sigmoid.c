@@ -1,0 +1,75 @@
+/* sigmoid: y = 1 / (1 + exp(-x)), elementwise (the logistic function).
+ *
+ * NCHW: x and y (n, c, h, w), same shape. No parameters, no keys.
+ *
+ * Computed from e = exp(-|x|), which lies in (0, 1] for every x, so nothing
+ * overflows however large |x| is: y = 1 / (1 + e) for x >= 0 and
+ * y = e / (1 + e) for x < 0. The second is a product, not 1 - 1 / (1 + e),
+ * so a tiny y (x far below 0) keeps its digits instead of cancelling to 0.
+ * One exp per element (vexp.h's, which vectorises); the choice is a select,
+ * not a branch, and the loop runs in SIMD. A NaN stays NaN.
+ *
+ * Gradients: backward OVERWRITES dx = dy * y * (1 - y), from y alone. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "cnn/layers.h"
+#include "vexp.h"
+
+static void sigmoid_forward(const struct layer *l, const float *w, const float *x, float *y,
+                            int n, const struct layer_ctx *ctx)
+{
+	size_t count = (size_t)n * shape_size(l->in);
+
+	(void)w;
+	(void)ctx;
+	for (size_t i = 0; i < count; i++) {
+		float em1;
+		float e = vexp_neg(-fabsf(x[i]), &em1);
+		float s = 1.0f / (1.0f + e);
+		y[i] = x[i] >= 0.0f ? s : e * s;
+	}
+}
+
+static void sigmoid_backward(const struct layer *l, const float *w, const float *x,
+                             const float *y, const float *dy, float *dx, float *dw, int n,
+                             const struct layer_ctx *ctx)
+{
+	size_t count = (size_t)n * shape_size(l->in);
+
+	(void)w;
+	(void)x;
+	(void)dw;
+	(void)ctx;
+	if (!dx)
+		return;
+	for (size_t i = 0; i < count; i++)
+		dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+}
+
+static void sigmoid_destroy(struct layer *l)
+{
+	free(l);
+}
+
+static const struct layer_ops sigmoid_ops = {
+	.type = "sigmoid",
+	.forward = sigmoid_forward,
+	.backward = sigmoid_backward,
+	.destroy = sigmoid_destroy,
+};
+
+int sigmoid_create(struct cfg_node *args, struct shape in, struct layer **out,
+                   struct cnn_error *err)
+{
+	struct cnn_loc at = args ? args->loc : (struct cnn_loc){ 0 };
+	struct layer *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return cnn_errorf(err, at, "sigmoid: out of memory");
+	l->ops = &sigmoid_ops;
+	l->in = in;
+	l->out = in;
+	*out = l;
+	return 0;
+}

@@ -1,0 +1,75 @@
+/* tanh: y = tanh(x), elementwise.
+ *
+ * NCHW: x and y (n, c, h, w), same shape. No parameters, no keys.
+ *
+ * Gradients: backward OVERWRITES dx = dy * (1 - y^2), from y alone: the
+ * derivative needs no second tanh, and x is not read.
+ *
+ * Computed as tanh |x| = -m / (2 + m) with m = exp(-2|x|) - 1 from vexp.h,
+ * with the sign of x put back: m lies in [-1, 0], so nothing overflows for
+ * large |x| (y is then exactly +-1), and m keeps its relative accuracy near
+ * 0, where 1 - exp(-2|x|) would cancel. Unlike a call to tanhf per element,
+ * the loop vectorises. A NaN stays NaN. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "cnn/layers.h"
+#include "vexp.h"
+
+static void tanh_forward(const struct layer *l, const float *w, const float *x, float *y,
+                         int n, const struct layer_ctx *ctx)
+{
+	size_t count = (size_t)n * shape_size(l->in);
+
+	(void)w;
+	(void)ctx;
+	for (size_t i = 0; i < count; i++) {
+		float em1;
+		(void)vexp_neg(-2.0f * fabsf(x[i]), &em1);
+		float t = -em1 / (2.0f + em1);   /* tanh |x| */
+		y[i] = x[i] < 0.0f ? -t : t;
+	}
+}
+
+static void tanh_backward(const struct layer *l, const float *w, const float *x,
+                          const float *y, const float *dy, float *dx, float *dw, int n,
+                          const struct layer_ctx *ctx)
+{
+	size_t count = (size_t)n * shape_size(l->in);
+
+	(void)w;
+	(void)x;
+	(void)dw;
+	(void)ctx;
+	if (!dx)
+		return;
+	for (size_t i = 0; i < count; i++)
+		dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+static void tanh_destroy(struct layer *l)
+{
+	free(l);
+}
+
+static const struct layer_ops tanh_ops = {
+	.type = "tanh",
+	.forward = tanh_forward,
+	.backward = tanh_backward,
+	.destroy = tanh_destroy,
+};
+
+int tanh_create(struct cfg_node *args, struct shape in, struct layer **out,
+                struct cnn_error *err)
+{
+	struct cnn_loc at = args ? args->loc : (struct cnn_loc){ 0 };
+	struct layer *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return cnn_errorf(err, at, "tanh: out of memory");
+	l->ops = &tanh_ops;
+	l->in = in;
+	l->out = in;
+	*out = l;
+	return 0;
+}
