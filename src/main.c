@@ -1,6 +1,6 @@
 /* cnnrun: the command line. Parses flags, loads the config, applies
  * overrides and hands over to the runner. Exit: 0 success, 2 bad usage or
- * config, 1 any other failure. */
+ * config, 1 any other failure, 130 training interrupted (and saved). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,15 @@
 
 static const char usage[] =
 	"usage: cnnrun [train] CONFIG [options]   train, evaluate and write runs/<name>/\n"
+	"       cnnrun train CONFIG --resume CKPT [options]\n"
+	"                                         continue a run from its last.ckpt (or best.ckpt)\n"
 	"       cnnrun summary CONFIG [options]   print the layers, shapes, parameters and FLOPs\n"
+	"       cnnrun eval CKPT [--data PATH] [--out DIR]\n"
+	"                                         test metrics of a saved model, written to DIR\n"
+	"                                         (default: the checkpoint's folder + /eval)\n"
+	"       cnnrun predict CKPT IMAGE... [--json]\n"
+	"                                         classify PGM or 8-bit grayscale PNG images\n"
+	"       cnnrun export CKPT --npz FILE     the weights as a NumPy .npz (PyTorch layouts)\n"
 	"       cnnrun report RUN_DIR             rebuild RUN_DIR/report.md and its pictures\n"
 	"       cnnrun compare RUN_DIR... [--out FILE]\n"
 	"                                         compare runs: a table, and their validation\n"
@@ -23,10 +31,14 @@ static const char usage[] =
 	"  --threads N         train.threads (0: all cores)\n"
 	"  --seed N            seed (weights, validation split, batch order)\n"
 	"  --set KEY=VALUE     any config value, e.g. --set optimizer.lr=0.01 or --set layers.0.filters=8\n"
-	"  --out DIR           the run folder (default runs/<name>)\n"
+	"  --out DIR           the run folder (default runs/<name>; with --resume, the checkpoint's folder)\n"
+	"  --resume CKPT       continue training from a checkpoint (same layers, seed and batch)\n"
 	"  --quiet             print only the final results\n"
 	"  --verbose           also print each layer's forward and backward time per epoch\n"
-	"  --help, --version\n";
+	"  --help, --version\n"
+	"\n"
+	"Ctrl-C (or SIGTERM) while training saves last.ckpt after the current batch and exits 130.\n"
+	"Exit status: 0 success, 2 bad usage or config, 1 any other failure.\n";
 
 /* Flags that are shorthands for --set. */
 static const struct {
@@ -39,7 +51,7 @@ static const struct {
 };
 
 struct cli {
-	const char *command, *config, *out_dir;
+	const char *command, *config, *out_dir, *resume;
 	bool quiet, verbose;
 	int n_sets;
 	char **sets; /* "key.path=value", owned */
@@ -110,6 +122,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		} else if (is_flag(a, "--out")) {
 			if (!(c->out_dir = flag_value(argc, argv, &i, "--out")))
 				return usage_error("%s needs a folder", "--out");
+		} else if (is_flag(a, "--resume")) {
+			if (!(c->resume = flag_value(argc, argv, &i, "--resume")))
+				return usage_error("%s needs a checkpoint (e.g. runs/mnist/last.ckpt)", "--resume");
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			c->quiet = true;
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -128,6 +143,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		c->command = "train";
 	if (!c->config)
 		return usage_error("%s: missing CONFIG (e.g. configs/mnist.yaml)", c->command);
+	if (c->resume && strcmp(c->command, "train"))
+		return usage_error("--resume is for training; %s does not take it", c->command);
 	return CNN_OK;
 }
 
@@ -175,6 +192,80 @@ static int run_folders_command(int argc, char **argv)
 	return status;
 }
 
+/* The flags of the commands on a saved model, and what each needs. */
+static const struct {
+	const char *command, *flag, *needs;
+} model_flags[] = {
+	{ "eval", "--data", "a path (a folder of IDX files, or an .npz)" },
+	{ "eval", "--out", "a folder" },
+	{ "export", "--npz", "a file name" },
+};
+enum { FLAG_DATA, FLAG_OUT, FLAG_NPZ, N_MODEL_FLAGS };
+
+/* The arguments each command needs; usage_error's status if one is missing. */
+static int model_usage(const char *command, int n, const char **args, const char **flags)
+{
+	if (!strcmp(command, "predict") && n < 2)
+		return usage_error("%s: missing IMAGE (a PGM or 8-bit grayscale PNG file)", command);
+	if (strcmp(command, "predict") && n > 1)
+		return usage_error("unexpected argument '%s'", args[1]);
+	if (!strcmp(command, "export") && !flags[FLAG_NPZ])
+		return usage_error("%s: missing --npz FILE", command);
+	return CNN_OK;
+}
+
+/* `eval CKPT [--data PATH] [--out DIR]`, `predict CKPT IMAGE... [--json]`
+ * and `export CKPT --npz FILE`: commands on a saved model, which take no
+ * config. argv[0] is the command; args collects CKPT and the IMAGEs. */
+static int run_model_command(int argc, char **argv)
+{
+	struct cnn_error err = { 0 };
+	const char *cmd = argv[0], *flags[N_MODEL_FLAGS] = { 0 };
+	const char **args = calloc((size_t)argc, sizeof *args);
+	bool json = false;
+	int n = 0, status;
+	if (!args)
+		return CNN_FAILED;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int f = 0;
+		while (f < N_MODEL_FLAGS && (strcmp(model_flags[f].command, cmd) || !is_flag(a, model_flags[f].flag)))
+			f++;
+		if (f < N_MODEL_FLAGS) {
+			if (!(flags[f] = flag_value(argc, argv, &i, model_flags[f].flag))) {
+				free(args);
+				fprintf(stderr, "cnnrun: %s needs %s\n\n%s", model_flags[f].flag, model_flags[f].needs, usage);
+				return CNN_BAD_CONFIG;
+			}
+		} else if (!strcmp(cmd, "predict") && !strcmp(a, "--json")) {
+			json = true;
+		} else if (a[0] == '-' && a[1]) {
+			free(args);
+			return usage_error("unknown option '%s'", a);
+		} else {
+			args[n++] = a;
+		}
+	}
+	if (n == 0) {
+		free(args);
+		return usage_error("%s: missing CKPT (a checkpoint, e.g. runs/mnist/last.ckpt)", cmd);
+	}
+	if ((status = model_usage(cmd, n, args, flags)) != CNN_OK) {
+		free(args);
+		return status;
+	}
+	if (!strcmp(cmd, "eval"))
+		status = run_eval(args[0], flags[FLAG_DATA], flags[FLAG_OUT], stdout, &err);
+	else if (!strcmp(cmd, "predict"))
+		status = run_predict(args[0], args + 1, n - 1, json, stdout, stderr, &err);
+	else
+		status = run_export(args[0], flags[FLAG_NPZ], stdout, &err);
+	if (status != CNN_OK)
+		print_error(&err);
+	free(args);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
@@ -193,6 +284,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && (!strcmp(argv[1], "report") || !strcmp(argv[1], "compare")))
 		return run_folders_command(argc - 1, argv + 1);
+	if (argc > 1 && (!strcmp(argv[1], "eval") || !strcmp(argv[1], "predict") || !strcmp(argv[1], "export")))
+		return run_model_command(argc - 1, argv + 1);
 	if ((status = parse_args(argc, argv, &cli)) != CNN_OK)
 		goto out;
 	status = CNN_BAD_CONFIG;
@@ -209,7 +302,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cli.command, "summary")) {
 		status = run_summary(&doc, stdout, &err);
 	} else {
-		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet, .verbose = cli.verbose };
+		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet, .verbose = cli.verbose,
+		                           .resume = cli.resume };
 		status = run_train(&doc, cli.config, &opt, &err);
 	}
 	if (status != CNN_OK)

@@ -453,9 +453,9 @@ static const struct bad_case bad_cases[] = {
 	{ "- a\n- b\n", "t.yaml:1:1: a config must be a mapping of keys (name, input, layers, ...), got a list" },
 	{ "hello\n", "t.yaml:1:1: a config must be a mapping of keys (name, input, layers, ...), got a scalar" },
 	{ GOOD "model: x\n",
-	  "t.yaml:7:1: unknown key 'model'; known keys: name, seed, data, input, layers, loss, optimizer, train, limits" },
+	  "t.yaml:7:1: unknown key 'model'; known keys: name, seed, data, input, layers, loss, optimizer, train, init, limits" },
 	{ GOOD "seeds: 3\n",
-	  "t.yaml:7:1: unknown key 'seeds' (did you mean 'seed'?); known keys: name, seed, data, input, layers, loss, optimizer, train, limits" },
+	  "t.yaml:7:1: unknown key 'seeds' (did you mean 'seed'?); known keys: name, seed, data, input, layers, loss, optimizer, train, init, limits" },
 	{ "name: ''\n", "t.yaml:1:7: 'name' must not be empty" },
 	{ "name: [a]\n", "t.yaml:1:7: 'name' must be a string, got a list" },
 	{ "seed: -1\n", "t.yaml:1:7: 'seed' must be an integer in [0, 2147483647], got -1" },
@@ -472,7 +472,7 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:1:36: data: 'validation' must be an integer in [0, 59000], got -1" },
 	{ "data: {dataset: mnist, path: ''}\n", "t.yaml:1:30: data: 'path' must not be empty" },
 	{ "data: {dataset: mnist, dataset_path: x}\n",
-	  "t.yaml:1:24: data: unknown key 'dataset_path'; known keys: dataset, path, validation" },
+	  "t.yaml:1:24: data: unknown key 'dataset_path'; known keys: dataset, path, validation, normalize, mean, std" },
 	/* input */
 	{ DATA NET OPT,
 	  "t.yaml:1:1: missing required key 'input' (the sample shape [channels, height, width], e.g. [1, 28, 28])" },
@@ -499,15 +499,15 @@ static const struct bad_case bad_cases[] = {
 	{ HEAD "  - {filters: 4, kernel_size: 5}\n", "t.yaml:5:5: layer: missing required key 'type' (a string)" },
 	{ HEAD "  - {type: [conv]}\n", "t.yaml:5:12: layer: 'type' must be a string, got a list" },
 	{ HEAD "  - {type: ''}\n", "t.yaml:5:12: layer: 'type' must not be empty" },
-	{ HEAD "  - {type: batchnorm}\n",
-	  "t.yaml:5:12: unknown layer type 'batchnorm'; known types: conv, maxpool, dense, relu, flatten" },
+	{ HEAD "  - {type: squeeze_excite}\n",
+	  "t.yaml:5:12: unknown layer type 'squeeze_excite'; known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid" },
 	{ HEAD "  - {type: Conv2D, filters: 4, kernel_size: 5}\n",
-	  "t.yaml:5:12: unknown layer type 'Conv2D' (did you mean 'conv'?); known types: conv, maxpool, dense, relu, flatten" },
+	  "t.yaml:5:12: unknown layer type 'Conv2D' (did you mean 'conv'?); known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid" },
 	{ HEAD "  - {type: flatten}\n  - {type: Linear, units: 10}\n",
-	  "t.yaml:6:12: unknown layer type 'Linear' (did you mean 'dense'?); known types: conv, maxpool, dense, relu, flatten" },
+	  "t.yaml:6:12: unknown layer type 'Linear' (did you mean 'dense'?); known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid" },
 	{ HEAD "  - {type: flatten}\n  - {type: dense, units: 10}\n  - {type: softmax}\n",
 	  "t.yaml:7:12: unknown layer type 'softmax': the softmax is part of the loss, set by the top-level key "
-	  "'loss: softmax_cross_entropy'; known types: conv, maxpool, dense, relu, flatten" },
+	  "'loss: softmax_cross_entropy'; known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid" },
 	{ HEAD "  - {type: conv, filters: 4, kernel_size: 5, strid: 2}\n",
 	  "t.yaml:5:46: conv: unknown key 'strid' (did you mean 'stride'?); "
 	  "known keys: type, filters, kernel_size, stride, padding, algorithm, name" },
@@ -637,10 +637,10 @@ static const struct bad_case bad_cases[] = {
 	{ GOOD "train: {threads: -1}\n", "t.yaml:7:18: train: 'threads' must be an integer in [0, 1024], got -1" },
 	{ GOOD "train: {batch_size: 64}\n",
 	  "t.yaml:7:9: train: unknown key 'batch_size' ('batch_size' is Keras's name; here it is 'batch'); "
-	  "known keys: epochs, batch, threads" },
+	  "known keys: epochs, batch, threads, augment, checkpoint_every" },
 	{ GOOD "train: {epochs: 2, max_epochs: 3}\n",
 	  "t.yaml:7:20: train: unknown key 'max_epochs' ('max_epochs' is Lightning's name; here it is 'epochs'); "
-	  "known keys: epochs, batch, threads" },
+	  "known keys: epochs, batch, threads, augment, checkpoint_every" },
 	/* bytes that are not UTF-8 (see test_reader_error_position for their position) */
 	{ "\xff: 1\n", "t.yaml:1:1: YAML syntax error: invalid leading UTF-8 octet" },
 	/* limits */

@@ -5,8 +5,10 @@
 #ifndef CNN_BUILDER_H
 #define CNN_BUILDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "cnn/augment.h"
 #include "cnn/config.h"
 #include "cnn/layer.h"
 #include "cnn/memory.h"
@@ -18,11 +20,17 @@ struct data_config {
 	int validation;         /* training samples held out for validation */
 	int n_classes;
 	struct shape shape;     /* of the dataset's samples */
+	bool standardize;       /* normalize: standard, (v - mean) / std in byte units */
+	bool have_stats;        /* mean and std given (or recorded after computing them) */
+	double mean, std;
+	struct cfg_node *map;   /* the `data` mapping, where computed stats are recorded */
 };
 
 struct train_config {
 	int epochs, batch;
 	int threads;            /* resolved: the config's 0 means all cores */
+	int checkpoint_every;   /* also save last.ckpt every this many batches; 0: at epoch ends only */
+	struct augment_config augment; /* applied to training batches only */
 };
 
 struct model_config {
@@ -33,6 +41,8 @@ struct model_config {
 	const char *loss;       /* "softmax_cross_entropy" */
 	struct optim_config optim;
 	struct train_config train;
+	const char *init_from;  /* init.from: a .npz of starting weights; NULL: random */
+	struct cnn_loc init_loc;
 	int n_layers;
 	struct layer **layers;  /* owned until handed to net_create */
 	struct cnn_loc input_loc;

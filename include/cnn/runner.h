@@ -8,26 +8,65 @@
 
 #include "cnn/builder.h"
 #include "cnn/config.h"
+#include "cnn/data.h"
 #include "cnn/error.h"
 #include "cnn/net.h"
 
-/* Exit statuses, also returned by the run functions. */
-enum { CNN_OK = 0, CNN_FAILED = 1, CNN_BAD_CONFIG = 2 };
+/* Exit statuses, also returned by the run functions. CNN_INTERRUPTED is
+ * the shell's 128 + SIGINT: training stopped on request and saved. */
+enum { CNN_OK = 0, CNN_FAILED = 1, CNN_BAD_CONFIG = 2, CNN_INTERRUPTED = 130 };
 
 struct run_options {
-	const char *out_dir;    /* NULL: runs/<name> */
+	const char *out_dir;    /* NULL: runs/<name>, or the checkpoint's folder when resuming */
 	bool quiet;             /* only the final results */
 	bool verbose;           /* per-layer forward/backward times after each epoch */
+	const char *resume;     /* a checkpoint to continue from; NULL: start afresh */
+	/* For tests: behave as if interrupted (SIGINT) after this many
+	 * training steps in this call; 0: never. */
+	long stop_after_steps;
 };
 
 /* Builds the network from doc, trains it, evaluates it on the test set and
- * writes the run folder. Returns CNN_OK, CNN_BAD_CONFIG (err is positioned
- * in the config) or CNN_FAILED. */
+ * writes the run folder: last.ckpt after every epoch (and every
+ * train.checkpoint_every batches), best.ckpt when validation accuracy
+ * improves. SIGINT or SIGTERM finishes the current batch, saves last.ckpt
+ * and returns CNN_INTERRUPTED with err saying how to resume.
+ * With opt->resume, continues the checkpoint's run bit for bit; the
+ * checkpoint must have the same input, layers, seed, data.validation and
+ * train.batch as doc (else CNN_BAD_CONFIG, naming the first difference).
+ * Returns CNN_OK, CNN_BAD_CONFIG (err is positioned in the config),
+ * CNN_INTERRUPTED or CNN_FAILED. */
 int run_train(struct cfg_doc *doc, const char *config_path, const struct run_options *opt,
               struct cnn_error *err);
 
+/* `cnnrun eval CKPT`: rebuilds the checkpoint's network from the config it
+ * holds, evaluates it on the test set of data_path (NULL: the config's
+ * data.path), prints the final report on out and writes metrics.json,
+ * report.md and the rest of a run's report files into out_dir (NULL:
+ * the checkpoint's folder + "/eval"). */
+int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE *out,
+             struct cnn_error *err);
+
+/* `cnnrun predict CKPT IMAGE...`: classifies each PGM or PNG image and
+ * prints its top classes, one line per image ("digit.png: 7 (0.9981), ..."),
+ * or one JSON object per line. An image that cannot be read or has the
+ * wrong size is reported on diag and skipped; the result is then
+ * CNN_FAILED (err holds the last such message). */
+int run_predict(const char *ckpt, const char *const *images, int n, bool json, FILE *out,
+                FILE *diag, struct cnn_error *err);
+
+/* `cnnrun export CKPT --npz FILE`: the checkpoint's parameters as NumPy
+ * arrays in PyTorch's layouts (see docs/formats.md). */
+int run_export(const char *ckpt, const char *npz_path, FILE *out, struct cnn_error *err);
+
 /* `cnnrun summary`: the layer table, totals and the memory plan. */
 int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err);
+
+/* Standardises train, val and test (either may be NULL) as the config's
+ * data.normalize says, computing mean and std from train if not given and
+ * recording them in the config tree, so a checkpoint carries them. */
+void run_normalize(struct data_config *d, struct dataset *train, struct dataset *val,
+                   struct dataset *test);
 
 /* The memory estimate, one line. */
 void print_memory(FILE *f, const struct mem_estimate *m, double limit);

@@ -16,6 +16,13 @@ static const struct {
 	{ "linear", "dense" }, { "Linear", "dense" }, { "Dense", "dense" }, { "fc", "dense" },
 	{ "connected", "dense" }, { "InnerProduct", "dense" }, { "fully_connected", "dense" },
 	{ "ReLU", "relu" }, { "Flatten", "flatten" },
+	{ "AvgPool2d", "avgpool" }, { "AveragePooling2D", "avgpool" }, { "avgpool2d", "avgpool" },
+	{ "avg_pool", "avgpool" }, { "average_pooling", "avgpool" },
+	{ "GlobalAveragePooling2D", "global_avgpool" }, { "AdaptiveAvgPool2d", "global_avgpool" },
+	{ "global_avg_pool", "global_avgpool" }, { "global_average_pooling", "global_avgpool" },
+	{ "LeakyReLU", "leaky_relu" }, { "leaky", "leaky_relu" }, { "leakyrelu", "leaky_relu" },
+	{ "Tanh", "tanh" }, { "TanH", "tanh" },
+	{ "Sigmoid", "sigmoid" }, { "logistic", "sigmoid" },
 };
 
 static int unknown_type(const struct cfg_node *type_node, struct cnn_error *err)
@@ -172,6 +179,29 @@ static int read_input(struct cfg_node *root, struct model_config *c, struct cnn_
 
 static const char *const dataset_names[] = { "mnist", NULL };
 
+static const char *const normalize_names[] = { "scale", "standard", NULL };
+
+/* normalize: scale (v / 255) or standard ((v - mean) / std, from the training
+ * set unless given; the runner records computed values in the config). */
+static int read_normalize(struct cfg_node *map, struct data_config *d, struct cnn_error *err)
+{
+	int which;
+	if (cfg_enum(map, "normalize", CFG_OPTIONAL, 0, normalize_names, &which, "data", err))
+		return -1;
+	d->standardize = which == 1;
+	struct cfg_node *mean = cfg_get(map, "mean"), *std = cfg_get(map, "std");
+	if (!mean && !std)
+		return 0;
+	if (!d->standardize)
+		return cnn_errorf(err, (mean ? mean : std)->loc,
+		                  "data: 'mean' and 'std' apply only with 'normalize: standard'");
+	if (cfg_float(map, "mean", CFG_REQUIRED, 0, 0, 255, &d->mean, "data", err) ||
+	    cfg_float_positive(map, "std", CFG_REQUIRED, 0, 255, &d->std, "data", err))
+		return -1;
+	d->have_stats = true;
+	return 0;
+}
+
 static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	struct cfg_node *map;
@@ -182,9 +212,10 @@ static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_e
 	    cfg_enum(map, "dataset", CFG_REQUIRED, -1, dataset_names, &which, "data", err) ||
 	    cfg_string(map, "path", CFG_OPTIONAL, "data/mnist", &d->path, "data", err) ||
 	    cfg_int(map, "validation", CFG_OPTIONAL, 5000, 0, 59000, &validation, "data", err) ||
-	    cfg_check_keys(map, "data", err))
+	    read_normalize(map, d, err) || cfg_check_keys(map, "data", err))
 		return -1;
 	d->dataset = dataset_names[which];
+	d->map = map;
 	d->validation = (int)validation;
 	d->n_classes = 10;
 	d->shape = (struct shape){ 1, 28, 28 };
@@ -194,14 +225,38 @@ static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_e
 static int read_train(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	struct cfg_node *map;
-	long epochs, batch, threads;
+	long epochs, batch, threads, every;
+	struct augment_config augment;
 	if (cfg_map(root, "train", CFG_OPTIONAL, &map, NULL, err) ||
 	    cfg_int(map, "epochs", CFG_OPTIONAL, 10, 1, 100000, &epochs, "train", err) ||
 	    cfg_int(map, "batch", CFG_OPTIONAL, 32, 1, 65536, &batch, "train", err) ||
 	    cfg_int(map, "threads", CFG_OPTIONAL, 0, 0, 1024, &threads, "train", err) ||
+	    augment_config_read(map, &augment, err) ||
+	    cfg_int(map, "checkpoint_every", CFG_OPTIONAL, 0, 0, 2147483647L, &every, "train", err) ||
 	    cfg_check_keys(map, "train", err))
 		return -1;
-	c->train = (struct train_config){ (int)epochs, (int)batch, threads ? (int)threads : omp_get_num_procs() };
+	c->train = (struct train_config){
+		.epochs = (int)epochs,
+		.batch = (int)batch,
+		.threads = threads ? (int)threads : omp_get_num_procs(),
+		.checkpoint_every = (int)every,
+		.augment = augment,
+	};
+	return 0;
+}
+
+/* `init: {from: FILE.npz}`. Looked up before cfg_map, which would add an
+ * empty `init: {}` to the resolved config of every run that has none. */
+static int read_init(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *map;
+	if (!cfg_get(root, "init"))
+		return 0;
+	if (cfg_map(root, "init", CFG_REQUIRED, &map, NULL, err) ||
+	    cfg_string(map, "from", CFG_REQUIRED, NULL, &c->init_from, "init", err) ||
+	    cfg_check_keys(map, "init", err))
+		return -1;
+	c->init_loc = cfg_get(map, "from")->loc;
 	return 0;
 }
 
@@ -293,7 +348,7 @@ int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_e
 	struct cfg_node *opt;
 	if (cfg_enum(root, "loss", CFG_OPTIONAL, 0, loss_names, &loss, NULL, err) ||
 	    cfg_map(root, "optimizer", CFG_REQUIRED, &opt, NULL, err) ||
-	    optim_config_read(opt, &c->optim, err) || read_train(root, c, err) ||
+	    optim_config_read(opt, &c->optim, err) || read_train(root, c, err) || read_init(root, c, err) ||
 	    read_limits(root, c, err) || check_head(c, err) || cfg_check_keys(root, NULL, err) ||
 	    check_memory(root, c, err))
 		goto fail;

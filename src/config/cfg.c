@@ -427,6 +427,8 @@ static const struct {
 	{ "beta_1", "Keras's", { "beta1" } },
 	{ "beta_2", "Keras's", { "beta2" } },
 	{ "epsilon", "Keras's", { "eps" } },
+	{ "negative_slope", "PyTorch's", { "slope" } },
+	{ "alpha", "Keras's", { "slope" } },
 	{ "activation", "Keras's", { NULL } },
 };
 

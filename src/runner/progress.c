@@ -110,15 +110,15 @@ void progress_layer_times(struct progress *p, const struct net *net, const doubl
 	for (int i = 0; i < 2 * n; i++)
 		total += seconds[i];
 	printf("      layer times, epoch %d (thread 0; training steps only):\n", p->epoch);
-	printf("      %3s  %-10s %-8s %10s %10s %7s\n", "#", "layer", "type", "forward s",
+	printf("      %3s  %-16s %-14s %10s %10s %7s\n", "#", "layer", "type", "forward s",
 	       "backward s", "share");
 	for (int i = 0; i < n; i++) {
 		const struct layer *l = net->layers[i];
 		double both = seconds[i] + seconds[n + i];
 
-		printf("      %3d  %-10s %-8s %10.3f %10.3f %6.1f%%\n", i + 1, l->name, l->ops->type,
+		printf("      %3d  %-16s %-14s %10.3f %10.3f %6.1f%%\n", i + 1, l->name, l->ops->type,
 		       seconds[i], seconds[n + i], total > 0 ? 100 * both / total : 0.0);
 	}
-	printf("      %3s  %-10s %-8s %10.3f\n", "", "total", "", total);
+	printf("      %3s  %-16s %-14s %10.3f\n", "", "total", "", total);
 	fflush(stdout);
 }

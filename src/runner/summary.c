@@ -20,8 +20,8 @@ void print_layer_table(FILE *f, const struct net *net, int batch)
 {
 	char shape[48], flops[32], desc[96];
 	shape_str(net->input, shape, sizeof shape);
-	fprintf(f, "  #  %-10s %-8s %-12s %10s %10s  %s\n", "layer", "type", "output", "params", "FLOPs", "details");
-	fprintf(f, "  -  %-10s %-8s %-12s %10s %10s\n", "input", "", shape, "", "");
+	fprintf(f, "  #  %-16s %-14s %-12s %10s %10s  %s\n", "layer", "type", "output", "params", "FLOPs", "details");
+	fprintf(f, "  -  %-16s %-14s %-12s %10s %10s\n", "input", "", shape, "", "");
 	for (int i = 0; i < net->n_layers; i++) {
 		const struct layer *l = net->layers[i];
 		shape_str(l->out, shape, sizeof shape);
@@ -29,7 +29,7 @@ void print_layer_table(FILE *f, const struct net *net, int batch)
 		desc[0] = '\0';
 		if (l->ops->describe)
 			l->ops->describe(l, desc, sizeof desc);
-		fprintf(f, "%3d  %-10s %-8s %-12s %10zu %10s  %s\n", i + 1, l->name, l->ops->type, shape,
+		fprintf(f, "%3d  %-16s %-14s %-12s %10zu %10s  %s\n", i + 1, l->name, l->ops->type, shape,
 		        l->param_count, flops, desc);
 	}
 	human_count(net_flops(net), flops, sizeof flops);

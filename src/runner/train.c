@@ -1,65 +1,37 @@
 /* The training loop: epochs of shuffled mini-batches, validation after each
- * epoch, a test evaluation at the end, and the run folder. */
+ * epoch, checkpoints, a test evaluation at the end, and the run folder.
+ *
+ * Where training stands lives in struct run (epoch, batch, the partial
+ * epoch's sums, the order generator), which is exactly what a checkpoint
+ * saves and a resume restores: training that stops and resumes takes the
+ * same steps on the same batches as training straight through. */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "cnn/augment.h"
 #include "cnn/data.h"
 #include "cnn/metrics.h"
+#include "cnn/npz.h"
 #include "cnn/optim.h"
 #include "cnn/report.h"
 #include "cnn/rng.h"
 #include "cnn/runner.h"
 
+#include "runner/checkpointing.h"
+#include "runner/common.h"
 #include "runner/progress.h"
 
 /* Different streams from one seed: weights, the validation split, the order. */
 #define SEED_SPLIT   0x5eed0001ULL
 #define SEED_SHUFFLE 0x5eed0002ULL
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* mkdir -p, then proves the folder takes a file: a run that cannot save its
- * results should fail before training, not after. */
-static int prepare_out_dir(const char *dir, struct cnn_error *err)
-{
-	char path[4096];
-	size_t len = strlen(dir);
-	if (len == 0 || len >= sizeof path - 32)
-		return cnn_errorf_plain(err, "output folder name '%s' is empty or too long", dir);
-	memcpy(path, dir, len + 1);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0777) && errno != EEXIST)
-			return cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "cannot create folder '%s': %s", path, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(path, 0777) && errno != EEXIST)
-		return cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "cannot create the output folder: %s", strerror(errno));
-	snprintf(path + len, sizeof path - len, "/.write-test");
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "cannot write into the output folder: %s", strerror(errno));
-	fclose(f);
-	unlink(path);
-	return 0;
-}
-
 static int write_resolved_config(const char *dir, const struct cfg_node *root, struct cnn_error *err)
 {
-	char path[4096], tmp[4200];
+	char path[4200], tmp[4300];
 	snprintf(path, sizeof path, "%s/config.yaml", dir);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
@@ -82,18 +54,34 @@ static int write_resolved_config(const char *dir, const struct cfg_node *root, s
 /* Everything a run holds, so one function can free it on any path. */
 struct run {
 	struct model_config cfg;
+	const struct run_options *opt;
 	struct dataset train, val, test;
 	struct net *net;
 	struct optim optim;
 	struct confusion confusion;
-	struct epoch_record *history;
-	int *order, *labels, *pred;
+	struct eval_buffers eval;
+	struct epoch_record *history; /* (epochs) */
+	int *order;             /* (train.n) the current epoch's sample order */
+	int *labels;            /* (batch) */
 	char out_dir[4096];
-	/* report: per-batch losses, test probabilities, confident mistakes, --verbose times */
-	float *batch_loss;      /* (epochs * batches per epoch) */
-	float *probs;           /* (batch, n_classes) */
+	char *config_text;      /* the resolved config, saved in checkpoints */
+	/* report: per-batch losses, confident mistakes, --verbose times */
+	float *batch_loss;      /* (epochs * batches) */
 	struct mistakes mistakes;
 	double *layer_seconds;  /* (2 * n_layers) when --verbose, else NULL */
+
+	/* Where training stands: what a checkpoint holds. */
+	int batches;            /* per epoch */
+	int epoch;              /* epochs completed */
+	int batch;              /* batches completed of epoch `epoch + 1` */
+	double loss_sum;        /* over those batches */
+	long long correct, seen;
+	double train_seconds;   /* training steps only, before this segment */
+	double segment_start;   /* when the current stretch of steps began */
+	double best_val_accuracy; /* NaN: none yet */
+	int best_epoch;
+	struct rng order_rng;
+	long steps_here;        /* steps taken in this call (stop_after_steps) */
 };
 
 static void run_free(struct run *r)
@@ -105,12 +93,12 @@ static void run_free(struct run *r)
 	net_free(r->net);
 	optim_free(&r->optim);
 	confusion_free(&r->confusion);
+	eval_buffers_free(&r->eval);
 	free(r->history);
 	free(r->order);
 	free(r->labels);
-	free(r->pred);
+	free(r->config_text);
 	free(r->batch_loss);
-	free(r->probs);
 	mistakes_free(&r->mistakes);
 	free(r->layer_seconds);
 }
@@ -137,38 +125,8 @@ static int load_data(struct run *r, struct cnn_error *err)
 		if (rc)
 			return -1;
 	}
+	run_normalize(&r->cfg.data, &r->train, &r->val, &r->test);
 	return 0;
-}
-
-/* Evaluates `d` in batches: mean loss and accuracy, and the confusion
- * matrix and most confident mistakes if a confusion matrix is given. */
-static void evaluate(struct run *r, const struct dataset *d, struct confusion *cm,
-                     double *loss, double *accuracy)
-{
-	struct net *net = r->net;
-	double loss_sum = 0;
-	long correct = 0;
-	for (int i = 0; i < d->n; i += net->batch) {
-		int n = d->n - i < net->batch ? d->n - i : net->batch;
-		for (int j = 0; j < n; j++)
-			r->order[j] = i + j;
-		dataset_batch(d, r->order, n, net->x, r->labels);
-		double batch_loss;
-		net_eval(net, r->labels, n, &batch_loss, r->pred, cm ? r->probs : NULL);
-		loss_sum += batch_loss;
-		for (int j = 0; j < n; j++) {
-			correct += r->pred[j] == r->labels[j];
-			if (cm)
-				confusion_add(cm, r->labels[j], r->pred[j]);
-			/* report: mistakes.png */
-			if (cm && r->pred[j] != r->labels[j])
-				mistakes_offer(&r->mistakes, i + j, r->labels[j], r->pred[j],
-				               r->probs[(size_t)j * (size_t)net->n_classes + (size_t)r->pred[j]],
-				               d->images + (size_t)(i + j) * shape_size(d->shape));
-		}
-	}
-	*loss = d->n ? loss_sum / d->n : NAN;
-	*accuracy = d->n ? (double)correct / d->n : NAN;
 }
 
 static int nonfinite_error(struct run *r, int epoch, int batch, int count, double loss,
@@ -182,50 +140,188 @@ static int nonfinite_error(struct run *r, int epoch, int batch, int count, doubl
 	                  epoch, batch, isnan(loss) ? "NaN" : "infinite", what, r->optim.cfg.lr);
 }
 
-static int train_epoch(struct run *r, int epoch, struct rng *rng, struct progress *p,
-                       struct epoch_record *rec, struct cnn_error *err)
+/* ------------------------------------------------------------------ */
+/* Checkpoints                                                          */
+
+static int save_checkpoint(struct run *r, const char *name, struct cnn_error *err)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", r->out_dir, name);
+	struct checkpoint c = {
+		.config_text = r->config_text,
+		.epoch = r->epoch, .batch = r->batch,
+		.loss_sum = r->loss_sum, .correct = r->correct, .seen = r->seen,
+		.train_seconds = r->train_seconds + (run_now() - r->segment_start),
+		.best_val_accuracy = r->best_val_accuracy, .best_epoch = r->best_epoch,
+		.rng = r->order_rng,
+		.order = r->order, .n_order = r->train.n,
+		.history = r->history, .n_history = r->epoch,
+		.batch_loss = r->batch_loss, .n_batch_loss = r->epoch * r->batches + r->batch,
+	};
+	return checkpoint_save(path, r->net, &r->optim, &c, err);
+}
+
+/* A checkpoint's counters must describe this run's data and epochs. */
+static int check_progress(const struct run *r, const struct checkpoint *c, struct cnn_error *err)
+{
+	struct cnn_loc at = { c->path, 0, 0 };
+	if (c->n_order != r->train.n)
+		return cnn_errorf(err, at, "the checkpoint's data order covers %d training samples, this "
+		                  "config's data has %d; resume with the same data", c->n_order, r->train.n);
+	if (c->epoch < 0 || c->batch < 0 || c->batch >= r->batches || c->n_history != c->epoch ||
+	    c->n_batch_loss != c->epoch * r->batches + c->batch)
+		return cnn_errorf(err, at, "the checkpoint's counters do not fit this run (epoch %d, batch %d "
+		                  "of %d, %d history rows, %d batch losses)", c->epoch, c->batch, r->batches,
+		                  c->n_history, c->n_batch_loss);
+	for (int i = 0; i < c->n_order; i++)
+		if (c->order[i] < 0 || c->order[i] >= r->train.n)
+			return cnn_errorf(err, at, "the checkpoint's data order holds %d, outside 0..%d",
+			                  c->order[i], r->train.n - 1);
+	return 0;
+}
+
+/* Restores everything training left in the checkpoint. Returns a status. */
+static int resume(struct run *r, struct cfg_doc *doc, const char *path, struct cnn_error *err)
+{
+	struct checkpoint c;
+	int status = CNN_BAD_CONFIG;
+	if (checkpoint_load(path, &c, err))
+		return CNN_FAILED;
+	if (resume_check_config(&c, doc->root, err))
+		goto out;
+	if (c.epoch > r->cfg.train.epochs || (c.epoch == r->cfg.train.epochs && c.batch > 0)) {
+		cnn_errorf(err, (struct cnn_loc){ c.path, 0, 0 }, "the checkpoint has trained %d epoch%s%s, "
+		           "more than train.epochs %d; raise it (--epochs N) to train on, or evaluate "
+		           "it with `cnnrun eval %s`", c.epoch, c.epoch == 1 ? "" : "s",
+		           c.batch ? " and part of the next" : "", r->cfg.train.epochs, c.path);
+		goto out;
+	}
+	if (checkpoint_apply(&c, r->net, &r->optim, err))
+		goto out;
+	status = CNN_FAILED;
+	if (check_progress(r, &c, err))
+		goto out;
+	r->epoch = c.epoch;
+	r->batch = c.batch;
+	r->loss_sum = c.loss_sum;
+	r->correct = c.correct;
+	r->seen = c.seen;
+	r->train_seconds = c.train_seconds;
+	r->best_val_accuracy = c.best_val_accuracy;
+	r->best_epoch = c.best_epoch;
+	r->order_rng = c.rng;
+	memcpy(r->order, c.order, (size_t)c.n_order * sizeof *r->order);
+	memcpy(r->history, c.history, (size_t)c.n_history * sizeof *r->history);
+	memcpy(r->batch_loss, c.batch_loss, (size_t)c.n_batch_loss * sizeof *r->batch_loss);
+	status = CNN_OK;
+out:
+	checkpoint_free(&c);
+	return status;
+}
+
+/* ------------------------------------------------------------------ */
+/* Training                                                             */
+
+static bool stop_requested(const struct run *r)
+{
+	return stop_signal_pending() ||
+	       (r->opt->stop_after_steps > 0 && r->steps_here >= r->opt->stop_after_steps);
+}
+
+/* Validation, the epoch's record, and the epoch's checkpoints. */
+static int end_epoch(struct run *r, struct progress *p, double seconds, long long images,
+                     struct cnn_error *err)
+{
+	struct epoch_record *rec = &r->history[r->epoch];
+	double start = run_now();
+	rec->epoch = r->epoch + 1;
+	rec->loss = r->loss_sum / (double)r->seen;
+	rec->accuracy = (double)r->correct / (double)r->seen;
+	rec->images_per_second = (double)images / seconds;
+	rec->val_loss = rec->val_accuracy = NAN;
+	if (r->val.n)
+		run_evaluate(r->net, &r->val, &r->eval, NULL, NULL, &rec->val_loss, &rec->val_accuracy);
+	rec->seconds = seconds + (run_now() - start);
+	progress_epoch_end(p, rec);
+	if (r->layer_seconds)
+		progress_layer_times(p, r->net, r->layer_seconds);
+
+	bool improved = r->val.n && (isnan(r->best_val_accuracy) || rec->val_accuracy > r->best_val_accuracy);
+	if (improved) {
+		r->best_val_accuracy = rec->val_accuracy;
+		r->best_epoch = rec->epoch;
+	}
+	r->epoch++;
+	r->batch = 0;
+	r->loss_sum = 0;
+	r->correct = r->seen = 0;
+	r->segment_start = run_now();
+	if (save_checkpoint(r, "last.ckpt", err) || (improved && save_checkpoint(r, "best.ckpt", err)))
+		return -1;
+	return 0;
+}
+
+/* Trains epoch r->epoch + 1 from batch r->batch. Returns 0 when the epoch
+ * ended, 1 when it stopped early on request (last.ckpt saved), -1 on error. */
+static int train_epoch(struct run *r, struct progress *p, struct cnn_error *err)
 {
 	struct net *net = r->net;
-	int n = r->train.n, batches = (n + net->batch - 1) / net->batch;
-	double loss_sum = 0, start = now_seconds();
-	long correct = 0;
-	for (int i = 0; i < n; i++)
-		r->order[i] = i;
-	rng_shuffle(rng, r->order, n);
+	int n = r->train.n, epoch = r->epoch + 1, every = r->cfg.train.checkpoint_every;
+	long long images = 0;
+	if (r->batch == 0) {
+		for (int i = 0; i < n; i++)
+			r->order[i] = i;
+		rng_shuffle(&r->order_rng, r->order, n);
+	}
 	if (r->layer_seconds)
 		memset(r->layer_seconds, 0, 2 * (size_t)net->n_layers * sizeof *r->layer_seconds);
-	progress_epoch_start(p, epoch, batches);
-	for (int b = 0; b < batches; b++) {
+	progress_epoch_start(p, epoch, r->batches);
+	r->segment_start = run_now();
+	for (int b = r->batch; b < r->batches; b++) {
 		int first = b * net->batch;
 		int count = n - first < net->batch ? n - first : net->batch;
 		double batch_loss;
 		int batch_correct;
 		dataset_batch(&r->train, r->order + first, count, net->x, r->labels);
-		long step = (long)(epoch - 1) * batches + b;
-		r->optim.cfg.lr = lr_at(&r->cfg.optim, step, batches, (long)batches * r->cfg.train.epochs);
+		if (augment_batch(&r->cfg.train.augment, net->x, count, r->train.shape, r->cfg.seed, epoch, first))
+			return cnn_errorf_plain(err, "out of memory for augmentation");
+		long step = (long)(epoch - 1) * r->batches + b;
+		r->optim.cfg.lr = lr_at(&r->cfg.optim, step, r->batches, (long)r->batches * r->cfg.train.epochs);
 		net_train_step(net, r->labels, count, &batch_loss, &batch_correct);
 		if (!isfinite(batch_loss))
 			return nonfinite_error(r, epoch, b + 1, count, batch_loss, err);
 		optim_step(&r->optim, net->params, net->grads);
 		r->batch_loss[step] = (float)(batch_loss / count); /* report: batches.csv */
-		loss_sum += batch_loss;
-		correct += batch_correct;
-		progress_batch(p, b + 1, first + count, loss_sum / (first + count),
-		               (double)correct / (first + count));
+		r->batch = b + 1;
+		r->loss_sum += batch_loss;
+		r->correct += batch_correct;
+		r->seen += count;
+		r->steps_here++;
+		images += count;
+		progress_batch(p, b + 1, first + count, r->loss_sum / (double)r->seen,
+		               (double)r->correct / (double)r->seen);
+		/* The epoch's last batch: its end saves and stops, below and in run_train. */
+		if (b + 1 == r->batches)
+			break;
+		if (stop_requested(r)) {
+			if (p->tty && !p->quiet)
+				fputc('\n', stderr);
+			return save_checkpoint(r, "last.ckpt", err) ? -1 : 1;
+		}
+		if (every > 0 && (step + 1) % every == 0 && save_checkpoint(r, "last.ckpt", err))
+			return -1;
 	}
-	double train_seconds = now_seconds() - start;
-	rec->epoch = epoch;
-	rec->loss = loss_sum / n;
-	rec->accuracy = (double)correct / n;
-	rec->images_per_second = n / train_seconds;
-	rec->val_loss = rec->val_accuracy = NAN;
-	if (r->val.n)
-		evaluate(r, &r->val, NULL, &rec->val_loss, &rec->val_accuracy);
-	rec->seconds = now_seconds() - start;
-	progress_epoch_end(p, rec);
-	if (r->layer_seconds)
-		progress_layer_times(p, net, r->layer_seconds);
-	return 0;
+	double seconds = run_now() - r->segment_start;
+	r->train_seconds += seconds;
+	return end_epoch(r, p, seconds, images, err);
+}
+
+/* net_import_npz's message, pointed at the config key that named the file. */
+static int init_error(const struct run *r, struct cnn_error *err)
+{
+	char buf[sizeof err->msg];
+	struct cnn_error inner = *err;
+	return cnn_errorf(err, r->cfg.init_loc, "init.from: %s", cnn_error_str(&inner, buf, sizeof buf));
 }
 
 static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *opt, struct cnn_error *err)
@@ -233,9 +329,14 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	int threads = r->cfg.train.threads ? r->cfg.train.threads : omp_get_num_procs();
 	if (opt->out_dir)
 		snprintf(r->out_dir, sizeof r->out_dir, "%s", opt->out_dir);
+	else if (opt->resume && strrchr(opt->resume, '/'))
+		snprintf(r->out_dir, sizeof r->out_dir, "%.*s", (int)(strrchr(opt->resume, '/') - opt->resume),
+		         opt->resume);
+	else if (opt->resume)
+		snprintf(r->out_dir, sizeof r->out_dir, ".");
 	else
 		snprintf(r->out_dir, sizeof r->out_dir, "runs/%s", r->cfg.name);
-	if (prepare_out_dir(r->out_dir, err) || load_data(r, err))
+	if (run_prepare_out_dir(r->out_dir, err) || load_data(r, err))
 		return -1;
 	struct layer **layers = r->cfg.layers;
 	int n_layers = r->cfg.n_layers;
@@ -244,19 +345,20 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	if (net_create(layers, n_layers, r->cfg.input, r->cfg.train.batch, threads, r->cfg.seed, &r->net, err) ||
 	    optim_create(&r->optim, &r->cfg.optim, r->net->n_params, err))
 		return -1;
-	size_t most = (size_t)(r->train.n > r->net->batch ? r->train.n : r->net->batch);
-	r->order = malloc(most * sizeof *r->order);
+	/* init.from replaces the random weights; a resume replaces both. */
+	if (r->cfg.init_from && !opt->resume && net_import_npz(r->net, r->cfg.init_from, err))
+		return init_error(r, err);
+	r->batches = (r->train.n + r->net->batch - 1) / r->net->batch;
+	r->order = malloc((size_t)r->train.n * sizeof *r->order);
 	r->labels = malloc((size_t)r->net->batch * sizeof *r->labels);
-	r->pred = malloc((size_t)r->net->batch * sizeof *r->pred);
 	r->history = calloc((size_t)r->cfg.train.epochs, sizeof *r->history);
-	if (!r->order || !r->labels || !r->pred || !r->history ||
-	    confusion_init(&r->confusion, r->cfg.data.n_classes))
+	r->config_text = run_yaml_text(doc->root);
+	if (!r->order || !r->labels || !r->history || !r->config_text ||
+	    confusion_init(&r->confusion, r->cfg.data.n_classes) || eval_buffers_init(&r->eval, r->net, err))
 		return cnn_errorf_plain(err, "out of memory");
-	/* report: per-batch losses, test probabilities, mistakes, --verbose times */
-	size_t batches = (size_t)((r->train.n + r->net->batch - 1) / r->net->batch);
-	r->batch_loss = malloc(batches * (size_t)r->cfg.train.epochs * sizeof *r->batch_loss);
-	r->probs = malloc((size_t)r->net->batch * (size_t)r->net->n_classes * sizeof *r->probs);
-	if (!r->batch_loss || !r->probs ||
+	/* report: per-batch losses, mistakes, --verbose times */
+	r->batch_loss = malloc((size_t)r->batches * (size_t)r->cfg.train.epochs * sizeof *r->batch_loss);
+	if (!r->batch_loss ||
 	    mistakes_init(&r->mistakes, MISTAKES_DEFAULT, r->test.shape.c, r->test.shape.h, r->test.shape.w))
 		return cnn_errorf_plain(err, "out of memory");
 	if (opt->verbose) {
@@ -265,61 +367,109 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 			return cnn_errorf_plain(err, "out of memory");
 		r->net->layer_seconds = r->layer_seconds;
 	}
-	return write_resolved_config(r->out_dir, doc->root, err);
+	r->best_val_accuracy = NAN;
+	rng_seed(&r->order_rng, r->cfg.seed ^ SEED_SHUFFLE);
+	return 0;
+}
+
+static void print_start(const struct run *r, FILE *log)
+{
+	fprintf(log, "%s: %d training, %d validation, %d test images; batch %d, %d thread%s, %s lr %g\n",
+	        r->cfg.name, r->train.n, r->val.n, r->test.n, r->net->batch, r->net->threads,
+	        r->net->threads == 1 ? "" : "s", r->cfg.optim.type, r->cfg.optim.lr);
+	print_layer_table(log, r->net, r->net->batch);
+	if (r->cfg.init_from && !r->opt->resume)
+		fprintf(log, "initial weights from %s\n", r->cfg.init_from);
+	if (r->opt->resume)
+		fprintf(log, "resuming %s at epoch %d, batch %d of %d\n", r->opt->resume, r->epoch + 1,
+		        r->batch, r->batches);
+	fprintf(log, "checkpoints: %s/last.ckpt after every epoch%s%s\n", r->out_dir,
+	        r->cfg.train.checkpoint_every ? " and every train.checkpoint_every batches" : "",
+	        r->val.n ? ", best.ckpt at the best validation accuracy"
+	                 : "; no best.ckpt, as there is no validation set (data.validation: 0)");
+}
+
+/* The stop message: where it stopped and the command that continues. */
+static int interrupted(const struct run *r, const char *config_path, struct cnn_error *err)
+{
+	int sig = stop_signal_pending();
+	cnn_errorf_plain(err, "%s: stopped at epoch %d, batch %d of %d and saved %s/last.ckpt; resume with: "
+	                 "cnnrun train %s --resume %s/last.ckpt", sig == SIGTERM ? "terminated" : "interrupted",
+	                 r->epoch + (r->batch > 0), r->batch ? r->batch : r->batches, r->batches, r->out_dir,
+	                 config_path ? config_path : "CONFIG", r->out_dir);
+	return CNN_INTERRUPTED;
+}
+
+static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, struct cnn_error *err)
+{
+	double test_loss, test_accuracy, start = run_now();
+	run_evaluate(r->net, &r->test, &r->eval, &r->confusion, &r->mistakes, &test_loss, &test_accuracy);
+	double eval_seconds = run_now() - start;
+	int epochs = r->cfg.train.epochs;
+	struct run_result result = {
+		.name = r->cfg.name, .config_path = config_path, .config = doc->root,
+		.n_train = r->train.n, .n_val = r->val.n, .n_test = r->test.n,
+		.n_params = (long)r->net->n_params, .flops_per_image = net_flops(r->net),
+		.threads = r->net->threads, .batch = r->net->batch,
+		.history = r->history, .n_epochs = epochs,
+		.train_seconds = r->train_seconds,
+		.train_images_per_second = (double)r->train.n * epochs / r->train_seconds,
+		.test_loss = test_loss, .test_accuracy = test_accuracy,
+		.eval_images_per_second = r->test.n / eval_seconds,
+		.test_confusion = &r->confusion,
+		/* report: batches.csv, mistakes.bin and the pictures */
+		.batch_loss = r->batch_loss, .batches_per_epoch = r->batches,
+		.n_batch_loss = epochs * r->batches,
+		.mistakes = &r->mistakes,
+	};
+	report_print(stdout, &result);
+	if (report_write_all(r->out_dir, &result, err))
+		return CNN_FAILED;
+	printf("results: %s/{report.md,metrics.json,history.csv,batches.csv,config.yaml}\n", r->out_dir);
+	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png}\n", r->out_dir);
+	printf("checkpoints: %s/last.ckpt%s\n", r->out_dir,
+	       r->best_epoch ? ", best.ckpt" : "");
+	return CNN_OK;
 }
 
 int run_train(struct cfg_doc *doc, const char *config_path, const struct run_options *opt,
               struct cnn_error *err)
 {
 	struct run r;
+	struct stop_signals signals;
 	memset(&r, 0, sizeof r);
+	r.opt = opt;
 	if (model_config_build(doc, &r.cfg, err))
 		return CNN_BAD_CONFIG;
 	int status = CNN_FAILED;
 	if (setup(&r, doc, opt, err))
 		goto out;
+	if (opt->resume && (status = resume(&r, doc, opt->resume, err)) != CNN_OK)
+		goto out;
+	status = CNN_FAILED;
+	if (write_resolved_config(r.out_dir, doc->root, err))
+		goto out;
 	FILE *log = opt->quiet ? NULL : stdout;
-	if (log) {
-		fprintf(log, "%s: %d training, %d validation, %d test images; batch %d, %d thread%s, %s lr %g\n",
-		        r.cfg.name, r.train.n, r.val.n, r.test.n, r.net->batch, r.net->threads,
-		        r.net->threads == 1 ? "" : "s", r.cfg.optim.type, r.cfg.optim.lr);
-		print_layer_table(log, r.net, r.net->batch);
-	}
+	if (log)
+		print_start(&r, log);
 	struct progress progress;
 	progress_init(&progress, r.cfg.train.epochs, opt->quiet, opt->verbose);
-	struct rng order_rng;
-	rng_seed(&order_rng, r.cfg.seed ^ SEED_SHUFFLE);
-	double train_seconds = 0;
-	for (int e = 0; e < r.cfg.train.epochs; e++) {
-		if (train_epoch(&r, e + 1, &order_rng, &progress, &r.history[e], err))
+	stop_signals_catch(&signals);
+	while (r.epoch < r.cfg.train.epochs) {
+		int rc = train_epoch(&r, &progress, err);
+		if (rc == 0 && r.epoch < r.cfg.train.epochs && stop_requested(&r))
+			rc = 1;
+		if (rc) {
+			stop_signals_restore(&signals);
+			if (rc > 0)
+				status = interrupted(&r, config_path, err);
 			goto out;
-		train_seconds += r.train.n / r.history[e].images_per_second;
+		}
 	}
-	double test_loss, test_accuracy, start = now_seconds();
-	evaluate(&r, &r.test, &r.confusion, &test_loss, &test_accuracy);
-	double eval_seconds = now_seconds() - start;
-	struct run_result result = {
-		.name = r.cfg.name, .config_path = config_path, .config = doc->root,
-		.n_train = r.train.n, .n_val = r.val.n, .n_test = r.test.n,
-		.n_params = (long)r.net->n_params, .flops_per_image = net_flops(r.net),
-		.threads = r.net->threads, .batch = r.net->batch,
-		.history = r.history, .n_epochs = r.cfg.train.epochs,
-		.train_seconds = train_seconds,
-		.train_images_per_second = (double)r.train.n * r.cfg.train.epochs / train_seconds,
-		.test_loss = test_loss, .test_accuracy = test_accuracy,
-		.eval_images_per_second = r.test.n / eval_seconds,
-		.test_confusion = &r.confusion,
-		/* report: batches.csv, mistakes.bin and the pictures */
-		.batch_loss = r.batch_loss, .batches_per_epoch = (r.train.n + r.net->batch - 1) / r.net->batch,
-		.n_batch_loss = r.cfg.train.epochs * ((r.train.n + r.net->batch - 1) / r.net->batch),
-		.mistakes = &r.mistakes,
-	};
-	report_print(stdout, &result);
-	if (report_write_all(r.out_dir, &result, err))
-		goto out;
-	printf("results: %s/{report.md,metrics.json,history.csv,batches.csv,config.yaml}\n", r.out_dir);
-	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png}\n", r.out_dir);
-	status = CNN_OK;
+	/* The test evaluation is short, and last.ckpt already holds the
+	 * finished training: a signal now ends the process as usual. */
+	stop_signals_restore(&signals);
+	status = finish(&r, doc, config_path, err);
 out:
 	run_free(&r);
 	return status;

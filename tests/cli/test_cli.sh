@@ -60,5 +60,77 @@ expect 1 "none/train-images-idx3-ubyte: not found (also tried .gz); run \`make d
 expect 1 "cannot create"                                  -- configs/mnist.yaml --out /proc/cnnrun-cannot-write-here
 expect 0 "total: 1158 parameters"                         -- summary configs/mnist.yaml
 
+# Checkpoints: a tiny run on a synthetic dataset (blank digits, all "0"),
+# then eval, predict, export and resume on what it saved, good and bad.
+be32() {
+	local v=$1
+	printf "\\x$(printf %02x $((v >> 24 & 255)))\\x$(printf %02x $((v >> 16 & 255)))"
+	printf "\\x$(printf %02x $((v >> 8 & 255)))\\x$(printf %02x $((v & 255)))"
+}
+mkidx() { # FOLDER PREFIX COUNT
+	{ printf '\x00\x00\x08\x03'; be32 "$3"; be32 28; be32 28; head -c $(($3 * 784)) /dev/zero; } >"$1/$2-images-idx3-ubyte"
+	{ printf '\x00\x00\x08\x01'; be32 "$3"; head -c "$3" /dev/zero; } >"$1/$2-labels-idx1-ubyte"
+}
+mkdir "$tmp/tiny"
+mkidx "$tmp/tiny" train 200
+mkidx "$tmp/tiny" t10k 20
+printf 'name: tiny\ndata: {dataset: mnist, path: %s/tiny, validation: 20}\ninput: [1, 28, 28]\nlayers:\n  - {type: conv, filters: 2, kernel_size: 5}\n  - {type: relu}\n  - {type: maxpool, pool_size: 4}\n  - {type: flatten}\n  - {type: dense, units: 10}\noptimizer: {type: adam, lr: 0.01}\ntrain: {epochs: 1, batch: 16, threads: 1}\n' "$tmp" >"$tmp/tiny.yaml"
+{ printf 'P5\n28 28\n255\n'; head -c 784 /dev/zero; } >"$tmp/blank.pgm"
+{ printf 'P5\n20 20\n255\n'; head -c 400 /dev/zero; } >"$tmp/small.pgm"
+run=$tmp/run
+ckpt=$run/last.ckpt
+
+expect 0 "checkpoints: $run/last.ckpt, best.ckpt"         -- "$tmp/tiny.yaml" --out "$run" --quiet
+cp "$ckpt" "$tmp/flipped.ckpt"
+printf '\xff' | dd of="$tmp/flipped.ckpt" bs=1 seek=100 conv=notrunc 2>/dev/null
+head -c 1000 "$ckpt" >"$tmp/cut.ckpt"
+
+expect 0 "test accuracy: 1.0000 (20/20)"                  -- eval "$ckpt" --out "$tmp/eval"
+expect 0 "results: $run/eval/{report.md,metrics.json"     -- eval "$ckpt"
+expect 2 "eval: missing CKPT (a checkpoint, e.g. runs/mnist/last.ckpt)" -- eval
+expect 2 "--out needs a folder"                           -- eval "$ckpt" --out
+expect 2 "unknown option '--json'"                        -- eval "$ckpt" --json
+expect 2 "unexpected argument 'more'"                     -- eval "$ckpt" more
+expect 1 "mnist.yaml: not a cnnrun checkpoint (it does not start with \"CNNCKPT\")" -- eval configs/mnist.yaml
+expect 1 "flipped.ckpt: corrupted: CRC mismatch (stored"  -- eval "$tmp/flipped.ckpt"
+expect 1 "cut.ckpt: truncated: the header promises"       -- eval "$tmp/cut.ckpt"
+expect 1 "no-such.ckpt"                                   -- eval "$tmp/no-such.ckpt"
+expect 1 "none/t10k-images-idx3-ubyte: not found"         -- eval "$ckpt" --data "$tmp/none" --out "$tmp/eval"
+expect 0 "$tmp/blank.pgm: 0 (0."                          -- predict "$ckpt" "$tmp/blank.pgm"
+expect 0 "{\"image\": \"$tmp/blank.pgm\", \"class\": 0, \"top\": [{\"class\": 0, " -- predict "$ckpt" "$tmp/blank.pgm" --json
+expect 1 "small.pgm: the image is 20x20 pixels, the network takes 28x28 (width x height); resize it first" -- predict "$ckpt" "$tmp/small.pgm" "$tmp/blank.pgm"
+expect 1 "1 of 2 images could not be classified"          -- predict "$ckpt" "$tmp/small.pgm" "$tmp/blank.pgm"
+expect 1 "tiny.yaml: "                                    -- predict "$ckpt" "$tmp/tiny.yaml"
+expect 1 "flipped.ckpt: corrupted: CRC mismatch"          -- predict "$tmp/flipped.ckpt" "$tmp/blank.pgm"
+expect 2 "predict: missing IMAGE"                         -- predict "$ckpt"
+expect 0 "wrote $tmp/w.npz: 4 arrays, "                   -- export "$ckpt" --npz "$tmp/w.npz"
+expect 1 "/proc/cnnrun-cannot-write-here/w.npz"           -- export "$ckpt" --npz /proc/cnnrun-cannot-write-here/w.npz
+expect 2 "export: missing --npz FILE"                     -- export "$ckpt"
+expect 1 "cut.ckpt: truncated"                            -- export "$tmp/cut.ckpt" --npz "$tmp/w2.npz"
+expect 2 "--resume needs a checkpoint"                    -- "$tmp/tiny.yaml" --resume
+expect 2 "--resume is for training; summary does not take it" -- summary "$tmp/tiny.yaml" --resume "$ckpt"
+expect 2 "--set: 'layers.0.filters' is 3 here but 2 in checkpoint $ckpt" -- "$tmp/tiny.yaml" --resume "$ckpt" --set layers.0.filters=3
+expect 1 "flipped.ckpt: corrupted: CRC mismatch"          -- "$tmp/tiny.yaml" --resume "$tmp/flipped.ckpt" --out "$tmp/r2"
+expect 0 "test accuracy: 1.0000"                          -- "$tmp/tiny.yaml" --resume "$ckpt" --epochs 2
+expect 2 "last.ckpt: the checkpoint has trained 2 epochs, more than train.epochs 1; raise it (--epochs N)" -- "$tmp/tiny.yaml" --resume "$ckpt"
+printf 'name: x\ndata: {dataset: mnist, path: %s/tiny, validation: 20}\ninput: [1, 28, 28]\ninit: {from: %s/w.npz}\nlayers:\n  - {type: conv, filters: 3, kernel_size: 5}\n  - {type: flatten}\n  - {type: dense, units: 10}\noptimizer: {type: adam}\n' "$tmp" "$tmp" >"$tmp/init.yaml"
+expect 1 "w.npz: "                                        -- "$tmp/init.yaml" --out "$tmp/r3"
+expect 2 "init: 'from' must not be empty"                 -- "$tmp/init.yaml" --set init.from=
+
+# SIGTERM while training: saves last.ckpt, says how to resume, exits 130.
+"$cnnrun" "$tmp/tiny.yaml" --epochs 100000 --out "$tmp/term" --quiet >/dev/null 2>"$tmp/term.err" &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+status=$?
+if [[ $status -eq 130 ]] && grep -q "terminated: stopped at epoch .* and saved $tmp/term/last.ckpt; resume with: cnnrun train $tmp/tiny.yaml --resume $tmp/term/last.ckpt" "$tmp/term.err"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+	printf 'FAILED: SIGTERM during training: status %s, stderr:\n%s\n' "$status" "$(head -5 "$tmp/term.err")"
+fi
+expect 0 "test accuracy"                                  -- eval "$tmp/term/last.ckpt"
+
 echo "cli: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

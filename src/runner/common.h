@@ -1,0 +1,61 @@
+/* What the runner's commands share: the clock, the output folder, the
+ * resolved config as text, batched evaluation, and a network rebuilt from a
+ * checkpoint (eval, predict, export). Internal to src/runner. */
+#ifndef CNN_RUNNER_COMMON_H
+#define CNN_RUNNER_COMMON_H
+
+#include "cnn/builder.h"
+#include "cnn/checkpoint.h"
+#include "cnn/config.h"
+#include "cnn/data.h"
+#include "cnn/metrics.h"
+#include "cnn/net.h"
+#include "cnn/report.h"
+#include "cnn/runner.h"
+
+double run_now(void);    /* monotonic seconds */
+
+/* mkdir -p, then proves the folder takes a file: a run that cannot save its
+ * results should fail before the work, not after. */
+int run_prepare_out_dir(const char *dir, struct cnn_error *err);
+
+/* The tree as YAML (cfg_write_yaml), malloc'd; NULL when out of memory. */
+char *run_yaml_text(const struct cfg_node *n);
+
+/* Buffers for evaluating in batches of net->batch. */
+struct eval_buffers {
+	int *idx;       /* (batch) sample indices */
+	int *labels;    /* (batch) */
+	int *pred;      /* (batch) */
+	float *probs;   /* (batch, n_classes) */
+};
+
+int eval_buffers_init(struct eval_buffers *b, const struct net *net, struct cnn_error *err);
+void eval_buffers_free(struct eval_buffers *b);
+
+/* Mean loss and accuracy of net on d; with cm, also the confusion matrix
+ * and (with m) the most confident mistakes. */
+void run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers *b,
+                  struct confusion *cm, struct mistakes *m, double *loss, double *accuracy);
+
+/* A trained network read back from a checkpoint: the config it holds is
+ * parsed and built, the network created and its weights applied. */
+struct saved_model {
+	struct checkpoint ckpt;
+	struct cfg_doc doc;      /* the checkpoint's config */
+	struct model_config cfg; /* strings point into doc */
+	struct net *net;
+};
+
+/* batch and threads: 0 for the config's. Returns CNN_OK or CNN_FAILED (an
+ * unreadable or corrupted checkpoint, or a network that does not fit it);
+ * on failure *m holds nothing to free. */
+int saved_model_open(const char *path, int batch, int threads, struct saved_model *m,
+                     struct cnn_error *err);
+void saved_model_close(struct saved_model *m);
+
+/* Scales d's pixels as the model was trained (data.normalize, with the
+ * mean and std its checkpoint recorded). */
+int saved_model_normalize(struct saved_model *m, struct dataset *d, struct cnn_error *err);
+
+#endif

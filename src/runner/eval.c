@@ -1,0 +1,90 @@
+/* `cnnrun eval CKPT`: a saved model's test metrics, printed and written in
+ * the same files and layout as a training run's. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnn/runner.h"
+
+#include "runner/common.h"
+
+/* CKPT's folder + "/eval": next to the run it came from. */
+static void default_out_dir(const char *ckpt, char *buf, size_t len)
+{
+	const char *slash = strrchr(ckpt, '/');
+	if (slash)
+		snprintf(buf, len, "%.*s/eval", (int)(slash - ckpt), ckpt);
+	else
+		snprintf(buf, len, "eval");
+}
+
+int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE *out,
+             struct cnn_error *err)
+{
+	struct saved_model m;
+	struct dataset test = { 0 };
+	struct confusion cm = { 0 };
+	struct mistakes mistakes = { 0 };
+	struct eval_buffers b = { 0 };
+	char dir[4096];
+	int status = CNN_FAILED;
+
+	if (saved_model_open(ckpt, 0, 0, &m, err))
+		return CNN_FAILED;
+	if (out_dir)
+		snprintf(dir, sizeof dir, "%s", out_dir);
+	else
+		default_out_dir(ckpt, dir, sizeof dir);
+	if (run_prepare_out_dir(dir, err) ||
+	    mnist_load(data_path ? data_path : m.cfg.data.path, "test", &test, err))
+		goto out;
+	if (test.shape.c != m.cfg.input.c || test.shape.h != m.cfg.input.h || test.shape.w != m.cfg.input.w) {
+		cnn_errorf_plain(err, "the test images are %dx%dx%d, the network takes %dx%dx%d",
+		                 test.shape.c, test.shape.h, test.shape.w,
+		                 m.cfg.input.c, m.cfg.input.h, m.cfg.input.w);
+		goto out;
+	}
+	if (saved_model_normalize(&m, &test, err) || eval_buffers_init(&b, m.net, err))
+		goto out;
+	if (confusion_init(&cm, m.net->n_classes) ||
+	    mistakes_init(&mistakes, MISTAKES_DEFAULT, test.shape.c, test.shape.h, test.shape.w)) {
+		cnn_errorf_plain(err, "out of memory");
+		goto out;
+	}
+	double loss, accuracy, start = run_now();
+	run_evaluate(m.net, &test, &b, &cm, &mistakes, &loss, &accuracy);
+	double seconds = run_now() - start;
+
+	/* The training side comes from the checkpoint: its completed epochs,
+	 * their batch losses and time, so the report shows how it got here. */
+	const struct checkpoint *c = &m.ckpt;
+	int n_train = c->n_order, per = (n_train + m.net->batch - 1) / m.net->batch;
+	int n_batch_loss = c->n_batch_loss < c->n_history * per ? c->n_batch_loss : c->n_history * per;
+	struct run_result result = {
+		.name = m.cfg.name, .config_path = ckpt, .config = m.doc.root,
+		.n_train = n_train, .n_val = m.cfg.data.validation, .n_test = test.n,
+		.n_params = (long)m.net->n_params, .flops_per_image = net_flops(m.net),
+		.threads = m.net->threads, .batch = m.net->batch,
+		.history = c->history, .n_epochs = c->n_history,
+		.train_seconds = c->train_seconds,
+		.train_images_per_second = c->train_seconds > 0
+		                           ? (double)n_train * c->n_history / c->train_seconds : 0,
+		.test_loss = loss, .test_accuracy = accuracy,
+		.eval_images_per_second = test.n / seconds,
+		.test_confusion = &cm,
+		.batch_loss = n_batch_loss ? c->batch_loss : NULL, .n_batch_loss = n_batch_loss,
+		.batches_per_epoch = per,
+		.mistakes = &mistakes,
+	};
+	report_print(out, &result);
+	if (report_write_all(dir, &result, err))
+		goto out;
+	fprintf(out, "results: %s/{report.md,metrics.json,history.csv,batches.csv}\n", dir);
+	status = CNN_OK;
+out:
+	eval_buffers_free(&b);
+	mistakes_free(&mistakes);
+	confusion_free(&cm);
+	dataset_free(&test);
+	saved_model_close(&m);
+	return status;
+}
