@@ -637,10 +637,10 @@ static const struct bad_case bad_cases[] = {
 	{ GOOD "train: {threads: -1}\n", "t.yaml:7:18: train: 'threads' must be an integer in [0, 1024], got -1" },
 	{ GOOD "train: {batch_size: 64}\n",
 	  "t.yaml:7:9: train: unknown key 'batch_size' ('batch_size' is Keras's name; here it is 'batch'); "
-	  "known keys: epochs, batch, threads, augment, checkpoint_every" },
+	  "known keys: epochs, batch, threads, augment, early_stopping, evaluate, checkpoint_every" },
 	{ GOOD "train: {epochs: 2, max_epochs: 3}\n",
 	  "t.yaml:7:20: train: unknown key 'max_epochs' ('max_epochs' is Lightning's name; here it is 'epochs'); "
-	  "known keys: epochs, batch, threads, augment, checkpoint_every" },
+	  "known keys: epochs, batch, threads, augment, early_stopping, evaluate, checkpoint_every" },
 	/* bytes that are not UTF-8 (see test_reader_error_position for their position) */
 	{ "\xff: 1\n", "t.yaml:1:1: YAML syntax error: invalid leading UTF-8 octet" },
 	/* limits */

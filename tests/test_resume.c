@@ -415,6 +415,42 @@ static void best_checkpoint_follows_validation(void **state)
 	free(dir);
 }
 
+/* With a rate so high that validation accuracy stops improving, training
+ * stops `patience` epochs after the best one, and the test sees exactly
+ * best.ckpt's weights (cnnrun eval on best.ckpt gives the same numbers). */
+static void early_stopping_tests_the_best_weights(void **state)
+{
+	(void)state;
+	const char *const sets[] = { "train.epochs=12", "optimizer.lr=0.2",
+	                             "train.early_stopping={patience: 1}", NULL };
+	char *dir = test_tmpdir();
+	train_ok(dir, sets, NULL, 0, CNN_OK);
+	struct checkpoint last, best;
+	load_ckpt(dir, "last.ckpt", &last);
+	load_ckpt(dir, "best.ckpt", &best);
+	print_message("stopped after %d epochs, best %d\n", last.epoch, best.best_epoch);
+	assert_true(last.epoch < 12);
+	assert_int_equal(last.epoch, best.best_epoch + 1);
+	assert_int_equal((int)metric(dir, "test.weights_epoch"), best.best_epoch);
+	char *ckpt = path_in(dir, "best.ckpt"), *out = test_tmpdir();
+	char msg[1024] = "";
+	struct cnn_error err = { 0 };
+	FILE *null = fopen("/dev/null", "w");
+	assert_non_null(null);
+	if (run_eval(ckpt, NULL, out, null, &err) != CNN_OK)
+		fail_msg("eval: %s", cnn_error_str(&err, msg, sizeof msg));
+	fclose(null);
+	assert_true(metric(dir, "test.loss") == metric(out, "test.loss"));
+	assert_true(metric(dir, "test.accuracy") == metric(out, "test.accuracy"));
+	checkpoint_free(&last);
+	checkpoint_free(&best);
+	test_rmdir(out);
+	test_rmdir(dir);
+	free(out);
+	free(ckpt);
+	free(dir);
+}
+
 static void eval_reproduces_the_test_metrics(void **state)
 {
 	(void)state;
@@ -603,6 +639,7 @@ int main(void)
 		cmocka_unit_test(resume_refuses_past_the_epochs),
 		cmocka_unit_test(resume_refuses_damaged_files),
 		cmocka_unit_test(best_checkpoint_follows_validation),
+		cmocka_unit_test(early_stopping_tests_the_best_weights),
 		cmocka_unit_test(eval_reproduces_the_test_metrics),
 		cmocka_unit_test(predict_reads_pgm_and_png),
 		cmocka_unit_test(init_from_exported_weights),

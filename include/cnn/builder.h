@@ -31,6 +31,8 @@ struct train_config {
 	int threads;            /* resolved: the config's 0 means all cores */
 	int checkpoint_every;   /* also save last.ckpt every this many batches; 0: at epoch ends only */
 	struct augment_config augment; /* applied to training batches only */
+	int patience;           /* early stopping: epochs without a better validation accuracy; 0: off */
+	bool test_best;         /* evaluate: best (the best validation epoch's weights) or last */
 };
 
 struct model_config {

@@ -74,6 +74,7 @@ struct run_result {
 	int n_epochs;
 	double train_seconds, train_images_per_second;
 	double test_loss, test_accuracy;
+	int test_epoch;            /* the test ran on the weights of this epoch (best validation); 0: the last */
 	double eval_images_per_second;
 	const struct confusion *test_confusion;
 	const char *const *class_names; /* NULL: "0", "1", ... */

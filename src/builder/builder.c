@@ -222,16 +222,40 @@ static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_e
 	return 0;
 }
 
+static const char *const evaluate_names[] = { "best", "last", NULL };
+
+/* early_stopping: {patience: N}; evaluate: best | last (which weights the test sees) */
+static int read_stopping(struct cfg_node *train, int *patience, bool *test_best, struct cnn_error *err)
+{
+	struct cfg_node *map = NULL;
+	long n = 0;
+	int which;
+	*patience = 0;
+	if (cfg_get(train, "early_stopping") &&
+	    (cfg_map(train, "early_stopping", CFG_OPTIONAL, &map, "train", err) ||
+	     cfg_int(map, "patience", CFG_REQUIRED, 0, 1, 100000, &n, "early_stopping", err) ||
+	     cfg_check_keys(map, "early_stopping", err)))
+		return -1;
+	*patience = (int)n;
+	if (cfg_enum(train, "evaluate", CFG_OPTIONAL, 0, evaluate_names, &which, "train", err))
+		return -1;
+	*test_best = which == 0;
+	return 0;
+}
+
 static int read_train(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	struct cfg_node *map;
 	long epochs, batch, threads, every;
 	struct augment_config augment;
+	int patience;
+	bool test_best;
 	if (cfg_map(root, "train", CFG_OPTIONAL, &map, NULL, err) ||
 	    cfg_int(map, "epochs", CFG_OPTIONAL, 10, 1, 100000, &epochs, "train", err) ||
 	    cfg_int(map, "batch", CFG_OPTIONAL, 32, 1, 65536, &batch, "train", err) ||
 	    cfg_int(map, "threads", CFG_OPTIONAL, 0, 0, 1024, &threads, "train", err) ||
 	    augment_config_read(map, &augment, err) ||
+	    read_stopping(map, &patience, &test_best, err) ||
 	    cfg_int(map, "checkpoint_every", CFG_OPTIONAL, 0, 0, 2147483647L, &every, "train", err) ||
 	    cfg_check_keys(map, "train", err))
 		return -1;
@@ -241,6 +265,8 @@ static int read_train(struct cfg_node *root, struct model_config *c, struct cnn_
 		.threads = threads ? (int)threads : omp_get_num_procs(),
 		.checkpoint_every = (int)every,
 		.augment = augment,
+		.patience = patience,
+		.test_best = test_best,
 	};
 	return 0;
 }

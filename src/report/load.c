@@ -109,6 +109,8 @@ static int load_metrics(struct report_loaded *l, const char *dir, struct cnn_err
 	r->eval_images_per_second = number_or_nan(d, "eval.images_per_second");
 	r->test_accuracy = number_or_nan(d, "test.accuracy");
 	r->test_loss = number_or_nan(d, "test.loss");
+	double epoch = number_or_nan(d, "test.weights_epoch");
+	r->test_epoch = isnan(epoch) ? 0 : (int)epoch;
 	return load_confusion(l, path, err);
 }
 

@@ -121,6 +121,10 @@ static void json_test(struct json_writer *w, const struct run_result *r)
 	json_double(w, r->test_accuracy);
 	json_key(w, "loss");
 	json_double(w, r->test_loss);
+	if (r->test_epoch > 0) {
+		json_key(w, "weights_epoch");
+		json_int(w, r->test_epoch);
+	}
 	if (c) {
 		json_key(w, "correct");
 		json_int(w, confusion_correct(c));
@@ -325,7 +329,10 @@ static void print_accuracy_line(FILE *f, const struct run_result *r)
 	if (r->test_confusion)
 		fprintf(f, " (%lld/%lld)", (long long)confusion_correct(r->test_confusion),
 		        (long long)confusion_total(r->test_confusion));
-	fprintf(f, ", loss %.4f\n", r->test_loss);
+	fprintf(f, ", loss %.4f", r->test_loss);
+	if (r->test_epoch > 0)
+		fprintf(f, "; weights of epoch %d, the best validation accuracy", r->test_epoch);
+	fputc('\n', f);
 }
 
 void report_print(FILE *f, const struct run_result *r)
@@ -558,7 +565,10 @@ static void write_report_md(FILE *f, const struct run_result *r)
 	if (r->test_confusion)
 		fprintf(f, " (%lld/%lld)", (long long)confusion_correct(r->test_confusion),
 		        (long long)confusion_total(r->test_confusion));
-	fprintf(f, ", loss %.4f\n\n", r->test_loss);
+	fprintf(f, ", loss %.4f", r->test_loss);
+	if (r->test_epoch > 0)
+		fprintf(f, ", with the weights of epoch %d (the best validation accuracy)", r->test_epoch);
+	fputs("\n\n", f);
 	if (r->test_confusion) {
 		md_per_class(f, r);
 		fputs("### Classification report\n\n```text\n", f);

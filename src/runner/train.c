@@ -400,12 +400,44 @@ static int interrupted(const struct run *r, const char *config_path, struct cnn_
 	return CNN_INTERRUPTED;
 }
 
+/* Early stopping: `patience` epochs without a better validation accuracy. */
+static bool early_stop(const struct run *r, FILE *log)
+{
+	int patience = r->cfg.train.patience;
+	if (!patience || !r->val.n || !r->best_epoch || r->batch || r->epoch - r->best_epoch < patience)
+		return false;
+	if (log)
+		fprintf(log, "early stop after epoch %d: no better validation accuracy for %d epochs "
+		        "(best %.4f at epoch %d)\n", r->epoch, patience, r->best_val_accuracy, r->best_epoch);
+	return true;
+}
+
+/* Puts the best validation epoch's weights (best.ckpt) into the network. */
+static int load_best(struct run *r, struct cnn_error *err)
+{
+	char path[4200];
+	struct checkpoint c;
+	snprintf(path, sizeof path, "%s/best.ckpt", r->out_dir);
+	if (checkpoint_load(path, &c, err))
+		return -1;
+	int rc = checkpoint_apply(&c, r->net, NULL, err);
+	checkpoint_free(&c);
+	return rc;
+}
+
 static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, struct cnn_error *err)
 {
-	double test_loss, test_accuracy, start = run_now();
+	double test_loss, test_accuracy;
+	int test_epoch = 0;
+	if (r->cfg.train.test_best && r->best_epoch > 0) {
+		if (r->best_epoch != r->epoch && load_best(r, err))
+			return CNN_FAILED;
+		test_epoch = r->best_epoch;
+	}
+	double start = run_now();
 	run_evaluate(r->net, &r->test, &r->eval, &r->confusion, &r->mistakes, &test_loss, &test_accuracy);
 	double eval_seconds = run_now() - start;
-	int epochs = r->cfg.train.epochs;
+	int epochs = r->epoch; /* fewer than train.epochs after an early stop */
 	struct run_result result = {
 		.name = r->cfg.name, .config_path = config_path, .config = doc->root,
 		.n_train = r->train.n, .n_val = r->val.n, .n_test = r->test.n,
@@ -414,7 +446,7 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 		.history = r->history, .n_epochs = epochs,
 		.train_seconds = r->train_seconds,
 		.train_images_per_second = (double)r->train.n * epochs / r->train_seconds,
-		.test_loss = test_loss, .test_accuracy = test_accuracy,
+		.test_loss = test_loss, .test_accuracy = test_accuracy, .test_epoch = test_epoch,
 		.eval_images_per_second = r->test.n / eval_seconds,
 		.test_confusion = &r->confusion,
 		/* report: batches.csv, mistakes.bin and the pictures */
@@ -456,6 +488,8 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 	progress_init(&progress, r.cfg.train.epochs, opt->quiet, opt->verbose);
 	stop_signals_catch(&signals);
 	while (r.epoch < r.cfg.train.epochs) {
+		if (early_stop(&r, log))
+			break;
 		int rc = train_epoch(&r, &progress, err);
 		if (rc == 0 && r.epoch < r.cfg.train.epochs && stop_requested(&r))
 			rc = 1;
