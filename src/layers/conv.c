@@ -6,10 +6,17 @@
  *
  * NCHW: x (n, in.c, h, w), y (n, filters, oh, ow); W (filters, in.c, k, k) as
  * PyTorch stores it, b (filters), both in one run of the flat parameter array.
- * Each image goes through im2col and one sgemm: y_i = W (filters, c*k*k) x
- * col (c*k*k, oh*ow). Padding `same` is TensorFlow/ONNX SAME_UPPER: the output
- * is ceil(in/stride) and an odd pixel of padding goes at the bottom/right, so
- * the padding is kept per side.
+ * Two algorithms, chosen per layer by `algorithm:` (auto | im2col | direct):
+ *  - im2col: each image goes through im2col and one sgemm, y_i = W (filters,
+ *    c*k*k) x col (c*k*k, oh*ow); backward is two sgemms and col2im.
+ *  - direct: src/kernels/conv_direct.c, no col matrix; wins where the GEMM
+ *    would be only a few rows tall (few filters) over a short K (few
+ *    channels, small kernels), which is where sgemm runs far below its peak.
+ * `auto` picks direct when the vectorised direct path applies (stride 1,
+ * k <= 8) and c*k*k*filters is small; the rule and its measurements are in
+ * docs/performance.md. Padding `same` is TensorFlow/ONNX SAME_UPPER: the
+ * output is ceil(in/stride) and an odd pixel of padding goes at the
+ * bottom/right, so the padding is kept per side.
  *
  * Gradients (Caffe's convention): backward ADDS dW += dy_i x col_i^T and
  * db += sum of dy_i over pixels, and OVERWRITES dx_i = col2im(W^T x dy_i);
@@ -19,16 +26,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn/conv_direct.h"
 #include "cnn/kernels.h"
 #include "cnn/layers.h"
 
 enum conv_padding { CONV_VALID, CONV_SAME, CONV_EXPLICIT };
-enum conv_algo { CONV_AUTO, CONV_IM2COL };
+enum conv_algo { CONV_AUTO, CONV_IM2COL, CONV_DIRECT };
 
 static const char *const conv_padding_names[] = { "valid", "same", NULL };
-static const char *const conv_algo_names[] = { "auto", "im2col", NULL };
-_Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_IM2COL + 2,
+static const char *const conv_algo_names[] = { "auto", "im2col", "direct", NULL };
+_Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_DIRECT + 2,
                "conv_algo_names must name every enum conv_algo, then NULL");
+
+/* `auto` takes direct up to this many multiply-adds per output pixel
+ * (filters * c * k * k): measured on AVX2 in docs/performance.md. */
+#define CONV_AUTO_DIRECT_MACS 512
+/* direct runs its forward pass through im2col + GEMM from this many filters */
+#define CONV_GEMM_FORWARD_FILTERS 32
 
 struct conv {
 	struct layer base;
@@ -39,6 +53,8 @@ struct conv {
 	int ckk;                    /* in.c * k * k: rows of col, columns of W */
 	int ohw;                    /* out.h * out.w: columns of col */
 	bool direct;                /* 1x1, stride 1, no padding: x already is col */
+	struct conv_geom geom;      /* for the direct algorithm */
+	bool gemm_forward;          /* direct: forward pass through im2col + GEMM */
 };
 
 static const struct conv *conv_of(const struct layer *l)
@@ -55,6 +71,10 @@ static void conv_forward(const struct layer *l, const float *w, const float *x, 
 	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
 	float *col = ctx->scratch;                            /* (ckk, ohw) */
 
+	if (cv->algo == CONV_DIRECT && !cv->gemm_forward) {
+		conv_direct_forward(&cv->geom, wt, b, x, y, n, ctx->scratch);
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
 		float *yi = y + (size_t)i * out_size;        /* (filters, oh, ow) */
@@ -89,6 +109,10 @@ static void conv_backward(const struct layer *l, const float *w, const float *x,
 	float *dcol = ctx->scratch + col_size;                /* (ckk, ohw) */
 
 	(void)y;
+	if (cv->algo == CONV_DIRECT) {
+		conv_direct_backward(&cv->geom, wt, x, dy, dx, dwt, db, n, ctx->scratch);
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
 		const float *dyi = dy + (size_t)i * out_size; /* (filters, ohw) */
@@ -153,6 +177,11 @@ static size_t conv_scratch_floats(const struct layer *l, int n)
 
 	/* Per image, reused across the batch: col, and dcol for backward. */
 	(void)n;
+	if (cv->algo == CONV_DIRECT) {
+		size_t direct = conv_direct_scratch_floats(&cv->geom);
+		size_t col = cv->gemm_forward ? (size_t)cv->ckk * (size_t)cv->ohw : 0;
+		return direct > col ? direct : col;
+	}
 	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
 }
 
@@ -183,8 +212,9 @@ static void conv_describe(const struct layer *l, char *buf, size_t len)
 		snprintf(pad, sizeof(pad), "pad %d", cv->pad_top);
 		break;
 	}
-	snprintf(buf, len, "%dx%d/%d %s, %d->%d", cv->k, cv->k, cv->stride, pad,
-	         l->in.c, cv->filters);
+	snprintf(buf, len, "%dx%d/%d %s, %d->%d, %s%s", cv->k, cv->k, cv->stride, pad,
+	         l->in.c, cv->filters, conv_algo_names[cv->algo],
+	         cv->gemm_forward ? " (forward by GEMM)" : "");
 }
 
 static void conv_destroy(struct layer *l)
@@ -302,11 +332,21 @@ int conv_create(struct cfg_node *args, struct shape in, struct layer **out,
 	cv->pad_bottom = pb;
 	cv->pad_left = pl;
 	cv->pad_right = pr;
-	/* im2col is the only algorithm so far; `auto` names whatever is best. */
-	cv->algo = algo == CONV_AUTO ? CONV_IM2COL : (enum conv_algo)algo;
 	cv->ckk = (int)ckk;
 	cv->ohw = (int)ohw;
 	cv->direct = k == 1 && stride == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
+	cv->geom = (struct conv_geom){ in.c, in.h, in.w, (int)filters, (int)k, (int)stride,
+	                               pt, pl, (int)oh, (int)ow };
+	cv->algo = (enum conv_algo)algo;
+	if (cv->algo == CONV_AUTO)
+		cv->algo = conv_direct_vectorised(&cv->geom) &&
+		           filters * ckk <= CONV_AUTO_DIRECT_MACS ? CONV_DIRECT : CONV_IM2COL;
+	/* With 32 filters or more, GEMM's register blocking beats the direct
+	 * forward kernel (4 filters per pass, the input re-read for each 4):
+	 * such a layer keeps direct's sparse backward and runs forward as
+	 * im2col does, 1.5-2x faster (docs/performance.md). */
+	cv->gemm_forward = cv->algo == CONV_DIRECT && conv_direct_vectorised(&cv->geom) &&
+	                   filters >= CONV_GEMM_FORWARD_FILTERS;
 	*out = &cv->base;
 	return 0;
 }

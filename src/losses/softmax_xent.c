@@ -2,6 +2,9 @@
 
 #include "cnn/loss.h"
 
+/* Classes whose exp() is kept between the two passes (MNIST has 10). */
+#define SOFTMAX_KEEP 64
+
 double softmax_xent(const float *logits, const int *labels, int n, int k, float scale,
                     float *dlogits, int *pred, float *probs, int *correct)
 {
@@ -12,17 +15,23 @@ double softmax_xent(const float *logits, const int *labels, int n, int k, float 
 		for (int j = 1; j < k; j++)
 			if (z[j] > z[best])
 				best = j;
-		double sum = 0;
-		for (int j = 0; j < k; j++)
-			sum += exp((double)z[j] - z[best]);
-		double log_sum = log(sum);
+		/* exp() once per logit: kept for the probabilities below when
+		 * they fit on the stack, recomputed otherwise. */
+		double e[SOFTMAX_KEEP], sum = 0;
+		for (int j = 0; j < k; j++) {
+			double v = exp((double)z[j] - z[best]);
+			if (j < SOFTMAX_KEEP)
+				e[j] = v;
+			sum += v;
+		}
+		double log_sum = log(sum), inv_sum = 1.0 / sum;
 		total += log_sum - ((double)z[labels[i]] - z[best]);
 		if (correct)
 			*correct += best == labels[i];
 		if (pred)
 			pred[i] = best;
 		for (int j = 0; j < k; j++) {
-			double p = exp((double)z[j] - z[best] - log_sum);
+			double p = j < SOFTMAX_KEEP ? e[j] * inv_sum : exp((double)z[j] - z[best] - log_sum);
 			if (probs)
 				probs[(long)i * k + j] = (float)p;
 			if (dlogits)

@@ -211,13 +211,25 @@ static void chunk_of(int n, int t, int threads, int *start, int *end)
 	*end = (int)((long)n * (t + 1) / threads);
 }
 
+/* --verbose timing hook: the slot to add this call's seconds to, or NULL
+ * when not timing (evaluation passes and threads other than 0 are not timed). */
+static double *timing_slot(const struct net *net, const struct layer_ctx *ctx, int i)
+{
+	if (!net->layer_seconds || !ctx->train || omp_get_thread_num() != 0)
+		return NULL;
+	return &net->layer_seconds[i];
+}
+
 static void forward_chunk(struct net *net, int start, int count, const struct layer_ctx *ctx)
 {
 	const float *x = net->x + (size_t)start * shape_size(net->input);
 	for (int i = 0; i < net->n_layers; i++) {
 		const struct layer *l = net->layers[i];
 		float *y = net->acts[i] + (size_t)start * shape_size(l->out);
+		double *slot = timing_slot(net, ctx, i), t0 = slot ? omp_get_wtime() : 0;
 		l->ops->forward(l, net->params + l->param_offset, x, y, count, ctx);
+		if (slot)
+			*slot += omp_get_wtime() - t0;
 		x = y;
 	}
 }
@@ -236,10 +248,30 @@ static void backward_chunk(struct net *net, int start, int count, float *grads,
 		const float *x = (i ? net->acts[i - 1] : net->x) + (size_t)start * in_size;
 		const float *y = net->acts[i] + (size_t)start * out_size;
 		float *dx = i ? net->dbuf[flip] + region : NULL;
+		double *slot = timing_slot(net, ctx, net->n_layers + i), t0 = slot ? omp_get_wtime() : 0;
 		l->ops->backward(l, net->params + l->param_offset, x, y, dy, dx,
 		                 grads + l->param_offset, count, ctx);
+		if (slot)
+			*slot += omp_get_wtime() - t0;
 		dy = dx;
 		flip ^= 1;
+	}
+}
+
+/* Parameters from which the per-thread gradients are summed in parallel. */
+#define NET_PARALLEL_SUM_MIN 65536
+
+/* grads += the other threads' gradients, over params [lo, hi), in thread
+ * order: every element sees the same sum ((g0 + g1) + g2)... whichever
+ * thread adds it, so a seed and a thread count give the same bits. */
+static void reduce_grads(struct net *net, int threads, size_t lo, size_t hi)
+{
+	float *g = net->grads;
+
+	for (int t = 1; t < threads; t++) {
+		const float *gt = net->thread_grads[t];
+		for (size_t j = lo; j < hi; j++)
+			g[j] += gt[j];
 	}
 }
 
@@ -248,6 +280,7 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
 	CNN_ASSERT(n > 0 && n <= net->batch);
 	int threads = net->threads < n ? net->threads : n;
 	const float scale = 1.0f / (float)n;
+	const bool parallel_sum = threads > 1 && net->n_params >= NET_PARALLEL_SUM_MIN;
 	#pragma omp parallel num_threads(threads)
 	{
 		int t = omp_get_thread_num(), start, end;
@@ -263,17 +296,28 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
 		                                   net->dlogits + (size_t)start * k, NULL, NULL,
 		                                   &net->thread_correct[t]);
 		backward_chunk(net, start, end - start, grads, &ctx);
+		/* For large networks the sum is split across the threads, in
+		 * slices of whole cache lines (16 floats) so no two threads write
+		 * one line. Small ones sum after the join: a barrier costs more
+		 * than a few thousand additions, and far more when the machine is
+		 * busy and the other thread has been descheduled. */
+		if (parallel_sum) {
+			size_t lines = (net->n_params + 15) / 16;
+			size_t lo = lines * (size_t)t / (size_t)threads * 16;
+			size_t hi = lines * (size_t)(t + 1) / (size_t)threads * 16;
+			#pragma omp barrier
+			reduce_grads(net, threads, lo < net->n_params ? lo : net->n_params,
+			             hi < net->n_params ? hi : net->n_params);
+		}
 	}
-	/* Summed in thread order, so a seed and a thread count give the same bits. */
 	*loss_sum = 0;
 	*correct = 0;
 	for (int t = 0; t < threads; t++) {
 		*loss_sum += net->thread_loss[t];
 		*correct += net->thread_correct[t];
-		if (t > 0)
-			for (size_t j = 0; j < net->n_params; j++)
-				net->grads[j] += net->thread_grads[t][j];
 	}
+	if (threads > 1 && !parallel_sum)
+		reduce_grads(net, threads, 0, net->n_params);
 }
 
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs)
