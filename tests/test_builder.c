@@ -122,12 +122,13 @@ static void test_mnist_yaml(void **state)
 	assert_int_equal(cfg.data.n_classes, 10);
 	assert_string_equal(cfg.loss, "softmax_cross_entropy");
 	assert_string_equal(cfg.optim.type, "adam");
-	assert_true(cfg.optim.lr == 3.0e-3);
+	assert_true(cfg.optim.lr == 1.0e-3);
+	assert_string_equal(cfg.optim.schedule.type, "cosine");
 	assert_true(cfg.optim.beta1 == 0.9);
 	assert_true(cfg.optim.beta2 == 0.999);
 	assert_true(cfg.optim.eps == 1.0e-8);
-	assert_int_equal(cfg.train.epochs, 15);
-	assert_int_equal(cfg.train.batch, 32);
+	assert_int_equal(cfg.train.epochs, 40);
+	assert_int_equal(cfg.train.batch, 8);
 	/* threads: 0 (all cores) is resolved, and recorded as written */
 	assert_true(cfg.train.threads >= 1);
 
