@@ -501,14 +501,14 @@ static const struct bad_case bad_cases[] = {
 	{ HEAD "  - {type: [conv]}\n", "t.yaml:5:12: layer: 'type' must be a string, got a list" },
 	{ HEAD "  - {type: ''}\n", "t.yaml:5:12: layer: 'type' must not be empty" },
 	{ HEAD "  - {type: squeeze_excite}\n",
-	  "t.yaml:5:12: unknown layer type 'squeeze_excite'; known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid" },
+	  "t.yaml:5:12: unknown layer type 'squeeze_excite'; known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid, dropout, batchnorm" },
 	{ HEAD "  - {type: Conv2D, filters: 4, kernel_size: 5}\n",
-	  "t.yaml:5:12: unknown layer type 'Conv2D' (did you mean 'conv'?); known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid" },
+	  "t.yaml:5:12: unknown layer type 'Conv2D' (did you mean 'conv'?); known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid, dropout, batchnorm" },
 	{ HEAD "  - {type: flatten}\n  - {type: Linear, units: 10}\n",
-	  "t.yaml:6:12: unknown layer type 'Linear' (did you mean 'dense'?); known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid" },
+	  "t.yaml:6:12: unknown layer type 'Linear' (did you mean 'dense'?); known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid, dropout, batchnorm" },
 	{ HEAD "  - {type: flatten}\n  - {type: dense, units: 10}\n  - {type: softmax}\n",
 	  "t.yaml:7:12: unknown layer type 'softmax': the softmax is part of the loss, set by the top-level key "
-	  "'loss: softmax_cross_entropy'; known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid" },
+	  "'loss: softmax_cross_entropy'; known types: conv, maxpool, dense, relu, flatten, avgpool, global_avgpool, leaky_relu, tanh, sigmoid, dropout, batchnorm" },
 	{ HEAD "  - {type: conv, filters: 4, kernel_size: 5, strid: 2}\n",
 	  "t.yaml:5:46: conv: unknown key 'strid' (did you mean 'stride'?); "
 	  "known keys: type, filters, kernel_size, stride, padding, algorithm, name" },
@@ -592,8 +592,8 @@ static const struct bad_case bad_cases[] = {
 	/* optimizer */
 	{ DATA INPUT NET, "t.yaml:1:1: missing required key 'optimizer' (a mapping)" },
 	{ DATA INPUT NET "optimizer: adam\n", "t.yaml:6:12: 'optimizer' must be a mapping of keys, got a scalar" },
-	{ DATA INPUT NET "optimizer: {lr: 0.1}\n", "t.yaml:6:12: optimizer: missing required key 'type' (one of: adam, sgd)" },
-	{ DATA INPUT NET "optimizer: {type: rmsprop}\n", "t.yaml:6:19: optimizer: 'type' must be one of: adam, sgd; got 'rmsprop'" },
+	{ DATA INPUT NET "optimizer: {lr: 0.1}\n", "t.yaml:6:12: optimizer: missing required key 'type' (one of: adam, adamw, sgd)" },
+	{ DATA INPUT NET "optimizer: {type: rmsprop}\n", "t.yaml:6:19: optimizer: 'type' must be one of: adam, adamw, sgd; got 'rmsprop'" },
 	{ DATA INPUT NET "optimizer: {type: adam, lr: .nan}\n",
 	  "t.yaml:6:29: optimizer: 'lr' must be a number in (0, 10], got '.nan'" },
 	{ DATA INPUT NET "optimizer: {type: adam, lr: nan}\n",
@@ -612,10 +612,10 @@ static const struct bad_case bad_cases[] = {
 	{ DATA INPUT NET "optimizer: {type: sgd, momentum: 1.5}\n",
 	  "t.yaml:6:34: sgd: 'momentum' must be a number in [0, 0.999999], got 1.5" },
 	{ DATA INPUT NET "optimizer: {type: sgd, beta1: 0.9}\n",
-	  "t.yaml:6:24: sgd: unknown key 'beta1'; known keys: type, lr, momentum, schedule" },
+	  "t.yaml:6:24: sgd: unknown key 'beta1'; known keys: type, lr, momentum, nesterov, weight_decay, clip_norm, schedule" },
 	{ DATA INPUT NET "optimizer: {type: adam, learning_rate: 0.1}\n",
 	  "t.yaml:6:25: adam: unknown key 'learning_rate' ('learning_rate' is Keras's name; here it is 'lr'); "
-	  "known keys: type, lr, beta1, beta2, eps, schedule" },
+	  "known keys: type, lr, beta1, beta2, eps, weight_decay, clip_norm, schedule" },
 	/* the learning-rate schedule */
 	{ DATA INPUT NET "optimizer: {type: adam, schedule: cosine}\n",
 	  "t.yaml:6:35: optimizer: 'schedule' must be a mapping of keys, got a scalar" },

@@ -84,7 +84,7 @@ static void model_make(struct model *m, const char *yaml, uint64_t seed)
 		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
 	cfg.layers = NULL;
 	cfg.n_layers = 0;
-	if (optim_create(&m->opt, &cfg.optim, m->net->n_params, &err))
+	if (optim_create(&m->opt, &cfg.optim, m->net->n_params, m->net->param_tensors, m->net->n_param_tensors, &err))
 		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
 	model_config_free(&cfg);
 	cfg_free(&doc);

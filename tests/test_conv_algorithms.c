@@ -84,7 +84,7 @@ static void compare(const char *config, struct shape in, int n, double sparsity,
 	for (size_t i = 0; i < np; i++)
 		dwa[i] = dwb[i] = 0.25f;
 
-	struct layer_ctx ca = { scra, true }, cb = { scrb, true };
+	struct layer_ctx ca = { .scratch = scra, .train = true }, cb = { .scratch = scrb, .train = true };
 	a->ops->forward(a, w, x, ya_, n, &ca);
 	b->ops->forward(b, w, x, yb_, n, &cb);
 	assert_close("y", yb, ya_, yb_, nout);

@@ -26,6 +26,7 @@ static const struct {
 	{ "maxpool", "{pool_size: 2}" },
 	{ "avgpool", "{pool_size: 2}" },
 	{ "dense", "{units: 3}" },
+	{ "dropout", "{rate: 0.5}" },
 };
 
 static const char *args_for(const char *type)

@@ -71,7 +71,7 @@ static void loss_falls_and_accuracy_rises(void **state)
 	double first_loss = 0, last_loss = 0;
 	int first_correct = 0, last_correct = 0;
 	assert_int_equal(optim_create(&opt, &(struct optim_config){ .type = "adam", .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 },
-	                              net->n_params, &err), 0);
+	                              net->n_params, net->param_tensors, net->n_param_tensors, &err), 0);
 	for (int s = 0; s < steps; s++) {
 		double loss;
 		int correct;
@@ -148,7 +148,7 @@ static float *train_copy(int threads, size_t *n)
 	int labels[batch];
 	uint64_t rng = 5;
 	assert_int_equal(optim_create(&opt, &(struct optim_config){ .type = "adam", .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 },
-	                              net->n_params, &err), 0);
+	                              net->n_params, net->param_tensors, net->n_param_tensors, &err), 0);
 	for (int s = 0; s < 20; s++) {
 		double loss;
 		int correct;

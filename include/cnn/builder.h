@@ -41,6 +41,7 @@ struct model_config {
 	struct shape input;
 	struct data_config data;
 	const char *loss;       /* "softmax_cross_entropy" */
+	double label_smoothing; /* loss.label_smoothing: training targets (1 - e) onehot + e / classes */
 	struct optim_config optim;
 	struct train_config train;
 	const char *init_from;  /* init.from: a .npz of starting weights; NULL: random */

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cnn/config.h"
 #include "cnn/error.h"
@@ -38,15 +39,29 @@ struct param_spec {
 	size_t n;          /* number of floats */
 	int ndim;
 	int dims[4];       /* PyTorch layout: conv (out, in, kh, kw), dense (out, in), bias (out) */
-	int fan_in;        /* He init: N(0, sqrt(2/fan_in)); 0 means initialise to zero */
+	int fan_in;        /* He init: N(0, sqrt(2/fan_in)); 0 means the constant init_value */
 	bool decay;        /* weight decay applies (not to biases) */
+	float init_value;  /* with fan_in 0: every element starts here (0 unless set:
+	                    * batchnorm's gamma and running variance start at 1) */
 };
 #define LAYER_MAX_PARAMS 4
 
-/* What a forward/backward call may use besides its tensors. */
+/* What a forward/backward call may use besides its tensors. Fields a caller
+ * leaves zero (a test's `{ .scratch = s, .train = true }`) are valid. */
 struct layer_ctx {
 	float *scratch;    /* layer_ops.scratch_floats(l, n) floats, private to this call */
 	bool train;        /* training step (dropout, batchnorm statistics) vs evaluation */
+	/* Randomness without state (dropout): a layer hashes step_seed, layer,
+	 * and the global sample index sample0 + i of its i-th sample, so a mask
+	 * does not depend on how the batch was split among threads, and
+	 * backward recomputes forward's mask. */
+	uint64_t step_seed; /* differs per training step; derived from the run's
+	                     * seed and the global step, so a resume repeats it */
+	int layer;         /* the layer's index in the network */
+	int sample0;       /* the chunk's first sample, as an index into the batch */
+	/* layer_ops.stats_doubles(l) doubles this call's training forward may
+	 * fill for after_step (this thread's share of a step). NULL: keep none. */
+	double *stats;
 };
 
 struct layer;
@@ -73,6 +88,16 @@ struct layer_ops {
 
 	/* One line for `cnnrun summary`, e.g. "5x5/1 valid, 1->4". NULL: empty. */
 	void (*describe)(const struct layer *l, char *buf, size_t len);
+
+	/* Per-step statistics (batchnorm's running mean and variance), both NULL
+	 * for other layers. stats_doubles: the doubles a training forward leaves
+	 * in ctx->stats for its chunk. after_step: called once per training step,
+	 * after every thread's forward and backward, with the stats of `threads`
+	 * chunks laid out (threads, stats_doubles) in thread order; it may change
+	 * the layer's non-learnable parameters in w (tensors whose gradient
+	 * backward leaves at 0, so an optimizer step does not move them). */
+	size_t (*stats_doubles)(const struct layer *l);
+	void (*after_step)(const struct layer *l, float *w, const double *stats, int threads);
 
 	/* Frees the layer (its own struct). */
 	void (*destroy)(struct layer *l);

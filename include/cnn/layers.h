@@ -29,5 +29,13 @@ int leaky_relu_create(struct cfg_node *args, struct shape in, struct layer **out
 int tanh_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
 /* y = 1 / (1 + exp(-x)) */
 int sigmoid_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
+/* training: y = x * m / (1 - rate), m ~ Bernoulli(1 - rate) per element,
+ * hashed from (step, layer, sample, element); evaluation: y = x. Key rate in
+ * [0, 1), required */
+int dropout_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
+/* y = gamma * (x - mean) / sqrt(var + eps) + beta per channel (feature):
+ * batch statistics in training (each thread's chunk), running ones in
+ * evaluation; keys momentum (default 0.1), eps (default 1e-5) */
+int batchnorm_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
 
 #endif

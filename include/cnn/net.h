@@ -28,6 +28,7 @@ struct net {
 	int n_layers;
 	struct layer **layers;   /* owned */
 	int n_classes;           /* the last layer's output size */
+	float label_smoothing;   /* training loss only (loss.h); 0 (net_create's): none */
 
 	size_t n_params;
 	float *params;           /* (n_params) */
@@ -46,6 +47,19 @@ struct net {
 	float **thread_grads;    /* [threads]; [0] is grads itself */
 	double *thread_loss;     /* [threads] */
 	int *thread_correct;     /* [threads] */
+	/* Per-step layer statistics (batchnorm): layer i's region starts at
+	 * stats_offset[i] and holds (threads, stats_doubles) doubles, one row
+	 * per thread's chunk, read by its after_step in thread order. */
+	double *stats;
+	size_t *stats_offset;    /* [n_layers] */
+
+	/* Stateless randomness (dropout): a training step's layer_ctx.step_seed
+	 * is a hash of (seed, step). net_create sets seed (its `seed` argument)
+	 * and step 0; each net_train_step uses `step` and then adds 1. A runner
+	 * sets step to the global step before each one, so a resumed run draws
+	 * the same masks as an uninterrupted one. */
+	uint64_t seed;
+	long step;
 
 	/* Optional timing (cnnrun --verbose): when the caller points this at
 	 * 2 * n_layers zeroed doubles, training steps add each layer's forward

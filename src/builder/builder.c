@@ -308,12 +308,31 @@ static int read_limits(struct cfg_node *root, struct model_config *c, struct cnn
 
 static const char *const loss_names[] = { "softmax_cross_entropy", NULL };
 
+/* `loss: softmax_cross_entropy`, or the mapping form with its options:
+ * `loss: {type: softmax_cross_entropy, label_smoothing: 0.1}`. */
+static int read_loss(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *map = cfg_get(root, "loss");
+	int loss;
+	c->label_smoothing = 0;
+	if (map && map->kind == CFG_MAP) {
+		if (cfg_enum(map, "type", CFG_REQUIRED, -1, loss_names, &loss, "loss", err) ||
+		    cfg_float(map, "label_smoothing", CFG_OPTIONAL, 0, 0, 0.999, &c->label_smoothing, "loss", err) ||
+		    cfg_check_keys(map, "loss", err))
+			return -1;
+	} else if (cfg_enum(root, "loss", CFG_OPTIONAL, 0, loss_names, &loss, NULL, err)) {
+		return -1;
+	}
+	c->loss = loss_names[loss];
+	return 0;
+}
+
 /* Refuses, before anything big is allocated, a network that would not fit. */
 static int check_memory(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	const struct data_config *d = &c->data;
 	double data_bytes = 70000.0 * ((double)shape_size(d->shape) + 1); /* MNIST, kept as bytes */
-	int states = !strcmp(c->optim.type, "adam") ? 2 : 1;
+	int states = !strcmp(c->optim.type, "sgd") ? 1 : 2;   /* adam, adamw: m and v */
 	mem_estimate(c->layers, c->n_layers, c->input, c->train.batch, c->train.threads, states,
 	             data_bytes, &c->memory);
 	const struct mem_estimate *m = &c->memory;
@@ -359,7 +378,6 @@ int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_e
 {
 	struct cfg_node *root = doc->root;
 	long seed;
-	int loss;
 	memset(c, 0, sizeof *c);
 	if (!root)
 		return cnn_errorf(err, (struct cnn_loc){ doc->file, 0, 0 }, "the config is empty; see configs/mnist.yaml for an example");
@@ -372,13 +390,12 @@ int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_e
 		goto fail;
 	c->seed = (uint64_t)seed;
 	struct cfg_node *opt;
-	if (cfg_enum(root, "loss", CFG_OPTIONAL, 0, loss_names, &loss, NULL, err) ||
+	if (read_loss(root, c, err) ||
 	    cfg_map(root, "optimizer", CFG_REQUIRED, &opt, NULL, err) ||
 	    optim_config_read(opt, &c->optim, err) || read_train(root, c, err) || read_init(root, c, err) ||
 	    read_limits(root, c, err) || check_head(c, err) || cfg_check_keys(root, NULL, err) ||
 	    check_memory(root, c, err))
 		goto fail;
-	c->loss = loss_names[loss];
 	return 0;
 fail:
 	model_config_free(c);

@@ -17,6 +17,8 @@ static const struct layer_type registry[] = {
 	{ "leaky_relu", leaky_relu_create, "y = x if x > 0 else slope * x: slope" },
 	{ "tanh", tanh_create, "y = tanh(x)" },
 	{ "sigmoid", sigmoid_create, "y = 1 / (1 + exp(-x))" },
+	{ "dropout", dropout_create, "inverted dropout in training, identity in evaluation: rate" },
+	{ "batchnorm", batchnorm_create, "batch normalisation per channel or feature: momentum, eps" },
 };
 
 const struct layer_type *layer_type_find(const char *name)

@@ -34,6 +34,8 @@ void net_free(struct net *net)
 	free(net->thread_grads);
 	free(net->thread_loss);
 	free(net->thread_correct);
+	free(net->stats);
+	free(net->stats_offset);
 	free(net);
 }
 
@@ -78,7 +80,7 @@ static void init_params(struct net *net, uint64_t seed)
 		float *w = net->params + p->offset;
 		double std = p->spec.fan_in > 0 ? sqrt(2.0 / p->spec.fan_in) : 0.0;
 		for (size_t j = 0; j < p->spec.n; j++)
-			w[j] = std > 0 ? (float)(std * rng_normal(&rng)) : 0.0f;
+			w[j] = std > 0 ? (float)(std * rng_normal(&rng)) : p->spec.init_value;
 	}
 }
 
@@ -135,6 +137,25 @@ static int plan_activations(struct net *net, struct cnn_error *err)
 	return 0;
 }
 
+/* Each layer's per-thread statistics region (see struct net). */
+static int plan_stats(struct net *net, struct cnn_error *err)
+{
+	size_t total = 0;
+	net->stats_offset = calloc((size_t)net->n_layers, sizeof *net->stats_offset);
+	if (!net->stats_offset)
+		return cnn_errorf_plain(err, "out of memory");
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		net->stats_offset[i] = total;
+		if (l->ops->stats_doubles)
+			total += l->ops->stats_doubles(l) * (size_t)net->threads;
+	}
+	net->stats = calloc(total ? total : 1, sizeof *net->stats);
+	if (!net->stats)
+		return cnn_errorf_plain(err, "out of memory");
+	return 0;
+}
+
 int net_create(struct layer **layers, int n_layers, struct shape input, int batch,
                int threads, uint64_t seed, struct net **out, struct cnn_error *err)
 {
@@ -166,9 +187,11 @@ int net_create(struct layer **layers, int n_layers, struct shape input, int batc
 		cnn_errorf_plain(err, "out of memory for %zu parameters", net->n_params);
 		goto fail;
 	}
-	if (plan_activations(net, err))
+	if (plan_activations(net, err) || plan_stats(net, err))
 		goto fail;
 	init_params(net, seed);
+	net->seed = seed;
+	net->step = 0;
 	*out = net;
 	return 0;
 fail:
@@ -220,21 +243,33 @@ static double *timing_slot(const struct net *net, const struct layer_ctx *ctx, i
 	return &net->layer_seconds[i];
 }
 
-static void forward_chunk(struct net *net, int start, int count, const struct layer_ctx *ctx)
+/* ctx as layer i of thread t sees it: its index and its statistics row. */
+static struct layer_ctx layer_ctx_of(const struct net *net, const struct layer_ctx *ctx, int i, int t)
+{
+	struct layer_ctx c = *ctx;
+	const struct layer *l = net->layers[i];
+	c.layer = i;
+	c.stats = l->ops->stats_doubles && ctx->train
+	        ? net->stats + net->stats_offset[i] + (size_t)t * l->ops->stats_doubles(l) : NULL;
+	return c;
+}
+
+static void forward_chunk(struct net *net, int t, int start, int count, const struct layer_ctx *ctx)
 {
 	const float *x = net->x + (size_t)start * shape_size(net->input);
 	for (int i = 0; i < net->n_layers; i++) {
 		const struct layer *l = net->layers[i];
 		float *y = net->acts[i] + (size_t)start * shape_size(l->out);
+		struct layer_ctx c = layer_ctx_of(net, ctx, i, t);
 		double *slot = timing_slot(net, ctx, i), t0 = slot ? omp_get_wtime() : 0;
-		l->ops->forward(l, net->params + l->param_offset, x, y, count, ctx);
+		l->ops->forward(l, net->params + l->param_offset, x, y, count, &c);
 		if (slot)
 			*slot += omp_get_wtime() - t0;
 		x = y;
 	}
 }
 
-static void backward_chunk(struct net *net, int start, int count, float *grads,
+static void backward_chunk(struct net *net, int t, int start, int count, float *grads,
                            const struct layer_ctx *ctx)
 {
 	const float *dy = net->dlogits + (size_t)start * (size_t)net->n_classes;
@@ -248,9 +283,11 @@ static void backward_chunk(struct net *net, int start, int count, float *grads,
 		const float *x = (i ? net->acts[i - 1] : net->x) + (size_t)start * in_size;
 		const float *y = net->acts[i] + (size_t)start * out_size;
 		float *dx = i ? net->dbuf[flip] + region : NULL;
+		struct layer_ctx c = layer_ctx_of(net, ctx, i, t);
+		c.stats = NULL;   /* forward's; backward leaves them */
 		double *slot = timing_slot(net, ctx, net->n_layers + i), t0 = slot ? omp_get_wtime() : 0;
 		l->ops->backward(l, net->params + l->param_offset, x, y, dy, dx,
-		                 grads + l->param_offset, count, ctx);
+		                 grads + l->param_offset, count, &c);
 		if (slot)
 			*slot += omp_get_wtime() - t0;
 		dy = dx;
@@ -275,27 +312,55 @@ static void reduce_grads(struct net *net, int threads, size_t lo, size_t hi)
 	}
 }
 
+/* splitmix64's finaliser: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+/* Training step `step`'s seed, a function of (seed, step) only. */
+static uint64_t step_seed_of(uint64_t seed, long step)
+{
+	return mix64(mix64(seed ^ 0x5851f42d4c957f2du) + (uint64_t)step * 0x9e3779b97f4a7c15u);
+}
+
+/* The layers' after_step hooks, in layer order, once the threads joined. */
+static void after_step(struct net *net, int threads)
+{
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		if (l->ops->after_step)
+			l->ops->after_step(l, net->params + l->param_offset,
+			                   net->stats + net->stats_offset[i], threads);
+	}
+}
+
 void net_train_step(struct net *net, const int *labels, int n, double *loss_sum, int *correct)
 {
 	CNN_ASSERT(n > 0 && n <= net->batch);
 	int threads = net->threads < n ? net->threads : n;
 	const float scale = 1.0f / (float)n;
 	const bool parallel_sum = threads > 1 && net->n_params >= NET_PARALLEL_SUM_MIN;
+	const uint64_t step_seed = step_seed_of(net->seed, net->step);
 	#pragma omp parallel num_threads(threads)
 	{
 		int t = omp_get_thread_num(), start, end;
 		chunk_of(n, t, threads, &start, &end);
-		struct layer_ctx ctx = { net->scratch[t], true };
+		struct layer_ctx ctx = { .scratch = net->scratch[t], .train = true,
+		                         .step_seed = step_seed, .sample0 = start };
 		float *grads = net->thread_grads[t];
 		memset(grads, 0, net->n_params * sizeof(float));
 		net->thread_correct[t] = 0;
-		forward_chunk(net, start, end - start, &ctx);
+		forward_chunk(net, t, start, end - start, &ctx);
 		size_t k = (size_t)net->n_classes;
-		net->thread_loss[t] = softmax_xent(net->acts[net->n_layers - 1] + (size_t)start * k,
-		                                   labels + start, end - start, net->n_classes, scale,
-		                                   net->dlogits + (size_t)start * k, NULL, NULL,
-		                                   &net->thread_correct[t]);
-		backward_chunk(net, start, end - start, grads, &ctx);
+		net->thread_loss[t] = softmax_xent_smooth(net->acts[net->n_layers - 1] + (size_t)start * k,
+		                                          labels + start, end - start, net->n_classes,
+		                                          net->label_smoothing, scale,
+		                                          net->dlogits + (size_t)start * k, NULL, NULL,
+		                                          &net->thread_correct[t]);
+		backward_chunk(net, t, start, end - start, grads, &ctx);
 		/* For large networks the sum is split across the threads, in
 		 * slices of whole cache lines (16 floats) so no two threads write
 		 * one line. Small ones sum after the join: a barrier costs more
@@ -318,6 +383,8 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
 	}
 	if (threads > 1 && !parallel_sum)
 		reduce_grads(net, threads, 0, net->n_params);
+	after_step(net, threads);
+	net->step++;
 }
 
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs)
@@ -328,9 +395,9 @@ void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *
 	{
 		int t = omp_get_thread_num(), start, end;
 		chunk_of(n, t, threads, &start, &end);
-		struct layer_ctx ctx = { net->scratch[t], false };
+		struct layer_ctx ctx = { .scratch = net->scratch[t], .train = false, .sample0 = start };
 		size_t k = (size_t)net->n_classes;
-		forward_chunk(net, start, end - start, &ctx);
+		forward_chunk(net, t, start, end - start, &ctx);
 		net->thread_loss[t] = softmax_xent(net->acts[net->n_layers - 1] + (size_t)start * k,
 		                                   labels + start, end - start, net->n_classes, 1.0f,
 		                                   NULL, pred ? pred + start : NULL,

@@ -3,12 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn/net.h"
 #include "cnn/optim.h"
 
-extern const struct optim_ops optim_adam_ops, optim_sgd_ops;
+extern const struct optim_ops optim_adam_ops, optim_adamw_ops, optim_sgd_ops;
 
-static const struct optim_ops *const optimizers[] = { &optim_adam_ops, &optim_sgd_ops };
-static const char *const optimizer_names[] = { "adam", "sgd", NULL };
+static const struct optim_ops *const optimizers[] = { &optim_adam_ops, &optim_adamw_ops, &optim_sgd_ops };
+enum { OPT_ADAM, OPT_ADAMW, OPT_SGD, OPT_COUNT };
+static const char *const optimizer_names[] = { "adam", "adamw", "sgd", NULL };
+_Static_assert(sizeof optimizers / sizeof optimizers[0] == OPT_COUNT, "one name per optimizer");
+_Static_assert(sizeof optimizer_names / sizeof optimizer_names[0] == OPT_COUNT + 1, "one name per optimizer");
 
 static const char *const schedule_names[] = { "constant", "step", "exponential", "cosine", NULL };
 
@@ -61,23 +65,59 @@ int optim_config_read(struct cfg_node *map, struct optim_config *out, struct cnn
 	if (cfg_enum(map, "type", CFG_REQUIRED, -1, optimizer_names, &kind, "optimizer", err))
 		return -1;
 	out->type = optimizer_names[kind];
-	if (cfg_float_positive(map, "lr", CFG_OPTIONAL, kind == 0 ? 1e-3 : 1e-2, 10, &out->lr, "optimizer", err))
+	const char *what = out->type;
+	if (cfg_float_positive(map, "lr", CFG_OPTIONAL, kind == OPT_SGD ? 1e-2 : 1e-3, 10, &out->lr, "optimizer", err))
 		return -1;
-	if (kind == 0) {
-		if (cfg_float(map, "beta1", CFG_OPTIONAL, 0.9, 0, 0.999999, &out->beta1, "adam", err) ||
-		    cfg_float(map, "beta2", CFG_OPTIONAL, 0.999, 0, 0.99999999, &out->beta2, "adam", err) ||
-		    cfg_float(map, "eps", CFG_OPTIONAL, 1e-8, 1e-30, 1, &out->eps, "adam", err))
+	if (kind != OPT_SGD) {
+		if (cfg_float(map, "beta1", CFG_OPTIONAL, 0.9, 0, 0.999999, &out->beta1, what, err) ||
+		    cfg_float(map, "beta2", CFG_OPTIONAL, 0.999, 0, 0.99999999, &out->beta2, what, err) ||
+		    cfg_float(map, "eps", CFG_OPTIONAL, 1e-8, 1e-30, 1, &out->eps, what, err))
 			return -1;
 	} else {
-		if (cfg_float(map, "momentum", CFG_OPTIONAL, 0.0, 0, 0.999999, &out->momentum, "sgd", err))
+		if (cfg_float(map, "momentum", CFG_OPTIONAL, 0.0, 0, 0.999999, &out->momentum, what, err) ||
+		    cfg_bool(map, "nesterov", CFG_OPTIONAL, false, &out->nesterov, what, err))
 			return -1;
+		if (out->nesterov && out->momentum == 0)
+			return cnn_errorf(err, cfg_get(map, "nesterov")->loc,
+			                  "sgd: 'nesterov: true' needs a momentum above 0 (e.g. momentum: 0.9)");
 	}
+	/* AdamW's decay is its point; PyTorch's default 0.01 is the usual start. */
+	if (cfg_float(map, "weight_decay", CFG_OPTIONAL, kind == OPT_ADAMW ? 0.01 : 0.0, 0, 1,
+	              &out->weight_decay, what, err) ||
+	    cfg_float(map, "clip_norm", CFG_OPTIONAL, 0.0, 0, 1e9, &out->clip_norm, what, err))
+		return -1;
 	if (schedule_read(map, out, err))
 		return -1;
-	return cfg_check_keys(map, out->type, err);
+	return cfg_check_keys(map, what, err);
 }
 
-int optim_create(struct optim *o, const struct optim_config *cfg, size_t n, struct cnn_error *err)
+/* The decayed tensors as ranges, adjacent ones merged, in order. */
+static int decay_ranges(struct optim *o, const struct net_param *tensors, int n_tensors, struct cnn_error *err)
+{
+	size_t end = 0;
+	for (int i = 0; i < n_tensors; i++) {
+		const struct net_param *p = &tensors[i];
+		if (p->offset < end || p->offset > o->n || p->spec.n > o->n - p->offset)
+			return cnn_errorf_plain(err, "optimizer: tensor %d (offset %zu, %zu floats) overlaps another "
+			                        "or lies outside the %zu parameters", i, p->offset, p->spec.n, o->n);
+		end = p->offset + p->spec.n;
+		if (!p->spec.decay || !p->spec.n)
+			continue;
+		if (o->n_decay && o->decay[o->n_decay - 1][0] + o->decay[o->n_decay - 1][1] == p->offset) {
+			o->decay[o->n_decay - 1][1] += p->spec.n;
+			continue;
+		}
+		if (!o->decay && !(o->decay = malloc((size_t)n_tensors * sizeof *o->decay)))
+			return cnn_errorf_plain(err, "out of memory for the optimizer's decay ranges");
+		o->decay[o->n_decay][0] = p->offset;
+		o->decay[o->n_decay][1] = p->spec.n;
+		o->n_decay++;
+	}
+	return 0;
+}
+
+int optim_create(struct optim *o, const struct optim_config *cfg, size_t n,
+                 const struct net_param *tensors, int n_tensors, struct cnn_error *err)
 {
 	memset(o, 0, sizeof *o);
 	for (size_t i = 0; i < sizeof optimizers / sizeof optimizers[0]; i++)
@@ -93,12 +133,33 @@ int optim_create(struct optim *o, const struct optim_config *cfg, size_t n, stru
 	o->state = calloc(floats ? floats : 1, sizeof(float));
 	if (!o->state)
 		return cnn_errorf_plain(err, "out of memory for the optimizer state (%zu floats)", floats);
+	if (decay_ranges(o, tensors, n_tensors, err)) {
+		optim_free(o);
+		return -1;
+	}
 	return 0;
 }
 
-void optim_step(struct optim *o, float *w, const float *g)
+/* Scales g to norm clip_norm when it is longer. A non-finite norm is left
+ * alone: scaling would spread it, and the caller reports the bad loss. */
+static void clip_grad(struct optim *o, float *g)
+{
+	double sum = 0;
+	for (size_t i = 0; i < o->n; i++)
+		sum += (double)g[i] * g[i];
+	o->grad_norm = sqrt(sum);
+	if (!(o->grad_norm > o->cfg.clip_norm) || !isfinite(o->grad_norm))
+		return;
+	const float scale = (float)(o->cfg.clip_norm / o->grad_norm);
+	for (size_t i = 0; i < o->n; i++)
+		g[i] *= scale;
+}
+
+void optim_step(struct optim *o, float *w, float *g)
 {
 	o->t++;
+	if (o->cfg.clip_norm > 0)
+		clip_grad(o, g);
 	o->ops->step(o, w, g);
 }
 
@@ -106,4 +167,7 @@ void optim_free(struct optim *o)
 {
 	free(o->state);
 	o->state = NULL;
+	free(o->decay);
+	o->decay = NULL;
+	o->n_decay = 0;
 }

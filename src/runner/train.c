@@ -287,6 +287,7 @@ static int train_epoch(struct run *r, struct progress *p, struct cnn_error *err)
 			return cnn_errorf_plain(err, "out of memory for augmentation");
 		long step = (long)(epoch - 1) * r->batches + b;
 		r->optim.cfg.lr = lr_at(&r->cfg.optim, step, r->batches, (long)r->batches * r->cfg.train.epochs);
+		net->step = step;   /* dropout masks: a function of (seed, step), so a resume repeats them */
 		net_train_step(net, r->labels, count, &batch_loss, &batch_correct);
 		if (!isfinite(batch_loss))
 			return nonfinite_error(r, epoch, b + 1, count, batch_loss, err);
@@ -343,8 +344,10 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	r->cfg.layers = NULL;
 	r->cfg.n_layers = 0;
 	if (net_create(layers, n_layers, r->cfg.input, r->cfg.train.batch, threads, r->cfg.seed, &r->net, err) ||
-	    optim_create(&r->optim, &r->cfg.optim, r->net->n_params, err))
+	    optim_create(&r->optim, &r->cfg.optim, r->net->n_params, r->net->param_tensors,
+	                 r->net->n_param_tensors, err))
 		return -1;
+	r->net->label_smoothing = (float)r->cfg.label_smoothing;
 	/* init.from replaces the random weights; a resume replaces both. */
 	if (r->cfg.init_from && !opt->resume && net_import_npz(r->net, r->cfg.init_from, err))
 		return init_error(r, err);
