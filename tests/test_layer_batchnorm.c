@@ -20,6 +20,7 @@
 #include "cnn/net.h"
 #include "cnn/optim.h"
 #include "gradcheck.h"
+#include "build_helpers.h"
 #include "testutil.h"
 
 static struct layer *make(const char *yaml, struct shape in)
@@ -228,19 +229,7 @@ static const char config[] =
 
 static struct net *build(int batch, int threads, uint64_t seed)
 {
-	struct cfg_doc doc;
-	struct model_config c;
-	struct cnn_error err;
-	struct net *net = NULL;
-
-	assert_int_equal(cfg_load_string(config, strlen(config), "bn.yaml", &doc, &err), 0);
-	assert_int_equal(model_config_build(&doc, &c, &err), 0);
-	assert_int_equal(net_create(c.layers, c.n_layers, c.input, batch, threads, seed, &net, &err), 0);
-	c.layers = NULL;
-	c.n_layers = 0;
-	model_config_free(&c);
-	cfg_free(&doc);
-	return net;
+	return bh_net(config, batch, threads, seed);
 }
 
 static void fill_batch(struct net *net, int n, uint64_t seed, int *labels)

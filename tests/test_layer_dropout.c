@@ -17,6 +17,7 @@
 #include "cnn/layers.h"
 #include "cnn/net.h"
 #include "gradcheck.h"
+#include "build_helpers.h"
 #include "testutil.h"
 
 static struct layer *make(const char *yaml, struct shape in)
@@ -184,19 +185,7 @@ static const char config[] =
 
 static struct net *build(int batch, int threads, uint64_t seed)
 {
-	struct cfg_doc doc;
-	struct model_config c;
-	struct cnn_error err;
-	struct net *net = NULL;
-
-	assert_int_equal(cfg_load_string(config, strlen(config), "drop.yaml", &doc, &err), 0);
-	assert_int_equal(model_config_build(&doc, &c, &err), 0);
-	assert_int_equal(net_create(c.layers, c.n_layers, c.input, batch, threads, seed, &net, &err), 0);
-	c.layers = NULL;
-	c.n_layers = 0;
-	model_config_free(&c);
-	cfg_free(&doc);
-	return net;
+	return bh_net(config, batch, threads, seed);
 }
 
 /* In a network the mask is a function of (seed, step): the runner sets

@@ -13,6 +13,7 @@
 #include "cnn/builder.h"
 #include "cnn/net.h"
 #include "cnn/optim.h"
+#include "build_helpers.h"
 #include "testutil.h"
 
 static const char config[] =
@@ -29,18 +30,7 @@ static const char config[] =
 
 static struct net *build(int batch, int threads, uint64_t seed)
 {
-	struct cfg_doc doc;
-	struct model_config c;
-	struct cnn_error err;
-	struct net *net = NULL;
-	assert_int_equal(cfg_load_string(config, strlen(config), "smoke.yaml", &doc, &err), 0);
-	assert_int_equal(model_config_build(&doc, &c, &err), 0);
-	assert_int_equal(net_create(c.layers, c.n_layers, c.input, batch, threads, seed, &net, &err), 0);
-	c.layers = NULL;
-	c.n_layers = 0;
-	model_config_free(&c);
-	cfg_free(&doc);
-	return net;
+	return bh_net(config, batch, threads, seed);
 }
 
 /* Class k: a 6x6 block at one of ten places, on faint noise. */

@@ -1,8 +1,11 @@
 #include "build_helpers.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 int bh_load(const char *yaml, struct cfg_doc *doc, char *msg, size_t len)
 {
@@ -123,4 +126,23 @@ static bool equal_at(const struct cfg_node *a, const struct cfg_node *b, const c
 bool bh_tree_equal(const struct cfg_node *a, const struct cfg_node *b, char *why, size_t len)
 {
 	return equal_at(a, b, "", why, len);
+}
+
+struct net *bh_net(const char *yaml, int batch, int threads, uint64_t seed)
+{
+	struct cfg_doc doc;
+	struct model_config c;
+	struct cnn_error err;
+	struct net *net = NULL;
+	char msg[1024];
+	if (cfg_load_string(yaml, strlen(yaml), "net.yaml", &doc, &err) ||
+	    model_config_build(&doc, &c, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
+	if (net_create(c.layers, c.n_layers, c.input, batch, threads, seed, &net, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
+	c.layers = NULL; /* the network owns them now */
+	c.n_layers = 0;
+	model_config_free(&c);
+	cfg_free(&doc);
+	return net;
 }

@@ -6,8 +6,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cnn/builder.h"
+#include "cnn/net.h"
 #include "cnn/config.h"
 
 /* The name every helper gives the document, so messages start "t.yaml:". */
@@ -26,6 +28,10 @@ int bh_build(const char *yaml, struct cfg_doc *doc, struct model_config *cfg,
 /* Loads and builds a config expected to be refused, frees everything, and
  * returns the full error in buf; NULL (and nothing left allocated) if the
  * config was accepted. */
+/* Builds a network from YAML text (the layers of a full config), planned
+ * for `batch` on `threads`; fails the test on any error. */
+struct net *bh_net(const char *yaml, int batch, int threads, uint64_t seed);
+
 const char *bh_error(const char *yaml, char *buf, size_t len);
 
 /* The tree written by cfg_write_yaml / cfg_write_json, as a malloc'd string. */
