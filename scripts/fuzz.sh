@@ -16,8 +16,11 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
 	crashes="$root/tests/fuzz/regressions/$name"
 	mkdir -p "$work" "$crashes"
 	echo "fuzz: $target for ${seconds}s"
+	# libFuzzer refuses a folder that does not exist (git keeps no empty ones)
+	seeds=()
+	[[ -d $root/tests/fuzz/corpus/$name ]] && seeds=("$root/tests/fuzz/corpus/$name")
 	if ! "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$crashes/" "$work" "$root/tests/fuzz/corpus/$name" \
+		-artifact_prefix="$crashes/" "$work" "${seeds[@]}" \
 		>"$build/fuzz-$name.log" 2>&1; then
 		failed+=("$target")
 		tail -30 "$build/fuzz-$name.log"
