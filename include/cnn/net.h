@@ -76,10 +76,6 @@ int net_create(struct layer **layers, int n_layers, struct shape input, int batc
                int threads, uint64_t seed, struct net **out, struct cnn_error *err);
 void net_free(struct net *net);
 
-/* Bytes net_create would allocate (parameters, gradients, activations,
- * scratch, per-thread gradients), for the summary and memory checks. */
-size_t net_memory_bytes(const struct net *net);
-
 /* One training step's forward and backward on net->input[0..n): zeroes the
  * gradients, fills grads with d(mean loss)/d params. Returns the summed loss
  * and the number of correct predictions through the pointers. */

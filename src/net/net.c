@@ -199,24 +199,6 @@ fail:
 	return -1;
 }
 
-size_t net_memory_bytes(const struct net *net)
-{
-	size_t floats = 2 * net->n_params + (size_t)(net->threads - 1) * net->n_params;
-	size_t widest = shape_size(net->input), total = shape_size(net->input), scratch = 0;
-	int chunk = (net->batch + net->threads - 1) / net->threads;
-	for (int i = 0; i < net->n_layers; i++) {
-		const struct layer *l = net->layers[i];
-		size_t out = shape_size(l->out), s;
-		total += out;
-		widest = out > widest ? out : widest;
-		s = l->ops->scratch_floats ? l->ops->scratch_floats(l, chunk) : 0;
-		scratch = s > scratch ? s : scratch;
-	}
-	floats += (total + 2 * widest + (size_t)net->n_classes) * (size_t)net->batch;
-	floats += scratch * (size_t)net->threads;
-	return floats * sizeof(float);
-}
-
 double net_flops(const struct net *net)
 {
 	double total = 0;

@@ -7,7 +7,6 @@
  * same steps on the same batches as training straight through. */
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -327,7 +326,7 @@ static int init_error(const struct run *r, struct cnn_error *err)
 
 static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *opt, struct cnn_error *err)
 {
-	int threads = r->cfg.train.threads ? r->cfg.train.threads : omp_get_num_procs();
+	int threads = r->cfg.train.threads; /* the builder resolved 0 to all cores */
 	if (opt->out_dir)
 		snprintf(r->out_dir, sizeof r->out_dir, "%s", opt->out_dir);
 	else if (opt->resume && strrchr(opt->resume, '/'))
