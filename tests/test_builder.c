@@ -473,7 +473,7 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:1:36: data: 'validation' must be an integer in [0, 59000], got -1" },
 	{ "data: {dataset: mnist, path: ''}\n", "t.yaml:1:30: data: 'path' must not be empty" },
 	{ "data: {dataset: mnist, dataset_path: x}\n",
-	  "t.yaml:1:24: data: unknown key 'dataset_path'; known keys: dataset, path, validation, normalize, mean, std" },
+	  "t.yaml:1:24: data: unknown key 'dataset_path'; known keys: format, dataset, path, validation, normalize, mean, std" },
 	/* input */
 	{ DATA NET OPT,
 	  "t.yaml:1:1: missing required key 'input' (the sample shape [channels, height, width], e.g. [1, 28, 28])" },

@@ -15,11 +15,13 @@
 #include "cnn/optim.h"
 
 struct data_config {
-	const char *dataset;    /* "mnist" */
-	const char *path;       /* folder with the IDX files */
+	const char *dataset;    /* "mnist", or "idx" for `format: idx` */
+	const char *path;       /* mnist: folder with the IDX files (or mnist.npz) */
+	const char *files[2][2];  /* idx: [train, test][images, labels] */
+	const char **class_names; /* idx: n_classes names (owned array; strings in the tree); NULL for mnist */
 	int validation;         /* training samples held out for validation */
 	int n_classes;
-	struct shape shape;     /* of the dataset's samples */
+	struct shape shape;     /* of the dataset's samples (idx: known once loaded; c = 0 until then) */
 	bool standardize;       /* normalize: standard, (v - mean) / std in byte units */
 	bool have_stats;        /* mean and std given (or recorded after computing them) */
 	double mean, std;

@@ -35,6 +35,11 @@ int mnist_load(const char *path, const char *split, struct dataset *out, struct 
 int mnist_npz_load(const char *file, const char *split, struct dataset *out,
                    struct cnn_error *err);
 
+/* A single-channel image set from an IDX pair: images (n, h, w) and labels
+ * (n), each label below n_classes. Messages name the file at fault. */
+int idx_pair_load(const char *images, const char *labels, int n_classes,
+                  struct dataset *out, struct cnn_error *err);
+
 /* Reads one IDX file (raw or .gz): magic 0x0000080N (ubyte), dims big-endian.
  * ndim_expected is 3 for images, 1 for labels. *data is malloc'd, dims[] filled. */
 int idx_load(const char *file, int ndim_expected, uint8_t **data, int dims[3],

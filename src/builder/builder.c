@@ -2,6 +2,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cnn/builder.h"
 
@@ -202,23 +203,73 @@ static int read_normalize(struct cfg_node *map, struct data_config *d, struct cn
 	return 0;
 }
 
+/* `format: idx`: a pair of IDX files for each split and the class names. */
+static int read_idx_files(struct cfg_node *map, const char *split, const char **pair, struct cnn_error *err)
+{
+	struct cfg_node *files;
+	char what[16];
+	snprintf(what, sizeof what, "data.%s", split);
+	if (cfg_map(map, split, CFG_REQUIRED, &files, "data", err) ||
+	    cfg_string(files, "images", CFG_REQUIRED, NULL, &pair[0], what, err) ||
+	    cfg_string(files, "labels", CFG_REQUIRED, NULL, &pair[1], what, err))
+		return -1;
+	return cfg_check_keys(files, split, err);
+}
+
+static int read_classes(struct cfg_node *map, struct data_config *d, struct cnn_error *err)
+{
+	struct cfg_node *list = cfg_get(map, "classes");
+	if (!list)
+		return cfg_missing_key(map, "classes", "data", "the list of class names, in label order", err);
+	if (list->kind != CFG_SEQ || list->n < 2 || list->n > 256)
+		return cnn_errorf(err, list->loc, "data: 'classes' must be a list of 2 to 256 class names, in label order");
+	d->class_names = calloc((size_t)list->n, sizeof *d->class_names);
+	if (!d->class_names)
+		return cnn_errorf_plain(err, "out of memory");
+	for (int i = 0; i < list->n; i++) {
+		const struct cfg_node *name = list->vals[i];
+		if (name->kind != CFG_SCALAR || !*name->text)
+			return cnn_errorf(err, name->loc, "data: each class name must be a non-empty string");
+		for (int j = 0; j < i; j++)
+			if (!strcmp(d->class_names[j], name->text))
+				return cnn_errorf(err, name->loc, "data: class name '%s' is given twice", name->text);
+		d->class_names[i] = name->text;
+	}
+	d->n_classes = list->n;
+	return 0;
+}
+
+static const char *const format_names[] = { "idx", NULL };
+
 static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	struct cfg_node *map;
 	int which;
 	long validation;
 	struct data_config *d = &c->data;
-	if (cfg_map(root, "data", CFG_REQUIRED, &map, NULL, err) ||
-	    cfg_enum(map, "dataset", CFG_REQUIRED, -1, dataset_names, &which, "data", err) ||
-	    cfg_string(map, "path", CFG_OPTIONAL, "data/mnist", &d->path, "data", err) ||
-	    cfg_int(map, "validation", CFG_OPTIONAL, 5000, 0, 59000, &validation, "data", err) ||
+	if (cfg_map(root, "data", CFG_REQUIRED, &map, NULL, err))
+		return -1;
+	if (cfg_get(map, "format")) {
+		/* any single-channel IDX set: the shape comes from the files */
+		if (cfg_enum(map, "format", CFG_REQUIRED, -1, format_names, &which, "data", err) ||
+		    read_idx_files(map, "train", d->files[0], err) ||
+		    read_idx_files(map, "test", d->files[1], err) || read_classes(map, d, err))
+			return -1;
+		d->dataset = "idx";
+	} else {
+		if (cfg_enum(map, "dataset", CFG_REQUIRED, -1, dataset_names, &which, "data", err) ||
+		    cfg_string(map, "path", CFG_OPTIONAL, "data/mnist", &d->path, "data", err))
+			return -1;
+		d->dataset = dataset_names[which];
+		d->n_classes = 10;
+		d->shape = (struct shape){ 1, 28, 28 };
+	}
+	if (cfg_int(map, "validation", CFG_OPTIONAL, d->class_names ? 0 : 5000, 0,
+	            d->class_names ? 100000000 : 59000, &validation, "data", err) ||
 	    read_normalize(map, d, err) || cfg_check_keys(map, "data", err))
 		return -1;
-	d->dataset = dataset_names[which];
 	d->map = map;
 	d->validation = (int)validation;
-	d->n_classes = 10;
-	d->shape = (struct shape){ 1, 28, 28 };
 	return 0;
 }
 
@@ -327,11 +378,25 @@ static int read_loss(struct cfg_node *root, struct model_config *c, struct cnn_e
 	return 0;
 }
 
+/* The IDX files' sizes on disk: the bytes they become in memory, for raw
+ * files (a .gz is counted at its compressed size, an underestimate). */
+static double idx_files_bytes(const struct data_config *d)
+{
+	double total = 0;
+	struct stat st;
+	for (int s = 0; s < 2; s++)
+		for (int f = 0; f < 2; f++)
+			if (stat(d->files[s][f], &st) == 0)
+				total += (double)st.st_size;
+	return total;
+}
+
 /* Refuses, before anything big is allocated, a network that would not fit. */
 static int check_memory(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	const struct data_config *d = &c->data;
-	double data_bytes = 70000.0 * ((double)shape_size(d->shape) + 1); /* MNIST, kept as bytes */
+	double data_bytes = d->class_names ? idx_files_bytes(d)
+	                                   : 70000.0 * ((double)shape_size(d->shape) + 1); /* MNIST, as bytes */
 	int states = !strcmp(c->optim.type, "sgd") ? 1 : 2;   /* adam, adamw: m and v */
 	mem_estimate(c->layers, c->n_layers, c->input, c->train.batch, c->train.threads, states,
 	             data_bytes, &c->memory);
@@ -357,8 +422,8 @@ static int check_memory(struct cfg_node *root, struct model_config *c, struct cn
 /* The last layer must give one score per class: say which layer and what to add. */
 static int check_head(const struct model_config *c, struct cnn_error *err)
 {
-	if (shape_size(c->input) != shape_size(c->data.shape) || c->input.c != c->data.shape.c ||
-	    c->input.h != c->data.shape.h || c->input.w != c->data.shape.w)
+	if (c->data.shape.c && (shape_size(c->input) != shape_size(c->data.shape) || c->input.c != c->data.shape.c ||
+	    c->input.h != c->data.shape.h || c->input.w != c->data.shape.w))
 		return cnn_errorf(err, c->input_loc, "'input' is [%d, %d, %d] but %s samples are [%d, %d, %d]",
 		                  c->input.c, c->input.h, c->input.w, c->data.dataset,
 		                  c->data.shape.c, c->data.shape.h, c->data.shape.w);
@@ -409,4 +474,6 @@ void model_config_free(struct model_config *c)
 	free(c->layers);
 	c->layers = NULL;
 	c->n_layers = 0;
+	free(c->data.class_names);
+	c->data.class_names = NULL;
 }

@@ -89,8 +89,6 @@ static int mnist_fold_loc(struct cnn_error *err)
 int mnist_load(const char *path, const char *split, struct dataset *out, struct cnn_error *err)
 {
 	char img_path[PATH_MAX], lab_path[PATH_MAX];
-	uint8_t *images = NULL, *labels = NULL;
-	int idims[3], ldims[3];
 	const char *prefix;
 
 	memset(out, 0, sizeof *out);
@@ -113,6 +111,16 @@ int mnist_load(const char *path, const char *split, struct dataset *out, struct 
 	if (mnist_find(path, prefix, "labels", "idx1", lab_path, sizeof lab_path, err))
 		return -1;
 
+	return idx_pair_load(img_path, lab_path, MNIST_CLASSES, out, err);
+}
+
+int idx_pair_load(const char *img_path, const char *lab_path, int n_classes,
+                  struct dataset *out, struct cnn_error *err)
+{
+	uint8_t *images = NULL, *labels = NULL;
+	int idims[3], ldims[3];
+
+	memset(out, 0, sizeof *out);
 	if (idx_load(img_path, 3, &images, idims, err))
 		return mnist_fold_loc(err);
 	if (idx_load(lab_path, 1, &labels, ldims, err)) {
@@ -126,16 +134,16 @@ int mnist_load(const char *path, const char *split, struct dataset *out, struct 
 		goto out_free_labels;
 	}
 	for (int i = 0; i < ldims[0]; i++) {
-		if (labels[i] >= MNIST_CLASSES) {
+		if (labels[i] >= n_classes) {
 			cnn_errorf_plain(err, "%s: label %d at index %d is out of range for %d classes",
-					 lab_path, labels[i], i, MNIST_CLASSES);
+					 lab_path, labels[i], i, n_classes);
 			goto out_free_labels;
 		}
 	}
 
 	out->n = idims[0];
 	out->shape = (struct shape){ 1, idims[1], idims[2] };
-	out->n_classes = MNIST_CLASSES;
+	out->n_classes = n_classes;
 	out->images = images;
 	out->labels = labels;
 	return 0;

@@ -166,3 +166,28 @@ int saved_model_normalize(struct saved_model *m, struct dataset *d, struct cnn_e
 	run_normalize(&m->cfg.data, NULL, NULL, d);
 	return 0;
 }
+
+int run_load_split(const struct model_config *c, const char *split, const char *path_override,
+                   struct dataset *out, struct cnn_error *err)
+{
+	const struct data_config *d = &c->data;
+	int rc;
+	if (d->class_names) {
+		if (path_override)
+			return cnn_errorf_plain(err, "--data names an MNIST folder or .npz; this config reads "
+			                        "its own IDX files (data.format: idx)");
+		const char *const *pair = d->files[strcmp(split, "test") == 0];
+		rc = idx_pair_load(pair[0], pair[1], d->n_classes, out, err);
+	} else {
+		rc = mnist_load(path_override ? path_override : d->path, split, out, err);
+	}
+	if (rc)
+		return -1;
+	struct shape s = out->shape;
+	if (s.c != c->input.c || s.h != c->input.h || s.w != c->input.w) {
+		dataset_free(out);
+		return cnn_errorf(err, c->input_loc, "'input' is [%d, %d, %d] but the %s images are [%d, %d, %d]",
+		                  c->input.c, c->input.h, c->input.w, split, s.c, s.h, s.w);
+	}
+	return 0;
+}

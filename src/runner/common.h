@@ -19,6 +19,12 @@ double run_now(void);    /* monotonic seconds */
  * results should fail before the work, not after. */
 int run_prepare_out_dir(const char *dir, struct cnn_error *err);
 
+/* Loads the config's "train" or "test" split (MNIST from data.path, or
+ * path_override when not NULL; or the format: idx files) and checks its
+ * sample shape against the config's input, reporting at `input`. */
+int run_load_split(const struct model_config *c, const char *split, const char *path_override,
+                   struct dataset *out, struct cnn_error *err);
+
 /* The tree as YAML (cfg_write_yaml), malloc'd; NULL when out of memory. */
 char *run_yaml_text(const struct cfg_node *n);
 

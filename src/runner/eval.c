@@ -34,15 +34,8 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 		snprintf(dir, sizeof dir, "%s", out_dir);
 	else
 		default_out_dir(ckpt, dir, sizeof dir);
-	if (run_prepare_out_dir(dir, err) ||
-	    mnist_load(data_path ? data_path : m.cfg.data.path, "test", &test, err))
+	if (run_prepare_out_dir(dir, err) || run_load_split(&m.cfg, "test", data_path, &test, err))
 		goto out;
-	if (test.shape.c != m.cfg.input.c || test.shape.h != m.cfg.input.h || test.shape.w != m.cfg.input.w) {
-		cnn_errorf_plain(err, "the test images are %dx%dx%d, the network takes %dx%dx%d",
-		                 test.shape.c, test.shape.h, test.shape.w,
-		                 m.cfg.input.c, m.cfg.input.h, m.cfg.input.w);
-		goto out;
-	}
 	if (saved_model_normalize(&m, &test, err) || eval_buffers_init(&b, m.net, err))
 		goto out;
 	if (confusion_init(&cm, m.net->n_classes) ||
@@ -71,6 +64,7 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 		.test_loss = loss, .test_accuracy = accuracy,
 		.eval_images_per_second = test.n / seconds,
 		.test_confusion = &cm,
+		.class_names = m.cfg.data.class_names,
 		.batch_loss = n_batch_loss ? c->batch_loss : NULL, .n_batch_loss = n_batch_loss,
 		.batches_per_epoch = per,
 		.mistakes = &mistakes,

@@ -105,7 +105,8 @@ static void run_free(struct run *r)
 static int load_data(struct run *r, struct cnn_error *err)
 {
 	const struct data_config *d = &r->cfg.data;
-	if (mnist_load(d->path, "train", &r->train, err) || mnist_load(d->path, "test", &r->test, err))
+	if (run_load_split(&r->cfg, "train", NULL, &r->train, err) ||
+	    run_load_split(&r->cfg, "test", NULL, &r->test, err))
 		return -1;
 	if (d->validation >= r->train.n)
 		return cnn_errorf_plain(err, "data.validation (%d) must be smaller than the %d training samples",
@@ -451,6 +452,7 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 		.test_loss = test_loss, .test_accuracy = test_accuracy, .test_epoch = test_epoch,
 		.eval_images_per_second = r->test.n / eval_seconds,
 		.test_confusion = &r->confusion,
+		.class_names = r->cfg.data.class_names,
 		/* report: batches.csv, mistakes.bin and the pictures */
 		.batch_loss = r->batch_loss, .batches_per_epoch = r->batches,
 		.n_batch_loss = epochs * r->batches,
