@@ -86,8 +86,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A config over the synthetic files; `input` and `classes` vary. */
-static int train(const char *input, const char *classes, const char *train_prefix, char *msg, size_t len)
+/* A config over the synthetic files; `input` and `classes` vary, `extra`
+ * is appended to `train:`. */
+static int train_with(const char *input, const char *classes, const char *train_prefix,
+                      const char *extra, char *msg, size_t len)
 {
 	char yaml[2048], out[4200];
 	snprintf(yaml, sizeof yaml,
@@ -105,8 +107,8 @@ static int train(const char *input, const char *classes, const char *train_prefi
 	         "  - {type: maxpool, pool_size: 2}\n"
 	         "  - {type: dense, units: 3}\n"
 	         "optimizer: {type: adam, lr: 0.01}\n"
-	         "train: {epochs: 6, batch: 16, threads: 1}\n",
-	         dir, train_prefix, dir, train_prefix, dir, dir, classes, input);
+	         "train: {epochs: 6, batch: 16, threads: 1%s}\n",
+	         dir, train_prefix, dir, train_prefix, dir, dir, classes, input, extra);
 	snprintf(out, sizeof out, "%s/run", dir);
 	struct cfg_doc doc;
 	struct cnn_error err = { 0 };
@@ -118,6 +120,47 @@ static int train(const char *input, const char *classes, const char *train_prefi
 	}
 	cnn_error_str(&err, msg, len);
 	return status;
+}
+
+static int train(const char *input, const char *classes, const char *train_prefix, char *msg, size_t len)
+{
+	return train_with(input, classes, train_prefix, "", msg, len);
+}
+
+/* Augmentation changes training images only: evaluating the saved weights
+ * with cnnrun eval, which never augments, gives the run's test metrics. */
+static void augmentation_leaves_test_data_alone(void **state)
+{
+	(void)state;
+	char msg[1024], path[4200], out[4200];
+	int status = train_with("[1, 8, 8]", "[row, column, dot]", "train",
+	                        ", evaluate: last, augment: {shift: 1, rotation: 10}", msg, sizeof msg);
+	if (status != CNN_OK)
+		fail_msg("%s", msg);
+	snprintf(path, sizeof path, "%s/run/last.ckpt", dir);
+	snprintf(out, sizeof out, "%s/run/eval", dir);
+	struct cnn_error err = { 0 };
+	FILE *null = fopen("/dev/null", "w");
+	assert_non_null(null);
+	if (run_eval(path, NULL, out, null, &err) != CNN_OK)
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
+	fclose(null);
+	double trained[2], evaluated[2];
+	const char *keys[2] = { "test.loss", "test.accuracy" };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s/run/metrics.json", dir);
+		char *a = test_read_file(path, NULL);
+		snprintf(path, sizeof path, "%s/run/eval/metrics.json", dir);
+		char *b = test_read_file(path, NULL);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_true(json_number_at(a, keys[i], &trained[i]));
+		assert_true(json_number_at(b, keys[i], &evaluated[i]));
+		free(a);
+		free(b);
+		assert_true(trained[i] == evaluated[i]);
+	}
+	test_rmdir(out);
 }
 
 static void trains_and_names_the_classes(void **state)
@@ -167,6 +210,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(trains_and_names_the_classes),
+		cmocka_unit_test(augmentation_leaves_test_data_alone),
 		cmocka_unit_test(mismatches_are_refused_where_they_are),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
