@@ -128,6 +128,13 @@ struct layer_type {
 const struct layer_type *layer_type_find(const char *name);
 const struct layer_type *layer_types(int *count);
 
+/* For layer types with no state beyond struct layer (relu, tanh, flatten,
+ * ...): allocates one with these ops and shapes ("TYPE: out of memory" at
+ * `at` on failure), and the destroy op that frees it. */
+int layer_new_plain(const struct layer_ops *ops, struct shape in, struct shape out_shape,
+                    struct cnn_loc at, struct layer **out, struct cnn_error *err);
+void layer_free_plain(struct layer *l);
+
 /* Helpers for constructors and messages. */
 void shape_str(struct shape s, char *buf, size_t len); /* "4x24x24" or "10" */
 

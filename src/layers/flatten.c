@@ -8,7 +8,6 @@
  * layer writes its own output buffer, rather than aliasing its input. */
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cnn/layers.h"
@@ -42,17 +41,12 @@ static void flatten_describe(const struct layer *l, char *buf, size_t len)
 	snprintf(buf, len, "%s->%d", in, l->out.c);
 }
 
-static void flatten_destroy(struct layer *l)
-{
-	free(l);
-}
-
 static const struct layer_ops flatten_ops = {
 	.type = "flatten",
 	.forward = flatten_forward,
 	.backward = flatten_backward,
 	.describe = flatten_describe,
-	.destroy = flatten_destroy,
+	.destroy = layer_free_plain,
 };
 
 int flatten_create(struct cfg_node *args, struct shape in, struct layer **out,
@@ -65,12 +59,5 @@ int flatten_create(struct cfg_node *args, struct shape in, struct layer **out,
 		return cnn_errorf(err, at, "flatten: input %dx%dx%d has too many values",
 		                  in.c, in.h, in.w);
 
-	struct layer *l = calloc(1, sizeof(*l));
-	if (!l)
-		return cnn_errorf(err, at, "flatten: out of memory");
-	l->ops = &flatten_ops;
-	l->in = in;
-	l->out = (struct shape){ (int)size, 1, 1 };
-	*out = l;
-	return 0;
+	return layer_new_plain(&flatten_ops, in, (struct shape){ (int)size, 1, 1 }, at, out, err);
 }

@@ -9,7 +9,6 @@
  * plane (i, c). The sum runs in float over one plane at a time: planes are
  * small (a few hundred values) next to what float's 24 bits carry. */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cnn/layers.h"
 
@@ -57,30 +56,17 @@ static void global_avgpool_describe(const struct layer *l, char *buf, size_t len
 	snprintf(buf, len, "mean of %dx%d", l->in.h, l->in.w);
 }
 
-static void global_avgpool_destroy(struct layer *l)
-{
-	free(l);
-}
-
 static const struct layer_ops global_avgpool_ops = {
 	.type = "global_avgpool",
 	.forward = global_avgpool_forward,
 	.backward = global_avgpool_backward,
 	.describe = global_avgpool_describe,
-	.destroy = global_avgpool_destroy,
+	.destroy = layer_free_plain,
 };
 
 int global_avgpool_create(struct cfg_node *args, struct shape in, struct layer **out,
                           struct cnn_error *err)
 {
 	struct cnn_loc at = args ? args->loc : (struct cnn_loc){ 0 };
-	struct layer *l = calloc(1, sizeof(*l));
-
-	if (!l)
-		return cnn_errorf(err, at, "global_avgpool: out of memory");
-	l->ops = &global_avgpool_ops;
-	l->in = in;
-	l->out = (struct shape){ in.c, 1, 1 };
-	*out = l;
-	return 0;
+	return layer_new_plain(&global_avgpool_ops, in, (struct shape){ in.c, 1, 1 }, at, out, err);
 }

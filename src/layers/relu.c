@@ -5,7 +5,6 @@
  * Gradients: backward OVERWRITES dx = dy where y > 0, else 0. The test is on y,
  * not x, so an in-place-style caller that kept only y still gets it right; at
  * the kink x = 0 the subgradient 0 is taken, as PyTorch and Caffe do. */
-#include <stdlib.h>
 
 #include "cnn/layers.h"
 
@@ -36,29 +35,16 @@ static void relu_backward(const struct layer *l, const float *w, const float *x,
 		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-static void relu_destroy(struct layer *l)
-{
-	free(l);
-}
-
 static const struct layer_ops relu_ops = {
 	.type = "relu",
 	.forward = relu_forward,
 	.backward = relu_backward,
-	.destroy = relu_destroy,
+	.destroy = layer_free_plain,
 };
 
 int relu_create(struct cfg_node *args, struct shape in, struct layer **out,
                 struct cnn_error *err)
 {
 	struct cnn_loc at = args ? args->loc : (struct cnn_loc){ 0 };
-	struct layer *l = calloc(1, sizeof(*l));
-
-	if (!l)
-		return cnn_errorf(err, at, "relu: out of memory");
-	l->ops = &relu_ops;
-	l->in = in;
-	l->out = in;
-	*out = l;
-	return 0;
+	return layer_new_plain(&relu_ops, in, in, at, out, err);
 }

@@ -11,7 +11,6 @@
  *
  * Gradients: backward OVERWRITES dx = dy * y * (1 - y), from y alone. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "cnn/layers.h"
 #include "vexp.h"
@@ -47,29 +46,16 @@ static void sigmoid_backward(const struct layer *l, const float *w, const float 
 		dx[i] = dy[i] * y[i] * (1.0f - y[i]);
 }
 
-static void sigmoid_destroy(struct layer *l)
-{
-	free(l);
-}
-
 static const struct layer_ops sigmoid_ops = {
 	.type = "sigmoid",
 	.forward = sigmoid_forward,
 	.backward = sigmoid_backward,
-	.destroy = sigmoid_destroy,
+	.destroy = layer_free_plain,
 };
 
 int sigmoid_create(struct cfg_node *args, struct shape in, struct layer **out,
                    struct cnn_error *err)
 {
 	struct cnn_loc at = args ? args->loc : (struct cnn_loc){ 0 };
-	struct layer *l = calloc(1, sizeof(*l));
-
-	if (!l)
-		return cnn_errorf(err, at, "sigmoid: out of memory");
-	l->ops = &sigmoid_ops;
-	l->in = in;
-	l->out = in;
-	*out = l;
-	return 0;
+	return layer_new_plain(&sigmoid_ops, in, in, at, out, err);
 }

@@ -11,7 +11,6 @@
  * 0, where 1 - exp(-2|x|) would cancel. Unlike a call to tanhf per element,
  * the loop vectorises. A NaN stays NaN. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "cnn/layers.h"
 #include "vexp.h"
@@ -47,29 +46,16 @@ static void tanh_backward(const struct layer *l, const float *w, const float *x,
 		dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-static void tanh_destroy(struct layer *l)
-{
-	free(l);
-}
-
 static const struct layer_ops tanh_ops = {
 	.type = "tanh",
 	.forward = tanh_forward,
 	.backward = tanh_backward,
-	.destroy = tanh_destroy,
+	.destroy = layer_free_plain,
 };
 
 int tanh_create(struct cfg_node *args, struct shape in, struct layer **out,
                 struct cnn_error *err)
 {
 	struct cnn_loc at = args ? args->loc : (struct cnn_loc){ 0 };
-	struct layer *l = calloc(1, sizeof(*l));
-
-	if (!l)
-		return cnn_errorf(err, at, "tanh: out of memory");
-	l->ops = &tanh_ops;
-	l->in = in;
-	l->out = in;
-	*out = l;
-	return 0;
+	return layer_new_plain(&tanh_ops, in, in, at, out, err);
 }
