@@ -21,6 +21,7 @@
 #include "cnn/config.h"
 #include "cnn/net.h"
 #include "cnn/optim.h"
+#include "file_fixture.h"
 #include "testutil.h"
 
 #define TINY_YAML(filters, opt)                                               \
@@ -42,32 +43,14 @@ struct model {
 	struct optim opt;
 };
 
-struct fixture {
-	char *dir;
-	char path[1024];
-	char msg[1024];
-	struct cnn_error err;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || !(f->dir = test_tmpdir())) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof f->path, "%s/last.ckpt", f->dir);
-	*state = f;
-	return 0;
+	return file_fixture_setup(state, "last.ckpt");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	test_rmdir(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
+	return file_fixture_teardown(state);
 }
 
 static void model_make(struct model *m, const char *yaml, uint64_t seed)
@@ -113,17 +96,7 @@ static void model_step(struct model *m, uint64_t *seed)
 	optim_step(&m->opt, m->net->params, m->net->grads);
 }
 
-static const char *msg_of(struct fixture *f)
-{
-	return cnn_error_str(&f->err, f->msg, sizeof f->msg);
-}
-
 /* A call that must succeed; on failure the test shows its message. */
-#define assert_ok(f, call)                                                     \
-	do {                                                                   \
-		if ((call) != 0)                                               \
-			fail_msg("%s failed: %s", #call, msg_of(f));           \
-	} while (0)
 
 static unsigned char *find_bytes(unsigned char *b, size_t len, const char *s)
 {
@@ -135,18 +108,18 @@ static unsigned char *find_bytes(unsigned char *b, size_t len, const char *s)
 }
 
 /* "<path>: <text>" */
-static void assert_msg(struct fixture *f, const char *text)
+static void assert_msg(struct file_fixture *f, const char *text)
 {
 	char want[2048];
 	snprintf(want, sizeof want, "%s: %s", f->path, text);
-	assert_string_equal(msg_of(f), want);
+	assert_string_equal(file_fixture_msg(f), want);
 }
 
-static void assert_msg_prefix(struct fixture *f, const char *text)
+static void assert_msg_prefix(struct file_fixture *f, const char *text)
 {
 	char want[2048];
 	snprintf(want, sizeof want, "%s: %s", f->path, text);
-	if (strncmp(msg_of(f), want, strlen(want)))
+	if (strncmp(file_fixture_msg(f), want, strlen(want)))
 		fail_msg("got \"%s\", want a message starting \"%s\"", f->msg, want);
 }
 
@@ -179,7 +152,7 @@ static void fill_state(struct checkpoint *s, const char *yaml)
 	s->n_batch_loss = 3;
 }
 
-static void save_tiny(struct fixture *f, struct model *a, const char *yaml)
+static void save_tiny(struct file_fixture *f, struct model *a, const char *yaml)
 {
 	struct checkpoint s;
 	uint64_t seed = 7;
@@ -189,12 +162,12 @@ static void save_tiny(struct fixture *f, struct model *a, const char *yaml)
 	model_step(a, &seed);
 	fill_state(&s, yaml);
 	if (checkpoint_save(f->path, a->net, &a->opt, &s, &f->err))
-		fail_msg("%s", msg_of(f));
+		fail_msg("%s", file_fixture_msg(f));
 }
 
 static void test_round_trip(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	const char *yaml = TINY_YAML("2", "adam");
 	struct model a, b;
 	struct checkpoint c, want;
@@ -259,7 +232,7 @@ static void test_round_trip(void **state)
 /* Saving again replaces the file and leaves no temporary behind. */
 static void test_overwrite_atomic(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	const char *yaml = TINY_YAML("2", "sgd");
 	struct model a;
 	struct checkpoint s, c;
@@ -308,7 +281,7 @@ static void write_all(const char *path, const unsigned char *b, size_t len)
 
 static void test_flipped_byte(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct model a;
 	struct checkpoint c;
 	size_t len;
@@ -334,7 +307,7 @@ static void test_flipped_byte(void **state)
 
 static void test_truncated(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct model a;
 	struct checkpoint c;
 	size_t len;
@@ -368,7 +341,7 @@ static void test_truncated(void **state)
 
 static void test_wrong_magic(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct checkpoint c;
 	const char *not_a_ckpt = "name: tiny\nlayers: []\n";
 	const char *msg = "not a cnnrun checkpoint (it does not start with \"CNNCKPT\")";
@@ -390,7 +363,7 @@ static void test_wrong_magic(void **state)
 
 static void test_future_version(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct model a;
 	struct checkpoint c;
 	size_t len;
@@ -412,7 +385,7 @@ static void test_future_version(void **state)
  * buggy writer, or a deliberate fake): nothing huge is allocated. */
 static void test_lying_sizes(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct model a;
 	struct checkpoint c;
 	size_t len;
@@ -436,7 +409,7 @@ static void test_lying_sizes(void **state)
 
 static void test_mismatch(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct model a, b;
 	struct checkpoint c;
 	float before;

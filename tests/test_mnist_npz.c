@@ -12,46 +12,18 @@
 
 #include "cnn/data.h"
 #include "cnn/npz.h"
+#include "file_fixture.h"
 #include "testutil.h"
-
-struct fixture {
-	char *dir;
-	char path[1024];
-	char msg[1024];
-	struct cnn_error err;
-};
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || !(f->dir = test_tmpdir())) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof f->path, "%s/mnist.npz", f->dir);
-	*state = f;
-	return 0;
+	return file_fixture_setup(state, "mnist.npz");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	test_rmdir(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
+	return file_fixture_teardown(state);
 }
-
-static const char *msg_of(struct fixture *f)
-{
-	return cnn_error_str(&f->err, f->msg, sizeof f->msg);
-}
-
-#define assert_ok(f, call)                                                     \
-	do {                                                                   \
-		if ((call) != 0)                                               \
-			fail_msg("%s failed: %s", #call, msg_of(f));           \
-	} while (0)
 
 /* 3 training and 2 test images of 4x5; pixel j of image i is 10 i + j
  * (test images from 100); labels 7, 0, 9 and 3, 4. */
@@ -68,7 +40,7 @@ struct spec {
 	int short_labels;       /* y_train has this many fewer labels */
 };
 
-static void write_npz(struct fixture *f, const char *path, const struct spec *s)
+static void write_npz(struct file_fixture *f, const char *path, const struct spec *s)
 {
 	struct npz_writer *w;
 	size_t xtr[3] = { 3, 4, 5 }, xte[3] = { 2, 4, 5 }, flat[2] = { 3, 20 };
@@ -121,7 +93,7 @@ static void check_split(const struct dataset *d, bool train)
 	assert_memory_equal(d->labels, train ? y_train : y_test, train ? 3 : 2);
 }
 
-static void load_all_ways(struct fixture *f)
+static void load_all_ways(struct file_fixture *f)
 {
 	struct dataset d;
 	char slash[1100];
@@ -147,21 +119,21 @@ static void load_all_ways(struct fixture *f)
 
 static void test_stored(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	write_npz(f, f->path, &(struct spec){ 0 });
 	load_all_ways(f);
 }
 
 static void test_deflated(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	write_npz(f, f->path, &(struct spec){ .compress = true });
 	load_all_ways(f);
 }
 
 static void test_int64_labels(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct dataset d;
 
 	write_npz(f, f->path, &(struct spec){ .compress = true, .int64_labels = true });
@@ -173,7 +145,7 @@ static void test_int64_labels(void **state)
 /* Any file name works when the path names the file. */
 static void test_other_name(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct dataset d;
 
 	snprintf(f->path, sizeof f->path, "%s/digits.data", f->dir);
@@ -183,7 +155,7 @@ static void test_other_name(void **state)
 	dataset_free(&d);
 }
 
-static void expect_error(struct fixture *f, const struct spec *s, const char *split,
+static void expect_error(struct file_fixture *f, const struct spec *s, const char *split,
                          const char *text)
 {
 	struct dataset d;
@@ -193,12 +165,12 @@ static void expect_error(struct fixture *f, const struct spec *s, const char *sp
 	assert_int_equal(mnist_load(f->path, split, &d, &f->err), -1);
 	assert_null(d.images);
 	snprintf(want, sizeof want, text, f->path);
-	assert_string_equal(msg_of(f), want);
+	assert_string_equal(file_fixture_msg(f), want);
 }
 
 static void test_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 
 	expect_error(f, &(struct spec){ .drop_y_test = true }, "test",
 	             "%s has no array 'y_test' (it has: x_train, y_train, x_test)");
@@ -216,7 +188,7 @@ static void test_errors(void **state)
 
 static void test_missing(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct dataset d;
 	char want[2048];
 
@@ -225,12 +197,12 @@ static void test_missing(void **state)
 	snprintf(want, sizeof want, "%s/train-images-idx3-ubyte: not found (also tried .gz); run "
 	         "`make data` or data/fetch-mnist.sh to download MNIST, or put the four IDX "
 	         "files (or mnist.npz) there", f->dir);
-	assert_string_equal(msg_of(f), want);
+	assert_string_equal(file_fixture_msg(f), want);
 
 	/* A .npz path that is not there. */
 	assert_int_equal(mnist_load(f->path, "train", &d, &f->err), -1);
 	snprintf(want, sizeof want, "%s: cannot open: No such file or directory", f->path);
-	assert_string_equal(msg_of(f), want);
+	assert_string_equal(file_fixture_msg(f), want);
 }
 
 int main(void)

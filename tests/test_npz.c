@@ -18,60 +18,32 @@
 #include "cnn/config.h"
 #include "cnn/net.h"
 #include "cnn/npz.h"
+#include "file_fixture.h"
 #include "testutil.h"
-
-struct fixture {
-	char *dir;
-	char path[1024];
-	char msg[1024];
-	struct cnn_error err;
-};
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || !(f->dir = test_tmpdir())) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof f->path, "%s/a.npz", f->dir);
-	*state = f;
-	return 0;
+	return file_fixture_setup(state, "a.npz");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	test_rmdir(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
+	return file_fixture_teardown(state);
 }
-
-static const char *msg_of(struct fixture *f)
-{
-	return cnn_error_str(&f->err, f->msg, sizeof f->msg);
-}
-
-#define assert_ok(f, call)                                                     \
-	do {                                                                   \
-		if ((call) != 0)                                               \
-			fail_msg("%s failed: %s", #call, msg_of(f));           \
-	} while (0)
 
 /* "<path>: <text>" */
-static void assert_msg(struct fixture *f, const char *text)
+static void assert_msg(struct file_fixture *f, const char *text)
 {
 	char want[2048];
 	snprintf(want, sizeof want, "%s: %s", f->path, text);
-	assert_string_equal(msg_of(f), want);
+	assert_string_equal(file_fixture_msg(f), want);
 }
 
-static void assert_msg_prefix(struct fixture *f, const char *text)
+static void assert_msg_prefix(struct file_fixture *f, const char *text)
 {
 	char want[2048];
 	snprintf(want, sizeof want, "%s: %s", f->path, text);
-	if (strncmp(msg_of(f), want, strlen(want)))
+	if (strncmp(file_fixture_msg(f), want, strlen(want)))
 		fail_msg("got \"%s\", want a message starting \"%s\"", f->msg, want);
 }
 
@@ -235,7 +207,7 @@ static const float f_vals[6] = { 1.5f, -2.25f, 0.0f, 3e-39f /* subnormal */, 1e3
 static const uint8_t u_vals[4] = { 0, 7, 128, 255 };
 static const int64_t i_vals[4] = { -1, 0, 1, INT64_C(1) << 40 };
 
-static void write_sample(struct fixture *f, bool compress)
+static void write_sample(struct file_fixture *f, bool compress)
 {
 	struct npz_writer *w;
 	size_t d23[2] = { 2, 3 }, d4[1] = { 4 }, d22[2] = { 2, 2 };
@@ -249,7 +221,7 @@ static void write_sample(struct fixture *f, bool compress)
 	assert_ok(f, npz_writer_close(w, &f->err));
 }
 
-static void check_sample(struct fixture *f)
+static void check_sample(struct file_fixture *f)
 {
 	struct npz_archive a;
 	const struct npy_array *x;
@@ -284,7 +256,7 @@ static void check_sample(struct fixture *f)
 
 static void test_write_read(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	write_sample(f, false);
 	check_sample(f);
 	write_sample(f, true);
@@ -295,7 +267,7 @@ static void test_write_read(void **state)
  * header, data, central directory, end record. */
 static void test_zip_structure(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_writer *w;
 	size_t dims[2] = { 2, 3 }, len;
 	unsigned char *z;
@@ -352,7 +324,7 @@ static void test_zip_structure(void **state)
 /* NumPy reads what cnnrun writes (where NumPy is installed). */
 static void test_numpy_reads_it(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	char cmd[4096];
 
 	if (system("python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
@@ -382,7 +354,7 @@ static const float two_by_three[6] = { 1, 2, 3, 4, 5, 6 };
 
 static void test_read_numpy_style(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_archive a;
 	struct buf z = { 0 };
 	double d[3] = { 0.5, -1.0, 1e300 };
@@ -419,7 +391,7 @@ static void test_read_numpy_style(void **state)
 
 static void test_npy_file(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npy_array a;
 	struct buf b = { 0 };
 
@@ -441,7 +413,7 @@ static void test_npy_file(void **state)
 }
 
 /* One member with this header and data, stored. */
-static void one_member(struct fixture *f, const char *dict, const void *data, size_t len)
+static void one_member(struct file_fixture *f, const char *dict, const void *data, size_t len)
 {
 	struct buf z = { 0 };
 	struct member m = { .name = "a.npy" };
@@ -455,7 +427,7 @@ static void one_member(struct fixture *f, const char *dict, const void *data, si
 
 static void test_bad_zip(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_archive a;
 	struct buf b = { 0 };
 
@@ -484,7 +456,7 @@ static void test_bad_zip(void **state)
 
 static void test_bad_crc(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_archive a;
 	size_t len;
 	char *z;
@@ -504,7 +476,7 @@ static void test_bad_crc(void **state)
 
 static void test_unsupported_dtype(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_archive a;
 
 	one_member(f, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }",
@@ -521,7 +493,7 @@ static void test_unsupported_dtype(void **state)
 
 static void test_fortran_order(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_archive a;
 
 	one_member(f, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
@@ -533,7 +505,7 @@ static void test_fortran_order(void **state)
 
 static void test_bad_headers(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_archive a;
 
 	one_member(f, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
@@ -553,7 +525,7 @@ static void test_bad_headers(void **state)
 
 static void test_missing_member(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_file z;
 	struct npy_array x;
 	char want[2048];
@@ -563,7 +535,7 @@ static void test_missing_member(void **state)
 	assert_int_equal(npz_load(&z, "x_train", &x, &f->err), -1);
 	snprintf(want, sizeof want,
 	         "%s has no array 'x_train' (it has: weights, bytes, longs, scalar)", f->path);
-	assert_string_equal(msg_of(f), want);
+	assert_string_equal(file_fixture_msg(f), want);
 	assert_ok(f, npz_load(&z, "bytes", &x, &f->err));
 	assert_string_equal(x.name, "bytes");
 	npy_array_free(&x);
@@ -573,7 +545,7 @@ static void test_missing_member(void **state)
 /* A deflated member whose directory claims more than DEFLATE can make. */
 static void test_absurd_size(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct npz_archive a;
 	struct buf z = { 0 };
 	struct member m = { .name = "a.npy", .deflate = true };
@@ -625,7 +597,7 @@ static struct net *tiny_net(const char *filters, uint64_t seed)
 
 static void test_net_export_import(void **state)
 {
-	struct fixture *f = *state;
+	struct file_fixture *f = *state;
 	struct net *a = tiny_net("2", 1), *b = tiny_net("2", 2), *c = tiny_net("3", 1);
 	struct npz_archive z;
 	const struct npy_array *w;
