@@ -533,6 +533,48 @@ static void test_dataset_split(void **state)
 	dataset_free(&v);
 }
 
+/* The in-place split against a plain gather, on permutations of many
+ * cycles (a random one) and one long cycle (a rotation). */
+static void test_dataset_split_matches_gather(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 257, SS = 3, COUNT = 40 };
+	int perm[N];
+
+	for (int kind = 0; kind < 2; kind++) {
+		struct dataset d = { .n = N, .shape = { 1, 1, SS }, .n_classes = 256 }, v;
+		uint8_t images[N * SS], labels[N];
+		d.images = malloc(N * SS);
+		d.labels = malloc(N);
+		assert_non_null(d.images);
+		assert_non_null(d.labels);
+		for (int i = 0; i < N; i++) {
+			for (int j = 0; j < SS; j++)
+				images[i * SS + j] = d.images[i * SS + j] = (uint8_t)(i * 7 + j * 91);
+			labels[i] = d.labels[i] = (uint8_t)(i * 13);
+			perm[i] = kind ? (i + 100) % N : i;
+		}
+		uint64_t z = 12345;
+		for (int i = N - 1; kind == 0 && i > 0; i--) {
+			z = z * 6364136223846793005u + 1442695040888963407u;
+			int j = (int)((z >> 33) % (uint64_t)(i + 1)), t = perm[i];
+			perm[i] = perm[j];
+			perm[j] = t;
+		}
+		assert_int_equal(dataset_split(&d, perm, COUNT, &v, &f->err), 0);
+		assert_int_equal(d.n, N - COUNT);
+		assert_int_equal(v.n, COUNT);
+		for (int i = 0; i < N; i++) {
+			const struct dataset *in = i < N - COUNT ? &d : &v;
+			int at = i < N - COUNT ? i : i - (N - COUNT);
+			assert_memory_equal(in->images + at * SS, images + perm[i] * SS, SS);
+			assert_int_equal(in->labels[at], labels[perm[i]]);
+		}
+		dataset_free(&d);
+		dataset_free(&v);
+	}
+}
+
 static void test_dataset_split_edges(void **state)
 {
 	struct fixture *f = *state;
@@ -615,6 +657,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mnist_unknown_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_split_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_split_matches_gather, setup, teardown),
 		cmocka_unit_test(test_dataset_batch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
