@@ -129,6 +129,31 @@ static void test_fixed_shapes(void **state)
 	compare("filters: 1, kernel_size: 8, padding: same", (struct shape){ 1, 9, 26 }, 2, 0.2, 10);
 	compare("filters: 2, kernel_size: 9, padding: 1", (struct shape){ 2, 10, 11 }, 1, 0.0, 11);
 	compare("filters: 9, kernel_size: 2, stride: 3, padding: 2", (struct shape){ 2, 8, 10 }, 2, 0.0, 12);
+	/* From 8 input channels direct's backward runs channels-last
+	 * (src/kernels/conv_direct_wide.c): lenet's second convolution, channel
+	 * counts that are not a multiple of 8, 1x1 and 8x8 kernels. */
+	compare("filters: 64, kernel_size: 5, padding: same", (struct shape){ 32, 14, 14 }, 2, 0.75, 13);
+	compare("filters: 64, kernel_size: 5, padding: same", (struct shape){ 32, 14, 14 }, 1, 0.0, 14);
+	compare("filters: 5, kernel_size: 3, padding: same", (struct shape){ 13, 9, 11 }, 3, 0.6, 15);
+	compare("filters: 16, kernel_size: 1", (struct shape){ 8, 6, 7 }, 2, 0.5, 16);
+	compare("filters: 3, kernel_size: 8, padding: 2", (struct shape){ 9, 10, 12 }, 2, 0.3, 17);
+	compare("filters: 20, kernel_size: 4, padding: valid", (struct shape){ 40, 7, 9 }, 2, 0.9, 18);
+}
+
+/* compare() on a drawn layer with a drawn batch size and sparsity; a
+ * kernel larger than the padded input is refused by the layer and skipped. */
+static void compare_drawn(const char *cfg, struct shape in, uint64_t *rng, uint64_t seed)
+{
+	char yaml[200];
+	struct cnn_error err;
+	struct layer *l;
+
+	snprintf(yaml, sizeof(yaml), "{%s}", cfg);
+	if (gradcheck_make_layer(conv_create, "conv", yaml, in, &l, &err))
+		return;
+	l->ops->destroy(l);
+	int n = 1 + (int)test_uniform(rng, 0, 3);
+	compare(cfg, in, n, test_uniform(rng, 0, 0.9f), seed);
 }
 
 static void test_random_shapes(void **state)
@@ -144,19 +169,31 @@ static void test_random_shapes(void **state)
 		int k = 1 + (int)test_uniform(&rng, 0, 7);
 		int stride = test_uniform(&rng, 0, 1) < 0.6f ? 1 : 2 + (int)test_uniform(&rng, 0, 2);
 		const char *pad = pads[(int)test_uniform(&rng, 0, 6)];
-		char cfg[160], yaml[200];
-		struct cnn_error err;
-		struct layer *l;
+		char cfg[160];
 
 		snprintf(cfg, sizeof(cfg), "filters: %d, kernel_size: %d, stride: %d, padding: %s",
 		         filters, k, stride, pad);
-		snprintf(yaml, sizeof(yaml), "{%s}", cfg);
-		/* A kernel larger than the padded input is refused: draw again. */
-		if (gradcheck_make_layer(conv_create, "conv", yaml, in, &l, &err))
-			continue;
-		l->ops->destroy(l);
-		compare(cfg, in, 1 + (int)test_uniform(&rng, 0, 3), test_uniform(&rng, 0, 0.9f),
-		        (uint64_t)t + 100);
+		compare_drawn(cfg, in, &rng, (uint64_t)t + 100);
+	}
+}
+
+/* Wide layers (the channels-last backward) of random shapes, stride 1. */
+static void test_random_wide_shapes(void **state)
+{
+	uint64_t rng = 4711;
+	static const char *const pads[] = { "valid", "same", "1", "3" };
+
+	(void)state;
+	for (int t = 0; t < 40; t++) {
+		struct shape in = { 8 + (int)test_uniform(&rng, 0, 30), 1 + (int)test_uniform(&rng, 0, 16),
+		                    1 + (int)test_uniform(&rng, 0, 16) };
+		int filters = 1 + (int)test_uniform(&rng, 0, 24);
+		int k = 1 + (int)test_uniform(&rng, 0, 8);
+		const char *pad = pads[(int)test_uniform(&rng, 0, 4)];
+		char cfg[160];
+
+		snprintf(cfg, sizeof(cfg), "filters: %d, kernel_size: %d, padding: %s", filters, k, pad);
+		compare_drawn(cfg, in, &rng, (uint64_t)t + 500);
 	}
 }
 
@@ -172,6 +209,7 @@ static void test_direct_gradcheck(void **state)
 		{ "{filters: 3, kernel_size: 3, stride: 2, padding: same, algorithm: direct}", { 2, 7, 8 } },
 		{ "{filters: 2, kernel_size: 2, stride: 2, padding: 1, algorithm: direct}", { 2, 5, 5 } },
 		{ "{filters: 2, kernel_size: 9, padding: same, algorithm: direct}", { 1, 9, 10 } },
+		{ "{filters: 3, kernel_size: 3, padding: same, algorithm: direct}", { 9, 5, 6 } },
 	};
 
 	(void)state;
@@ -191,6 +229,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixed_shapes),
 		cmocka_unit_test(test_random_shapes),
+		cmocka_unit_test(test_random_wide_shapes),
 		cmocka_unit_test(test_direct_gradcheck),
 	};
 

@@ -19,7 +19,8 @@
 /* The vectorised path needs both; -march=native on any x86 of the last decade has them. */
 #if defined(__AVX2__) && defined(__FMA__)
 #define CONV_VEC 1
-#include <immintrin.h>
+#include "kernels/conv_direct_wide.h"
+#include "kernels/simd_scan.h"
 #endif
 
 /* Smallest o >= 0 with o*stride >= a. */
@@ -187,14 +188,6 @@ static void pad_planes(const float *src, int c, int sh, int sw, int top, int lef
 			memset(dr + x1, 0, (size_t)(dw - x1) * sizeof(*dr));
 		}
 	}
-}
-
-/* Lanes [0, n) of a mask, n in [0, 8]. */
-static __m256i lane_mask(int n)
-{
-	static const int mask[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
-
-	return _mm256_loadu_si256((const __m256i *)(const void *)(mask + 8 - n));
 }
 
 struct tiles {
@@ -387,35 +380,6 @@ static void vec_forward(const struct conv_geom *g, const float *w, const float *
 		            y + i * out_size, g->oh, g->ow);
 }
 
-/* The non-zero entries of one dy plane, as offsets into a padded input plane
- * of width pw; returns their count and adds their sum to *sum. */
-static int find_nonzero(const float *d, int oh, int ow, int pw, int *pos, float *val, float *sum)
-{
-	int nnz = 0;
-	float s = 0.0f;
-
-	for (int oy = 0; oy < oh; oy++) {
-		const float *dr = d + (size_t)oy * ow;
-		for (int ox = 0; ox < ow; ox += 8) {
-			int len = ow - ox < 8 ? ow - ox : 8;
-			__m256 v = len == 8 ? _mm256_loadu_ps(dr + ox) :
-			           _mm256_maskload_ps(dr + ox, lane_mask(len));
-			unsigned bits = (unsigned)_mm256_movemask_ps(
-				_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
-			while (bits) {
-				int l = __builtin_ctz(bits);
-				bits &= bits - 1;
-				pos[nnz] = oy * pw + ox + l;
-				val[nnz] = dr[ox + l];
-				s += dr[ox + l];
-				nnz++;
-			}
-		}
-	}
-	*sum += s;
-	return nnz;
-}
-
 /* dw (k, k) += sum over the listed positions of val * the k x k input window
  * there: one 8-lane row of the window per kernel row (k <= 8), four
  * accumulators to hide the FMA latency. */
@@ -486,6 +450,10 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 	int *nnz;              /* (filters): non-zeros of each dy plane */
 	double gather_cost;
 
+	if (conv_wide_applies(g)) {
+		conv_wide_backward(g, w, x, dy, dx, dw, db, n, scratch);
+		return;
+	}
 	plan_floats(g, &p, scratch);
 	xplane = (size_t)p.ph * p.pw;
 	nnz = p.nz_pos + (size_t)g->filters * out_plane;
@@ -534,7 +502,10 @@ size_t conv_direct_scratch_floats(const struct conv_geom *g)
 {
 	struct plan p;
 
-	return conv_direct_vectorised(g) ? plan_floats(g, &p, NULL) : 0;
+	if (!conv_direct_vectorised(g))
+		return 0;
+	size_t planar = plan_floats(g, &p, NULL), wide = conv_wide_applies(g) ? conv_wide_scratch_floats(g) : 0;
+	return planar > wide ? planar : wide;
 }
 
 #else /* no AVX2 and FMA: the portable path only */
