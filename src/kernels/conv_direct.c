@@ -130,7 +130,7 @@ static int round4(int v)
  *   wt  (c/4, filters, k, k, 4)   w flipped and transposed, for dx
  *   dxp (c, ph, pw)               dx with its padding, for the scatter
  *   wr  (filters, c, k, 8)        w with rows padded to 8 lanes, for the scatter
- *   nz_pos, nz_val (filters, oh * ow)  dy's non-zero positions, per filter */
+ *   nz_pos, nz_val (filters, oh * ow) + slack  dy's non-zero positions, per filter */
 struct plan {
 	int ph, pw, dh, dw;
 	float *xp, *dyp, *wp, *wt, *dxp, *wr, *nz_val;
@@ -152,13 +152,14 @@ static size_t plan_floats(const struct conv_geom *g, struct plan *p, float *base
 	TAKE(wt, (size_t)round4(g->c) * g->filters * kk);
 	TAKE(dxp, (size_t)g->c * p->ph * p->pw + SLACK);
 	TAKE(wr, (size_t)g->filters * g->c * g->k * 8);
-	TAKE(nz_val, (size_t)g->filters * g->oh * g->ow);
+	TAKE(nz_val, (size_t)g->filters * g->oh * g->ow + FIND_NONZERO_SLACK);
 #undef TAKE
 	/* ints share the float scratch: same size on every platform we build for */
 	_Static_assert(sizeof(int) == sizeof(float), "nz_pos is carved from float scratch");
 	if (base)
 		p->nz_pos = (int *)(void *)(base + at);
-	at += (size_t)g->filters * g->oh * g->ow + (size_t)g->filters;   /* and nnz (filters) */
+	at += (size_t)g->filters * g->oh * g->ow + FIND_NONZERO_SLACK;
+	at += (size_t)g->filters;   /* nnz (filters) */
 	return at;
 }
 
@@ -456,7 +457,7 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 	}
 	plan_floats(g, &p, scratch);
 	xplane = (size_t)p.ph * p.pw;
-	nnz = p.nz_pos + (size_t)g->filters * out_plane;
+	nnz = p.nz_pos + (size_t)g->filters * out_plane + FIND_NONZERO_SLACK;
 	gather_cost = (double)g->h * ((g->w + 7) / 8) * round4(g->c) * g->filters * kk / 2;
 	memset(p.xp + (size_t)g->c * xplane, 0, SLACK * sizeof(float));
 	if (dx) {

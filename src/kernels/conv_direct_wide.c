@@ -71,8 +71,8 @@ static size_t wide_plan_floats(const struct conv_geom *g, struct wide_plan *p, f
 	TAKE(dxh, float, image);
 	TAKE(wrow, float, weights);
 	TAKE(dwacc, float, weights);
-	TAKE(nz_val, float, lists);
-	TAKE(nz_pos, int, lists);
+	TAKE(nz_val, float, lists + FIND_NONZERO_SLACK);
+	TAKE(nz_pos, int, lists + FIND_NONZERO_SLACK);
 	TAKE(nnz, int, (size_t)g->filters);
 	TAKE(at_start, int, (size_t)p->ohw + 1);
 	TAKE(at_filter, int, lists);
