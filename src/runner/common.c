@@ -141,6 +141,7 @@ int saved_model_open(const char *path, int batch, int threads, struct saved_mode
 	               threads ? threads : m->cfg.train.threads, m->cfg.seed, &m->net, err) ||
 	    checkpoint_apply(&m->ckpt, m->net, NULL, err))
 		goto fail;
+	net_pin_threads(m->net->threads);
 	return 0;
 fail:
 	saved_model_close(m);

@@ -348,6 +348,7 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	                 r->net->n_param_tensors, err))
 		return -1;
 	r->net->label_smoothing = (float)r->cfg.label_smoothing;
+	net_pin_threads(r->net->threads);
 	/* init.from replaces the random weights; a resume replaces both. */
 	if (r->cfg.init_from && !opt->resume && net_import_npz(r->net, r->cfg.init_from, err))
 		return init_error(r, err);
