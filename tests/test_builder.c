@@ -183,6 +183,53 @@ static void test_padding_same(void **state)
 	cfg_free(&doc);
 }
 
+/* `algorithm: auto` is settled once the network is known: the builder
+ * passes each layer the expected density of its output gradient, from the
+ * loss back (layer_ops.plan / dx_density). */
+static void test_auto_algorithm_follows_gradient_sparsity(void **state)
+{
+	struct cfg_doc doc;
+	struct model_config cfg;
+	(void)state;
+	build_ok(HEAD
+	         /* 1: wide (800 MACs/pixel), but ReLU and pooling follow: direct */
+	         "  - {type: conv, filters: 32, kernel_size: 5, padding: same}\n"
+	         "  - {type: relu}\n"
+	         "  - {type: maxpool, pool_size: 2}\n"
+	         /* 4: wide, batchnorm after it makes dy dense: im2col */
+	         "  - {type: conv, filters: 32, kernel_size: 3, padding: same}\n"
+	         "  - {type: batchnorm}\n"
+	         "  - {type: relu}\n"
+	         /* 7: asked for im2col: kept, whatever follows */
+	         "  - {type: conv, filters: 32, kernel_size: 3, algorithm: im2col}\n"
+	         "  - {type: relu}\n"
+	         /* 9: tanh passes density through; pooling quarters it: direct */
+	         "  - {type: conv, filters: 16, kernel_size: 3}\n"
+	         "  - {type: tanh}\n"
+	         "  - {type: maxpool, pool_size: 2}\n"
+	         /* 12: dense dy (a dense layer follows): im2col */
+	         "  - {type: conv, filters: 40, kernel_size: 1}\n"
+	         "  - {type: flatten}\n"
+	         "  - {type: dense, units: 10}\n",
+	         &doc, &cfg);
+	assert_int_equal(cfg.n_layers, 14);
+	check_layer(cfg.layers[0], "conv", "conv1", 32, 28, 28,
+	            "5x5/1 same(2,2), 1->32, auto: direct (forward by GEMM)");
+	check_layer(cfg.layers[3], "conv", "conv2", 32, 14, 14, "3x3/1 same(1,1), 32->32, auto: im2col");
+	check_layer(cfg.layers[6], "conv", "conv3", 32, 12, 12, "3x3/1 valid, 32->32, im2col");
+	check_layer(cfg.layers[8], "conv", "conv4", 16, 10, 10,
+	            "3x3/1 valid, 32->16, auto: direct (forward by GEMM)");
+	check_layer(cfg.layers[11], "conv", "conv5", 40, 5, 5, "1x1/1 valid, 16->40, auto: im2col");
+	/* the densities behind those choices */
+	const struct layer *relu = cfg.layers[1], *pool = cfg.layers[2], *tanh = cfg.layers[9];
+	assert_float_equal(relu->ops->dx_density(relu, 0.5), 0.25, 1e-12);
+	assert_float_equal(pool->ops->dx_density(pool, 1.0), 0.25, 1e-12);
+	assert_float_equal(tanh->ops->dx_density(tanh, 0.3), 0.3, 1e-12);
+	assert_null(cfg.layers[4]->ops->dx_density);   /* batchnorm: dense */
+	model_config_free(&cfg);
+	cfg_free(&doc);
+}
+
 static void test_stride_two(void **state)
 {
 	struct cfg_doc doc;
@@ -886,6 +933,7 @@ int main(void)
 		cmocka_unit_test(test_quoted_number_message),
 		cmocka_unit_test(test_input_collection_message),
 		cmocka_unit_test(test_lr_range_message),
+		cmocka_unit_test(test_auto_algorithm_follows_gradient_sparsity),
 	};
 	return cmocka_run_group_tests_name("builder", tests, NULL, NULL);
 }

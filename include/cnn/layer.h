@@ -99,6 +99,16 @@ struct layer_ops {
 	size_t (*stats_doubles)(const struct layer *l);
 	void (*after_step)(const struct layer *l, float *w, const double *stats, int threads);
 
+	/* Gradient sparsity, which decides the fastest algorithm of some layers
+	 * (conv's direct backward only visits dy's non-zeros). Once the whole
+	 * network is built, the builder walks it from the loss (whose gradient
+	 * is dense, 1) to the input: each layer's `plan` is told the expected
+	 * fraction of its dy that is non-zero, and `dx_density` turns that into
+	 * the fraction of its dx. dx_density NULL: dx is dense (1) whatever dy
+	 * is (dense, conv, batchnorm, ...). plan NULL: nothing to decide. */
+	double (*dx_density)(const struct layer *l, double dy_density);
+	void (*plan)(struct layer *l, double dy_density);
+
 	/* Frees the layer (its own struct). */
 	void (*destroy)(struct layer *l);
 };
@@ -134,6 +144,10 @@ const struct layer_type *layer_types(int *count);
 int layer_new_plain(const struct layer_ops *ops, struct shape in, struct shape out_shape,
                     struct cnn_loc at, struct layer **out, struct cnn_error *err);
 void layer_free_plain(struct layer *l);
+
+/* dx_density for layers whose dx is non-zero exactly where dy is (flatten,
+ * and elementwise maps with a non-zero derivative: tanh, sigmoid, ...). */
+double layer_density_same(const struct layer *l, double dy_density);
 
 /* Helpers for constructors and messages. */
 void shape_str(struct shape s, char *buf, size_t len); /* "4x24x24" or "10" */

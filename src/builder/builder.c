@@ -153,6 +153,19 @@ static int read_layers(struct cfg_node *root, struct model_config *c, struct cnn
 	return 0;
 }
 
+/* Tells each layer how sparse its output gradient is expected to be, from
+ * the loss (dense) back to the input: see layer_ops.plan and dx_density. */
+static void plan_layers(struct model_config *c)
+{
+	double density = 1.0;
+	for (int i = c->n_layers - 1; i >= 0; i--) {
+		struct layer *l = c->layers[i];
+		if (l->ops->plan)
+			l->ops->plan(l, density);
+		density = l->ops->dx_density ? l->ops->dx_density(l, density) : 1.0;
+	}
+}
+
 static int read_input(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	struct cfg_node *n = cfg_get(root, "input");
@@ -453,6 +466,7 @@ int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_e
 	    cfg_int(root, "seed", CFG_OPTIONAL, 1, 0, 2147483647L, &seed, NULL, err) ||
 	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err))
 		goto fail;
+	plan_layers(c);
 	c->seed = (uint64_t)seed;
 	struct cfg_node *opt;
 	if (read_loss(root, c, err) ||

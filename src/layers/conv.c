@@ -13,7 +13,9 @@
  *    would be only a few rows tall (few filters) over a short K (few
  *    channels, small kernels), which is where sgemm runs far below its peak.
  * `auto` picks direct when the vectorised direct path applies (stride 1,
- * k <= 8) and c*k*k*filters is small; the rule and its measurements are in
+ * k <= 8) and either c*k*k*filters is small or at most half of dy is
+ * expected to be non-zero (ReLU, max-pooling or dropout after the layer: the
+ * builder says so through plan()); the rule and its measurements are in
  * docs/performance.md. Padding `same` is TensorFlow/ONNX SAME_UPPER: the
  * output is ceil(in/stride) and an odd pixel of padding goes at the
  * bottom/right, so the padding is kept per side.
@@ -39,16 +41,21 @@ _Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_DIRE
                "conv_algo_names must name every enum conv_algo, then NULL");
 
 /* `auto` takes direct up to this many multiply-adds per output pixel
- * (filters * c * k * k): measured on AVX2 in docs/performance.md. */
+ * (filters * c * k * k), or whatever the width when at most this fraction
+ * of dy is expected to be non-zero: measured on AVX2 in
+ * docs/performance.md (32 -> 64 channels, 5x5: direct's backward is 1.9x
+ * faster than im2col's with half of dy zero, 1.45x slower with none). */
 #define CONV_AUTO_DIRECT_MACS 512
+#define CONV_AUTO_SPARSE_DY 0.5
 /* direct runs its forward pass through im2col + GEMM from this many filters */
-#define CONV_GEMM_FORWARD_FILTERS 32
+#define CONV_GEMM_FORWARD_FILTERS 16
 
 struct conv {
 	struct layer base;
 	int filters, k, stride;
 	enum conv_padding padding;  /* as written, for describe() */
 	int pad_top, pad_bottom, pad_left, pad_right;
+	enum conv_algo requested;   /* as written: auto may be settled by plan() */
 	enum conv_algo algo;        /* resolved: never CONV_AUTO */
 	int ckk;                    /* in.c * k * k: rows of col, columns of W */
 	int ohw;                    /* out.h * out.w: columns of col */
@@ -212,9 +219,31 @@ static void conv_describe(const struct layer *l, char *buf, size_t len)
 		snprintf(pad, sizeof(pad), "pad %d", cv->pad_top);
 		break;
 	}
-	snprintf(buf, len, "%dx%d/%d %s, %d->%d, %s%s", cv->k, cv->k, cv->stride, pad,
-	         l->in.c, cv->filters, conv_algo_names[cv->algo],
-	         cv->gemm_forward ? " (forward by GEMM)" : "");
+	snprintf(buf, len, "%dx%d/%d %s, %d->%d, %s%s%s", cv->k, cv->k, cv->stride, pad,
+	         l->in.c, cv->filters, cv->requested == CONV_AUTO ? "auto: " : "",
+	         conv_algo_names[cv->algo], cv->gemm_forward ? " (forward by GEMM)" : "");
+}
+
+/* Settles `auto` for the network this layer is in (see the rule above). */
+static void conv_choose(struct conv *cv, double dy_density)
+{
+	bool vectorised = conv_direct_vectorised(&cv->geom);
+	bool narrow = (long long)cv->filters * cv->ckk <= CONV_AUTO_DIRECT_MACS;
+
+	if (cv->requested == CONV_AUTO)
+		cv->algo = vectorised && (narrow || dy_density <= CONV_AUTO_SPARSE_DY) ? CONV_DIRECT
+		                                                                      : CONV_IM2COL;
+	/* With 32 filters or more, GEMM's register blocking beats the direct
+	 * forward kernel (4 filters per pass, the input re-read for each 4):
+	 * such a layer keeps direct's sparse backward and runs forward as
+	 * im2col does, 1.5-2x faster (docs/performance.md). */
+	cv->gemm_forward = cv->algo == CONV_DIRECT && vectorised &&
+	                   cv->filters >= CONV_GEMM_FORWARD_FILTERS;
+}
+
+static void conv_plan(struct layer *l, double dy_density)
+{
+	conv_choose((struct conv *)l, dy_density);
 }
 
 static void conv_destroy(struct layer *l)
@@ -230,6 +259,7 @@ static const struct layer_ops conv_ops = {
 	.scratch_floats = conv_scratch_floats,
 	.flops = conv_flops,
 	.describe = conv_describe,
+	.plan = conv_plan,
 	.destroy = conv_destroy,
 };
 
@@ -337,16 +367,9 @@ int conv_create(struct cfg_node *args, struct shape in, struct layer **out,
 	cv->direct = k == 1 && stride == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
 	cv->geom = (struct conv_geom){ in.c, in.h, in.w, (int)filters, (int)k, (int)stride,
 	                               pt, pl, (int)oh, (int)ow };
-	cv->algo = (enum conv_algo)algo;
-	if (cv->algo == CONV_AUTO)
-		cv->algo = conv_direct_vectorised(&cv->geom) &&
-		           filters * ckk <= CONV_AUTO_DIRECT_MACS ? CONV_DIRECT : CONV_IM2COL;
-	/* With 32 filters or more, GEMM's register blocking beats the direct
-	 * forward kernel (4 filters per pass, the input re-read for each 4):
-	 * such a layer keeps direct's sparse backward and runs forward as
-	 * im2col does, 1.5-2x faster (docs/performance.md). */
-	cv->gemm_forward = cv->algo == CONV_DIRECT && conv_direct_vectorised(&cv->geom) &&
-	                   filters >= CONV_GEMM_FORWARD_FILTERS;
+	cv->requested = cv->algo = (enum conv_algo)algo;
+	/* Until plan() says otherwise, dy is taken as dense. */
+	conv_choose(cv, 1.0);
 	*out = &cv->base;
 	return 0;
 }

@@ -102,10 +102,17 @@ static void dropout_destroy(struct layer *l)
 	free(l);
 }
 
+/* Dropped units pass no gradient. */
+static double dropout_dx_density(const struct layer *l, double dy_density)
+{
+	return dy_density * (1.0 - (double)dropout_of(l)->rate);
+}
+
 static const struct layer_ops dropout_ops = {
 	.type = "dropout",
 	.forward = dropout_forward,
 	.backward = dropout_backward,
+	.dx_density = dropout_dx_density,
 	.describe = dropout_describe,
 	.destroy = dropout_destroy,
 };

@@ -43,6 +43,7 @@ static void flatten_describe(const struct layer *l, char *buf, size_t len)
 
 static const struct layer_ops flatten_ops = {
 	.type = "flatten",
+	.dx_density = layer_density_same,
 	.forward = flatten_forward,
 	.backward = flatten_backward,
 	.describe = flatten_describe,

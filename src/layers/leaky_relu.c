@@ -62,6 +62,7 @@ static void leaky_relu_destroy(struct layer *l)
 
 static const struct layer_ops leaky_relu_ops = {
 	.type = "leaky_relu",
+	.dx_density = layer_density_same,
 	.forward = leaky_relu_forward,
 	.backward = leaky_relu_backward,
 	.describe = leaky_relu_describe,

@@ -224,10 +224,18 @@ static void maxpool_destroy(struct layer *l)
 	free(l);
 }
 
+/* Each output's gradient goes to one input (its window's maximum): at most
+ * out/in of dx is non-zero, a quarter for 2x2 pooling. */
+static double maxpool_dx_density(const struct layer *l, double dy_density)
+{
+	return dy_density * (double)shape_size(l->out) / (double)shape_size(l->in);
+}
+
 static const struct layer_ops maxpool_ops = {
 	.type = "maxpool",
 	.forward = maxpool_forward,
 	.backward = maxpool_backward,
+	.dx_density = maxpool_dx_density,
 	.describe = maxpool_describe,
 	.destroy = maxpool_destroy,
 };

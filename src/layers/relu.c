@@ -35,10 +35,19 @@ static void relu_backward(const struct layer *l, const float *w, const float *x,
 		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+/* dx is dy where the input was positive: about half the units of a layer
+ * with He-initialised weights, an assumption rather than a bound. */
+static double relu_dx_density(const struct layer *l, double dy_density)
+{
+	(void)l;
+	return 0.5 * dy_density;
+}
+
 static const struct layer_ops relu_ops = {
 	.type = "relu",
 	.forward = relu_forward,
 	.backward = relu_backward,
+	.dx_density = relu_dx_density,
 	.destroy = layer_free_plain,
 };
 

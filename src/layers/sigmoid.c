@@ -48,6 +48,7 @@ static void sigmoid_backward(const struct layer *l, const float *w, const float 
 
 static const struct layer_ops sigmoid_ops = {
 	.type = "sigmoid",
+	.dx_density = layer_density_same,
 	.forward = sigmoid_forward,
 	.backward = sigmoid_backward,
 	.destroy = layer_free_plain,

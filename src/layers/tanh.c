@@ -48,6 +48,7 @@ static void tanh_backward(const struct layer *l, const float *w, const float *x,
 
 static const struct layer_ops tanh_ops = {
 	.type = "tanh",
+	.dx_density = layer_density_same,
 	.forward = tanh_forward,
 	.backward = tanh_backward,
 	.destroy = layer_free_plain,
