@@ -170,10 +170,77 @@ static void same_seed_and_threads_give_the_same_bits(void **state)
 	free(c);
 }
 
+/* A batch source for net_train_step_from: sample i of the batch is the
+ * block image of class (i * 3 + offset) % 10; records which threads asked
+ * for which samples. */
+struct block_source {
+	int offset;
+	int asked[64];      /* times each sample was filled */
+	int thread_of[64];
+};
+
+static void fill_blocks(void *ctx, int thread, int start, int count, float *x, int *labels)
+{
+	struct block_source *s = ctx;
+	for (int i = 0; i < count; i++) {
+		int k = ((start + i) * 3 + s->offset) % 10, top = 2 + 12 * (k / 5), left = 1 + 5 * (k % 5);
+		float *img = x + (size_t)i * 28 * 28;
+		for (int p = 0; p < 28 * 28; p++)
+			img[p] = (float)((p * 7 + start + i) % 13) / 65.0f;
+		for (int r = 0; r < 6; r++)
+			for (int c = 0; c < 6; c++)
+				img[(top + r) * 28 + left + c] = 1.0f;
+		labels[i] = k;
+		s->asked[start + i]++;
+		s->thread_of[start + i] = thread;
+	}
+}
+
+/* Loading inside the step (each thread its own samples) gives the bits of
+ * loading first and stepping after, for training and evaluation. */
+static void step_from_a_source_matches_filling_first(void **state)
+{
+	(void)state;
+	enum { batch = 7 };
+	struct net *a = build(batch, 2, 5), *b = build(batch, 2, 5);
+	struct block_source src = { .offset = 4 };
+	struct net_input in = { fill_blocks, &src };
+	int labels_a[batch], labels_b[batch];
+	double loss_a, loss_b;
+	int correct_a, correct_b;
+
+	/* a: filled by hand, through the same function, before the step */
+	fill_blocks(&src, 0, 0, batch, a->x, labels_a);
+	memset(src.asked, 0, sizeof src.asked);
+	net_train_step(a, labels_a, batch, &loss_a, &correct_a);
+	net_train_step_from(b, &in, labels_b, batch, &loss_b, &correct_b);
+	for (int i = 0; i < batch; i++) {
+		assert_int_equal(src.asked[i], 1);
+		assert_int_equal(src.thread_of[i], i < batch / 2 ? 0 : 1);   /* chunk_of's split */
+		assert_int_equal(labels_b[i], labels_a[i]);
+	}
+	assert_memory_equal(a->x, b->x, (size_t)batch * 28 * 28 * sizeof(float));
+	assert_true(loss_a == loss_b);
+	assert_int_equal(correct_a, correct_b);
+	assert_memory_equal(a->grads, b->grads, a->n_params * sizeof(float));
+
+	int pred_a[batch], pred_b[batch];
+	src.offset = 1;
+	fill_blocks(&src, 0, 0, batch, a->x, labels_a);
+	net_eval(a, labels_a, batch, &loss_a, pred_a, NULL);
+	net_eval_from(b, &in, labels_b, batch, &loss_b, pred_b, NULL);
+	assert_true(loss_a == loss_b);
+	assert_memory_equal(pred_a, pred_b, sizeof pred_a);
+	assert_memory_equal(labels_a, labels_b, sizeof labels_a);
+	net_free(a);
+	net_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(loss_falls_and_accuracy_rises),
+		cmocka_unit_test(step_from_a_source_matches_filling_first),
 		cmocka_unit_test(gradient_matches_finite_differences_along_a_direction),
 		cmocka_unit_test(same_seed_and_threads_give_the_same_bits),
 	};

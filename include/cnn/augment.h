@@ -29,4 +29,9 @@ int augment_config_read(struct cfg_node *train, struct augment_config *out, stru
 int augment_batch(const struct augment_config *a, float *x, int n, struct shape shape,
                   uint64_t seed, int epoch, long first);
 
+/* augment_batch without allocating (the runner calls it from each thread):
+ * scratch holds shape.h * shape.w floats. */
+void augment_images(const struct augment_config *a, float *x, int n, struct shape shape,
+                    uint64_t seed, int epoch, long first, float *scratch);
+
 #endif

@@ -85,6 +85,26 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
  * (may be NULL), probabilities into probs[n * n_classes] (may be NULL). */
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs);
 
+/* Where a batch comes from when the step itself loads it. Each thread calls
+ * fill for its own samples [start, start + count) of the batch, before
+ * running them: x points at sample `start` of net->x and labels at
+ * labels[start]. Loading (bytes to floats, augmentation) then runs on every
+ * thread instead of on one before the step, and each thread's input is
+ * written into its own cache rather than moved from another core's: on 2
+ * threads the reference network trains 5-8% faster. `thread` (0 ..
+ * net->threads - 1) lets fill use per-thread scratch. fill must not fail. */
+struct net_input {
+	void (*fill)(void *ctx, int thread, int start, int count, float *x, int *labels);
+	void *ctx;
+};
+
+/* net_train_step and net_eval with the batch loaded by `in` (see above);
+ * labels[0..n) is filled by it and read back after. */
+void net_train_step_from(struct net *net, const struct net_input *in, int *labels, int n,
+                         double *loss_sum, int *correct);
+void net_eval_from(struct net *net, const struct net_input *in, int *labels, int n,
+                   double *loss_sum, int *pred, float *probs);
+
 double net_flops(const struct net *net);   /* forward, per sample */
 
 /* Pins each of the `threads` OpenMP threads that run a step to a CPU of its

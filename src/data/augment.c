@@ -55,10 +55,21 @@ int augment_batch(const struct augment_config *a, float *x, int n, struct shape 
 {
 	if (!a->enabled)
 		return 0;
-	const size_t plane = (size_t)shape.h * shape.w;
-	float *scratch = malloc(plane * sizeof *scratch);
+	float *scratch = malloc((size_t)shape.h * shape.w * sizeof *scratch);
 	if (!scratch)
 		return -1;
+	augment_images(a, x, n, shape, seed, epoch, first, scratch);
+	free(scratch);
+	return 0;
+}
+
+void augment_images(const struct augment_config *a, float *x, int n, struct shape shape,
+                    uint64_t seed, int epoch, long first, float *scratch)
+{
+	const size_t plane = (size_t)shape.h * shape.w;
+
+	if (!a->enabled)
+		return;
 	for (int i = 0; i < n; i++) {
 		struct rng rng;
 		/* one stream per (seed, epoch, position): stateless, see augment.h */
@@ -73,6 +84,4 @@ int augment_batch(const struct augment_config *a, float *x, int n, struct shape 
 			transform(scratch, img + c * plane, shape.h, shape.w, angle, scale, ty, tx);
 		}
 	}
-	free(scratch);
-	return 0;
 }

@@ -319,7 +319,19 @@ static void after_step(struct net *net, int threads)
 	}
 }
 
-void net_train_step(struct net *net, const int *labels, int n, double *loss_sum, int *correct)
+/* Thread t's samples, loaded by `in` when there is one (see struct net_input). */
+static void fill_chunk(const struct net *net, const struct net_input *in, int t, int start,
+                       int end, int *labels)
+{
+	if (in)
+		in->fill(in->ctx, t, start, end - start, net->x + (size_t)start * shape_size(net->input),
+		         labels + start);
+}
+
+/* The step of net_train_step[_from]: labels are read, and with `in` first
+ * written through fill_labels (the same array; NULL without `in`). */
+static void train_step(struct net *net, const struct net_input *in, int *fill_labels,
+                       const int *labels, int n, double *loss_sum, int *correct)
 {
 	CNN_ASSERT(n > 0 && n <= net->batch);
 	int threads = net->threads < n ? net->threads : n;
@@ -335,6 +347,7 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
 		float *grads = net->thread_grads[t];
 		memset(grads, 0, net->n_params * sizeof(float));
 		net->thread_correct[t] = 0;
+		fill_chunk(net, in, t, start, end, fill_labels);
 		forward_chunk(net, t, start, end - start, &ctx);
 		size_t k = (size_t)net->n_classes;
 		net->thread_loss[t] = softmax_xent_smooth(net->acts[net->n_layers - 1] + (size_t)start * k,
@@ -369,7 +382,19 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
 	net->step++;
 }
 
-void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs)
+void net_train_step(struct net *net, const int *labels, int n, double *loss_sum, int *correct)
+{
+	train_step(net, NULL, NULL, labels, n, loss_sum, correct);
+}
+
+void net_train_step_from(struct net *net, const struct net_input *in, int *labels, int n,
+                         double *loss_sum, int *correct)
+{
+	train_step(net, in, labels, labels, n, loss_sum, correct);
+}
+
+static void eval_batch(struct net *net, const struct net_input *in, int *fill_labels,
+                       const int *labels, int n, double *loss_sum, int *pred, float *probs)
 {
 	CNN_ASSERT(n > 0 && n <= net->batch);
 	int threads = net->threads < n ? net->threads : n;
@@ -379,6 +404,7 @@ void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *
 		chunk_of(n, t, threads, &start, &end);
 		struct layer_ctx ctx = { .scratch = net->scratch[t], .train = false, .sample0 = start };
 		size_t k = (size_t)net->n_classes;
+		fill_chunk(net, in, t, start, end, fill_labels);
 		forward_chunk(net, t, start, end - start, &ctx);
 		net->thread_loss[t] = softmax_xent(net->acts[net->n_layers - 1] + (size_t)start * k,
 		                                   labels + start, end - start, net->n_classes, 1.0f,
@@ -388,4 +414,15 @@ void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *
 	*loss_sum = 0;
 	for (int t = 0; t < threads; t++)
 		*loss_sum += net->thread_loss[t];
+}
+
+void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs)
+{
+	eval_batch(net, NULL, NULL, labels, n, loss_sum, pred, probs);
+}
+
+void net_eval_from(struct net *net, const struct net_input *in, int *labels, int n,
+                   double *loss_sum, int *pred, float *probs)
+{
+	eval_batch(net, in, labels, labels, n, loss_sum, pred, probs);
 }

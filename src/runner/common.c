@@ -79,6 +79,19 @@ void eval_buffers_free(struct eval_buffers *b)
 	memset(b, 0, sizeof *b);
 }
 
+/* An evaluation batch as each thread of net_eval_from loads its share. */
+struct eval_source {
+	const struct dataset *d;
+	const int *idx;
+};
+
+static void fill_eval(void *ctx, int thread, int start, int count, float *x, int *labels)
+{
+	const struct eval_source *s = ctx;
+	(void)thread;
+	dataset_batch(s->d, s->idx + start, count, x, labels);
+}
+
 void run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers *b,
                   struct confusion *cm, struct mistakes *m, double *loss, double *accuracy)
 {
@@ -88,9 +101,10 @@ void run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers 
 		int n = d->n - i < net->batch ? d->n - i : net->batch;
 		for (int j = 0; j < n; j++)
 			b->idx[j] = i + j;
-		dataset_batch(d, b->idx, n, net->x, b->labels);
+		struct eval_source source = { d, b->idx };
+		struct net_input in = { fill_eval, &source };
 		double batch_loss;
-		net_eval(net, b->labels, n, &batch_loss, b->pred, cm ? b->probs : NULL);
+		net_eval_from(net, &in, b->labels, n, &batch_loss, b->pred, cm ? b->probs : NULL);
 		loss_sum += batch_loss;
 		for (int j = 0; j < n; j++) {
 			correct += b->pred[j] == b->labels[j];

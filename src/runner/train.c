@@ -62,6 +62,7 @@ struct run {
 	struct epoch_record *history; /* (epochs) */
 	int *order;             /* (train.n) the current epoch's sample order */
 	int *labels;            /* (batch) */
+	float *augment_scratch; /* (threads, image plane) when augmenting */
 	char out_dir[4096];
 	char *config_text;      /* the resolved config, saved in checkpoints */
 	/* report: per-batch losses, confident mistakes, --verbose times */
@@ -96,6 +97,7 @@ static void run_free(struct run *r)
 	free(r->history);
 	free(r->order);
 	free(r->labels);
+	free(r->augment_scratch);
 	free(r->config_text);
 	free(r->batch_loss);
 	mistakes_free(&r->mistakes);
@@ -261,6 +263,28 @@ static int end_epoch(struct run *r, struct progress *p, double seconds, long lon
 	return 0;
 }
 
+/* One training batch, as each thread of the step loads its share of it
+ * (struct net_input): bytes to floats, then the augmentation, whose draws
+ * depend on the sample's position in the epoch only. */
+struct train_source {
+	const struct run *r;
+	const int *order;   /* the batch's sample indices */
+	int epoch;
+	long first;         /* the batch's first position in the epoch */
+};
+
+static void fill_train(void *ctx, int thread, int start, int count, float *x, int *labels)
+{
+	const struct train_source *s = ctx;
+	const struct run *r = s->r;
+	const struct augment_config *aug = &r->cfg.train.augment;
+
+	dataset_batch(&r->train, s->order + start, count, x, labels);
+	if (aug->enabled)
+		augment_images(aug, x, count, r->train.shape, r->cfg.seed, s->epoch, s->first + start,
+		               r->augment_scratch + (size_t)thread * r->train.shape.h * r->train.shape.w);
+}
+
 /* Trains epoch r->epoch + 1 from batch r->batch. Returns 0 when the epoch
  * ended, 1 when it stopped early on request (last.ckpt saved), -1 on error. */
 static int train_epoch(struct run *r, struct progress *p, struct cnn_error *err)
@@ -282,13 +306,12 @@ static int train_epoch(struct run *r, struct progress *p, struct cnn_error *err)
 		int count = n - first < net->batch ? n - first : net->batch;
 		double batch_loss;
 		int batch_correct;
-		dataset_batch(&r->train, r->order + first, count, net->x, r->labels);
-		if (augment_batch(&r->cfg.train.augment, net->x, count, r->train.shape, r->cfg.seed, epoch, first))
-			return cnn_errorf_plain(err, "out of memory for augmentation");
+		struct train_source source = { r, r->order + first, epoch, first };
+		struct net_input in = { fill_train, &source };
 		long step = (long)(epoch - 1) * r->batches + b;
 		r->optim.cfg.lr = lr_at(&r->cfg.optim, step, r->batches, (long)r->batches * r->cfg.train.epochs);
 		net->step = step;   /* dropout masks: a function of (seed, step), so a resume repeats them */
-		net_train_step(net, r->labels, count, &batch_loss, &batch_correct);
+		net_train_step_from(net, &in, r->labels, count, &batch_loss, &batch_correct);
 		if (!isfinite(batch_loss))
 			return nonfinite_error(r, epoch, b + 1, count, batch_loss, err);
 		optim_step(&r->optim, net->params, net->grads);
@@ -355,6 +378,10 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	r->batches = (r->train.n + r->net->batch - 1) / r->net->batch;
 	r->order = malloc((size_t)r->train.n * sizeof *r->order);
 	r->labels = malloc((size_t)r->net->batch * sizeof *r->labels);
+	if (r->cfg.train.augment.enabled &&
+	    !(r->augment_scratch = malloc((size_t)r->net->threads * r->train.shape.h * r->train.shape.w *
+	                                  sizeof *r->augment_scratch)))
+		return cnn_errorf_plain(err, "out of memory for augmentation");
 	r->history = calloc((size_t)r->cfg.train.epochs, sizeof *r->history);
 	r->config_text = run_yaml_text(doc->root);
 	if (!r->order || !r->labels || !r->history || !r->config_text ||
