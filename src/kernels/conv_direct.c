@@ -232,6 +232,11 @@ static void conv_tiles3(const struct tiles *t, int cin, size_t plane, int iw, in
 			for (int kj = 0; kj < k; kj++, wr += 4) {
 				__m256 u = _mm256_loadu_ps(x0 + kj), v = _mm256_loadu_ps(x1 + kj);
 				__m256 z = _mm256_loadu_ps(x2 + kj), w;
+				/* Keep u, v, z in registers: otherwise gcc folds each load
+				 * into all four FMAs that use it, and 16 loads per 12 FMAs
+				 * (a third of them split across cache lines) made this
+				 * loop load-bound. */
+				__asm__("" : "+x"(u), "+x"(v), "+x"(z));
 				w = _mm256_broadcast_ss(wr);
 				p0 = _mm256_fmadd_ps(w, u, p0);
 				q0 = _mm256_fmadd_ps(w, v, q0);
@@ -269,6 +274,7 @@ static void conv_tile1(const struct tiles *t, int v, int cin, size_t plane, int 
 			const float *wr = wg + ((size_t)c * k + ki) * k * 4;
 			for (int kj = 0; kj < k; kj++, wr += 4) {
 				__m256 u = _mm256_loadu_ps(x0 + kj);
+				__asm__("" : "+x"(u));   /* one load, not four: see conv_tiles3 */
 				p0 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr), u, p0);
 				p1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + 1), u, p1);
 				p2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + 2), u, p2);
