@@ -387,30 +387,57 @@ static void vec_forward(const struct conv_geom *g, const float *w, const float *
 		            y + i * out_size, g->oh, g->ow);
 }
 
+/* Kernel rows [k0, k0 + R) of dw (k, k) += sum over the listed positions
+ * of val * that row of the input window there: one 8-lane FMA per row and
+ * non-zero, into four accumulators per row (round-robin over the non-zeros,
+ * to hide the FMA latency). R is a constant at each call, so the 4R
+ * accumulators are registers; each non-zero's value and position are
+ * loaded once for the R rows. */
+static inline __attribute__((always_inline)) void dw_rows(
+	int R, const float *xc, int pw, int k, int k0, const int *pos, const float *val, int nnz,
+	float *dw)
+{
+	__m256 a[3][4];
+	float lanes[8];
+	int i = 0;
+
+	for (int r = 0; r < R; r++)
+		for (int j = 0; j < 4; j++)
+			a[r][j] = _mm256_setzero_ps();
+	for (; i + 4 <= nnz; i += 4)
+		for (int j = 0; j < 4; j++) {
+			__m256 d = _mm256_broadcast_ss(val + i + j);
+			const float *x = xc + (size_t)k0 * pw + pos[i + j];
+			for (int r = 0; r < R; r++)
+				a[r][j] = _mm256_fmadd_ps(d, _mm256_loadu_ps(x + (size_t)r * pw), a[r][j]);
+		}
+	for (; i < nnz; i++) {
+		__m256 d = _mm256_broadcast_ss(val + i);
+		const float *x = xc + (size_t)k0 * pw + pos[i];
+		for (int r = 0; r < R; r++)
+			a[r][0] = _mm256_fmadd_ps(d, _mm256_loadu_ps(x + (size_t)r * pw), a[r][0]);
+	}
+	for (int r = 0; r < R; r++) {
+		_mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a[r][0], a[r][1]),
+		                                      _mm256_add_ps(a[r][2], a[r][3])));
+		for (int kj = 0; kj < k; kj++)
+			dw[(k0 + r) * k + kj] += lanes[kj];
+	}
+}
+
 /* dw (k, k) += sum over the listed positions of val * the k x k input window
- * there: one 8-lane row of the window per kernel row (k <= 8), four
- * accumulators to hide the FMA latency. */
+ * there, three kernel rows at a time (12 accumulators). */
 static void dw_sparse(const float *xc, int pw, int k, const int *pos, const float *val,
                       int nnz, float *dw)
 {
-	for (int ki = 0; ki < k; ki++) {
-		const float *base = xc + (size_t)ki * pw;
-		__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-		float lanes[8];
-		int i = 0;
+	int k0 = 0;
 
-		for (; i + 4 <= nnz; i += 4) {
-			a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(val + i), _mm256_loadu_ps(base + pos[i]), a0);
-			a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(val + i + 1), _mm256_loadu_ps(base + pos[i + 1]), a1);
-			a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(val + i + 2), _mm256_loadu_ps(base + pos[i + 2]), a2);
-			a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(val + i + 3), _mm256_loadu_ps(base + pos[i + 3]), a3);
-		}
-		for (; i < nnz; i++)
-			a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(val + i), _mm256_loadu_ps(base + pos[i]), a0);
-		_mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-		for (int kj = 0; kj < k; kj++)
-			dw[ki * k + kj] += lanes[kj];
-	}
+	for (; k0 + 3 <= k; k0 += 3)
+		dw_rows(3, xc, pw, k, k0, pos, val, nnz, dw);
+	if (k - k0 == 2)
+		dw_rows(2, xc, pw, k, k0, pos, val, nnz, dw);
+	else if (k - k0 == 1)
+		dw_rows(1, xc, pw, k, k0, pos, val, nnz, dw);
 }
 
 /* dx by scattering each non-zero dy through its k x k window of weights,
