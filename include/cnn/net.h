@@ -111,10 +111,13 @@ double net_flops(const struct net *net);   /* forward, per sample */
  * own (Linux; elsewhere it does nothing). Left to itself, the scheduler
  * first puts the new worker next to the main thread and takes seconds to
  * spread them: the reference network's first epoch on 2 threads ran at
- * 130-150k images/s and the later ones at 210k; pinned, all run at 220k.
- * Does nothing for one thread, when the process may use fewer CPUs than
- * `threads`, or when OMP_PROC_BIND, OMP_PLACES or GOMP_CPU_AFFINITY is set
- * (the user's placement wins). Returns whether it pinned. */
+ * 125-130k images/s and the later ones at 160k; pinned, all run at 160k.
+ * Only when `threads` is exactly the number of CPUs the process may use
+ * (the default, all cores): runs with fewer threads are left for the
+ * scheduler to spread, so that several of them side by side do not pile
+ * onto the same CPUs. Nothing either for one thread, or when OMP_PROC_BIND,
+ * OMP_PLACES or GOMP_CPU_AFFINITY is set (the user's placement wins).
+ * Returns whether it pinned. */
 bool net_pin_threads(int threads);
 
 /* After a step on n samples whose loss was not finite: describes into

@@ -15,8 +15,11 @@ bool net_pin_threads(int threads)
 	/* The user's own placement (OpenMP's variables) wins. */
 	if (threads < 2 || getenv("OMP_PROC_BIND") || getenv("OMP_PLACES") || getenv("GOMP_CPU_AFFINITY"))
 		return false;
+	/* Only a run that takes every CPU it may use: with fewer threads than
+	 * CPUs, other runs (a sweep of configs, say) may want the rest, and
+	 * pinning each of them to the first CPUs would stack them there. */
 	cpu_set_t allowed;
-	if (sched_getaffinity(0, sizeof allowed, &allowed) || CPU_COUNT(&allowed) < threads)
+	if (sched_getaffinity(0, sizeof allowed, &allowed) || CPU_COUNT(&allowed) != threads)
 		return false;
 	int cpu[CPU_SETSIZE], n = 0;
 	for (int c = 0; c < CPU_SETSIZE; c++)
