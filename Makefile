@@ -2,16 +2,19 @@
 #   make run    install what is missing, build, fetch MNIST, train configs/mnist.yaml
 #   make test   install what is missing, build, fetch MNIST, run the whole suite (CTest)
 # Also: make build, make data, make asan (the suite under ASan + UBSan),
-# make fuzz (each libFuzzer target for FUZZ_SECONDS), make clean.
+# make portable (the suite built for the x86-64 baseline, without AVX2: the
+# kernels' portable paths), make fuzz (each libFuzzer target for
+# FUZZ_SECONDS), make clean.
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_PORTABLE ?= build-portable
 FUZZ_SECONDS ?= 60
 CONFIG     ?= configs/mnist.yaml
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build data run test asan fuzz clean
+.PHONY: all deps build data run test asan portable fuzz clean
 
 all: build
 
@@ -38,6 +41,11 @@ asan: deps data
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -LE slow
 
+portable: deps data
+	cmake -S . -B $(BUILD_PORTABLE) -DCMAKE_BUILD_TYPE=Release -DCNN_NATIVE=OFF
+	cmake --build $(BUILD_PORTABLE) -j $(JOBS)
+	cd $(BUILD_PORTABLE) && ctest --output-on-failure -j $(JOBS) -LE slow
+
 fuzz:
 	@scripts/install-deps.sh --fuzz
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DCNN_FUZZ=ON
@@ -45,4 +53,4 @@ fuzz:
 	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_PORTABLE) $(BUILD_FUZZ)
