@@ -20,7 +20,7 @@
  *       per pixel; both lists keep a fixed order, so results are the same
  *       run after run.
  * For lenet's second convolution (32 -> 64 channels, 5x5, 14x14) this is
- * 2.5x faster than the planar kernel (docs/performance.md). */
+ * 2.4x faster than the planar kernel (docs/performance.md). */
 #include "kernels/conv_direct_wide.h"
 
 #if defined(__AVX2__) && defined(__FMA__)

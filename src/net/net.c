@@ -393,6 +393,7 @@ void net_train_step_from(struct net *net, const struct net_input *in, int *label
 	train_step(net, in, labels, labels, n, loss_sum, correct);
 }
 
+/* The forward pass of net_eval[_from]; labels as in train_step. */
 static void eval_batch(struct net *net, const struct net_input *in, int *fill_labels,
                        const int *labels, int n, double *loss_sum, int *pred, float *probs)
 {
