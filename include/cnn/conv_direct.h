@@ -15,7 +15,9 @@
  * and max-pooling, most are zero), and so does the input gradient when dy is
  * sparse (each non-zero scatters its window of weights); when dy is dense it
  * is the forward kernel run on the zero-padded dy with the weights flipped
- * and transposed.
+ * and transposed. From 8 input channels the backward pass runs channels-last
+ * instead (src/kernels/conv_direct_wide.c), with every lane of every FMA in
+ * use.
  * Everything else, and every build without AVX2, takes a portable path of
  * plain loops over output rows that compilers vectorise for stride 1. */
 #ifndef CNN_CONV_DIRECT_H

@@ -11,7 +11,8 @@
  * pixels: up to 3 tiles x 4 output channels = 12 accumulators, which with
  * the input vectors and one broadcast weight just fills the 16 registers.
  * Tiles run along the flattened output plane, so a narrow output (8 wide)
- * still fills 3 tiles from 3 rows. */
+ * still fills 3 tiles from 3 rows. The backward pass of layers with 8 or
+ * more input channels is in conv_direct_wide.c. */
 #include "cnn/conv_direct.h"
 
 #include <string.h>
