@@ -169,6 +169,13 @@ static void accumulate_rows(const float *base, const int *offset, size_t stride,
 	}
 }
 
+/* Output pixel q = oy * ow + ox -> its window's corner in xh's pixels,
+ * oy * pw + ox (pw = ow + k - 1). */
+static int window_corner(const struct conv_geom *g, int q)
+{
+	return q + q / g->ow * (g->k - 1);
+}
+
 /* Lists dy's non-zeros per filter (offsets of the window's corner in xh's
  * pixels) and, when dx is wanted, per output pixel; adds db. */
 static void list_nonzeros(const struct conv_geom *g, const struct wide_plan *p, const float *dy,
@@ -200,11 +207,10 @@ static void list_nonzeros(const struct conv_geom *g, const struct wide_plan *p, 
 			p->at_start[q] = p->at_start[q - 1];
 		p->at_start[0] = 0;
 	}
-	/* output pixel (oy, ox) -> the window's corner in xh, oy * pw + ox */
 	for (int f = 0; f < g->filters; f++) {
 		int *pos = p->nz_pos + (size_t)f * ohw;
 		for (int i = 0; i < p->nnz[f]; i++)
-			pos[i] += pos[i] / g->ow * (g->k - 1);
+			pos[i] = window_corner(g, pos[i]);
 	}
 }
 
@@ -215,10 +221,10 @@ void conv_wide_backward(const struct conv_geom *g, const float *w, const float *
 	struct wide_plan p = { 0 };
 	int k = g->k;
 	size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)g->filters * g->oh * g->ow;
-	size_t image = 0, kk = (size_t)k * k;
+	size_t kk = (size_t)k * k;
 
 	wide_plan_floats(g, &p, scratch);
-	image = (size_t)p.ph * p.pw * p.c8;
+	size_t image = (size_t)p.ph * p.pw * p.c8;
 	memset(p.xh, 0, image * sizeof(float));
 	memset(p.dwacc, 0, (size_t)g->filters * k * p.row * sizeof(float));
 	if (dx)
@@ -241,7 +247,7 @@ void conv_wide_backward(const struct conv_geom *g, const float *w, const float *
 		memset(p.dxh, 0, image * sizeof(float));
 		for (int q = 0; q < p.ohw; q++) {
 			int first = p.at_start[q], count = p.at_start[q + 1] - first;
-			size_t corner = (size_t)q + (size_t)(q / g->ow) * (k - 1);
+			size_t corner = (size_t)window_corner(g, q);
 			for (int ki = 0; count && ki < k; ki++)
 				accumulate_rows(p.wrow + (size_t)ki * p.row, p.at_filter + first, kk * p.c8,
 				                p.at_val + first, count,
