@@ -19,6 +19,8 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
 	# libFuzzer refuses a folder that does not exist (git keeps no empty ones)
 	seeds=()
 	[[ -d $root/tests/fuzz/corpus/$name ]] && seeds=("$root/tests/fuzz/corpus/$name")
+	# the YAML test suite's cases are seeds for the config loader too
+	[[ $name == config ]] && seeds+=("$root/tests/corpora/yaml-test-suite")
 	if ! "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$crashes/" "$work" "${seeds[@]}" \
 		>"$build/fuzz-$name.log" 2>&1; then

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "cnn/net.h"
+#include "testutil.h"
 
 #ifdef __linux__
 #include <sched.h>
@@ -34,13 +35,13 @@ static void test_when_it_pins(void **state)
 	assert_false(net_pin_threads(n));          /* the user's placement wins */
 	unsetenv("OMP_PROC_BIND");
 	if (n < 2)
-		skip();
+		test_skip("one CPU allowed: nothing to pin apart");
 	/* A sandbox may refuse affinity calls altogether (setting the mask the
 	 * process already has changes nothing where they are allowed). */
 	cpu_set_t same;
 	assert_int_equal(sched_getaffinity(0, sizeof same, &same), 0);
 	if (sched_setaffinity(0, sizeof same, &same) != 0)
-		skip();
+		test_skip("this sandbox refuses sched_setaffinity");
 
 	assert_true(net_pin_threads(n));
 	int single = 0, distinct = 0;
@@ -76,5 +77,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_when_it_pins),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -441,7 +441,7 @@ static void test_all_shipped_configs(void **state)
 	int count = 0;
 	(void)state;
 	if (!src)
-		skip();
+		test_skip("CNN_SOURCE_DIR is not set (run through ctest)");
 	snprintf(dir, sizeof(dir), "%s/configs", src);
 	DIR *d = opendir(dir);
 	assert_non_null(d);
@@ -940,5 +940,5 @@ int main(void)
 		cmocka_unit_test(test_lr_range_message),
 		cmocka_unit_test(test_auto_algorithm_follows_gradient_sparsity),
 	};
-	return cmocka_run_group_tests_name("builder", tests, NULL, NULL);
+	return test_exit_status(cmocka_run_group_tests_name("builder", tests, NULL, NULL));
 }

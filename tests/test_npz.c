@@ -326,15 +326,15 @@ static void test_numpy_reads_it(void **state)
 {
 	struct file_fixture *f = *state;
 	char cmd[4096];
+	const char *python = test_python();
 
-	if (system("python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
-		print_message("python3 with numpy is not installed: skipping the NumPy check\n");
-		skip();
-	}
+	snprintf(cmd, sizeof cmd, "'%s' -c 'import numpy' >/dev/null 2>&1", python);
+	if (system(cmd) != 0)
+		test_skip("%s cannot import numpy (scripts/install-deps.sh installs python3-numpy)", python);
 	for (int compress = 0; compress < 2; compress++) {
 		write_sample(f, compress);
 		snprintf(cmd, sizeof cmd,
-		         "python3 -c \"import numpy as np, sys\n"
+		         "'%s' -c \"import numpy as np, sys\n"
 		         "a = np.load(sys.argv[1])\n"
 		         "assert sorted(a.files) == ['bytes', 'longs', 'scalar', 'weights'], a.files\n"
 		         "w = a['weights']\n"
@@ -343,7 +343,7 @@ static void test_numpy_reads_it(void **state)
 		         "assert a['bytes'].dtype == np.uint8 and list(a['bytes']) == [0, 7, 128, 255]\n"
 		         "assert a['longs'].dtype == np.int64 and a['longs'].tolist() == [[-1, 0], [1, 2**40]]\n"
 		         "assert a['scalar'].shape == () and a['scalar'] == 42\n"
-		         "\" '%s'", f->path);
+		         "\" '%s'", python, f->path);
 		assert_int_equal(system(cmd), 0);
 	}
 }
@@ -669,5 +669,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_absurd_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_net_export_import, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -13,6 +13,22 @@ void test_rmdir(const char *dir);
 char *test_write_file(const char *dir, const char *name, const void *data, size_t len);
 /* Reads a whole file (NUL-terminated); NULL on failure. */
 char *test_read_file(const char *path, size_t *len);
+/* A test that cannot run here says why and skips; the program's exit status
+ * then tells CTest (SKIP_RETURN_CODE, set for every test in
+ * tests/CMakeLists.txt), so a skip is never reported as a pass. Under CI
+ * (the CI variable set) a skip is a failure instead: CI installs everything
+ * the suite needs, so a missing tool there is a missing install step. */
+#define TEST_SKIPPED 77
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* main's return: cmocka's failure count, or TEST_SKIPPED when nothing
+ * failed and a test skipped. */
+int test_exit_status(int failures);
+
+/* The Python that has the test-only packages (numpy, torch, onnx, cv2):
+ * $CNN_PYTHON, which tests/CMakeLists.txt sets to Debian's /usr/bin/python3
+ * (another python3 first on PATH may lack them); "python3" without it. */
+const char *test_python(void);
+
 /* Deterministic uniform floats in [lo, hi) from a 64-bit state. */
 float test_uniform(uint64_t *state, float lo, float hi);
 
