@@ -659,12 +659,25 @@ static const struct bad_case bad_cases[] = {
 	{ DATA INPUT NET "optimizer: {type: adam, lr: '0.1'}\n",
 	  "t.yaml:6:29: optimizer: 'lr' must be a number in (0, 10], got the string \"0.1\" (remove the quotes)" },
 	{ DATA INPUT NET "optimizer: {type: adam, beta1: 1}\n",
-	  "t.yaml:6:32: adam: 'beta1' must be a number in [0, 0.999999], got 1" },
+	  "t.yaml:6:32: adam: 'beta1' must be a number in [0, 1), got 1" },
+	{ DATA INPUT NET "optimizer: {type: adam, beta2: 0.999999999}\n",
+	  "t.yaml:6:32: adam: 'beta2' 0.999999999 is 1 in single precision, where the step runs; use at most 0.9999999" },
+	/* what `--set optimizer.type=sgd` leaves of an Adam mapping */
+	{ DATA INPUT NET "optimizer: {type: sgd, lr: 0.01, beta1: 0.9}\n",
+	  "t.yaml:6:34: sgd: 'beta1' belongs to adam and adamw, not sgd; to change the optimizer's type from "
+	  "the command line, replace the whole mapping: --set 'optimizer={type: sgd, lr: 0.01}'" },
+	{ DATA INPUT NET "optimizer: {type: adamw, momentum: 0.9}\n",
+	  "t.yaml:6:26: adamw: 'momentum' belongs to sgd, not adamw; to change the optimizer's type from "
+	  "the command line, replace the whole mapping: --set 'optimizer={type: adamw, lr: 0.001}'" },
+	/* a misspelt required key is named where it stands, with a suggestion */
+	{ HEAD "  - {type: conv, filtres: 4, kernel_size: 5}\n",
+	  "t.yaml:5:18: conv: unknown key 'filtres' (did you mean 'filters'?)" },
 	{ DATA INPUT NET "optimizer: {type: adam, eps: 0}\n", "t.yaml:6:30: adam: 'eps' must be a number in [1e-30, 1], got 0" },
 	{ DATA INPUT NET "optimizer: {type: sgd, momentum: 1.5}\n",
-	  "t.yaml:6:34: sgd: 'momentum' must be a number in [0, 0.999999], got 1.5" },
+	  "t.yaml:6:34: sgd: 'momentum' must be a number in [0, 1), got 1.5" },
 	{ DATA INPUT NET "optimizer: {type: sgd, beta1: 0.9}\n",
-	  "t.yaml:6:24: sgd: unknown key 'beta1'; known keys: type, lr, momentum, nesterov, weight_decay, clip_norm, schedule" },
+	  "t.yaml:6:24: sgd: 'beta1' belongs to adam and adamw, not sgd; to change the optimizer's type from "
+	  "the command line, replace the whole mapping: --set 'optimizer={type: sgd, lr: 0.01}'" },
 	{ DATA INPUT NET "optimizer: {type: adam, learning_rate: 0.1}\n",
 	  "t.yaml:6:25: adam: unknown key 'learning_rate' ('learning_rate' is Keras's name; here it is 'lr'); "
 	  "known keys: type, lr, beta1, beta2, eps, weight_decay, clip_norm, schedule" },

@@ -58,6 +58,11 @@ int cfg_seq_push(struct cfg_node *seq, struct cfg_node *val);
 
 /* Lookup. cfg_get marks the key known and used; NULL if absent. */
 struct cfg_node *cfg_get(struct cfg_node *map, const char *key);
+/* The one lookup that marks nothing, for code that inspects a tree rather
+ * than reads a config (comparisons, hints, overrides): the index of `key`
+ * in a CFG_MAP (-1 if absent or not a map), and its value (NULL if absent). */
+int cfg_key_index(const struct cfg_node *map, const char *key);
+struct cfg_node *cfg_peek(const struct cfg_node *map, const char *key);
 struct cnn_loc cfg_key_loc(const struct cfg_node *map, const char *key);
 
 /* Typed getters. `map` must be a CFG_MAP (or NULL: every key absent).
@@ -69,6 +74,9 @@ int cfg_int(struct cfg_node *map, const char *key, bool required, long def,
             long lo, long hi, long *out, const char *what, struct cnn_error *err);
 int cfg_float(struct cfg_node *map, const char *key, bool required, double def,
               double lo, double hi, double *out, const char *what, struct cnn_error *err);
+/* The same for [lo, hi): Adam's betas, which must stay below 1. */
+int cfg_float_below(struct cfg_node *map, const char *key, bool required, double def,
+                    double lo, double hi, double *out, const char *what, struct cnn_error *err);
 /* The same for (0, hi]: learning rates, decay factors. */
 int cfg_float_positive(struct cfg_node *map, const char *key, bool required, double def,
                        double hi, double *out, const char *what, struct cnn_error *err);

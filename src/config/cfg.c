@@ -88,7 +88,7 @@ int cfg_seq_push(struct cfg_node *seq, struct cfg_node *val)
 	return 0;
 }
 
-static int key_index(const struct cfg_node *map, const char *key)
+int cfg_key_index(const struct cfg_node *map, const char *key)
 {
 	if (!map || map->kind != CFG_MAP)
 		return -1;
@@ -113,10 +113,16 @@ static void mark_known(struct cfg_node *map, const char *key)
 	map->known[map->n_known++] = key;
 }
 
+struct cfg_node *cfg_peek(const struct cfg_node *map, const char *key)
+{
+	int i = cfg_key_index(map, key);
+	return i < 0 ? NULL : map->vals[i];
+}
+
 struct cfg_node *cfg_get(struct cfg_node *map, const char *key)
 {
 	mark_known(map, key);
-	int i = key_index(map, key);
+	int i = cfg_key_index(map, key);
 	if (i < 0)
 		return NULL;
 	map->vals[i]->used = true;
@@ -125,7 +131,7 @@ struct cfg_node *cfg_get(struct cfg_node *map, const char *key)
 
 struct cnn_loc cfg_key_loc(const struct cfg_node *map, const char *key)
 {
-	int i = key_index(map, key);
+	int i = cfg_key_index(map, key);
 	if (i >= 0)
 		return map->key_locs[i];
 	return map ? map->loc : (struct cnn_loc){ 0 };
@@ -176,7 +182,7 @@ static const char *kind_name(const struct cfg_node *n)
 /* Records a default the getter applied, so the resolved config shows it. */
 static void record_default(struct cfg_node *map, const char *key, const char *text)
 {
-	if (!map || map->kind != CFG_MAP || key_index(map, key) >= 0)
+	if (!map || map->kind != CFG_MAP || cfg_key_index(map, key) >= 0)
 		return;
 	struct cfg_node *n = cfg_node_new(CFG_SCALAR, map->loc);
 	if (!n || !(n->text = strdup(text)) || cfg_map_put(map, key, map->loc, n)) {
@@ -263,12 +269,13 @@ int cfg_int(struct cfg_node *map, const char *key, bool required, long def,
 }
 
 static int float_getter(struct cfg_node *map, const char *key, bool required, double def,
-                        double lo, bool lo_open, double hi, double *out, const char *what,
-                        struct cnn_error *err)
+                        double lo, bool lo_open, double hi, bool hi_open, double *out,
+                        const char *what, struct cnn_error *err)
 {
 	char p[64], expected[96];
 	struct cfg_node *n;
-	snprintf(expected, sizeof expected, "a number in %c%g, %g]", lo_open ? '(' : '[', lo, hi);
+	snprintf(expected, sizeof expected, "a number in %c%g, %g%c", lo_open ? '(' : '[', lo, hi,
+	         hi_open ? ')' : ']');
 	if (scalar_of(map, key, required, expected, what, &n, err))
 		return -1;
 	if (!n) {
@@ -285,7 +292,7 @@ static int float_getter(struct cfg_node *map, const char *key, bool required, do
 	if (n->quoted || cfg_parse_double(n->text, &v))
 		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got '%s'",
 		                  pfx(what, p, sizeof p), key, expected, n->text);
-	if (v < lo || (lo_open && v == lo) || v > hi)
+	if (v < lo || (lo_open && v == lo) || v > hi || (hi_open && v == hi))
 		return cnn_errorf(err, n->loc, "%s'%s' must be %s, got %g",
 		                  pfx(what, p, sizeof p), key, expected, v);
 	*out = v;
@@ -295,13 +302,19 @@ static int float_getter(struct cfg_node *map, const char *key, bool required, do
 int cfg_float(struct cfg_node *map, const char *key, bool required, double def,
               double lo, double hi, double *out, const char *what, struct cnn_error *err)
 {
-	return float_getter(map, key, required, def, lo, false, hi, out, what, err);
+	return float_getter(map, key, required, def, lo, false, hi, false, out, what, err);
+}
+
+int cfg_float_below(struct cfg_node *map, const char *key, bool required, double def,
+                    double lo, double hi, double *out, const char *what, struct cnn_error *err)
+{
+	return float_getter(map, key, required, def, lo, false, hi, true, out, what, err);
 }
 
 int cfg_float_positive(struct cfg_node *map, const char *key, bool required, double def,
                        double hi, double *out, const char *what, struct cnn_error *err)
 {
-	return float_getter(map, key, required, def, 0, true, hi, out, what, err);
+	return float_getter(map, key, required, def, 0, true, hi, false, out, what, err);
 }
 
 int cfg_bool(struct cfg_node *map, const char *key, bool required, bool def,
@@ -448,29 +461,35 @@ static const char *foreign_for(const char *theirs, const char *ours, const char 
 	return NULL;
 }
 
+/* Edits between two keys, a swap of neighbours counting as one (the
+ * optimal string alignment distance): 'filtres' is one typo from 'filters'. */
 static int edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la > 30 || lb > 30)
 		return 99;
-	int row[32];
+	int rows[3][32], *before = rows[0], *prev = rows[1], *row = rows[2];
 	for (size_t j = 0; j <= lb; j++)
-		row[j] = (int)j;
+		prev[j] = (int)j;
 	for (size_t i = 1; i <= la; i++) {
-		int diag = row[0];
 		row[0] = (int)i;
 		for (size_t j = 1; j <= lb; j++) {
-			int up = row[j];
-			int best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
+			int best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
 			if (row[j - 1] + 1 < best)
 				best = row[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    before[j - 2] + 1 < best)
+				best = before[j - 2] + 1;
 			row[j] = best;
-			diag = up;
 		}
+		int *t = before;
+		before = prev;
+		prev = row;
+		row = t;
 	}
-	return row[lb];
+	return prev[lb];
 }
 
 static bool is_known(const struct cfg_node *map, const char *key)

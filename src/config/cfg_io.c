@@ -72,9 +72,9 @@ int cfg_set(struct cfg_doc *doc, const char *assignment, struct cnn_error *err)
 		char *next = strtok_r(NULL, ".", &save);
 		struct cfg_node **slot = NULL;
 		if (cur->kind == CFG_MAP) {
-			for (int i = 0; i < cur->n; i++)
-				if (!strcmp(cur->keys[i], part))
-					slot = &cur->vals[i];
+			int i = cfg_key_index(cur, part);
+			if (i >= 0)
+				slot = &cur->vals[i];
 			if (!slot && !next) {
 				if (cfg_map_put(cur, part, at, val)) {
 					cnn_errorf(err, at, "out of memory");

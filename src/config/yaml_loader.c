@@ -104,14 +104,6 @@ static int parse_scalar(struct loader *ld, yaml_event_t *ev, struct cfg_node **o
 	return 0;
 }
 
-static int find_key(const struct cfg_node *map, const char *key)
-{
-	for (int i = 0; i < map->n; i++)
-		if (!strcmp(map->keys[i], key))
-			return i;
-	return -1;
-}
-
 static int parse_mapping(struct loader *ld, yaml_event_t *start, int depth, struct cfg_node **out)
 {
 	struct cnn_loc at = mark_loc(ld, start->start_mark);
@@ -139,7 +131,7 @@ static int parse_mapping(struct loader *ld, yaml_event_t *start, int depth, stru
 			           key->kind == CFG_MAP ? "mappings" : "sequences");
 			goto fail_key;
 		}
-		int prev = find_key(map, key->text);
+		int prev = cfg_key_index(map, key->text);
 		if (prev >= 0) {
 			cnn_errorf(ld->err, key->loc, "duplicate key '%s' (first given at line %d, column %d)",
 			           key->text, map->key_locs[prev].line, map->key_locs[prev].col);

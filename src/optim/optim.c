@@ -58,6 +58,45 @@ double lr_at(const struct optim_config *c, long step, long steps_per_epoch, long
 	return c->lr;
 }
 
+/* The steps run in single precision: a beta or momentum that rounds to 1
+ * there would stop the moving averages (and Adam's second moment at 0 turns
+ * every step into lr / eps). */
+static int check_single_precision(struct cfg_node *map, const struct optim_config *c,
+                                  struct cnn_error *err)
+{
+	static const char *const keys[] = { "beta1", "beta2", "momentum" };
+	const double values[] = { c->beta1, c->beta2, c->momentum };
+	for (int i = 0; i < 3; i++)
+		if ((float)values[i] >= 1.0f)
+			return cnn_errorf(err, cfg_get(map, keys[i])->loc,
+			                  "%s: '%s' %.10g is 1 in single precision, where the step runs; "
+			                  "use at most 0.9999999", c->type, keys[i], values[i]);
+	return 0;
+}
+
+/* `--set optimizer.type=sgd` on an Adam config leaves Adam's keys behind:
+ * say whose they are and how to replace the whole mapping. */
+static int other_type_keys(struct cfg_node *map, int kind, struct cnn_error *err)
+{
+	static const struct {
+		const char *key, *owner;
+		bool sgd;
+	} keys[] = {
+		{ "beta1", "adam and adamw", false }, { "beta2", "adam and adamw", false },
+		{ "eps", "adam and adamw", false }, { "momentum", "sgd", true }, { "nesterov", "sgd", true },
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (keys[i].sgd == (kind == OPT_SGD) || !cfg_peek(map, keys[i].key))
+			continue;
+		return cnn_errorf(err, cfg_key_loc(map, keys[i].key),
+		                  "%s: '%s' belongs to %s, not %s; to change the optimizer's type from "
+		                  "the command line, replace the whole mapping: --set 'optimizer={type: %s, lr: %g}'",
+		                  optimizer_names[kind], keys[i].key, keys[i].owner, optimizer_names[kind],
+		                  optimizer_names[kind], kind == OPT_SGD ? 1e-2 : 1e-3);
+	}
+	return 0;
+}
+
 int optim_config_read(struct cfg_node *map, struct optim_config *out, struct cnn_error *err)
 {
 	int kind;
@@ -69,12 +108,12 @@ int optim_config_read(struct cfg_node *map, struct optim_config *out, struct cnn
 	if (cfg_float_positive(map, "lr", CFG_OPTIONAL, kind == OPT_SGD ? 1e-2 : 1e-3, 10, &out->lr, "optimizer", err))
 		return -1;
 	if (kind != OPT_SGD) {
-		if (cfg_float(map, "beta1", CFG_OPTIONAL, 0.9, 0, 0.999999, &out->beta1, what, err) ||
-		    cfg_float(map, "beta2", CFG_OPTIONAL, 0.999, 0, 0.99999999, &out->beta2, what, err) ||
+		if (cfg_float_below(map, "beta1", CFG_OPTIONAL, 0.9, 0, 1, &out->beta1, what, err) ||
+		    cfg_float_below(map, "beta2", CFG_OPTIONAL, 0.999, 0, 1, &out->beta2, what, err) ||
 		    cfg_float(map, "eps", CFG_OPTIONAL, 1e-8, 1e-30, 1, &out->eps, what, err))
 			return -1;
 	} else {
-		if (cfg_float(map, "momentum", CFG_OPTIONAL, 0.0, 0, 0.999999, &out->momentum, what, err) ||
+		if (cfg_float_below(map, "momentum", CFG_OPTIONAL, 0.0, 0, 1, &out->momentum, what, err) ||
 		    cfg_bool(map, "nesterov", CFG_OPTIONAL, false, &out->nesterov, what, err))
 			return -1;
 		if (out->nesterov && out->momentum == 0)
@@ -86,7 +125,8 @@ int optim_config_read(struct cfg_node *map, struct optim_config *out, struct cnn
 	              &out->weight_decay, what, err) ||
 	    cfg_float(map, "clip_norm", CFG_OPTIONAL, 0.0, 0, 1e9, &out->clip_norm, what, err))
 		return -1;
-	if (schedule_read(map, out, err))
+	if (schedule_read(map, out, err) || check_single_precision(map, out, err) ||
+	    other_type_keys(map, kind, err))
 		return -1;
 	return cfg_check_keys(map, what, err);
 }
