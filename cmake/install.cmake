@@ -31,6 +31,7 @@ set(CNN_PC_OPENMP "")
 foreach(lib ${OpenMP_C_LIB_NAMES})
   string(APPEND CNN_PC_OPENMP " -l${lib}")
 endforeach()
+string(STRIP "${CNN_PC_OPENMP}" CNN_PC_OPENMP)
 set(CNN_PC_PREFIX "@CNN_PC_PREFIX@")   # kept for the second, install-time pass
 configure_file(${CMAKE_SOURCE_DIR}/cmake/cnnrun.pc.in ${CMAKE_BINARY_DIR}/cnnrun.pc.in @ONLY)
 install(CODE "

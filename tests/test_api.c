@@ -201,13 +201,15 @@ static char *write_bytes(const char *name, const void *data, size_t len)
 }
 
 /* dir/name: yaml's network saved with a config where `from` (the first
- * occurrence) became `to`, of the same length. */
+ * occurrence) became `to`. */
 static void write_edited(char *path, size_t len, const char *name, const char *yaml,
                          const char *from, const char *to)
 {
-	char *edited = strdup(yaml);
-	assert_int_equal(strlen(from), strlen(to));
-	memcpy(strstr(edited, from), to, strlen(to));
+	const char *at = strstr(yaml, from);
+	assert_non_null(at);
+	size_t size = strlen(yaml) - strlen(from) + strlen(to) + 1;
+	char *edited = malloc(size);
+	snprintf(edited, size, "%.*s%s%s", (int)(at - yaml), yaml, to, at + strlen(from));
 	snprintf(path, len, "%s/%s", world.dir, name);
 	write_checkpoint_as(yaml, edited, path, 1);
 	free(edited);
@@ -226,7 +228,8 @@ static void load_errors(void **state)
 	assert_non_null(good);
 	char *half = write_bytes("half.ckpt", good, len / 2);
 	expect_load_error(half, CNN_ERR_FORMAT, "half.ckpt: truncated: the header promises");
-	char *bad = write_bytes("magic.ckpt", "PK\3\4 not a checkpoint at all, but long enough", 48);
+	static const char zip[] = "PK\3\4 not a checkpoint at all, but long enough";
+	char *bad = write_bytes("magic.ckpt", zip, sizeof zip);
 	expect_load_error(bad, CNN_ERR_FORMAT, "magic.ckpt: not a cnnrun checkpoint");
 	good[len / 2] ^= 1;
 	char *flipped = write_bytes("flipped.ckpt", good, len);
@@ -253,6 +256,47 @@ static void load_errors(void **state)
 	free(bad);
 	free(flipped);
 	free(good);
+}
+
+/* A model is not a training run: a checkpoint whose training sections
+ * would now be refused (an unknown optimizer, a batch that would not fit in
+ * limits.memory) still loads, in the API and in `cnnrun predict`. */
+static void loads_without_the_training_sections(void **state)
+{
+	(void)state;
+	char path[1100], msg[1024];
+	write_edited(path, sizeof path, "training.ckpt", mnist_yaml,
+	             "optimizer: {type: adam, lr: 0.001}\ntrain: {batch: 8, threads: 1}\n",
+	             "optimizer: {type: nonesuch}\ntrain: {batch: 65536, threads: 1}\nlimits: {memory: 1KB}\n");
+	struct checkpoint c;
+	struct cnn_error err;
+	assert_int_equal(checkpoint_load(path, &c, &err), 0);
+	assert_non_null(bh_error(c.config_text, msg, sizeof msg));   /* the training builder refuses it */
+	checkpoint_free(&c);
+
+	cnn_model *m = load(path);
+	float pixels[28 * 28] = { 0 }, probs[10];
+	pixels[300] = 255;
+	assert_int_equal(cnn_model_predict_raw(m, pixels, 1, probs), CNN_SUCCESS);
+	cnn_model_free(m);
+
+	snprintf(path + strlen(path) - strlen("training.ckpt"), 64, "dot.pgm");
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fprintf(f, "P5\n28 28\n255\n");
+	for (int i = 0; i < 28 * 28; i++)
+		fputc((int)pixels[i], f);
+	fclose(f);
+	char *text = NULL, ckpt[1100];
+	size_t len = 0;
+	snprintf(ckpt, sizeof ckpt, "%s/training.ckpt", world.dir);
+	FILE *out = open_memstream(&text, &len);
+	const char *images[] = { path };
+	if (run_predict(ckpt, images, 1, false, out, stderr, &err) != CNN_OK)
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
+	fclose(out);
+	assert_non_null(strstr(text, "dot.pgm: "));
+	free(text);
 }
 
 static void statuses(void **state)
@@ -496,6 +540,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(queries),
 		cmocka_unit_test(load_errors),
+		cmocka_unit_test(loads_without_the_training_sections),
 		cmocka_unit_test(statuses),
 		cmocka_unit_test(bad_arguments),
 		cmocka_unit_test(predict_equals_eval),

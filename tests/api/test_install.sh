@@ -4,9 +4,12 @@
 # CMake's find_package (cnnrun::cnnrun and cnnrun::cnnrun_static), trains a
 # tiny MNIST model with the installed cnnrun and checks that every build of
 # the example prints, for test images, what `cnnrun predict` prints.
-# usage: test_install.sh BUILD_DIR SOURCE_DIR LIBDIR CMAKE CC
+# usage: test_install.sh BUILD_DIR SOURCE_DIR LIBDIR CMAKE CC [CFLAGS]
+# (CFLAGS: what a program linking this build's library also needs, such as
+# -fsanitize=address,undefined for a sanitized build)
 set -euo pipefail
 build=$(cd "$1" && pwd) src=$(cd "$2" && pwd) libdir=$3 cmake=$4 cc=$5
+read -r -a extra <<< "${6:-}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -24,7 +27,7 @@ ls "$prefix/$libdir"/libcnnrun.so.*.*.* > /dev/null || fail "no versioned libcnn
 export PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig
 [ "$(pkg-config --variable=libdir cnnrun)" = "$prefix/$libdir" ] || fail "cnnrun.pc libdir is $(pkg-config --variable=libdir cnnrun)"
 pkg-config --print-requires-private cnnrun | grep -q openblas || fail "cnnrun.pc lacks Requires.private"
-flags=(-std=c99 -Wall -Wextra -Wpedantic -Werror)
+flags=(-std=c99 -Wall -Wextra -Wpedantic -Werror "${extra[@]}")
 # shared, as the documentation says
 "$cc" "${flags[@]}" "$src/examples/classify.c" $(pkg-config --cflags --libs cnnrun) -o "$tmp/classify_pc"
 # static: libcnnrun.a and what Libs.private and Requires.private name
@@ -33,6 +36,7 @@ static_libs=$(pkg-config --static --libs cnnrun | sed 's/-lcnnrun\b/-l:libcnnrun
 ! ldd "$tmp/classify_pc_static" | grep -q libcnnrun || fail "the static build needs libcnnrun.so"
 
 "$cmake" -S "$src/examples" -B "$tmp/examples" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
+	-DCMAKE_C_FLAGS="${extra[*]}" -DCMAKE_EXE_LINKER_FLAGS="${extra[*]}" \
 	> "$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "configuring examples with find_package"; }
 "$cmake" --build "$tmp/examples" > "$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "building examples"; }
 
