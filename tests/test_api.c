@@ -30,8 +30,9 @@
 #define EVAL_BATCH 16
 
 /* Three channels, so the layout (n, c, h, w) is tested; every layer kind
- * whose evaluation differs from training (batchnorm, dropout); class names
- * and standard normalisation. */
+ * whose evaluation differs from training (batchnorm, dropout); each way of
+ * computing a convolution (im2col + GEMM, direct, 1x1 as a plain GEMM);
+ * class names and standard normalisation. */
 static const char colour_yaml[] =
 	"name: api-test\n"
 	"seed: 3\n"
@@ -45,12 +46,14 @@ static const char colour_yaml[] =
 	"  std: 78.25\n"
 	"input: [3, 10, 10]\n"
 	"layers:\n"
-	"  - {type: conv, filters: 5, kernel_size: 3}\n"
+	"  - {type: conv, filters: 5, kernel_size: 3, algorithm: im2col}\n"
 	"  - {type: batchnorm}\n"
 	"  - {type: relu}\n"
 	"  - {type: maxpool, pool_size: 2}\n"
-	"  - {type: conv, filters: 6, kernel_size: 3, padding: same}\n"
+	"  - {type: conv, filters: 6, kernel_size: 3, padding: same, algorithm: direct}\n"
 	"  - {type: tanh}\n"
+	"  - {type: conv, filters: 5, kernel_size: 1, algorithm: im2col}\n"
+	"  - {type: avgpool, pool_size: 2}\n"
 	"  - {type: flatten}\n"
 	"  - {type: dropout, rate: 0.5}\n"
 	"  - {type: dense, units: 4}\n"
