@@ -29,6 +29,11 @@ install(FILES ${CMAKE_BINARY_DIR}/cnnrunConfig.cmake ${CMAKE_BINARY_DIR}/cnnrunC
 # `cmake --install --prefix`, so the file is written at install time.
 set(CNN_PC_OPENMP "")
 foreach(lib ${OpenMP_C_LIB_NAMES})
+  # clang's libomp lives outside the linker's default folders
+  get_filename_component(dir "${OpenMP_${lib}_LIBRARY}" DIRECTORY)
+  if(dir AND NOT dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
+    string(APPEND CNN_PC_OPENMP " -L${dir}")
+  endif()
   string(APPEND CNN_PC_OPENMP " -l${lib}")
 endforeach()
 string(STRIP "${CNN_PC_OPENMP}" CNN_PC_OPENMP)
