@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -224,7 +225,12 @@ static void load_errors(void **state)
 	char path[1100], msg[CNN_ERROR_MAX];
 	snprintf(path, sizeof path, "%s/missing.ckpt", world.dir);
 	expect_load_error(path, CNN_ERR_IO, "missing.ckpt: cannot open: No such file or directory");
-	expect_load_error(world.dir, CNN_ERR_IO, world.dir);
+	expect_load_error(world.dir, CNN_ERR_IO, "not a regular file");
+	/* a FIFO is refused without being opened: opening one with no writer blocks */
+	snprintf(path, sizeof path, "%s/fifo.ckpt", world.dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	expect_load_error(path, CNN_ERR_IO, "fifo.ckpt: not a regular file");
+	unlink(path);
 
 	size_t len;
 	char *good = test_read_file(world.colour, &len);

@@ -115,9 +115,14 @@ cnn_status cnn_model_load_err(const char *path, cnn_model **out, char *msg, size
 		return load_error(CNN_ERR_ARGUMENT, &err, msg, msg_len);
 	}
 	/* told apart before reading, so that an unreadable file is CNN_ERR_IO
-	 * and everything checkpoint_load refuses after is the content's fault */
-	if (stat(path, &st) || S_ISDIR(st.st_mode)) {
+	 * and everything checkpoint_load refuses after is the content's fault;
+	 * a FIFO or a device is refused here, unopened (it could block) */
+	if (stat(path, &st)) {
 		checkpoint_load(path, &ckpt, &err);   /* for its message; fails */
+		return load_error(CNN_ERR_IO, &err, msg, msg_len);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		cnn_errorf(&err, (struct cnn_loc){ path, 0, 0 }, "not a regular file");
 		return load_error(CNN_ERR_IO, &err, msg, msg_len);
 	}
 	if (saved_config_load(path, &ckpt, &doc, &cfg, &bad_config, &err))
