@@ -473,7 +473,7 @@ static size_t infer_layout(const struct net *net, int n, size_t *scratch_at)
 		if (s > scratch)
 			scratch = s;
 	}
-	*scratch_at = (total * (size_t)n + 15) / 16 * 16;   /* 64 bytes into ws, a multiple */
+	*scratch_at = (total * (size_t)n + 15) / 16 * 16;   /* at a multiple of 64 bytes into ws */
 	return *scratch_at + scratch;
 }
 
