@@ -4,7 +4,9 @@
 # Also: make build, make data, make asan (the suite under ASan + UBSan),
 # make portable (the suite built for the x86-64 baseline, without AVX2: the
 # kernels' portable paths), make fuzz (each libFuzzer target for
-# FUZZ_SECONDS), make clean.
+# FUZZ_SECONDS), make install (the library, cnnrun.h, cnnrun.pc, the CMake
+# package and the program under PREFIX, default /usr/local; DESTDIR is
+# honoured), make clean.
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -12,9 +14,10 @@ BUILD_FUZZ ?= build-fuzz
 BUILD_PORTABLE ?= build-portable
 FUZZ_SECONDS ?= 60
 CONFIG     ?= configs/mnist.yaml
+PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build data run test asan portable fuzz clean
+.PHONY: all deps build data run test install asan portable fuzz clean
 
 all: build
 
@@ -35,6 +38,9 @@ run: build data
 
 test: build data
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 asan: deps data
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCNN_SANITIZE=ON

@@ -58,6 +58,12 @@ struct model_config {
 /* Reads and checks the whole config. Strings in *out point into doc. */
 int model_config_build(struct cfg_doc *doc, struct model_config *out, struct cnn_error *err);
 
+/* Only what a trained model needs: name, input, layers (built and planned
+ * as model_config_build does) and the data section's class names and
+ * normalisation; nothing about training is read or checked (train, optimizer
+ * and memory keep their zero values). For a checkpoint's resolved config. */
+int model_config_build_model(struct cfg_doc *doc, struct model_config *c, struct cnn_error *err);
+
 /* Frees what model_config_build made that was not handed on (the layers). */
 void model_config_free(struct model_config *c);
 

@@ -105,6 +105,24 @@ void net_train_step_from(struct net *net, const struct net_input *in, int *label
 void net_eval_from(struct net *net, const struct net_input *in, int *labels, int n,
                    double *loss_sum, int *pred, float *probs);
 
+/* A network for inference only: the parameters (zeroed, for a checkpoint to
+ * fill) and nothing else. No gradients, activations or threads are planned
+ * and no process-wide state (OpenBLAS's thread count) is touched; run it
+ * with net_infer. Takes ownership of layers[] (also on failure). */
+int net_create_model(struct layer **layers, int n_layers, struct shape input, struct net **out,
+                     struct cnn_error *err);
+
+/* Floats of workspace net_infer needs for n samples. */
+size_t net_infer_floats(const struct net *net, int n);
+
+/* Forward in evaluation mode on the calling thread, on memory of the
+ * caller's: x (n, input) -> probs (n, n_classes). ws holds
+ * net_infer_floats(net, n) floats and acts net->n_layers pointers, both
+ * private to this call, so several threads may run one net at once. The
+ * same layer code as net_eval: the same bits for the same inputs. */
+void net_infer(const struct net *net, const float *x, int n, float *probs, float *ws,
+               float **acts);
+
 double net_flops(const struct net *net);   /* forward, per sample */
 
 /* Pins each of the `threads` OpenMP threads that run a step to a CPU of its

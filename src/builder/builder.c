@@ -481,6 +481,30 @@ fail:
 	return -1;
 }
 
+/* The model alone, for a network read back from a checkpoint: a model is
+ * not a training run, so the optimizer, the training settings, the memory
+ * needed at the training batch and the data files are not looked at. The
+ * data section is read only for the class names and the normalisation.
+ * The layers come from the same code as model_config_build's, and are
+ * planned the same way (conv's algorithm), so they compute the same bits. */
+int model_config_build_model(struct cfg_doc *doc, struct model_config *c, struct cnn_error *err)
+{
+	struct cfg_node *root = doc->root;
+	memset(c, 0, sizeof *c);
+	if (!root || root->kind != CFG_MAP)
+		return cnn_errorf(err, (struct cnn_loc){ doc->file, 0, 0 }, "the config is not a mapping of keys");
+	if (cfg_string(root, "name", CFG_OPTIONAL, "model", &c->name, NULL, err) ||
+	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err))
+		goto fail;
+	plan_layers(c);
+	if (check_head(c, err))
+		goto fail;
+	return 0;
+fail:
+	model_config_free(c);
+	return -1;
+}
+
 void model_config_free(struct model_config *c)
 {
 	for (int i = 0; i < c->n_layers; i++)

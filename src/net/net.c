@@ -156,29 +156,41 @@ static int plan_stats(struct net *net, struct cnn_error *err)
 	return 0;
 }
 
-int net_create(struct layer **layers, int n_layers, struct shape input, int batch,
-               int threads, uint64_t seed, struct net **out, struct cnn_error *err)
+/* The network's struct holding layers (owned from here: destroyed if even
+ * this fails). */
+static struct net *net_new(struct layer **layers, int n_layers, struct shape input,
+                           struct cnn_error *err)
 {
-	CNN_ASSERT(n_layers > 0 && batch > 0 && threads > 0);
-	*out = NULL;
 	struct net *net = calloc(1, sizeof *net);
 	if (!net) {
 		for (int i = 0; i < n_layers; i++)
 			layers[i]->ops->destroy(layers[i]);
 		free(layers);
-		return cnn_errorf_plain(err, "out of memory");
+		cnn_errorf_plain(err, "out of memory");
+		return NULL;
 	}
+	net->layers = layers;
+	net->n_layers = n_layers;
+	net->input = input;
+	net->n_classes = (int)shape_size(layers[n_layers - 1]->out);
+	return net;
+}
+
+int net_create(struct layer **layers, int n_layers, struct shape input, int batch,
+               int threads, uint64_t seed, struct net **out, struct cnn_error *err)
+{
+	CNN_ASSERT(n_layers > 0 && batch > 0 && threads > 0);
+	*out = NULL;
+	struct net *net = net_new(layers, n_layers, input, err);
+	if (!net)
+		return -1;
 	/* Threads split the batch; a BLAS call inside a chunk must not start
 	 * threads of its own (oversubscription, and OpenBLAS then splits work by
 	 * timing, which breaks run-to-run reproducibility). */
 	openblas_set_num_threads(1);
-	net->layers = layers;
-	net->n_layers = n_layers;
-	net->input = input;
 	net->batch = batch;
 	/* a thread with no samples would only add a zero gradient */
 	net->threads = threads < batch ? threads : batch;
-	net->n_classes = (int)shape_size(layers[n_layers - 1]->out);
 	if (plan_params(net, err))
 		goto fail;
 	net->params = alloc_floats(net->n_params);
@@ -426,4 +438,77 @@ void net_eval_from(struct net *net, const struct net_input *in, int *labels, int
                    double *loss_sum, int *pred, float *probs)
 {
 	eval_batch(net, in, labels, labels, n, loss_sum, pred, probs);
+}
+
+int net_create_model(struct layer **layers, int n_layers, struct shape input, struct net **out,
+                     struct cnn_error *err)
+{
+	CNN_ASSERT(n_layers > 0);
+	*out = NULL;
+	struct net *net = net_new(layers, n_layers, input, err);
+	if (!net)
+		return -1;
+	if (plan_params(net, err))
+		goto fail;
+	if (!(net->params = alloc_floats(net->n_params))) {
+		cnn_errorf_plain(err, "out of memory for %zu parameters", net->n_params);
+		goto fail;
+	}
+	*out = net;
+	return 0;
+fail:
+	net_free(net);
+	return -1;
+}
+
+/* The workspace of net_infer for n samples, laid out as net_create's arena
+ * (input, then every layer's output) followed by one layer's scratch. */
+static size_t infer_layout(const struct net *net, int n, size_t *scratch_at)
+{
+	size_t total = shape_size(net->input), scratch = 0;
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		size_t s = l->ops->scratch_floats ? l->ops->scratch_floats(l, n) : 0;
+		total += shape_size(l->out);
+		if (s > scratch)
+			scratch = s;
+	}
+	*scratch_at = (total * (size_t)n + 15) / 16 * 16;   /* at a multiple of 64 bytes into ws */
+	return *scratch_at + scratch;
+}
+
+size_t net_infer_floats(const struct net *net, int n)
+{
+	size_t at;
+	return infer_layout(net, n, &at);
+}
+
+void net_infer(const struct net *net, const float *x, int n, float *probs, float *ws,
+               float **acts)
+{
+	CNN_ASSERT(n > 0);
+	size_t scratch_at;
+	infer_layout(net, n, &scratch_at);
+	/* A private view of the shared network: the same forward_chunk as
+	 * evaluation (so the same bits), on this call's memory. Parameters and
+	 * layers are only read. */
+	struct net view = *net;
+	view.x = ws;
+	view.acts = acts;
+	view.layer_seconds = NULL;
+	memcpy(ws, x, (size_t)n * shape_size(net->input) * sizeof *ws);
+	float *next = ws + (size_t)n * shape_size(net->input);
+	for (int i = 0; i < net->n_layers; i++) {
+		acts[i] = next;
+		next += (size_t)n * shape_size(net->layers[i]->out);
+	}
+	struct layer_ctx ctx = { .scratch = ws + scratch_at, .train = false };
+	forward_chunk(&view, 0, 0, n, &ctx);
+	/* one sample at a time: the loss needs a label, and one call per
+	 * sample gives the same bits as one for all */
+	static const int no_label = 0;
+	size_t k = (size_t)net->n_classes;
+	for (int i = 0; i < n; i++)
+		softmax_xent(acts[net->n_layers - 1] + (size_t)i * k, &no_label, 1, net->n_classes, 1.0f,
+		             NULL, NULL, probs + (size_t)i * k, NULL);
 }

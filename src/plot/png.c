@@ -45,11 +45,12 @@ static uint8_t *filter_rows(const uint8_t *pixels, size_t stride, int height)
 		return NULL;
 	for (int y = 0; y < height; y++) {
 		const uint8_t *row = pixels + (size_t)y * stride;
+		const uint8_t *up = y ? row - stride : NULL;   /* the row above (filter "Up") */
 		uint8_t *out = raw + (size_t)y * (stride + 1);
 
 		out[0] = 2;
 		for (size_t i = 0; i < stride; i++)
-			out[1 + i] = (uint8_t)(row[i] - (y ? row[i - stride] : 0));
+			out[1 + i] = (uint8_t)(row[i] - (up ? up[i] : 0));
 	}
 	return raw;
 }

@@ -1,6 +1,7 @@
 /* Shared by training, eval, predict and export. See common.h. */
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/saved.h"
 #include "runner/common.h"
 
 double run_now(void)
@@ -121,38 +123,35 @@ void run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers 
 	*accuracy = d->n ? (double)correct / d->n : NAN;
 }
 
-/* The config inside a checkpoint was written by a cnnrun and is covered by
- * the CRC, so an error here means another version or a crafted file: say
- * so rather than point at lines of a file the user never saw. */
-static int saved_config_error(const char *path, struct cnn_error *err)
+/* train.KEY from a checkpoint's resolved config (which records every
+ * default), for evaluating in the batches and threads the model was trained
+ * with; the model-only build does not read the train section. */
+static int saved_train_int(struct cfg_doc *doc, const char *key, int def)
 {
-	char buf[sizeof err->msg];
-	struct cnn_error inner = *err;
-	return cnn_errorf(err, (struct cnn_loc){ path, 0, 0 }, "the config saved in this checkpoint is not usable: %s",
-	                  cnn_error_str(&inner, buf, sizeof buf));
+	struct cfg_node *train = cfg_get(doc->root, "train");
+	struct cfg_node *v = train && train->kind == CFG_MAP ? cfg_get(train, key) : NULL;
+	long n;
+	if (!v || v->kind != CFG_SCALAR || cfg_parse_long(v->text, &n) || n < 0 || n > 65536)
+		return def;
+	return (int)n;
 }
 
 int saved_model_open(const char *path, int batch, int threads, struct saved_model *m,
                      struct cnn_error *err)
 {
 	memset(m, 0, sizeof *m);
-	if (checkpoint_load(path, &m->ckpt, err))
+	if (saved_config_load(path, &m->ckpt, &m->doc, &m->cfg, NULL, err))
 		return CNN_FAILED;
-	const char *text = m->ckpt.config_text;
-	if (cfg_load_string(text, strlen(text), path, &m->doc, err)) {
-		saved_config_error(path, err);
-		goto fail;
-	}
-	if (model_config_build(&m->doc, &m->cfg, err)) {
-		saved_config_error(path, err);
-		goto fail;
-	}
 	struct layer **layers = m->cfg.layers;
 	int n_layers = m->cfg.n_layers;
 	m->cfg.layers = NULL;
 	m->cfg.n_layers = 0;
-	if (net_create(layers, n_layers, m->cfg.input, batch ? batch : m->cfg.train.batch,
-	               threads ? threads : m->cfg.train.threads, m->cfg.seed, &m->net, err) ||
+	if (!batch)
+		batch = saved_train_int(&m->doc, "batch", 32);
+	if (!threads)
+		threads = saved_train_int(&m->doc, "threads", 0);
+	if (net_create(layers, n_layers, m->cfg.input, batch > 0 ? batch : 32,
+	               threads > 0 ? threads : omp_get_num_procs(), 0, &m->net, err) ||
 	    checkpoint_apply(&m->ckpt, m->net, NULL, err))
 		goto fail;
 	net_pin_threads(m->net->threads);
@@ -165,9 +164,7 @@ fail:
 void saved_model_close(struct saved_model *m)
 {
 	net_free(m->net);
-	model_config_free(&m->cfg);
-	cfg_free(&m->doc);
-	checkpoint_free(&m->ckpt);
+	saved_config_free(&m->ckpt, &m->doc, &m->cfg);
 	memset(m, 0, sizeof *m);
 }
 

@@ -1,0 +1,244 @@
+/* The public API (include/cnnrun.h) over the internal network.
+ *
+ * A cnn_model is a network made by net_create_model (parameters only) and
+ * what the checkpoint's config says about its input. Predictions run
+ * net_infer on the calling thread with memory allocated per call, so the
+ * model itself is only read: that is what makes one model usable from
+ * several threads, and why nothing process-wide (OpenBLAS's threads, CPU
+ * affinity) is set here. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cnnrun.h"
+
+#include "api/saved.h"
+#include "cnn/net.h"
+
+/* Images run through the layers together: enough for the matrix products
+ * to be efficient, few enough that the per-call memory stays small. */
+#define PREDICT_CHUNK 64
+/* ... and never more than this many floats of workspace for one chunk. */
+#define PREDICT_WS_FLOATS ((size_t)4 << 20)
+
+struct cnn_model {
+	struct net *net;       /* parameters only (net_create_model) */
+	char *name;
+	char **class_names;    /* (classes) */
+	int have_scaling;      /* the normalisation of raw pixels is known */
+	double scale, offset;  /* normalised = pixel * scale + offset, as dataset_batch */
+};
+
+const char *cnn_status_str(cnn_status status)
+{
+	switch (status) {
+	case CNN_SUCCESS: return "success";
+	case CNN_ERR_ARGUMENT: return "invalid argument";
+	case CNN_ERR_IO: return "file cannot be read";
+	case CNN_ERR_FORMAT: return "not a valid cnnrun checkpoint";
+	case CNN_ERR_MODEL: return "checkpoint does not make a usable model";
+	case CNN_ERR_MEMORY: return "out of memory";
+	}
+	return "unknown status";
+}
+
+const char *cnn_version(void)
+{
+	return CNN_VERSION;
+}
+
+static char *copy_string(const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *c = malloc(len);
+	if (c)
+		memcpy(c, s, len);
+	return c;
+}
+
+void cnn_model_free(cnn_model *m)
+{
+	if (!m)
+		return;
+	if (m->class_names)
+		for (int i = 0; i < m->net->n_classes; i++)
+			free(m->class_names[i]);
+	free(m->class_names);
+	free(m->name);
+	net_free(m->net);
+	free(m);
+}
+
+/* Names, and the pixel scaling of data.normalize, from the config. */
+static int model_describe(cnn_model *m, const struct model_config *cfg)
+{
+	int k = m->net->n_classes;
+	if (!(m->name = copy_string(cfg->name)) || !(m->class_names = calloc((size_t)k, sizeof *m->class_names)))
+		return -1;
+	for (int i = 0; i < k; i++) {
+		char num[16];
+		snprintf(num, sizeof num, "%d", i);
+		if (!(m->class_names[i] = copy_string(cfg->data.class_names ? cfg->data.class_names[i] : num)))
+			return -1;
+	}
+	const struct data_config *d = &cfg->data;
+	m->have_scaling = !d->standardize || d->have_stats;
+	m->scale = d->standardize ? 1.0 / d->std : 1.0 / 255.0;
+	m->offset = d->standardize ? -d->mean / d->std : 0.0;
+	return 0;
+}
+
+static cnn_status load_error(cnn_status s, const struct cnn_error *err, char *msg, size_t msg_len)
+{
+	if (msg && msg_len > 0)
+		cnn_error_str(err, msg, msg_len);
+	return s;
+}
+
+cnn_status cnn_model_load_err(const char *path, cnn_model **out, char *msg, size_t msg_len)
+{
+	struct cnn_error err = { 0 };
+	struct checkpoint ckpt;
+	struct cfg_doc doc;
+	struct model_config cfg;
+	struct stat st;
+	int bad_config;
+
+	if (msg && msg_len > 0)
+		msg[0] = '\0';
+	if (out)
+		*out = NULL;
+	if (!path || !out) {
+		cnn_errorf_plain(&err, "cnn_model_load: %s is NULL", path ? "out" : "path");
+		return load_error(CNN_ERR_ARGUMENT, &err, msg, msg_len);
+	}
+	/* told apart before reading, so that an unreadable file is CNN_ERR_IO
+	 * and everything checkpoint_load refuses after is the content's fault;
+	 * a FIFO or a device is refused here, unopened (it could block) */
+	if (stat(path, &st)) {
+		checkpoint_load(path, &ckpt, &err);   /* for its message; fails */
+		return load_error(CNN_ERR_IO, &err, msg, msg_len);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		cnn_errorf(&err, (struct cnn_loc){ path, 0, 0 }, "not a regular file");
+		return load_error(CNN_ERR_IO, &err, msg, msg_len);
+	}
+	if (saved_config_load(path, &ckpt, &doc, &cfg, &bad_config, &err))
+		return load_error(bad_config ? CNN_ERR_MODEL : CNN_ERR_FORMAT, &err, msg, msg_len);
+
+	cnn_status status = CNN_ERR_MEMORY;
+	cnn_model *m = calloc(1, sizeof *m);
+	if (!m) {
+		cnn_errorf_plain(&err, "out of memory");
+		goto fail;
+	}
+	struct layer **layers = cfg.layers;
+	int n_layers = cfg.n_layers;
+	cfg.layers = NULL;
+	cfg.n_layers = 0;
+	if (net_create_model(layers, n_layers, cfg.input, &m->net, &err))
+		goto fail;
+	status = CNN_ERR_MODEL;
+	if (checkpoint_apply(&ckpt, m->net, NULL, &err))
+		goto fail;
+	status = CNN_ERR_MEMORY;
+	if (model_describe(m, &cfg)) {
+		cnn_errorf_plain(&err, "out of memory");
+		goto fail;
+	}
+	saved_config_free(&ckpt, &doc, &cfg);
+	*out = m;
+	return CNN_SUCCESS;
+fail:
+	cnn_model_free(m);
+	saved_config_free(&ckpt, &doc, &cfg);
+	return load_error(status, &err, msg, msg_len);
+}
+
+cnn_status cnn_model_load(const char *path, cnn_model **out)
+{
+	return cnn_model_load_err(path, out, NULL, 0);
+}
+
+void cnn_model_input_shape(const cnn_model *m, int *c, int *h, int *w)
+{
+	if (c)
+		*c = m ? m->net->input.c : 0;
+	if (h)
+		*h = m ? m->net->input.h : 0;
+	if (w)
+		*w = m ? m->net->input.w : 0;
+}
+
+int cnn_model_input_size(const cnn_model *m)
+{
+	return m ? (int)shape_size(m->net->input) : 0;
+}
+
+int cnn_model_classes(const cnn_model *m)
+{
+	return m ? m->net->n_classes : 0;
+}
+
+const char *cnn_model_class_name(const cnn_model *m, int i)
+{
+	return m && i >= 0 && i < m->net->n_classes ? m->class_names[i] : NULL;
+}
+
+const char *cnn_model_name(const cnn_model *m)
+{
+	return m ? m->name : NULL;
+}
+
+/* Runs the n images in chunks; raw: x holds pixels, scaled into `scaled`
+ * chunk by chunk first. */
+static cnn_status predict(const cnn_model *m, const float *x, int n, float *probs, int raw)
+{
+	if (!m || n < 0 || (n > 0 && (!x || !probs)))
+		return CNN_ERR_ARGUMENT;
+	if (raw && !m->have_scaling)
+		return CNN_ERR_MODEL;
+	if (n == 0)
+		return CNN_SUCCESS;
+	const struct net *net = m->net;
+	size_t in = shape_size(net->input), k = (size_t)net->n_classes;
+	size_t per_image = net_infer_floats(net, 1);
+	int chunk = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
+	while (chunk > 1 && (size_t)chunk * per_image > PREDICT_WS_FLOATS)
+		chunk /= 2;
+	float *ws = malloc(net_infer_floats(net, chunk) * sizeof *ws);          /* see net_infer */
+	float **acts = malloc((size_t)net->n_layers * sizeof *acts);
+	float *scaled = raw ? malloc((size_t)chunk * in * sizeof *scaled) : NULL; /* (chunk, c, h, w) */
+	cnn_status status = CNN_ERR_MEMORY;
+	if (!ws || !acts || (raw && !scaled))
+		goto out;
+	for (int start = 0; start < n; start += chunk) {
+		int count = n - start < chunk ? n - start : chunk;
+		const float *src = x + (size_t)start * in;
+		if (raw) {
+			/* through double, as dataset_batch scales a pixel byte */
+			for (size_t j = 0; j < (size_t)count * in; j++)
+				scaled[j] = (float)((double)src[j] * m->scale + m->offset);
+			src = scaled;
+		}
+		net_infer(net, src, count, probs + (size_t)start * k, ws, acts);
+	}
+	status = CNN_SUCCESS;
+out:
+	free(scaled);
+	free(acts);
+	free(ws);
+	return status;
+}
+
+cnn_status cnn_model_predict(cnn_model *m, const float *x, int n, float *probs)
+{
+	return predict(m, x, n, probs, 0);
+}
+
+cnn_status cnn_model_predict_raw(cnn_model *m, const float *pixels, int n, float *probs)
+{
+	return predict(m, pixels, n, probs, 1);
+}
