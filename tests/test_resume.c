@@ -596,7 +596,7 @@ static void init_from_exported_weights(void **state)
 	fclose(null);
 	/* --set cannot add a mapping: init is added to the tree by hand */
 	struct cfg_doc doc;
-	struct run_options opt = { .out_dir = dir, .quiet = true };
+	struct run_options opt = { .out_dir = dir, .quiet = true, .overwrite = true };
 	const char *const tiny[] = { "optimizer.type=sgd", "optimizer.lr=1e-30", "train.epochs=1", NULL };
 	load_config(&doc, tiny);
 	struct cfg_node *init = cfg_node_new(CFG_MAP, doc.root->loc);

@@ -21,6 +21,7 @@ struct run_options {
 	bool quiet;             /* only the final results */
 	bool verbose;           /* per-layer forward/backward times after each epoch */
 	const char *resume;     /* a checkpoint to continue from; NULL: start afresh */
+	bool overwrite;         /* replace a run that already lives in the folder (else refused) */
 	/* For tests: behave as if interrupted (SIGINT) after this many
 	 * training steps in this call; 0: never. */
 	long stop_after_steps;

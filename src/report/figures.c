@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "plot/charts.h"
+#include "io/fileio.h"
 #include "plot/file.h"
 #include "plot/canvas.h"
 #include "plot/png.h"
@@ -378,7 +379,7 @@ static int draw_mistakes(FILE *f, const void *ctx, struct cnn_error *err)
 
 int figures_write(const char *dir, const struct run_result *r, struct cnn_error *err)
 {
-	static const plot_writer draw[FIG_COUNT] = {
+	static const atomic_writer draw[FIG_COUNT] = {
 		[FIG_LOSS] = draw_loss,
 		[FIG_ACCURACY] = draw_accuracy,
 		[FIG_CONFUSION] = draw_confusion,
@@ -390,7 +391,7 @@ int figures_write(const char *dir, const struct run_result *r, struct cnn_error 
 		if (!figure_available(r, (enum figure)i))
 			continue;
 		if (plot_join(path, sizeof path, dir, files[i], err) ||
-		    plot_write_file(path, draw[i], r, err))
+		    atomic_write_with(path, draw[i], r, err))
 			return -1;
 	}
 	return 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/fileio.h"
 
 struct parser {
 	const char *start, *p, *end;
@@ -418,14 +419,14 @@ void json_free(struct json_value *v)
 
 int json_parse_file(const char *path, struct json_value *out, struct cnn_error *err)
 {
-	FILE *f = fopen(path, "rb");
 	char *text = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
 	memset(out, 0, sizeof *out);
+	FILE *f = input_fopen(path, err);
 	if (!f)
-		return cnn_errorf_plain(err, "cannot open %s: %s", path, strerror(errno));
+		return -1;
 	for (;;) {
 		size_t got;
 

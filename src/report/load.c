@@ -10,6 +10,7 @@
 
 #include "cnn/report.h"
 #include "report/json_read.h"
+#include "io/fileio.h"
 
 struct report_loaded {
 	struct json_value doc;
@@ -121,15 +122,13 @@ static int load_metrics(struct report_loaded *l, const char *dir, struct cnn_err
  * file does not exist, for the optional ones. */
 static char *slurp(const char *path, bool *missing, struct cnn_error *err)
 {
-	FILE *f = fopen(path, "rb");
 	char *text = NULL;
 	size_t len = 0, cap = 0, got;
+	FILE *f = input_fopen(path, err);
 
 	*missing = !f && errno == ENOENT;
-	if (!f) {
-		cnn_errorf_plain(err, "cannot open %s: %s", path, strerror(errno));
+	if (!f)
 		return NULL;
-	}
 	do {
 		if (len + 1 >= cap) {
 			char *t = realloc(text, cap = cap ? 2 * cap : 65536);

@@ -9,7 +9,7 @@
 #include "cnn/runner.h"
 
 #include "plot/charts.h"
-#include "plot/file.h"
+#include "io/fileio.h"
 
 struct compared {
 	const char *dir;
@@ -138,7 +138,7 @@ int run_compare(const char *const *dirs, int n, const char *svg_path, FILE *out,
 	}
 	make_labels(c, n);
 	print_table(out, c, n);
-	if (plot_write_file(svg_path, draw, &(struct chart_ctx){ c, n }, err))
+	if (atomic_write_with(svg_path, draw, &(struct chart_ctx){ c, n }, err))
 		goto out;
 	fprintf(out, "validation accuracy curves: %s\n", svg_path);
 	status = CNN_OK;
