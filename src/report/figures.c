@@ -45,7 +45,9 @@ bool figure_available(const struct run_result *r, enum figure fig)
 	case FIG_ACCURACY:
 		return r->n_epochs > 0 && r->history;
 	case FIG_CONFUSION:
-		return r->test_confusion && r->test_confusion->k > 0;
+		/* Past 100 classes the cells are unreadable and the file huge
+		 * (a 3,000-class matrix made 800 MB): metrics.json has them. */
+		return r->test_confusion && r->test_confusion->k > 0 && r->test_confusion->k <= 100;
 	case FIG_MISTAKES:
 		return r->mistakes && r->mistakes->n > 0;
 	default:

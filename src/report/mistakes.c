@@ -141,11 +141,21 @@ int mistakes_read(const char *path, struct mistakes *m, struct cnn_error *err)
 			cnn_errorf_plain(err, "%s: truncated after %d of %u images", path, i, v[0]);
 			goto fail;
 		}
+		/* Untrusted: indices must be ints, the confidence a probability. */
+		if (get_u32(rec) > INT32_MAX || get_u32(rec + 4) > INT32_MAX || get_u32(rec + 8) > INT32_MAX) {
+			cnn_errorf_plain(err, "%s: image %d has an index or class beyond 2^31", path, i);
+			goto fail;
+		}
 		k->index = (int)get_u32(rec);
 		k->truth = (int)get_u32(rec + 4);
 		k->pred = (int)get_u32(rec + 8);
 		bits = get_u32(rec + 12);
 		memcpy(&k->confidence, &bits, sizeof bits);
+		if (!(k->confidence >= 0 && k->confidence <= 1)) {
+			cnn_errorf_plain(err, "%s: image %d has confidence %g, not a probability", path, i,
+			                 (double)k->confidence);
+			goto fail;
+		}
 		m->n++;
 	}
 	fclose(f);

@@ -10,6 +10,7 @@
 
 #include "plot/charts.h"
 #include "io/fileio.h"
+#include "runner/runfolder.h"
 
 struct compared {
 	const char *dir;
@@ -127,6 +128,14 @@ int run_compare(const char *const *dirs, int n, const char *svg_path, FILE *out,
 		cnn_errorf_plain(err, "out of memory");
 		return CNN_FAILED;
 	}
+	/* The chart replaces its name: never one of the runs' own files. */
+	for (int i = 0; i < n; i++)
+		if (run_folder_owns(dirs[i], svg_path)) {
+			cnn_errorf(err, (struct cnn_loc){ svg_path, 0, 0 }, "--out would replace a file of run "
+			           "folder %s, an input of this comparison; choose another file name", dirs[i]);
+			free(c);
+			return CNN_BAD_CONFIG;
+		}
 	for (int i = 0; i < n; i++) {
 		c[i].dir = dirs[i];
 		if (report_load(dirs[i], &c[i].loaded, &c[i].r, err))

@@ -119,6 +119,25 @@ int run_folder_is_training_run(const char *dir)
 	return count_present(dir, N_TRAINING_MARKS, buf, sizeof buf) > 0;
 }
 
+int run_folder_owns(const char *dir, const char *path)
+{
+	char sub[4200], file[4400];
+	if (file_same(dir, path))
+		return 1;
+	for (int pass = 0; pass < 2; pass++) {
+		snprintf(sub, sizeof sub, pass ? "%s/eval" : "%s", dir);
+		for (size_t i = 0; i < N_RUN_FILES; i++) {
+			snprintf(file, sizeof file, "%s/%s", sub, run_files[i]);
+			if (file_same(file, path))
+				return 1;
+		}
+		snprintf(file, sizeof file, "%s/" RUN_LOCK_NAME, sub);
+		if (file_same(file, path))
+			return 1;
+	}
+	return 0;
+}
+
 /* Removes dir/name for every run file name; a missing one is fine. */
 static int remove_run_files(const char *dir, struct cnn_error *err)
 {

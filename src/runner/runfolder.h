@@ -32,6 +32,11 @@ int run_folder_holds_run(const char *dir, char *buf, size_t len);
  * checkpoint), which eval must never write over. */
 int run_folder_is_training_run(const char *dir);
 
+/* Whether path is dir itself or one of the files a run writes in dir (or
+ * in dir/eval), the same file by device and inode where it exists: an
+ * output there would replace a run's own results. */
+int run_folder_owns(const char *dir, const char *path);
+
 /* Removes an earlier run's files (every name a run writes, and its eval/
  * folder's), so nothing of another model stays beside the new run. */
 int run_folder_clear(const char *dir, struct cnn_error *err);

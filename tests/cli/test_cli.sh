@@ -50,7 +50,7 @@ expect 2 "--set: conv: 'filters' must be an integer in [1, 65536], got 'four'" -
 expect 2 "--set: optimizer: 'lr' must be a number in (0, 10], got 0"       -- summary configs/mnist.yaml --set optimizer.lr=0
 expect 2 "--set: optimizer: 'lr' must be a number in (0, 10], got 'nan'" -- summary configs/mnist.yaml --set optimizer.lr=nan
 expect 2 "no-such.yaml: cannot open config: No such file or directory" -- no-such.yaml
-expect 2 "folder.yaml: cannot read config (is it a folder?)" -- "$tmp/folder.yaml"
+expect 2 "folder.yaml: cannot open config: is a folder, not a regular file" -- "$tmp/folder.yaml"
 expect 2 "empty.yaml: the config is empty"                -- "$tmp/empty.yaml"
 expect 2 "tab.yaml:2:1: YAML syntax error: a TAB character; YAML indents with spaces only" -- "$tmp/tab.yaml"
 expect 2 "dup.yaml:2:1: duplicate key 'name' (first given at line 1, column 1)" -- "$tmp/dup.yaml"
