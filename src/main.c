@@ -1,6 +1,7 @@
 /* cnnrun: the command line. Parses flags, loads the config, applies
  * overrides and hands over to the runner. Exit: 0 success, 2 bad usage or
  * config, 1 any other failure, 130 training interrupted (and saved). */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,6 +332,10 @@ int main(int argc, char **argv)
 	} else {
 		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet, .verbose = cli.verbose,
 		                           .resume = cli.resume, .overwrite = cli.overwrite };
+		/* A closed stdout (`| head -1`) must not kill training unsaved:
+		 * prints then fail with EPIPE, unseen, and the run goes on to
+		 * write its results; so does the final flush at exit. */
+		signal(SIGPIPE, SIG_IGN);
 		status = run_train(&doc, cli.config, &opt, &err);
 	}
 	if (status != CNN_OK)

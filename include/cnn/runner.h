@@ -25,6 +25,9 @@ struct run_options {
 	/* For tests: behave as if interrupted (SIGINT) after this many
 	 * training steps in this call; 0: never. */
 	long stop_after_steps;
+	/* For tests: send this process SIGTERM as the first validation (1) or
+	 * the final test evaluation (2) starts; 0: never. */
+	int stop_in_eval;
 };
 
 /* Builds the network from doc, trains it, evaluates it on the test set and

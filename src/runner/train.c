@@ -310,6 +310,8 @@ static int end_epoch(struct run *r, struct progress *p, double seconds, long lon
 	rec->val_loss = rec->val_accuracy = NAN;
 	/* Stopped in validation: the trained epoch is saved (batch == batches)
 	 * and a resume validates it again. */
+	if (r->opt->stop_in_eval == 1 && r->epoch == 0)
+		raise(SIGTERM);
 	if (r->val.n &&
 	    run_evaluate(r->net, &r->val, &r->eval, NULL, NULL, &rec->val_loss, &rec->val_accuracy))
 		return save_checkpoint(r, "last.ckpt", err) ? -1 : 1;
@@ -592,6 +594,8 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 			return CNN_FAILED;
 		test_epoch = r->best_epoch;
 	}
+	if (r->opt->stop_in_eval == 2)
+		raise(SIGTERM);
 	double start = run_now();
 	if (run_evaluate(r->net, &r->test, &r->eval, &r->confusion, &r->mistakes, &test_loss, &test_accuracy)) {
 		cnn_errorf_plain(err, "%s during the test evaluation: training is complete and saved in %s/last.ckpt; "
