@@ -18,15 +18,7 @@ if ! (ulimit -v 400000; "$cnnrun" --version) >/dev/null 2>&1; then
 	echo "SKIP: this build of cnnrun cannot start under ulimit -v (a sanitizer build?)"
 	exit 77
 fi
-be32() {
-	local v=$1
-	printf "\\x$(printf %02x $((v >> 24 & 255)))\\x$(printf %02x $((v >> 16 & 255)))"
-	printf "\\x$(printf %02x $((v >> 8 & 255)))\\x$(printf %02x $((v & 255)))"
-}
-mkidx() { # FOLDER PREFIX COUNT
-	{ printf '\x00\x00\x08\x03'; be32 "$3"; be32 28; be32 28; head -c $(($3 * 784)) /dev/zero; } >"$1/$2-images-idx3-ubyte"
-	{ printf '\x00\x00\x08\x01'; be32 "$3"; head -c "$3" /dev/zero; } >"$1/$2-labels-idx1-ubyte"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/tiny_data.sh"
 mkdir tiny
 mkidx tiny train 200
 mkidx tiny t10k 20
