@@ -326,6 +326,18 @@ static void test_truncated(void **state)
 	assert_int_equal(checkpoint_load(f->path, &c, &f->err), -1);
 	assert_msg(f, "truncated: 20 bytes, shorter than a checkpoint header");
 
+	/* A payload length of 2^64-1: said as it is, not wrapped around. */
+	unsigned char *huge = malloc(len);
+	assert_non_null(huge);
+	memcpy(huge, b, len);
+	memset(huge + 16, 0xff, 8);
+	write_all(f->path, huge, len);
+	assert_int_equal(checkpoint_load(f->path, &c, &f->err), -1);
+	snprintf(want, sizeof want, "truncated: the header promises 18446744073709551615 bytes of sections, "
+	         "the file has %zu", len);
+	assert_msg(f, want);
+	free(huge);
+
 	/* Bytes appended after the CRC. */
 	unsigned char *longer = malloc(len + 3);
 	assert_non_null(longer);

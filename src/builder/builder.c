@@ -425,12 +425,24 @@ static int check_memory(struct cfg_node *root, struct model_config *c, struct cn
 	shape_str(s, largest, sizeof largest);
 	struct cnn_loc at = m->largest_layer >= 0 ? c->layers[m->largest_layer]->loc : c->input_loc;
 	struct cfg_node *limits = cfg_get(root, "limits");
+	const char *whose = limits && !limits->implicit && cfg_get(limits, "memory") ? ""
+	                    : " (half of this machine's memory)";
+	/* When the network alone would fit, the dataset is what does not: a
+	 * smaller batch or layer cannot help, so say what does. */
+	if (m->total - m->data <= c->memory_limit) {
+		char data[32];
+		mem_format(m->data, data, sizeof data);
+		return cnn_errorf(err, c->input_loc, "the run needs about %s, above limits.memory %s%s, and the "
+		                  "dataset held in memory is %s of it (the network at batch %d takes the rest); "
+		                  "a smaller train.batch does not change the dataset: raise limits.memory",
+		                  need, limit, whose, data, c->train.batch);
+	}
 	return cnn_errorf(err, at, "the network needs about %s at batch %d (activations and their gradients %s; "
 	                  "the largest output is %s's %s per sample), above limits.memory %s%s; "
 	                  "lower train.batch or this layer's size, or raise limits.memory",
 	                  need, c->train.batch, acts,
 	                  m->largest_layer >= 0 ? c->layers[m->largest_layer]->name : "the input",
-	                  largest, limit, limits && !limits->implicit && cfg_get(limits, "memory") ? "" : " (half of this machine's memory)");
+	                  largest, limit, whose);
 }
 
 /* The last layer must give one score per class: say which layer and what to add. */
