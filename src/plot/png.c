@@ -49,7 +49,7 @@ static uint8_t *filter_rows(const uint8_t *pixels, size_t stride, int height)
 
 		out[0] = 2;
 		for (size_t i = 0; i < stride; i++)
-			out[1 + i] = (uint8_t)(row[i] - (y ? row[i - stride] : 0));
+			out[1 + i] = (uint8_t)(row[i] - (y ? (row - stride)[i] : 0)); /* the row above */
 	}
 	return raw;
 }
