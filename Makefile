@@ -1,5 +1,6 @@
 # The two commands of the quick start, each doing its own set-up:
 #   make run    install what is missing, build, fetch MNIST, train configs/mnist.yaml
+#               (--overwrite: each make run replaces the previous runs/mnist)
 #   make test   install what is missing, build, fetch MNIST, run the whole suite (CTest)
 # Also: make build, make data, make asan (the suite under ASan + UBSan),
 # make portable (the suite built for the x86-64 baseline, without AVX2: the
@@ -34,7 +35,7 @@ data:
 	@data/fetch-mnist.sh data/mnist
 
 run: build data
-	$(BUILD)/cnnrun $(CONFIG)
+	$(BUILD)/cnnrun $(CONFIG) --overwrite
 
 test: build data
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

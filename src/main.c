@@ -1,10 +1,13 @@
 /* cnnrun: the command line. Parses flags, loads the config, applies
  * overrides and hands over to the runner. Exit: 0 success, 2 bad usage or
  * config, 1 any other failure, 130 training interrupted (and saved). */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cnn/config.h"
 #include "cnn/runner.h"
@@ -32,12 +35,14 @@ static const char usage[] =
 	"  --seed N            seed (weights, validation split, batch order)\n"
 	"  --set KEY=VALUE     any config value, e.g. --set optimizer.lr=0.01 or --set layers.0.filters=8\n"
 	"  --out DIR           the run folder (default runs/<name>; with --resume, the checkpoint's folder)\n"
+	"  --overwrite         replace the run that already lives in the run folder (else refused)\n"
 	"  --resume CKPT       continue training from a checkpoint (same layers, seed and batch)\n"
 	"  --quiet             print only the final results\n"
 	"  --verbose           also print each layer's forward and backward time per epoch\n"
 	"  --help, --version\n"
 	"\n"
-	"Ctrl-C (or SIGTERM) while training saves last.ckpt after the current batch and exits 130.\n"
+	"Ctrl-C, SIGTERM or SIGHUP while training saves last.ckpt after the current batch (or\n"
+	"evaluation batch) and exits 130; a second one exits 130 at once.\n"
 	"Exit status: 0 success, 2 bad usage or config, 1 any other failure.\n";
 
 /* Flags that are shorthands for --set. */
@@ -52,7 +57,7 @@ static const struct {
 
 struct cli {
 	const char *command, *config, *out_dir, *resume;
-	bool quiet, verbose;
+	bool quiet, verbose, overwrite;
 	int n_sets;
 	char **sets; /* "key.path=value", owned */
 };
@@ -125,6 +130,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		} else if (is_flag(a, "--resume")) {
 			if (!(c->resume = flag_value(argc, argv, &i, "--resume")))
 				return usage_error("%s needs a checkpoint (e.g. runs/mnist/last.ckpt)", "--resume");
+		} else if (!strcmp(a, "--overwrite")) {
+			c->overwrite = true;
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			c->quiet = true;
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -266,12 +273,33 @@ static int run_model_command(int argc, char **argv)
 	return status;
 }
 
+/* OpenBLAS starts its own threads before main, and each maps a work buffer
+ * that, under an address-space limit (ulimit -v), it retries forever when
+ * the mmap fails: the process spins and then hangs at exit. cnnrun calls
+ * BLAS from one thread per chunk (never OpenBLAS's threads), so under such
+ * a limit the program runs itself again with OPENBLAS_NUM_THREADS=1, where
+ * OpenBLAS starts none; run_reserve_blas then checks the buffers it does
+ * need. Without a limit nothing changes. */
+static void without_blas_threads(char **argv)
+{
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_AS, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+		return;
+	const char *n = getenv("OPENBLAS_NUM_THREADS");
+	if (n && !strcmp(n, "1"))
+		return;
+	if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
+		execv("/proc/self/exe", argv);
+	/* No /proc: carry on as before. */
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
 	struct cfg_doc doc = { 0 };
 	struct cnn_error err = { 0 };
 	int status;
+	without_blas_threads(argv);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(usage, stdout);
@@ -303,7 +331,11 @@ int main(int argc, char **argv)
 		status = run_summary(&doc, stdout, &err);
 	} else {
 		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet, .verbose = cli.verbose,
-		                           .resume = cli.resume };
+		                           .resume = cli.resume, .overwrite = cli.overwrite };
+		/* A closed stdout (`| head -1`) must not kill training unsaved:
+		 * prints then fail with EPIPE, unseen, and the run goes on to
+		 * write its results; so does the final flush at exit. */
+		signal(SIGPIPE, SIG_IGN);
 		status = run_train(&doc, cli.config, &opt, &err);
 	}
 	if (status != CNN_OK)

@@ -326,6 +326,18 @@ static void test_truncated(void **state)
 	assert_int_equal(checkpoint_load(f->path, &c, &f->err), -1);
 	assert_msg(f, "truncated: 20 bytes, shorter than a checkpoint header");
 
+	/* A payload length of 2^64-1: said as it is, not wrapped around. */
+	unsigned char *huge = malloc(len);
+	assert_non_null(huge);
+	memcpy(huge, b, len);
+	memset(huge + 16, 0xff, 8);
+	write_all(f->path, huge, len);
+	assert_int_equal(checkpoint_load(f->path, &c, &f->err), -1);
+	snprintf(want, sizeof want, "truncated: the header promises 18446744073709551615 bytes of sections, "
+	         "the file has %zu", len);
+	assert_msg(f, want);
+	free(huge);
+
 	/* Bytes appended after the CRC. */
 	unsigned char *longer = malloc(len + 3);
 	assert_non_null(longer);
@@ -407,6 +419,32 @@ static void test_lying_sizes(void **state)
 	model_free(&a);
 }
 
+/* Provenance: a best.ckpt matches the record of its run, or says why not
+ * (another run's, or a stale epoch); without provenance nothing is checked. */
+static void test_best_provenance(void **state)
+{
+	(void)state;
+	struct cnn_error err = { 0 };
+	struct checkpoint best = { .path = "run/best.ckpt", .epoch = 3,
+	                           .prov = { .present = true, .run_id = "0123456789abcdef0123456789abcdef",
+	                                     .weights_hash = 42 } };
+	struct checkpoint_provenance want = { .present = true, .run_id = "0123456789abcdef0123456789abcdef",
+	                                      .best_epoch = 3, .best_hash = 42 };
+	assert_int_equal(checkpoint_check_best(&best, &want, &err), 0);
+	want.best_epoch = 5;
+	want.best_hash = 43;
+	assert_int_equal(checkpoint_check_best(&best, &want, &err), -1);
+	assert_non_null(strstr(err.msg, "this best.ckpt is stale: it holds epoch 3"));
+	memcpy(want.run_id, "ffff", 4);
+	assert_int_equal(checkpoint_check_best(&best, &want, &err), -1);
+	assert_non_null(strstr(err.msg, "belongs to another run (run 01234567, epoch 3)"));
+	best.prov.present = false;
+	assert_int_equal(checkpoint_check_best(&best, &want, &err), -1);
+	assert_non_null(strstr(err.msg, "carries no run id"));
+	want.present = false;
+	assert_int_equal(checkpoint_check_best(&best, &want, &err), 0);
+}
+
 static void test_mismatch(void **state)
 {
 	struct file_fixture *f = *state;
@@ -475,6 +513,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_future_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lying_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
+		cmocka_unit_test(test_best_provenance),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -424,7 +424,7 @@ static void test_load_file(void **state)
 	assert_null(doc.root);
 
 	assert_int_equal(cfg_load_file(dir, &doc, &err), -1);
-	snprintf(expected, sizeof(expected), "%s: cannot read config (is it a folder?)", dir);
+	snprintf(expected, sizeof(expected), "%s: cannot open config: is a folder, not a regular file", dir);
 	assert_string_equal(err_text(&err), expected);
 
 	free(bad);

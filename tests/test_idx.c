@@ -344,9 +344,9 @@ static void test_idx_missing(void **state)
 	snprintf(path, sizeof path, "%s/nope", f->dir);
 	assert_string_equal(idx_fail(f, path, 3),
 			    expect(f, path, "cannot open: No such file or directory"));
-	/* A folder opens but cannot be read. */
+	/* A folder is refused by what it is, before any read. */
 	assert_string_equal(idx_fail(f, f->dir, 3),
-			    expect(f, f->dir, "read error: Is a directory"));
+			    expect(f, f->dir, "is a folder, not a regular file"));
 }
 
 /* ---- mnist_load ---- */

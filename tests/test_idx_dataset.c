@@ -112,7 +112,7 @@ static int train_with(const char *input, const char *classes, const char *train_
 	snprintf(out, sizeof out, "%s/run", dir);
 	struct cfg_doc doc;
 	struct cnn_error err = { 0 };
-	struct run_options opt = { .out_dir = out, .quiet = true };
+	struct run_options opt = { .out_dir = out, .quiet = true, .overwrite = true };
 	int status = CNN_BAD_CONFIG;
 	if (cfg_load_string(yaml, strlen(yaml), "shapes.yaml", &doc, &err) == 0) {
 		status = run_train(&doc, "shapes.yaml", &opt, &err);

@@ -188,6 +188,15 @@ static void test_png_damaged(void **state)
 	expect(&b, "truncated PNG (no IEND chunk)");
 	b.len = idat + 2;      /* inside the first IDAT */
 	expect(&b, "truncated PNG (chunk IDAT runs past the end of the file)");
+
+	/* A second IHDR (signature 8, then IHDR's 25 bytes, repeated): named
+	 * as such, not as an unsupported chunk. */
+	struct buf twice = { 0 };
+	b.len = full;
+	put(&twice, b.p, 33);
+	put(&twice, b.p + 8, 25);
+	put(&twice, b.p + 33, b.len - 33);
+	expect(&twice, "bad PNG: a second IHDR chunk (a PNG has one)");
 }
 
 static void test_pgm(void **state)

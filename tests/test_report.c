@@ -100,7 +100,7 @@ static char *read_in(const char *dir, const char *name)
 	return test_read_file(path, NULL);
 }
 
-/* No "*.tmp" file is left in dir. */
+/* No temporary file ("*.tmp", or the atomic writer's) is left in dir. */
 static void assert_no_tmp(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -110,7 +110,7 @@ static void assert_no_tmp(const char *dir)
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 
-		if (n >= 4 && !strcmp(e->d_name + n - 4, ".tmp"))
+		if ((n >= 4 && !strcmp(e->d_name + n - 4, ".tmp")) || strstr(e->d_name, ".cnnrun-tmp."))
 			fail_msg("left behind: %s/%s", dir, e->d_name);
 	}
 	closedir(d);
@@ -357,6 +357,42 @@ static void test_with_config(void **state)
 	cfg_free(&doc);
 }
 
+/* A run folder is untrusted: metrics.json with confusion counts of 1e300
+ * (once a signed overflow under UBSan and "0.9540 (0/0)" in release), a
+ * string accuracy and 3,000 classes are refused by name. */
+static void expect_load_error(const char *dir, const char *metrics, const char *want)
+{
+	struct cnn_error err = { 0 };
+	struct report_loaded *l;
+	const struct run_result *r;
+	free(test_write_file(dir, "metrics.json", metrics, strlen(metrics)));
+	assert_int_equal(report_load(dir, &l, &r, &err), -1);
+	assert_contains(err.msg, want);
+}
+
+static void test_load_refuses_bad_numbers(void **state)
+{
+	struct fixture *fx = *state;
+	struct cnn_error err = { 0 };
+	assert_int_equal(report_write_all(fx->dir, &fx->r, &err), 0);
+	expect_load_error(fx->dir, "{\"test\": {\"accuracy\": 0.954, \"confusion\": [[1e300, 0], [0, 1e300]]}}",
+	                  "test.confusion[0][0] is not a count");
+	expect_load_error(fx->dir, "{\"test\": {\"accuracy\": \"high\"}}", "test.accuracy is not a number");
+	expect_load_error(fx->dir, "{\"test\": {\"accuracy\": 1.5}}", "test.accuracy is 1.5, not a number in [0, 1]");
+	expect_load_error(fx->dir, "{\"test\": {\"accuracy\": 0.5}, \"data\": {\"train\": 2.5}}",
+	                  "data.train is 2.5, not an integer");
+	/* 3,000 classes: refused before any matrix or picture is made. */
+	size_t cap = 3000 * 3 + 64, len = 0;
+	char *big = malloc(cap);
+	assert_non_null(big);
+	len += (size_t)snprintf(big, cap, "{\"test\": {\"accuracy\": 0.5, \"confusion\": [");
+	for (int i = 0; i < 3000; i++)
+		len += (size_t)snprintf(big + len, cap - len, "%s[]", i ? "," : "");
+	snprintf(big + len, cap - len, "]}}");
+	expect_load_error(fx->dir, big, "test.confusion has 3000 classes, more than 1000");
+	free(big);
+}
+
 static void test_missing_dir(void **state)
 {
 	struct fixture *fx = *state;
@@ -364,10 +400,12 @@ static void test_missing_dir(void **state)
 	char dir[4096];
 
 	snprintf(dir, sizeof dir, "%s/no/such/dir", fx->dir);
+	char msg[1024];
 	assert_int_equal(report_write_all(dir, &fx->r, &err), -1);
-	assert_contains(err.msg, dir);
-	assert_contains(err.msg, "metrics.json");
-	assert_contains(err.msg, "No such file or directory");
+	cnn_error_str(&err, msg, sizeof msg);
+	assert_contains(msg, dir);
+	assert_contains(msg, "metrics.json");
+	assert_contains(msg, "No such file or directory");
 	assert_no_tmp(fx->dir);
 }
 
@@ -412,9 +450,11 @@ static void test_failed_write_keeps_old(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	signal(SIGXFSZ, SIG_DFL);
 
+	char msg[1024];
 	assert_int_equal(rc, -1);
-	assert_contains(err.msg, "metrics.json.tmp");
-	assert_contains(err.msg, "File too large");
+	cnn_error_str(&err, msg, sizeof msg);
+	assert_contains(msg, "metrics.json");
+	assert_contains(msg, "File too large");
 	after = read_in(fx->dir, "metrics.json");
 	assert_non_null(after);
 	assert_string_equal(after, before);
@@ -574,6 +614,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_class_names_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_with_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_refuses_bad_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_write_keeps_old, setup, teardown),

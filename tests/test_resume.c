@@ -228,6 +228,32 @@ static void assert_same_run(const char *a, const char *b)
 	assert_true(metric(a, "test.accuracy") == metric(b, "test.accuracy"));
 }
 
+/* SIGTERM in the first validation, then in the final test evaluation:
+ * each stops at once (status 130, no results written), and a resume
+ * regenerates what was not written, the same bits as a straight run. */
+static void sigterm_in_evaluation_and_resume(void **state)
+{
+	(void)state;
+	for (int when = 1; when <= 2; when++) {
+		char *dir = test_tmpdir(), *ckpt = path_in(dir, "last.ckpt"), msg[1024];
+		struct cfg_doc doc;
+		struct cnn_error err = { 0 };
+		struct run_options opt = { .out_dir = dir, .quiet = true, .stop_in_eval = when };
+		load_config(&doc, NULL);
+		int status = run_train(&doc, "resume.yaml", &opt, &err);
+		cfg_free(&doc);
+		if (status != CNN_INTERRUPTED)
+			fail_msg("stop in evaluation %d: status %d: %s", when, status, cnn_error_str(&err, msg, sizeof msg));
+		assert_non_null(strstr(cnn_error_str(&err, msg, sizeof msg), "terminated"));
+		assert_false(exists(dir, "metrics.json"));
+		assert_true(exists(dir, "last.ckpt"));
+		train_ok(dir, NULL, ckpt, 0, CNN_OK);
+		assert_same_run(world.straight, dir);
+		free(ckpt);
+		free(dir);
+	}
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -596,7 +622,7 @@ static void init_from_exported_weights(void **state)
 	fclose(null);
 	/* --set cannot add a mapping: init is added to the tree by hand */
 	struct cfg_doc doc;
-	struct run_options opt = { .out_dir = dir, .quiet = true };
+	struct run_options opt = { .out_dir = dir, .quiet = true, .overwrite = true };
 	const char *const tiny[] = { "optimizer.type=sgd", "optimizer.lr=1e-30", "train.epochs=1", NULL };
 	load_config(&doc, tiny);
 	struct cfg_node *init = cfg_node_new(CFG_MAP, doc.root->loc);
@@ -633,6 +659,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stop_at_epoch_end_and_resume),
+		cmocka_unit_test(sigterm_in_evaluation_and_resume),
 		cmocka_unit_test(stop_mid_epoch_twice_and_resume),
 		cmocka_unit_test(extend_a_finished_run),
 		cmocka_unit_test(resume_refuses_other_layers),

@@ -19,7 +19,9 @@
 #ifndef CNN_CHECKPOINT_H
 #define CNN_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cnn/error.h"
 #include "cnn/net.h"
@@ -40,6 +42,17 @@ struct checkpoint_tensor {
 	float *data;                        /* (n) */
 };
 
+/* Where a checkpoint came from (the PROV section). Checkpoints written
+ * before it existed load with present == false and cannot be matched. */
+#define CHECKPOINT_RUN_ID_LEN 32
+struct checkpoint_provenance {
+	bool present;
+	char run_id[CHECKPOINT_RUN_ID_LEN + 1]; /* 32 hex digits drawn at random when a run starts */
+	uint64_t weights_hash;      /* checkpoint_weights_hash of its parameters */
+	int best_epoch;             /* the best.ckpt that goes with it: its epoch (0: none) */
+	uint64_t best_hash;         /* and its weights_hash */
+};
+
 struct checkpoint {
 	/* Run state: set by the caller for checkpoint_save (pointers are only
 	 * read), filled and owned by checkpoint_load. */
@@ -58,9 +71,13 @@ struct checkpoint {
 	int n_history;
 	float *batch_loss;          /* (n_batch_loss) each batch's mean training loss so far */
 	int n_batch_loss;
+	/* checkpoint_save writes it when present, computing weights_hash from
+	 * the net itself; checkpoint_load fills it and checks the hash. */
+	struct checkpoint_provenance prov;
 
 	/* Filled by checkpoint_load; checkpoint_save reads these from net and opt. */
 	char *path;                 /* the file it came from, for messages */
+	int prov_epoch;             /* PROV's epoch, checked against PROG's */
 	int n_tensors;
 	struct checkpoint_tensor *tensors;
 	char optim_type[CHECKPOINT_MAX_TYPE + 1]; /* "" if saved without an optimizer */
@@ -92,6 +109,17 @@ int checkpoint_apply(const struct checkpoint *c, struct net *net, struct optim *
 
 /* Frees what checkpoint_load allocated (not what a caller set for saving). */
 void checkpoint_free(struct checkpoint *c);
+
+/* FNV-1a (64 bits) over the parameters' little-endian bytes, tensor by
+ * tensor: what PROV records, so two checkpoints can be matched. */
+uint64_t checkpoint_net_hash(const struct net *net);
+
+/* Whether best (a loaded best.ckpt) is the one `want` (a last.ckpt's or a
+ * run's record) names: the same run id, epoch and weights. If not, err says
+ * what each holds, naming best's file. Without provenance in either, there
+ * is nothing to check: it matches. */
+int checkpoint_check_best(const struct checkpoint *best, const struct checkpoint_provenance *want,
+                          struct cnn_error *err);
 
 /* "8x1x5x5" into buf; returns buf. */
 const char *checkpoint_dims_str(const int *dims, int ndim, char *buf, size_t len);

@@ -21,9 +21,13 @@ struct run_options {
 	bool quiet;             /* only the final results */
 	bool verbose;           /* per-layer forward/backward times after each epoch */
 	const char *resume;     /* a checkpoint to continue from; NULL: start afresh */
+	bool overwrite;         /* replace a run that already lives in the folder (else refused) */
 	/* For tests: behave as if interrupted (SIGINT) after this many
 	 * training steps in this call; 0: never. */
 	long stop_after_steps;
+	/* For tests: send this process SIGTERM as the first validation (1) or
+	 * the final test evaluation (2) starts; 0: never. */
+	int stop_in_eval;
 };
 
 /* Builds the network from doc, trains it, evaluates it on the test set and

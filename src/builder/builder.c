@@ -1,4 +1,5 @@
 /* Config tree -> layers and settings. See include/cnn/builder.h. */
+#include <ctype.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,12 +425,24 @@ static int check_memory(struct cfg_node *root, struct model_config *c, struct cn
 	shape_str(s, largest, sizeof largest);
 	struct cnn_loc at = m->largest_layer >= 0 ? c->layers[m->largest_layer]->loc : c->input_loc;
 	struct cfg_node *limits = cfg_get(root, "limits");
+	const char *whose = limits && !limits->implicit && cfg_get(limits, "memory") ? ""
+	                    : " (half of this machine's memory)";
+	/* When the network alone would fit, the dataset is what does not: a
+	 * smaller batch or layer cannot help, so say what does. */
+	if (m->total - m->data <= c->memory_limit) {
+		char data[32];
+		mem_format(m->data, data, sizeof data);
+		return cnn_errorf(err, c->input_loc, "the run needs about %s, above limits.memory %s%s, and the "
+		                  "dataset held in memory is %s of it (the network at batch %d takes the rest); "
+		                  "a smaller train.batch does not change the dataset: raise limits.memory",
+		                  need, limit, whose, data, c->train.batch);
+	}
 	return cnn_errorf(err, at, "the network needs about %s at batch %d (activations and their gradients %s; "
 	                  "the largest output is %s's %s per sample), above limits.memory %s%s; "
 	                  "lower train.batch or this layer's size, or raise limits.memory",
 	                  need, c->train.batch, acts,
 	                  m->largest_layer >= 0 ? c->layers[m->largest_layer]->name : "the input",
-	                  largest, limit, limits && !limits->implicit && cfg_get(limits, "memory") ? "" : " (half of this machine's memory)");
+	                  largest, limit, whose);
 }
 
 /* The last layer must give one score per class: say which layer and what to add. */
@@ -452,6 +465,39 @@ static int check_head(const struct model_config *c, struct cnn_error *err)
 	return 0;
 }
 
+/* `name` becomes the folder runs/<name>: one plain folder name, so no
+ * config can make a run write anywhere else. The reason comes first and the
+ * name is shortened, so a long one cannot push the reason out. */
+#define RUN_NAME_MAX 100
+static int check_run_name(struct cfg_node *root, const char *name, struct cnn_error *err)
+{
+	struct cfg_node *n = cfg_get(root, "name");
+	struct cnn_loc at = n ? n->loc : root->loc;
+	size_t len = strlen(name), bad = 0;
+	while (bad < len && (isalnum((unsigned char)name[bad]) || strchr("._-", name[bad])))
+		bad++;
+	if (len == 0)
+		return cnn_errorf(err, at, "'name' is empty; it names the run's folder runs/<name>");
+	if (len > RUN_NAME_MAX)
+		return cnn_errorf(err, at, "'name' is %zu characters, more than %d; it names the run's folder "
+		                  "runs/<name> ('%.32s...')", len, RUN_NAME_MAX, name);
+	if (name[0] == '.')
+		return cnn_errorf(err, at, "'name' must not start with '.' (character 1); it names the run's "
+		                  "folder runs/<name>: letters, digits, '.', '_' and '-' ('%.40s')", name);
+	if (bad < len) {
+		char what[16];
+		unsigned char ch = (unsigned char)name[bad];
+		if (isprint(ch))
+			snprintf(what, sizeof what, "'%c'", ch);
+		else
+			snprintf(what, sizeof what, "byte 0x%02x", ch);
+		return cnn_errorf(err, at, "'name' holds %s at character %zu; it names the run's folder "
+		                  "runs/<name>, so only letters, digits, '.', '_' and '-' are allowed ('%.40s')",
+		                  what, bad + 1, name);
+	}
+	return 0;
+}
+
 int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_error *err)
 {
 	struct cfg_node *root = doc->root;
@@ -463,6 +509,7 @@ int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_e
 		return cnn_errorf(err, root->loc, "a config must be a mapping of keys (name, input, layers, ...), got %s",
 		                  root->kind == CFG_SEQ ? "a list" : "a scalar");
 	if (cfg_string(root, "name", CFG_OPTIONAL, "model", &c->name, NULL, err) ||
+	    check_run_name(root, c->name, err) ||
 	    cfg_int(root, "seed", CFG_OPTIONAL, 1, 0, 2147483647L, &seed, NULL, err) ||
 	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err))
 		goto fail;

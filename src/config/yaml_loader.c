@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "cnn/config.h"
+#include "io/fileio.h"
 
 struct loader {
 	yaml_parser_t parser;
@@ -300,9 +301,14 @@ int cfg_load_file(const char *path, struct cfg_doc *doc, struct cnn_error *err)
 {
 	struct cnn_loc whole = { path, 0, 0 };
 	memset(doc, 0, sizeof *doc);
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return cnn_errorf(err, whole, "cannot open config: %s", strerror(errno));
+	FILE *f = input_fopen(path, err);
+	if (!f) {
+		/* "cannot open config: No such file..." or "...: is a FIFO (named pipe), not a regular file" */
+		char why[sizeof err->msg];
+		const char *m = err->msg;
+		snprintf(why, sizeof why, "%s", strncmp(m, "cannot open: ", 13) ? m : m + 13);
+		return cnn_errorf(err, whole, "cannot open config: %s", why);
+	}
 	char *buf = malloc(CFG_MAX_BYTES + 1);
 	if (!buf) {
 		fclose(f);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "io/fileio.h"
 
 /* Larger than any dataset this trainer holds in memory as bytes; a header
  * promising more is corrupt rather than big. */
@@ -231,10 +232,10 @@ int idx_load(const char *file, int ndim_expected, uint8_t **data, int dims[3],
 	CNN_ASSERT(ndim_expected >= 1 && ndim_expected <= 3);
 	*data = NULL;
 
-	/* open() rather than gzopen(), so a failure leaves errno meaningful. */
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* input_open (never blocks, regular files only) rather than gzopen(). */
+	int fd = input_open(file, err);
 	if (fd < 0)
-		return cnn_errorf(err, at, "cannot open: %s", strerror(errno));
+		return -1;
 	gzFile gz = gzdopen(fd, "rb");
 	if (!gz) {
 		cnn_errorf(err, at, "cannot open: out of memory");

@@ -32,6 +32,39 @@ static const unsigned char ckpt_magic[8] = { 'C', 'N', 'N', 'C', 'K', 'P', 'T', 
 #define TAG_PROG "PROG"
 #define TAG_HIST "HIST"
 #define TAG_BLSS "BLSS"
+#define TAG_PROV "PROV"
+#define CKPT_PROV_BYTES (CHECKPOINT_RUN_ID_LEN + 4 + 8 + 4 + 8)
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+
+static uint64_t hash_floats(uint64_t h, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u = f32_bits(x[i]);
+		for (int k = 0; k < 4; k++) {
+			h ^= (u >> (8 * k)) & 0xffu;
+			h *= FNV_PRIME;
+		}
+	}
+	return h;
+}
+
+uint64_t checkpoint_net_hash(const struct net *net)
+{
+	uint64_t h = FNV_OFFSET;
+	for (int i = 0; i < net->n_param_tensors; i++)
+		h = hash_floats(h, net->params + net->param_tensors[i].offset, net->param_tensors[i].spec.n);
+	return h;
+}
+
+static uint64_t tensors_hash(const struct checkpoint *c)
+{
+	uint64_t h = FNV_OFFSET;
+	for (int i = 0; i < c->n_tensors; i++)
+		h = hash_floats(h, c->tensors[i].data, c->tensors[i].n);
+	return h;
+}
 
 const char *checkpoint_dims_str(const int *dims, int ndim, char *buf, size_t len)
 {
@@ -158,6 +191,21 @@ static void put_run_state(struct bytebuf *b, const struct checkpoint *s)
 	section_end(b, at);
 }
 
+static void put_provenance(struct bytebuf *b, const struct checkpoint *s, const struct net *net)
+{
+	size_t at = section_begin(b, TAG_PROV);
+	char id[CHECKPOINT_RUN_ID_LEN];
+
+	memset(id, '0', sizeof id);
+	memcpy(id, s->prov.run_id, strnlen(s->prov.run_id, sizeof id));
+	bytebuf_put(b, id, sizeof id);
+	bytebuf_u32(b, (uint32_t)s->epoch);
+	bytebuf_u64(b, checkpoint_net_hash(net));
+	bytebuf_u32(b, (uint32_t)s->prov.best_epoch);
+	bytebuf_u64(b, s->prov.best_hash);
+	section_end(b, at);
+}
+
 int checkpoint_save(const char *path, const struct net *net, const struct optim *opt,
                     const struct checkpoint *state, struct cnn_error *err)
 {
@@ -183,6 +231,8 @@ int checkpoint_save(const char *path, const struct net *net, const struct optim 
 	if (opt)
 		put_optim(&b, opt);
 	put_run_state(&b, state);
+	if (state->prov.present)
+		put_provenance(&b, state, net);
 
 	if (!b.failed)
 		put_le64(b.data + 16, (uint64_t)(b.len - CKPT_HEADER));
@@ -433,6 +483,32 @@ static int read_batch_loss(const struct reader *r, struct bytecur *c, struct che
 	return 0;
 }
 
+static int read_provenance(const struct reader *r, struct bytecur *c, struct checkpoint *out)
+{
+	const unsigned char *id;
+	uint32_t epoch = 0, best_epoch = 0;
+
+	if (c->left < CKPT_PROV_BYTES)
+		return corrupt(r, TAG_PROV, "too short");
+	bytecur_take(c, CHECKPOINT_RUN_ID_LEN, &id);
+	for (int i = 0; i < CHECKPOINT_RUN_ID_LEN; i++)
+		if (!strchr("0123456789abcdef", id[i]) || !id[i])
+			return corrupt(r, TAG_PROV, "the run id is not 32 hex digits");
+	memcpy(out->prov.run_id, id, CHECKPOINT_RUN_ID_LEN);
+	out->prov.run_id[CHECKPOINT_RUN_ID_LEN] = '\0';
+	take_u32(c, &epoch);
+	take_u64(c, &out->prov.weights_hash);
+	take_u32(c, &best_epoch);
+	take_u64(c, &out->prov.best_hash);
+	if (epoch > INT_MAX || best_epoch > INT_MAX)
+		return corrupt(r, TAG_PROV, "epoch out of range");
+	out->prov.best_epoch = (int)best_epoch;
+	out->prov.present = true;
+	/* The epoch is PROG's too; kept here so PROV stands on its own. */
+	out->prov_epoch = (int)epoch;
+	return 0;
+}
+
 typedef int (*section_reader)(const struct reader *r, struct bytecur *c, struct checkpoint *out);
 
 static const struct {
@@ -448,6 +524,7 @@ static const struct {
 	{ TAG_PROG, read_progress, true },
 	{ TAG_HIST, read_history, false },
 	{ TAG_BLSS, read_batch_loss, false },
+	{ TAG_PROV, read_provenance, false },
 };
 #define N_SECTIONS (sizeof ckpt_sections / sizeof ckpt_sections[0])
 
@@ -512,8 +589,11 @@ static int check_envelope(const struct reader *r, const unsigned char *d, size_t
 	*payload = get_le64(d + 16);
 	if (*payload > len - CKPT_HEADER - CKPT_TRAILER)
 		return cnn_errorf(r->err, at_file(r->path),
-		                  "truncated: the header promises %llu bytes, the file has %zu",
-		                  (unsigned long long)*payload + CKPT_HEADER + CKPT_TRAILER, len);
+		                  *payload > UINT64_MAX - CKPT_HEADER - CKPT_TRAILER
+		                  ? "truncated: the header promises %llu bytes of sections, the file has %zu"
+		                  : "truncated: the header promises %llu bytes, the file has %zu",
+		                  *payload > UINT64_MAX - CKPT_HEADER - CKPT_TRAILER ? (unsigned long long)*payload
+		                  : (unsigned long long)*payload + CKPT_HEADER + CKPT_TRAILER, len);
 	if (*payload < len - CKPT_HEADER - CKPT_TRAILER)
 		return cnn_errorf(r->err, at_file(r->path),
 		                  "corrupted: %llu bytes after the end of the checkpoint",
@@ -547,6 +627,11 @@ int checkpoint_load(const char *path, struct checkpoint *out, struct cnn_error *
 	struct bytecur c = { data + CKPT_HEADER, (size_t)payload };
 	if (read_sections(&r, &c, out))
 		goto fail;
+	if (out->prov.present && (out->prov_epoch != out->epoch || out->prov.weights_hash != tensors_hash(out))) {
+		cnn_errorf(err, at_file(path), "corrupt checkpoint: section 'PROV' does not describe its "
+		           "weights (epoch %d, PROG says %d; or another weights hash)", out->prov_epoch, out->epoch);
+		goto fail;
+	}
 	free(data);
 	return 0;
 
@@ -570,6 +655,29 @@ void checkpoint_free(struct checkpoint *c)
 	free(c->tensors);
 	free(c->optim_state);
 	memset(c, 0, sizeof *c);
+}
+
+int checkpoint_check_best(const struct checkpoint *best, const struct checkpoint_provenance *want,
+                          struct cnn_error *err)
+{
+	const struct checkpoint_provenance *got = &best->prov;
+
+	if (!want->present || want->best_epoch <= 0)
+		return 0;
+	if (!got->present)
+		return cnn_errorf(err, at_file(best->path), "this best.ckpt carries no run id (an older cnnrun "
+		                  "wrote it), so it cannot be matched to run %.8s's best epoch %d", want->run_id,
+		                  want->best_epoch);
+	if (strcmp(got->run_id, want->run_id))
+		return cnn_errorf(err, at_file(best->path), "this best.ckpt belongs to another run (run %.8s, "
+		                  "epoch %d), not to run %.8s whose best is epoch %d", got->run_id, best->epoch,
+		                  want->run_id, want->best_epoch);
+	if (best->epoch != want->best_epoch || got->weights_hash != want->best_hash)
+		return cnn_errorf(err, at_file(best->path), "this best.ckpt is stale: it holds epoch %d "
+		                  "(weights %016llx), the run's record names epoch %d (weights %016llx)",
+		                  best->epoch, (unsigned long long)got->weights_hash, want->best_epoch,
+		                  (unsigned long long)want->best_hash);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,6 +1,10 @@
-/* Whole-file reads and atomic writes (see fileio.h). */
+/* Whole-file reads, safe input opening and atomic writes (see fileio.h). */
+/* realpath is XSI */
+#define _XOPEN_SOURCE 700
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,7 +19,7 @@ static struct cnn_loc at_file(const char *path)
 
 int atomic_open(struct atomic_file *a, const char *path, struct cnn_error *err)
 {
-	size_t len = strlen(path) + sizeof ".tmp.XXXXXX";
+	size_t len = strlen(path) + sizeof ATOMIC_TMP_MARK "XXXXXX";
 	int fd;
 
 	memset(a, 0, sizeof *a);
@@ -26,7 +30,9 @@ int atomic_open(struct atomic_file *a, const char *path, struct cnn_error *err)
 		goto out_free;
 	}
 	strcpy(a->path, path);
-	snprintf(a->tmp, len, "%s.tmp.XXXXXX", path);
+	snprintf(a->tmp, len, "%s" ATOMIC_TMP_MARK "XXXXXX", path);
+	/* mkstemp opens with O_CREAT | O_EXCL: a name taken by anything,
+	 * a planted symlink included, is skipped, never followed. */
 	fd = mkstemp(a->tmp);
 	if (fd < 0) {
 		cnn_errorf(err, at_file(path), "cannot create a temporary file next to it: %s",
@@ -71,7 +77,7 @@ static void sync_parent(const char *path)
 	int fd;
 
 	if (!slash) {
-		fd = open(".", O_RDONLY);
+		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	} else {
 		size_t n = slash == path ? 1 : (size_t)(slash - path);
 		dir = malloc(n + 1);
@@ -79,7 +85,7 @@ static void sync_parent(const char *path)
 			return;
 		memcpy(dir, path, n);
 		dir[n] = '\0';
-		fd = open(dir, O_RDONLY);
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		free(dir);
 	}
 	if (fd >= 0) {
@@ -130,6 +136,157 @@ int atomic_write(const char *path, const void *data, size_t len, struct cnn_erro
 	return atomic_commit(&a, err);
 }
 
+int atomic_write_with(const char *path, atomic_writer fn, const void *ctx, struct cnn_error *err)
+{
+	struct atomic_file a;
+
+	if (atomic_open(&a, path, err))
+		return -1;
+	errno = 0;
+	if (fn(a.f, ctx, err)) {
+		atomic_abort(&a);
+		return -1;
+	}
+	return atomic_commit(&a, err);
+}
+
+/* "<anything>.cnnrun-tmp.XXXXXX" with mkstemp's six characters. */
+static bool is_leftover(const char *name)
+{
+	const char *mark = strstr(name, ATOMIC_TMP_MARK);
+	const char *last = NULL;
+
+	while (mark) {
+		last = mark;
+		mark = strstr(mark + 1, ATOMIC_TMP_MARK);
+	}
+	return last && strlen(last + sizeof ATOMIC_TMP_MARK - 1) == 6;
+}
+
+int atomic_remove_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int removed = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat st;
+		if (!is_leftover(e->d_name) ||
+		    snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+			continue;
+		/* A folder of that name is not ours; a file or link is removed
+		 * (unlink removes a link, never its target). */
+		if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode) && unlink(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "is a folder";
+	if (S_ISFIFO(m))
+		return "is a FIFO (named pipe)";
+	if (S_ISCHR(m))
+		return "is a character device";
+	if (S_ISBLK(m))
+		return "is a block device";
+	if (S_ISSOCK(m))
+		return "is a socket";
+	return "is not a regular file";
+}
+
+int input_open(const char *path, struct cnn_error *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e;
+
+	if (fd < 0) {
+		e = errno;
+		cnn_errorf(err, at_file(path), "cannot open: %s", strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		cnn_errorf(err, at_file(path), "cannot read: %s", strerror(e));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		e = EINVAL;
+		cnn_errorf(err, at_file(path), "%s, not a regular file", file_kind(st.st_mode));
+		goto fail;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		e = errno;
+		cnn_errorf(err, at_file(path), "cannot read: %s", strerror(e));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+FILE *input_fopen(const char *path, struct cnn_error *err)
+{
+	int fd = input_open(path, err);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "rb");
+	if (!f) {
+		int e = errno;
+		cnn_errorf(err, at_file(path), "cannot read: %s", strerror(e));
+		close(fd);
+		errno = e;
+	}
+	return f;
+}
+
+/* realpath of path's folder, then "/" and its last name, into buf. */
+static bool resolve_parent(const char *path, char *buf, size_t len)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (n >= sizeof dir)
+		return false;
+	if (slash && n == 0)
+		strcpy(dir, "/");
+	else if (!slash)
+		strcpy(dir, ".");
+	else {
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	if (!realpath(dir, real))
+		return false;
+	return snprintf(buf, len, "%s/%s", real, base) < (int)len;
+}
+
+bool file_same(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	char ra[PATH_MAX + 256], rb[PATH_MAX + 256];
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	if (!strcmp(a, b))
+		return true;
+	return resolve_parent(a, ra, sizeof ra) && resolve_parent(b, rb, sizeof rb) && !strcmp(ra, rb);
+}
+
 int file_read_all(const char *path, size_t max, unsigned char **data, size_t *len,
                   struct cnn_error *err)
 {
@@ -140,15 +297,11 @@ int file_read_all(const char *path, size_t max, unsigned char **data, size_t *le
 
 	*data = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = input_open(path, err);
 	if (fd < 0)
-		return cnn_errorf(err, at_file(path), "cannot open: %s", strerror(errno));
+		return -1;
 	if (fstat(fd, &st) != 0) {
 		cnn_errorf(err, at_file(path), "cannot read: %s", strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		cnn_errorf(err, at_file(path), "not a regular file");
 		goto out_close;
 	}
 	if ((unsigned long long)st.st_size > max) {

@@ -193,6 +193,8 @@ static int png_chunks(const unsigned char *d, size_t len, const char *name,
 				return cnn_errorf(err, at_file(name), "out of memory");
 		} else if (!strcmp(type, "IEND")) {
 			break;
+		} else if (!strcmp(type, "IHDR")) {
+			return cnn_errorf(err, at_file(name), "bad PNG: a second IHDR chunk (a PNG has one)");
 		} else if (isupper((unsigned char)type[0]) && strcmp(type, "PLTE")) {
 			/* Critical chunks change the meaning of the pixels. */
 			return cnn_errorf(err, at_file(name), "PNG chunk %s is not supported", type);

@@ -237,11 +237,9 @@ int npz_open(const char *path, struct npz_file *z, struct cnn_error *err)
 	if (!z->path)
 		return cnn_errorf(err, at_file(path), "out of memory");
 	strcpy(z->path, path);
-	z->f = fopen(path, "rb");
-	if (!z->f) {
-		cnn_errorf(err, at_file(path), "cannot open: %s", strerror(errno));
+	z->f = input_fopen(path, err);
+	if (!z->f)
 		goto fail;
-	}
 	if (fseeko(z->f, 0, SEEK_END) != 0) {
 		cnn_errorf(err, at_file(path), "cannot seek: %s", strerror(errno));
 		goto fail;

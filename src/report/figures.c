@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "plot/charts.h"
+#include "io/fileio.h"
 #include "plot/file.h"
 #include "plot/canvas.h"
 #include "plot/png.h"
@@ -44,7 +45,9 @@ bool figure_available(const struct run_result *r, enum figure fig)
 	case FIG_ACCURACY:
 		return r->n_epochs > 0 && r->history;
 	case FIG_CONFUSION:
-		return r->test_confusion && r->test_confusion->k > 0;
+		/* Past 100 classes the cells are unreadable and the file huge
+		 * (a 3,000-class matrix made 800 MB): metrics.json has them. */
+		return r->test_confusion && r->test_confusion->k > 0 && r->test_confusion->k <= 100;
 	case FIG_MISTAKES:
 		return r->mistakes && r->mistakes->n > 0;
 	default:
@@ -378,7 +381,7 @@ static int draw_mistakes(FILE *f, const void *ctx, struct cnn_error *err)
 
 int figures_write(const char *dir, const struct run_result *r, struct cnn_error *err)
 {
-	static const plot_writer draw[FIG_COUNT] = {
+	static const atomic_writer draw[FIG_COUNT] = {
 		[FIG_LOSS] = draw_loss,
 		[FIG_ACCURACY] = draw_accuracy,
 		[FIG_CONFUSION] = draw_confusion,
@@ -390,7 +393,7 @@ int figures_write(const char *dir, const struct run_result *r, struct cnn_error 
 		if (!figure_available(r, (enum figure)i))
 			continue;
 		if (plot_join(path, sizeof path, dir, files[i], err) ||
-		    plot_write_file(path, draw[i], r, err))
+		    atomic_write_with(path, draw[i], r, err))
 			return -1;
 	}
 	return 0;

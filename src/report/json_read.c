@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include "io/fileio.h"
+
+#define JSON_MAX_FILE (64 << 20)
 
 struct parser {
 	const char *start, *p, *end;
@@ -418,14 +422,21 @@ void json_free(struct json_value *v)
 
 int json_parse_file(const char *path, struct json_value *out, struct cnn_error *err)
 {
-	FILE *f = fopen(path, "rb");
 	char *text = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
 	memset(out, 0, sizeof *out);
+	FILE *f = input_fopen(path, err);
 	if (!f)
-		return cnn_errorf_plain(err, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	/* metrics.json is a few kilobytes; a huge one is not a run's. */
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && (unsigned long long)st.st_size > JSON_MAX_FILE) {
+		fclose(f);
+		return cnn_errorf_plain(err, "%s: %lld bytes, more than %d MB", path, (long long)st.st_size,
+		                        JSON_MAX_FILE >> 20);
+	}
 	for (;;) {
 		size_t got;
 
@@ -441,7 +452,7 @@ int json_parse_file(const char *path, struct json_value *out, struct cnn_error *
 		}
 		got = fread(text + len, 1, cap - len, f);
 		len += got;
-		if (got == 0)
+		if (got == 0 || len > JSON_MAX_FILE)
 			break;
 	}
 	rc = ferror(f) ? cnn_errorf_plain(err, "cannot read %s", path) : 0;

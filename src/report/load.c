@@ -3,6 +3,9 @@
  * batches.csv and mistakes.bin are optional (older runs, or runs whose
  * files were pruned, still get a report without those pictures). */
 #include <errno.h>
+#include <float.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,15 @@
 
 #include "cnn/report.h"
 #include "report/json_read.h"
+#include "io/fileio.h"
+
+/* A run folder is untrusted input (copied, shared, edited): every number is
+ * checked (finite, an integer where it counts, within range) and sizes are
+ * bounded before anything is drawn from them. */
+#define REPORT_MAX_FILE ((size_t)64 << 20)    /* bytes of metrics.json, history.csv, batches.csv */
+#define REPORT_MAX_CLASSES 1000
+#define REPORT_MAX_COUNT 1e12                 /* one confusion cell; k * k of them still fit int64 */
+#define REPORT_MAX_EPOCHS 100000              /* train.epochs' own bound */
 
 struct report_loaded {
 	struct json_value doc;
@@ -37,11 +49,28 @@ void report_loaded_free(struct report_loaded *l)
 /* ------------------------------------------------------------------ */
 /* metrics.json                                                         */
 
-static double number_or_nan(const struct json_value *doc, const char *path)
+/* The number at key, checked: absent gives NaN (or `absent`'s error when
+ * required); present, it must be a finite number in [lo, hi], and an
+ * integer when whole is set. */
+static int number_at(const struct json_value *doc, const char *key, double lo, double hi, bool whole,
+                     bool required, const char *path, double *out, struct cnn_error *err)
 {
-	double v;
+	const struct json_value *v = json_get(doc, key);
 
-	return json_get_number(doc, path, &v) ? v : NAN;
+	*out = NAN;
+	if (!v && !required)
+		return 0;
+	if (!v)
+		return cnn_errorf_plain(err, "%s: %s is missing", path, key);
+	if (v->type == JSON_NULL && !required)
+		return 0;
+	if (v->type != JSON_NUMBER || !isfinite(v->number))
+		return cnn_errorf_plain(err, "%s: %s is not a number", path, key);
+	if (v->number < lo || v->number > hi || (whole && v->number != floor(v->number)))
+		return cnn_errorf_plain(err, "%s: %s is %g, not %s in [%g, %g]", path, key, v->number,
+		                        whole ? "an integer" : "a number", lo, hi);
+	*out = v->number;
+	return 0;
 }
 
 static int load_confusion(struct report_loaded *l, const char *path, struct cnn_error *err)
@@ -53,6 +82,9 @@ static int load_confusion(struct report_loaded *l, const char *path, struct cnn_
 	if (!rows)
 		return 0;   /* a run without a test set */
 	k = rows->type == JSON_ARRAY ? rows->n : 0;
+	if (k > REPORT_MAX_CLASSES)
+		return cnn_errorf_plain(err, "%s: test.confusion has %d classes, more than %d", path, k,
+		                        REPORT_MAX_CLASSES);
 	if (k < 1 || confusion_init(&l->confusion, k))
 		return cnn_errorf_plain(err, "%s: test.confusion is not a matrix", path);
 	for (int i = 0; i < k; i++) {
@@ -64,9 +96,10 @@ static int load_confusion(struct report_loaded *l, const char *path, struct cnn_
 		for (int j = 0; j < k; j++) {
 			const struct json_value *v = json_item(row, j);
 
-			if (v->type != JSON_NUMBER || v->number < 0 || v->number != floor(v->number))
-				return cnn_errorf_plain(err, "%s: test.confusion[%d][%d] is not a count",
-				                        path, i, j);
+			if (v->type != JSON_NUMBER || !(v->number >= 0) || v->number > REPORT_MAX_COUNT ||
+			    v->number != floor(v->number))
+				return cnn_errorf_plain(err, "%s: test.confusion[%d][%d] is not a count (an integer "
+				                        "in [0, %g])", path, i, j, REPORT_MAX_COUNT);
 			l->confusion.m[(size_t)i * (size_t)k + (size_t)j] = (int64_t)v->number;
 		}
 	}
@@ -97,19 +130,29 @@ static int load_metrics(struct report_loaded *l, const char *dir, struct cnn_err
 		return cnn_errorf_plain(err, "%s: not a cnnrun metrics.json (no test.accuracy)", path);
 	r->name = json_get_string(d, "name");
 	r->config_path = json_get_string(d, "config_path");
-	r->n_train = (int)number_or_nan(d, "data.train");
-	r->n_val = (int)number_or_nan(d, "data.validation");
-	r->n_test = (int)number_or_nan(d, "data.test");
-	r->n_params = (long)number_or_nan(d, "model.parameters");
-	r->flops_per_image = number_or_nan(d, "model.flops_per_image");
-	r->threads = (int)number_or_nan(d, "train.threads");
-	r->batch = (int)number_or_nan(d, "train.batch");
-	r->train_seconds = number_or_nan(d, "train.seconds");
-	r->train_images_per_second = number_or_nan(d, "train.images_per_second");
-	r->eval_images_per_second = number_or_nan(d, "eval.images_per_second");
-	r->test_accuracy = number_or_nan(d, "test.accuracy");
-	r->test_loss = number_or_nan(d, "test.loss");
-	double epoch = number_or_nan(d, "test.weights_epoch");
+	double n_train, n_val, n_test, params, threads, batch, epoch;
+	const double big = 1e300;   /* any finite, non-negative figure */
+	if (number_at(d, "data.train", 0, INT32_MAX, true, false, path, &n_train, err) ||
+	    number_at(d, "data.validation", 0, INT32_MAX, true, false, path, &n_val, err) ||
+	    number_at(d, "data.test", 0, INT32_MAX, true, false, path, &n_test, err) ||
+	    number_at(d, "model.parameters", 0, 1e15, true, false, path, &params, err) ||
+	    number_at(d, "model.flops_per_image", 0, big, false, false, path, &r->flops_per_image, err) ||
+	    number_at(d, "train.threads", 0, 65536, true, false, path, &threads, err) ||
+	    number_at(d, "train.batch", 0, 65536, true, false, path, &batch, err) ||
+	    number_at(d, "train.seconds", 0, big, false, false, path, &r->train_seconds, err) ||
+	    number_at(d, "train.images_per_second", 0, big, false, false, path, &r->train_images_per_second, err) ||
+	    number_at(d, "eval.images_per_second", 0, big, false, false, path, &r->eval_images_per_second, err) ||
+	    number_at(d, "test.accuracy", 0, 1, false, true, path, &r->test_accuracy, err) ||
+	    number_at(d, "test.loss", 0, big, false, false, path, &r->test_loss, err) ||
+	    number_at(d, "test.weights_epoch", 0, REPORT_MAX_EPOCHS, true, false, path, &epoch, err))
+		return -1;
+	/* Absent counts stay 0, as before they were checked. */
+	r->n_train = isnan(n_train) ? 0 : (int)n_train;
+	r->n_val = isnan(n_val) ? 0 : (int)n_val;
+	r->n_test = isnan(n_test) ? 0 : (int)n_test;
+	r->n_params = isnan(params) ? 0 : (long)params;
+	r->threads = isnan(threads) ? 0 : (int)threads;
+	r->batch = isnan(batch) ? 0 : (int)batch;
 	r->test_epoch = isnan(epoch) ? 0 : (int)epoch;
 	return load_confusion(l, path, err);
 }
@@ -121,13 +164,19 @@ static int load_metrics(struct report_loaded *l, const char *dir, struct cnn_err
  * file does not exist, for the optional ones. */
 static char *slurp(const char *path, bool *missing, struct cnn_error *err)
 {
-	FILE *f = fopen(path, "rb");
 	char *text = NULL;
 	size_t len = 0, cap = 0, got;
+	FILE *f = input_fopen(path, err);
+
+	struct stat st;
 
 	*missing = !f && errno == ENOENT;
-	if (!f) {
-		cnn_errorf_plain(err, "cannot open %s: %s", path, strerror(errno));
+	if (!f)
+		return NULL;
+	if (fstat(fileno(f), &st) == 0 && (unsigned long long)st.st_size > REPORT_MAX_FILE) {
+		fclose(f);
+		cnn_errorf_plain(err, "%s: %lld bytes, more than a run's file can hold (%zu)", path,
+		                 (long long)st.st_size, REPORT_MAX_FILE);
 		return NULL;
 	}
 	do {
@@ -144,7 +193,7 @@ static char *slurp(const char *path, bool *missing, struct cnn_error *err)
 		}
 		got = fread(text + len, 1, cap - len - 1, f);
 		len += got;
-	} while (got > 0);
+	} while (got > 0 && len <= REPORT_MAX_FILE);
 	text[len] = '\0';
 	fclose(f);
 	return text;
@@ -198,6 +247,13 @@ static int history_row(struct epoch_record *e, char **f, int n)
 	for (int i = 0; i < n; i++)
 		if (csv_number(f[i], &v[i]))
 			return -1;
+	/* epoch: a count; the rest finite and non-negative, NaN (empty) allowed
+	 * where a run has no value (validation columns); accuracies in [0, 1]. */
+	if (!(v[0] >= 1 && v[0] <= REPORT_MAX_EPOCHS && v[0] == floor(v[0])))
+		return -1;
+	for (int i = 1; i < n; i++)
+		if (!isnan(v[i]) && (!isfinite(v[i]) || v[i] < 0 || ((i == 2 || i == 4) && v[i] > 1)))
+			return -1;
 	*e = (struct epoch_record){ (int)v[0], v[1], v[2], v[3], v[4], v[5], v[6] };
 	return 0;
 }
@@ -231,7 +287,8 @@ static int load_history(struct report_loaded *l, const char *dir, struct cnn_err
 		if (history_row(&l->history[n], f, csv_fields(line, f, HISTORY_COLUMNS + 1))) {
 			free(text);
 			return cnn_errorf(err, (struct cnn_loc){ path, row, 0 },
-			                  "expected %d numbers per row", HISTORY_COLUMNS);
+			                  "expected %d numbers per row (an epoch from 1, then finite values "
+			                  "of at least 0, accuracies at most 1)", HISTORY_COLUMNS);
 		}
 		n++;
 		if (!next)
@@ -271,7 +328,8 @@ static int load_batches(struct report_loaded *l, const char *dir, struct cnn_err
 			*next = '\0';
 		k = csv_fields(line, f, 4);
 		if (k != 3 || csv_number(f[0], &v[0]) || csv_number(f[1], &v[1]) ||
-		    csv_number(f[2], &v[2]) || !(v[1] >= 1)) {
+		    csv_number(f[2], &v[2]) || !(v[1] >= 1 && v[1] <= INT32_MAX && v[1] == floor(v[1])) ||
+		    !(v[0] >= 1 && v[0] <= REPORT_MAX_EPOCHS) || !(isfinite(v[2]) && v[2] >= 0 && v[2] <= FLT_MAX)) {
 			free(text);
 			return cnn_errorf(err, (struct cnn_loc){ path, row, 0 }, "expected epoch,batch,loss");
 		}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cnn/report.h"
+#include "io/fileio.h"
 
 static const char magic[8] = { 'C', 'N', 'N', 'M', 'I', 'S', 'T', '1' };
 
@@ -118,12 +119,12 @@ static int read_header(FILE *f, const char *path, uint32_t v[4], struct cnn_erro
 
 int mistakes_read(const char *path, struct mistakes *m, struct cnn_error *err)
 {
-	FILE *f = fopen(path, "rb");
 	uint32_t v[4];
 
 	memset(m, 0, sizeof *m);
+	FILE *f = input_fopen(path, err);
 	if (!f)
-		return cnn_errorf_plain(err, "cannot open %s: %s", path, strerror(errno));
+		return -1;
 	if (read_header(f, path, v, err))
 		goto fail;
 	if (mistakes_init(m, (int)v[0], (int)v[1], (int)v[2], (int)v[3])) {
@@ -140,11 +141,21 @@ int mistakes_read(const char *path, struct mistakes *m, struct cnn_error *err)
 			cnn_errorf_plain(err, "%s: truncated after %d of %u images", path, i, v[0]);
 			goto fail;
 		}
+		/* Untrusted: indices must be ints, the confidence a probability. */
+		if (get_u32(rec) > INT32_MAX || get_u32(rec + 4) > INT32_MAX || get_u32(rec + 8) > INT32_MAX) {
+			cnn_errorf_plain(err, "%s: image %d has an index or class beyond 2^31", path, i);
+			goto fail;
+		}
 		k->index = (int)get_u32(rec);
 		k->truth = (int)get_u32(rec + 4);
 		k->pred = (int)get_u32(rec + 8);
 		bits = get_u32(rec + 12);
 		memcpy(&k->confidence, &bits, sizeof bits);
+		if (!(k->confidence >= 0 && k->confidence <= 1)) {
+			cnn_errorf_plain(err, "%s: image %d has confidence %g, not a probability", path, i,
+			                 (double)k->confidence);
+			goto fail;
+		}
 		m->n++;
 	}
 	fclose(f);

@@ -1,7 +1,7 @@
 /* What a run leaves behind: metrics.json, history.csv, report.md, and the
- * end-of-run text. Every file goes to "name.tmp" first, is flushed to disk,
- * and only then renamed over "name", so an interrupted or failed write never
- * replaces a good file with a partial one. */
+ * end-of-run text. Every file goes through atomic_write_with (a temporary
+ * file, synced, renamed over "name"), so an interrupted or failed write
+ * never replaces a good file with a partial one. */
 #include "cnn/report.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/fileio.h"
 #include "report/figures.h"
 #include "report/json.h"
 
@@ -585,78 +586,36 @@ static void write_report_md(FILE *f, const struct run_result *r)
 
 typedef void (*report_writer)(FILE *f, const struct run_result *r);
 
-/* Makes the renames themselves durable; a failure here loses nothing that
- * was already written, so it is not an error. */
-static void sync_dir(const char *dir)
+struct report_file {
+	report_writer fn;
+	const struct run_result *r;
+};
+
+static int write_report_file(FILE *f, const void *ctx, struct cnn_error *err)
 {
-	int fd = open(dir, O_RDONLY);
+	const struct report_file *rf = ctx;
 
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-/* Writes tmp with fn and syncs it. Returns 0, or an errno value. */
-static int write_tmp(const char *tmp, report_writer fn, const struct run_result *r)
-{
-	FILE *f = fopen(tmp, "wb");
-	int e;
-
-	if (!f)
-		return errno ? errno : EIO;
-	errno = 0;
-	fn(f, r);
-	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-		e = errno ? errno : EIO;
-		fclose(f);
-		return e;
-	}
-	if (fclose(f) != 0)
-		return errno ? errno : EIO;
+	(void)err;   /* stream errors: atomic_write_with checks ferror() */
+	rf->fn(f, rf->r);
 	return 0;
 }
 
+/* dir/name through the one atomic writer (io/fileio.h). */
 static int write_atomic(const char *dir, const char *name, report_writer fn,
                         const struct run_result *r, struct cnn_error *err)
 {
-	size_t len = strlen(dir) + strlen(name) + sizeof "/.tmp";
-	char *path = malloc(len), *tmp = malloc(len);
-	int ret = -1, e;
+	char path[4096];
+	struct report_file rf = { fn, r };
 
-	if (!path || !tmp) {
-		cnn_errorf_plain(err, "out of memory writing the report");
-		goto out_free;
-	}
-	snprintf(path, len, "%s/%s", dir, name);
-	snprintf(tmp, len, "%s/%s.tmp", dir, name);
-	e = write_tmp(tmp, fn, r);
-	if (e) {
-		cnn_errorf_plain(err, "cannot write %s: %s", tmp, strerror(e));
-		goto out_unlink;
-	}
-	if (rename(tmp, path) != 0) {
-		e = errno;
-		cnn_errorf_plain(err, "cannot rename %s to %s: %s", tmp, path, strerror(e));
-		goto out_unlink;
-	}
-	ret = 0;
-	goto out_free;
-out_unlink:
-	unlink(tmp);
-out_free:
-	free(path);
-	free(tmp);
-	return ret;
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+		return cnn_errorf_plain(err, "path too long: %s/%s", dir, name);
+	return atomic_write_with(path, write_report_file, &rf, err);
 }
 
 /* The pictures first: report.md links to them. */
 int report_write_views(const char *dir, const struct run_result *r, struct cnn_error *err)
 {
-	if (figures_write(dir, r, err) || write_atomic(dir, "report.md", write_report_md, r, err))
-		return -1;
-	sync_dir(dir);
-	return 0;
+	return figures_write(dir, r, err) || write_atomic(dir, "report.md", write_report_md, r, err) ? -1 : 0;
 }
 
 int report_write_all(const char *dir, const struct run_result *r, struct cnn_error *err)

@@ -1,6 +1,7 @@
 /* Stop requests and resume checks. See checkpointing.h. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runner/checkpointing.h"
 
@@ -8,12 +9,22 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_stop_signal(int sig)
 {
+	/* The second signal: the user means it. _exit is async-signal-safe;
+	 * anything half written is a temporary, removed on the next run. */
+	if (stop_signal)
+		_exit(130);
 	stop_signal = sig;
+}
+
+/* Installs sa for sig unless sig is ignored (nohup, a script's background job). */
+static bool catch_one(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+	return sigaction(sig, NULL, old) == 0 && old->sa_handler != SIG_IGN && sigaction(sig, sa, NULL) == 0;
 }
 
 void stop_signals_catch(struct stop_signals *s)
 {
-	struct sigaction sa;
+	struct sigaction sa, ign;
 
 	memset(s, 0, sizeof *s);
 	memset(&sa, 0, sizeof sa);
@@ -23,9 +34,13 @@ void stop_signals_catch(struct stop_signals *s)
 	 * must not turn into an EINTR "cannot write" error. */
 	sa.sa_flags = SA_RESTART;
 	stop_signal = 0;
-	if (sigaction(SIGINT, NULL, &s->old_int) == 0 && s->old_int.sa_handler != SIG_IGN)
-		s->have_int = sigaction(SIGINT, &sa, NULL) == 0;
+	s->have_int = catch_one(SIGINT, &sa, &s->old_int);
 	s->have_term = sigaction(SIGTERM, &sa, &s->old_term) == 0;
+	s->have_hup = catch_one(SIGHUP, &sa, &s->old_hup);
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	s->have_pipe = sigaction(SIGPIPE, &ign, &s->old_pipe) == 0;
 }
 
 void stop_signals_restore(struct stop_signals *s)
@@ -34,12 +49,25 @@ void stop_signals_restore(struct stop_signals *s)
 		sigaction(SIGINT, &s->old_int, NULL);
 	if (s->have_term)
 		sigaction(SIGTERM, &s->old_term, NULL);
-	s->have_int = s->have_term = false;
+	if (s->have_hup)
+		sigaction(SIGHUP, &s->old_hup, NULL);
+	if (s->have_pipe)
+		sigaction(SIGPIPE, &s->old_pipe, NULL);
+	s->have_int = s->have_term = s->have_hup = s->have_pipe = false;
 }
 
 int stop_signal_pending(void)
 {
 	return stop_signal;
+}
+
+const char *stop_signal_word(void)
+{
+	switch (stop_signal) {
+	case SIGTERM: return "terminated";
+	case SIGHUP:  return "hung up";
+	default:      return "interrupted";
+	}
 }
 
 /* Looks a key up without marking it used (cfg_get would). */

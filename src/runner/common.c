@@ -1,4 +1,6 @@
 /* Shared by training, eval, predict and export. See common.h. */
+/* MAP_ANONYMOUS */
+#define _DEFAULT_SOURCE
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -7,9 +9,17 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <cblas.h>
 #include <unistd.h>
 
 #include "api/saved.h"
+#include "io/fileio.h"
+#include "runner/checkpointing.h"
 #include "runner/common.h"
 
 double run_now(void)
@@ -17,6 +27,57 @@ double run_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void run_random_id(char id[33])
+{
+	unsigned char raw[16];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && read(fd, raw, sizeof raw) == (ssize_t)sizeof raw;
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		/* No urandom (a bare chroot): the clock and PID still tell runs apart. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t x = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+		for (int i = 0; i < 16; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			raw[i] = (unsigned char)(x >> 56);
+		}
+	}
+	for (int i = 0; i < 16; i++)
+		snprintf(id + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* OpenBLAS's work buffer on x86-64 (BUFFER_SIZE, 32 << 22 bytes), as its
+ * mmap calls show (strace), and room for the first allocations after it. */
+#define BLAS_BUFFER_BYTES ((size_t)128 << 20)
+#define BLAS_HEADROOM_BYTES ((size_t)64 << 20)
+
+int run_reserve_blas(int threads, struct cnn_error *err)
+{
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_AS, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+		return 0;
+	size_t need = (size_t)threads * BLAS_BUFFER_BYTES + BLAS_HEADROOM_BYTES;
+	void *probe = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (probe == MAP_FAILED)
+		return cnn_errorf_plain(err, "the address-space limit (ulimit -v %llu KiB) leaves no room for the "
+		                        "BLAS work buffers (%zu MB for %d thread%s) after the data and the network; "
+		                        "raise the limit, or use fewer train.threads",
+		                        (unsigned long long)lim.rlim_cur / 1024, need >> 20, threads,
+		                        threads == 1 ? "" : "s");
+	munmap(probe, need);
+	/* Each thread's first sgemm maps its buffer now, while it fits;
+	 * OpenBLAS keeps it for the later calls. */
+	float a = 1, c = 0;
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+	for (int t = 0; t < threads; t++) {
+		float cc = c;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.0f, &a, 1, &a, 1, 0.0f, &cc, 1);
+	}
+	return 0;
 }
 
 int run_prepare_out_dir(const char *dir, struct cnn_error *err)
@@ -36,12 +97,14 @@ int run_prepare_out_dir(const char *dir, struct cnn_error *err)
 	}
 	if (mkdir(path, 0777) && errno != EEXIST)
 		return cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "cannot create the output folder: %s", strerror(errno));
+	/* The probe goes through the atomic writer: a temporary created
+	 * exclusively, never a fixed name a planted link could redirect. */
+	struct atomic_file probe;
 	snprintf(path + len, sizeof path - len, "/.write-test");
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "cannot write into the output folder: %s", strerror(errno));
-	fclose(f);
-	unlink(path);
+	if (atomic_open(&probe, path, err))
+		return cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "cannot write into the output folder: %s",
+		                  strerror(errno));
+	atomic_abort(&probe);
 	return 0;
 }
 
@@ -94,12 +157,14 @@ static void fill_eval(void *ctx, int thread, int start, int count, float *x, int
 	dataset_batch(s->d, s->idx + start, count, x, labels);
 }
 
-void run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers *b,
-                  struct confusion *cm, struct mistakes *m, double *loss, double *accuracy)
+int run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers *b,
+                 struct confusion *cm, struct mistakes *m, double *loss, double *accuracy)
 {
 	double loss_sum = 0;
 	long correct = 0;
 	for (int i = 0; i < d->n; i += net->batch) {
+		if (stop_signal_pending())
+			return 1;
 		int n = d->n - i < net->batch ? d->n - i : net->batch;
 		for (int j = 0; j < n; j++)
 			b->idx[j] = i + j;
@@ -121,6 +186,7 @@ void run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers 
 	}
 	*loss = d->n ? loss_sum / d->n : NAN;
 	*accuracy = d->n ? (double)correct / d->n : NAN;
+	return 0;
 }
 
 /* train.KEY from a checkpoint's resolved config (which records every
@@ -128,8 +194,8 @@ void run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers 
  * with; the model-only build does not read the train section. */
 static int saved_train_int(struct cfg_doc *doc, const char *key, int def)
 {
-	struct cfg_node *train = cfg_get(doc->root, "train");
-	struct cfg_node *v = train && train->kind == CFG_MAP ? cfg_get(train, key) : NULL;
+	const struct cfg_node *train = cfg_peek(doc->root, "train");
+	const struct cfg_node *v = cfg_peek(train, key);
 	long n;
 	if (!v || v->kind != CFG_SCALAR || cfg_parse_long(v->text, &n) || n < 0 || n > 65536)
 		return def;
@@ -152,7 +218,7 @@ int saved_model_open(const char *path, int batch, int threads, struct saved_mode
 		threads = saved_train_int(&m->doc, "threads", 0);
 	if (net_create(layers, n_layers, m->cfg.input, batch > 0 ? batch : 32,
 	               threads > 0 ? threads : omp_get_num_procs(), 0, &m->net, err) ||
-	    checkpoint_apply(&m->ckpt, m->net, NULL, err))
+	    checkpoint_apply(&m->ckpt, m->net, NULL, err) || run_reserve_blas(m->net->threads, err))
 		goto fail;
 	net_pin_threads(m->net->threads);
 	return 0;

@@ -15,6 +15,17 @@
 
 double run_now(void);    /* monotonic seconds */
 
+/* 32 random hex digits and a NUL into id: a run's identity in its
+ * checkpoints (from /dev/urandom; the clock and PID where it is missing). */
+void run_random_id(char id[33]);
+
+/* Makes sure OpenBLAS's work buffers fit before the work starts: under an
+ * address-space limit (ulimit -v) OpenBLAS retries a failed buffer mmap
+ * forever. Without a limit it does nothing; with one, it checks that
+ * `threads` buffers can be mapped and has each OpenMP thread take its
+ * buffer now, or says which limit to raise. */
+int run_reserve_blas(int threads, struct cnn_error *err);
+
 /* mkdir -p, then proves the folder takes a file: a run that cannot save its
  * results should fail before the work, not after. */
 int run_prepare_out_dir(const char *dir, struct cnn_error *err);
@@ -40,8 +51,10 @@ int eval_buffers_init(struct eval_buffers *b, const struct net *net, struct cnn_
 void eval_buffers_free(struct eval_buffers *b);
 
 /* Mean loss and accuracy of net on d; with cm, also the confusion matrix
- * and (with m) the most confident mistakes. */
-void run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers *b,
+ * and (with m) the most confident mistakes. Returns 0, or 1 when a stop
+ * signal (checkpointing.h) arrived: it stops between batches, leaving the
+ * outputs incomplete. */
+int run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers *b,
                   struct confusion *cm, struct mistakes *m, double *loss, double *accuracy);
 
 /* A trained network read back from a checkpoint: the config it holds is

@@ -9,7 +9,8 @@
 #include "cnn/runner.h"
 
 #include "plot/charts.h"
-#include "plot/file.h"
+#include "io/fileio.h"
+#include "runner/runfolder.h"
 
 struct compared {
 	const char *dir;
@@ -127,6 +128,14 @@ int run_compare(const char *const *dirs, int n, const char *svg_path, FILE *out,
 		cnn_errorf_plain(err, "out of memory");
 		return CNN_FAILED;
 	}
+	/* The chart replaces its name: never one of the runs' own files. */
+	for (int i = 0; i < n; i++)
+		if (run_folder_owns(dirs[i], svg_path)) {
+			cnn_errorf(err, (struct cnn_loc){ svg_path, 0, 0 }, "--out would replace a file of run "
+			           "folder %s, an input of this comparison; choose another file name", dirs[i]);
+			free(c);
+			return CNN_BAD_CONFIG;
+		}
 	for (int i = 0; i < n; i++) {
 		c[i].dir = dirs[i];
 		if (report_load(dirs[i], &c[i].loaded, &c[i].r, err))
@@ -138,7 +147,7 @@ int run_compare(const char *const *dirs, int n, const char *svg_path, FILE *out,
 	}
 	make_labels(c, n);
 	print_table(out, c, n);
-	if (plot_write_file(svg_path, draw, &(struct chart_ctx){ c, n }, err))
+	if (atomic_write_with(svg_path, draw, &(struct chart_ctx){ c, n }, err))
 		goto out;
 	fprintf(out, "validation accuracy curves: %s\n", svg_path);
 	status = CNN_OK;

@@ -6,6 +6,7 @@
 #include "cnn/runner.h"
 
 #include "runner/common.h"
+#include "runner/runfolder.h"
 
 /* CKPT's folder + "/eval": next to the run it came from. */
 static void default_out_dir(const char *ckpt, char *buf, size_t len)
@@ -17,6 +18,25 @@ static void default_out_dir(const char *ckpt, char *buf, size_t len)
 		snprintf(buf, len, "eval");
 }
 
+/* A best.ckpt is evaluated only if it is the one the last.ckpt beside it
+ * records (same run, epoch and weights): a stale or foreign one would be
+ * reported as this run's model. */
+static int check_best(const struct saved_model *m, const char *ckpt, struct cnn_error *err)
+{
+	const char *slash = strrchr(ckpt, '/');
+	char last[4200];
+	struct checkpoint c;
+	struct cnn_error ignored;
+	if (strcmp(slash ? slash + 1 : ckpt, "best.ckpt"))
+		return 0;
+	snprintf(last, sizeof last, "%.*slast.ckpt", slash ? (int)(slash - ckpt + 1) : 0, ckpt);
+	if (checkpoint_load(last, &c, &ignored))
+		return 0;   /* no last.ckpt beside it: nothing to match against */
+	int rc = checkpoint_check_best(&m->ckpt, &c.prov, err);
+	checkpoint_free(&c);
+	return rc;
+}
+
 int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE *out,
              struct cnn_error *err)
 {
@@ -26,15 +46,25 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 	struct mistakes mistakes = { 0 };
 	struct eval_buffers b = { 0 };
 	char dir[4096];
+	struct run_folder folder = { -1 };
 	int status = CNN_FAILED;
 
 	if (saved_model_open(ckpt, 0, 0, &m, err))
 		return CNN_FAILED;
+	if (check_best(&m, ckpt, err))
+		goto out;
 	if (out_dir)
 		snprintf(dir, sizeof dir, "%s", out_dir);
 	else
 		default_out_dir(ckpt, dir, sizeof dir);
-	if (run_prepare_out_dir(dir, err) || run_load_split(&m.cfg, "test", data_path, &test, err))
+	/* Never over a training run's own results: its folder holds them. */
+	if (run_folder_is_training_run(dir)) {
+		cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "holds a training run's results, which eval never "
+		           "replaces; choose another folder with --out (the default is the checkpoint's folder + /eval)");
+		status = CNN_BAD_CONFIG;
+		goto out;
+	}
+	if (run_folder_open(dir, &folder, err) || run_load_split(&m.cfg, "test", data_path, &test, err))
 		goto out;
 	if (saved_model_normalize(&m, &test, err) || eval_buffers_init(&b, m.net, err))
 		goto out;
@@ -44,7 +74,7 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 		goto out;
 	}
 	double loss, accuracy, start = run_now();
-	run_evaluate(m.net, &test, &b, &cm, &mistakes, &loss, &accuracy);
+	(void)run_evaluate(m.net, &test, &b, &cm, &mistakes, &loss, &accuracy);
 	double seconds = run_now() - start;
 
 	/* The training side comes from the checkpoint: its completed epochs,
@@ -75,6 +105,7 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 	fprintf(out, "results: %s/{report.md,metrics.json,history.csv,batches.csv}\n", dir);
 	status = CNN_OK;
 out:
+	run_folder_close(&folder);
 	eval_buffers_free(&b);
 	mistakes_free(&mistakes);
 	confusion_free(&cm);

@@ -2,11 +2,18 @@
 #include "cnn/npz.h"
 #include "cnn/runner.h"
 
+#include "io/fileio.h"
 #include "runner/common.h"
 
 int run_export(const char *ckpt, const char *npz_path, FILE *out, struct cnn_error *err)
 {
 	struct saved_model m;
+	/* The output replaces its name: never the checkpoint it is made from. */
+	if (file_same(ckpt, npz_path)) {
+		cnn_errorf(err, (struct cnn_loc){ npz_path, 0, 0 }, "--npz names the checkpoint being exported; "
+		           "choose another file name");
+		return CNN_BAD_CONFIG;
+	}
 	if (saved_model_open(ckpt, 1, 1, &m, err))
 		return CNN_FAILED;
 	int status = CNN_FAILED;

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cnn/augment.h"
@@ -20,34 +21,29 @@
 #include "cnn/rng.h"
 #include "cnn/runner.h"
 
+#include "io/fileio.h"
 #include "runner/checkpointing.h"
 #include "runner/common.h"
 #include "runner/progress.h"
+#include "runner/runfolder.h"
 
 /* Different streams from one seed: weights, the validation split, the order. */
 #define SEED_SPLIT   0x5eed0001ULL
 #define SEED_SHUFFLE 0x5eed0002ULL
 
-static int write_resolved_config(const char *dir, const struct cfg_node *root, struct cnn_error *err)
+static int put_resolved_config(FILE *f, const void *root, struct cnn_error *err)
 {
-	char path[4200], tmp[4300];
-	snprintf(path, sizeof path, "%s/config.yaml", dir);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return cnn_errorf(err, (struct cnn_loc){ path, 0, 0 }, "cannot write: %s", strerror(errno));
+	(void)err;
 	fputs("# The resolved config of this run: the file as given, --set applied, defaults filled in.\n", f);
 	cfg_write_yaml(f, root);
-	if (fflush(f) || ferror(f) || fsync(fileno(f))) {
-		int e = errno;
-		fclose(f);
-		unlink(tmp);
-		return cnn_errorf(err, (struct cnn_loc){ path, 0, 0 }, "cannot write: %s", strerror(e));
-	}
-	fclose(f);
-	if (rename(tmp, path))
-		return cnn_errorf(err, (struct cnn_loc){ path, 0, 0 }, "cannot rename into place: %s", strerror(errno));
 	return 0;
+}
+
+static int write_resolved_config(const char *dir, const struct cfg_node *root, struct cnn_error *err)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/config.yaml", dir);
+	return atomic_write_with(path, put_resolved_config, root, err);
 }
 
 /* Everything a run holds, so one function can free it on any path. */
@@ -64,6 +60,12 @@ struct run {
 	int *labels;            /* (batch) */
 	float *augment_scratch; /* (threads, image plane) when augmenting */
 	char out_dir[4096];
+	struct run_folder folder; /* the lock on out_dir, held for the run's life */
+	bool clear_old;         /* --overwrite: an earlier run's files go when this one starts */
+	char carry_best[4200];  /* a resume into a new folder: the best.ckpt to copy along ("": none) */
+	char run_id[CHECKPOINT_RUN_ID_LEN + 1]; /* drawn at the start, kept across resumes */
+	bool best_known;        /* best_hash is this run's best.ckpt's (false after an old checkpoint) */
+	uint64_t best_hash;
 	char *config_text;      /* the resolved config, saved in checkpoints */
 	/* report: per-batch losses, confident mistakes, --verbose times */
 	float *batch_loss;      /* (epochs * batches) */
@@ -86,6 +88,7 @@ struct run {
 
 static void run_free(struct run *r)
 {
+	run_folder_close(&r->folder);
 	model_config_free(&r->cfg);
 	dataset_free(&r->train);
 	dataset_free(&r->val);
@@ -138,8 +141,9 @@ static int nonfinite_error(struct run *r, int epoch, int batch, int count, doubl
 	const struct layer *l = net_diagnose_nonfinite(r->net, count, what, sizeof what);
 	struct cnn_loc at = l ? l->loc : r->cfg.input_loc;
 	return cnn_errorf(err, at, "epoch %d, batch %d: the loss is %s, first seen in %s; training stopped "
-	                  "and nothing of this run was overwritten. Try a lower optimizer.lr (%g at this step)",
-	                  epoch, batch, isnan(loss) ? "NaN" : "infinite", what, r->optim.cfg.lr);
+	                  "before saving these weights (the checkpoints in %s, if any, are from before). "
+	                  "Try a lower optimizer.lr (%g at this step)",
+	                  epoch, batch, isnan(loss) ? "NaN" : "infinite", what, r->out_dir, r->optim.cfg.lr);
 }
 
 /* ------------------------------------------------------------------ */
@@ -159,7 +163,10 @@ static int save_checkpoint(struct run *r, const char *name, struct cnn_error *er
 		.order = r->order, .n_order = r->train.n,
 		.history = r->history, .n_history = r->epoch,
 		.batch_loss = r->batch_loss, .n_batch_loss = r->epoch * r->batches + r->batch,
+		.prov = { .present = true, .best_epoch = r->best_known ? r->best_epoch : 0,
+		          .best_hash = r->best_hash },
 	};
+	memcpy(c.prov.run_id, r->run_id, sizeof c.prov.run_id);
 	return checkpoint_save(path, r->net, &r->optim, &c, err);
 }
 
@@ -170,7 +177,8 @@ static int check_progress(const struct run *r, const struct checkpoint *c, struc
 	if (c->n_order != r->train.n)
 		return cnn_errorf(err, at, "the checkpoint's data order covers %d training samples, this "
 		                  "config's data has %d; resume with the same data", c->n_order, r->train.n);
-	if (c->epoch < 0 || c->batch < 0 || c->batch >= r->batches || c->n_history != c->epoch ||
+	/* batch == batches: the epoch was trained, its validation was stopped. */
+	if (c->epoch < 0 || c->batch < 0 || c->batch > r->batches || c->n_history != c->epoch ||
 	    c->n_batch_loss != c->epoch * r->batches + c->batch)
 		return cnn_errorf(err, at, "the checkpoint's counters do not fit this run (epoch %d, batch %d "
 		                  "of %d, %d history rows, %d batch losses)", c->epoch, c->batch, r->batches,
@@ -179,6 +187,53 @@ static int check_progress(const struct run *r, const struct checkpoint *c, struc
 		if (c->order[i] < 0 || c->order[i] >= r->train.n)
 			return cnn_errorf(err, at, "the checkpoint's data order holds %d, outside 0..%d",
 			                  c->order[i], r->train.n - 1);
+	return 0;
+}
+
+/* "dir" of "dir/name" into buf ("." for a bare name). */
+static void folder_of(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == path)
+		snprintf(buf, len, "/");
+	else if (slash)
+		snprintf(buf, len, "%.*s", (int)(slash - path), path);
+	else
+		snprintf(buf, len, ".");
+}
+
+/* The best.ckpt beside the checkpoint resumed must be the one it records
+ * (run id, epoch, weights): the final test loads it. One saved before a
+ * last.ckpt that then failed (the same run, a later epoch) is rewritten by
+ * the epochs ahead. A resume into another folder copies it along. */
+static int check_resume_best(struct run *r, const struct checkpoint *c, struct cnn_error *err)
+{
+	char dir[4096], path[4200], buf[sizeof err->msg];
+	struct checkpoint best;
+	struct cnn_error inner = { 0 };
+	if (!c->prov.present || c->prov.best_epoch <= 0)
+		return 0;
+	folder_of(c->path, dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/best.ckpt", dir);
+	if (checkpoint_load(path, &best, &inner)) {
+		if (!r->cfg.train.test_best)
+			return 0;
+		return cnn_errorf(err, (struct cnn_loc){ c->path, 0, 0 }, "this run's best weights are epoch %d's, "
+		                  "but its best.ckpt cannot be used (%s); the final test needs it: put it back, or "
+		                  "test the last weights with --set train.evaluate=last", c->prov.best_epoch,
+		                  cnn_error_str(&inner, buf, sizeof buf));
+	}
+	int rc = checkpoint_check_best(&best, &c->prov, &inner);
+	bool ahead = best.prov.present && !strcmp(best.prov.run_id, c->prov.run_id) && best.epoch > c->epoch;
+	checkpoint_free(&best);
+	if (rc && (ahead || !r->cfg.train.test_best))
+		return 0;
+	if (rc)
+		return cnn_errorf(err, (struct cnn_loc){ c->path, 0, 0 }, "does not go with the best.ckpt beside it: "
+		                  "%s; resuming needs the best.ckpt this run saved (or --set train.evaluate=last)",
+		                  cnn_error_str(&inner, buf, sizeof buf));
+	if (!file_same(dir, r->out_dir))
+		snprintf(r->carry_best, sizeof r->carry_best, "%s", path);
 	return 0;
 }
 
@@ -215,6 +270,15 @@ static int resume(struct run *r, struct cfg_doc *doc, const char *path, struct c
 	memcpy(r->order, c.order, (size_t)c.n_order * sizeof *r->order);
 	memcpy(r->history, c.history, (size_t)c.n_history * sizeof *r->history);
 	memcpy(r->batch_loss, c.batch_loss, (size_t)c.n_batch_loss * sizeof *r->batch_loss);
+	/* The run goes on under its id; an older checkpoint without one gets
+	 * the id drawn in setup, and its best.ckpt cannot be matched. */
+	if (c.prov.present) {
+		memcpy(r->run_id, c.prov.run_id, sizeof r->run_id);
+		r->best_known = c.prov.best_epoch > 0;
+		r->best_hash = c.prov.best_hash;
+	}
+	if (check_resume_best(r, &c, err))
+		goto out;
 	status = CNN_OK;
 out:
 	checkpoint_free(&c);
@@ -239,10 +303,18 @@ static int end_epoch(struct run *r, struct progress *p, double seconds, long lon
 	rec->epoch = r->epoch + 1;
 	rec->loss = r->loss_sum / (double)r->seen;
 	rec->accuracy = (double)r->correct / (double)r->seen;
-	rec->images_per_second = (double)images / seconds;
+	/* A resume after a stop in validation trains no batch: the average
+	 * speed so far stands in for the epoch's. */
+	rec->images_per_second = images ? (double)images / seconds
+	                                : (double)r->train.n * (r->epoch + 1) / r->train_seconds;
 	rec->val_loss = rec->val_accuracy = NAN;
-	if (r->val.n)
-		run_evaluate(r->net, &r->val, &r->eval, NULL, NULL, &rec->val_loss, &rec->val_accuracy);
+	/* Stopped in validation: the trained epoch is saved (batch == batches)
+	 * and a resume validates it again. */
+	if (r->opt->stop_in_eval == 1 && r->epoch == 0)
+		raise(SIGTERM);
+	if (r->val.n &&
+	    run_evaluate(r->net, &r->val, &r->eval, NULL, NULL, &rec->val_loss, &rec->val_accuracy))
+		return save_checkpoint(r, "last.ckpt", err) ? -1 : 1;
 	rec->seconds = seconds + (run_now() - start);
 	progress_epoch_end(p, rec);
 	if (r->layer_seconds)
@@ -258,9 +330,15 @@ static int end_epoch(struct run *r, struct progress *p, double seconds, long lon
 	r->loss_sum = 0;
 	r->correct = r->seen = 0;
 	r->segment_start = run_now();
-	if (save_checkpoint(r, "last.ckpt", err) || (improved && save_checkpoint(r, "best.ckpt", err)))
-		return -1;
-	return 0;
+	/* best.ckpt first, then the last.ckpt that records it: a failure
+	 * between the two leaves a last.ckpt whose best is still on disk. */
+	if (improved) {
+		r->best_hash = checkpoint_net_hash(r->net);
+		r->best_known = true;
+		if (save_checkpoint(r, "best.ckpt", err))
+			return -1;
+	}
+	return save_checkpoint(r, "last.ckpt", err) ? -1 : 0;
 }
 
 /* One training batch, as each thread of the step loads its share of it
@@ -337,6 +415,7 @@ static int train_epoch(struct run *r, struct progress *p, struct cnn_error *err)
 	}
 	double seconds = run_now() - r->segment_start;
 	r->train_seconds += seconds;
+	r->segment_start = run_now();
 	return end_epoch(r, p, seconds, images, err);
 }
 
@@ -348,19 +427,43 @@ static int init_error(const struct run *r, struct cnn_error *err)
 	return cnn_errorf(err, r->cfg.init_loc, "init.from: %s", cnn_error_str(&inner, buf, sizeof buf));
 }
 
+/* A folder where another run lives is never taken over silently: refused
+ * (status 2) unless --overwrite, whose clearing waits until this run has
+ * really started (start_run), so a run that fails before leaves it whole.
+ * Resuming in the checkpoint's own folder continues that run. */
+static int check_earlier_run(struct run *r, const struct run_options *opt, struct cnn_error *err)
+{
+	char from[4096], held[256];
+	if (opt->resume) {
+		folder_of(opt->resume, from, sizeof from);
+		if (file_same(from, r->out_dir))
+			return 0;
+	}
+	if (!run_folder_holds_run(r->out_dir, held, sizeof held))
+		return 0;
+	if (!opt->overwrite)
+		return cnn_errorf(err, (struct cnn_loc){ r->out_dir, 0, 0 }, "already holds a run (%s), which is "
+		                  "kept; choose another folder with --out DIR, or replace that run with --overwrite",
+		                  held);
+	r->clear_old = true;
+	return 0;
+}
+
 static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *opt, struct cnn_error *err)
 {
 	int threads = r->cfg.train.threads; /* the builder resolved 0 to all cores */
 	if (opt->out_dir)
 		snprintf(r->out_dir, sizeof r->out_dir, "%s", opt->out_dir);
-	else if (opt->resume && strrchr(opt->resume, '/'))
-		snprintf(r->out_dir, sizeof r->out_dir, "%.*s", (int)(strrchr(opt->resume, '/') - opt->resume),
-		         opt->resume);
 	else if (opt->resume)
-		snprintf(r->out_dir, sizeof r->out_dir, ".");
+		folder_of(opt->resume, r->out_dir, sizeof r->out_dir);
 	else
 		snprintf(r->out_dir, sizeof r->out_dir, "runs/%s", r->cfg.name);
-	if (run_prepare_out_dir(r->out_dir, err) || load_data(r, err))
+	run_random_id(r->run_id);
+	if (run_folder_open(r->out_dir, &r->folder, err))
+		return -1;
+	if (check_earlier_run(r, opt, err))
+		return CNN_BAD_CONFIG;
+	if (load_data(r, err))
 		return -1;
 	struct layer **layers = r->cfg.layers;
 	int n_layers = r->cfg.n_layers;
@@ -400,7 +503,30 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	}
 	r->best_val_accuracy = NAN;
 	rng_seed(&r->order_rng, r->cfg.seed ^ SEED_SHUFFLE);
-	return 0;
+	return run_reserve_blas(r->net->threads, err);
+}
+
+/* The run has really started (set up, resumed): only now does an earlier
+ * run's folder change. --overwrite clears its files (eval/ included), a
+ * resume into a new folder brings its best.ckpt, and config.yaml is
+ * written. */
+static int start_run(struct run *r, const struct cfg_doc *doc, struct cnn_error *err)
+{
+	if (r->clear_old && run_folder_clear(r->out_dir, err))
+		return -1;
+	if (r->carry_best[0]) {
+		char path[4200];
+		unsigned char *data;
+		size_t len;
+		snprintf(path, sizeof path, "%s/best.ckpt", r->out_dir);
+		if (file_read_all(r->carry_best, (size_t)1 << 40, &data, &len, err))
+			return -1;
+		int rc = atomic_write(path, data, len, err);
+		free(data);
+		if (rc)
+			return -1;
+	}
+	return write_resolved_config(r->out_dir, doc->root, err);
 }
 
 static void print_start(const struct run *r, FILE *log)
@@ -423,10 +549,10 @@ static void print_start(const struct run *r, FILE *log)
 /* The stop message: where it stopped and the command that continues. */
 static int interrupted(const struct run *r, const char *config_path, struct cnn_error *err)
 {
-	int sig = stop_signal_pending();
-	cnn_errorf_plain(err, "%s: stopped at epoch %d, batch %d of %d and saved %s/last.ckpt; resume with: "
-	                 "cnnrun train %s --resume %s/last.ckpt", sig == SIGTERM ? "terminated" : "interrupted",
-	                 r->epoch + (r->batch > 0), r->batch ? r->batch : r->batches, r->batches, r->out_dir,
+	cnn_errorf_plain(err, "%s: stopped at epoch %d, batch %d of %d%s and saved %s/last.ckpt; resume with: "
+	                 "cnnrun train %s --resume %s/last.ckpt", stop_signal_word(),
+	                 r->epoch + (r->batch > 0), r->batch ? r->batch : r->batches, r->batches,
+	                 r->batch == r->batches ? " (before its validation)" : "", r->out_dir,
 	                 config_path ? config_path : "CONFIG", r->out_dir);
 	return CNN_INTERRUPTED;
 }
@@ -451,7 +577,10 @@ static int load_best(struct run *r, struct cnn_error *err)
 	snprintf(path, sizeof path, "%s/best.ckpt", r->out_dir);
 	if (checkpoint_load(path, &c, err))
 		return -1;
-	int rc = checkpoint_apply(&c, r->net, NULL, err);
+	struct checkpoint_provenance want = { .present = r->best_known, .best_epoch = r->best_epoch,
+	                                      .best_hash = r->best_hash };
+	memcpy(want.run_id, r->run_id, sizeof want.run_id);
+	int rc = checkpoint_check_best(&c, &want, err) || checkpoint_apply(&c, r->net, NULL, err) ? -1 : 0;
 	checkpoint_free(&c);
 	return rc;
 }
@@ -465,8 +594,15 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 			return CNN_FAILED;
 		test_epoch = r->best_epoch;
 	}
+	if (r->opt->stop_in_eval == 2)
+		raise(SIGTERM);
 	double start = run_now();
-	run_evaluate(r->net, &r->test, &r->eval, &r->confusion, &r->mistakes, &test_loss, &test_accuracy);
+	if (run_evaluate(r->net, &r->test, &r->eval, &r->confusion, &r->mistakes, &test_loss, &test_accuracy)) {
+		cnn_errorf_plain(err, "%s during the test evaluation: training is complete and saved in %s/last.ckpt; "
+		                 "write the results with: cnnrun train %s --resume %s/last.ckpt", stop_signal_word(),
+		                 r->out_dir, config_path ? config_path : "CONFIG", r->out_dir);
+		return CNN_INTERRUPTED;
+	}
 	double eval_seconds = run_now() - start;
 	int epochs = r->epoch; /* fewer than train.epochs after an early stop */
 	struct run_result result = {
@@ -491,8 +627,16 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 		return CNN_FAILED;
 	printf("results: %s/{report.md,metrics.json,history.csv,batches.csv,config.yaml}\n", r->out_dir);
 	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png}\n", r->out_dir);
-	printf("checkpoints: %s/last.ckpt%s\n", r->out_dir,
-	       r->best_epoch ? ", best.ckpt" : "");
+	/* Only what is there: a resume may have brought no best.ckpt. */
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/best.ckpt", r->out_dir);
+	bool best = r->best_epoch && stat(path, &st) == 0;
+	snprintf(path, sizeof path, "%s/last.ckpt", r->out_dir);
+	bool last = stat(path, &st) == 0;
+	if (last || best)
+		printf("checkpoints: %s/%s%s%s\n", r->out_dir, last ? "last.ckpt" : "", last && best ? ", " : "",
+		       best ? "best.ckpt" : "");
 	return CNN_OK;
 }
 
@@ -506,37 +650,47 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 	if (model_config_build(doc, &r.cfg, err))
 		return CNN_BAD_CONFIG;
 	int status = CNN_FAILED;
-	if (setup(&r, doc, opt, err))
+	r.folder.lock_fd = -1;
+	/* Caught from the start: a signal while the data loads stops the run
+	 * before it writes anything; a second one ends the process (130). */
+	stop_signals_catch(&signals);
+	int rc = setup(&r, doc, opt, err);
+	if (rc) {
+		status = rc == CNN_BAD_CONFIG ? CNN_BAD_CONFIG : CNN_FAILED;
 		goto out;
+	}
 	if (opt->resume && (status = resume(&r, doc, opt->resume, err)) != CNN_OK)
 		goto out;
+	if (stop_signal_pending()) {
+		cnn_errorf_plain(err, "%s before training started; nothing was written", stop_signal_word());
+		status = CNN_INTERRUPTED;
+		goto out;
+	}
 	status = CNN_FAILED;
-	if (write_resolved_config(r.out_dir, doc->root, err))
+	if (start_run(&r, doc, err))
 		goto out;
 	FILE *log = opt->quiet ? NULL : stdout;
 	if (log)
 		print_start(&r, log);
 	struct progress progress;
 	progress_init(&progress, r.cfg.train.epochs, opt->quiet, opt->verbose);
-	stop_signals_catch(&signals);
 	while (r.epoch < r.cfg.train.epochs) {
 		if (early_stop(&r, log))
 			break;
-		int rc = train_epoch(&r, &progress, err);
+		rc = train_epoch(&r, &progress, err);
 		if (rc == 0 && r.epoch < r.cfg.train.epochs && stop_requested(&r))
 			rc = 1;
 		if (rc) {
-			stop_signals_restore(&signals);
 			if (rc > 0)
 				status = interrupted(&r, config_path, err);
 			goto out;
 		}
 	}
-	/* The test evaluation is short, and last.ckpt already holds the
-	 * finished training: a signal now ends the process as usual. */
-	stop_signals_restore(&signals);
+	/* Still caught: a stop in the test evaluation ends it at the next
+	 * batch, and resuming last.ckpt (the finished training) redoes it. */
 	status = finish(&r, doc, config_path, err);
 out:
+	stop_signals_restore(&signals);
 	run_free(&r);
 	return status;
 }

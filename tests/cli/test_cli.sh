@@ -50,27 +50,20 @@ expect 2 "--set: conv: 'filters' must be an integer in [1, 65536], got 'four'" -
 expect 2 "--set: optimizer: 'lr' must be a number in (0, 10], got 0"       -- summary configs/mnist.yaml --set optimizer.lr=0
 expect 2 "--set: optimizer: 'lr' must be a number in (0, 10], got 'nan'" -- summary configs/mnist.yaml --set optimizer.lr=nan
 expect 2 "no-such.yaml: cannot open config: No such file or directory" -- no-such.yaml
-expect 2 "folder.yaml: cannot read config (is it a folder?)" -- "$tmp/folder.yaml"
+expect 2 "folder.yaml: cannot open config: is a folder, not a regular file" -- "$tmp/folder.yaml"
 expect 2 "empty.yaml: the config is empty"                -- "$tmp/empty.yaml"
 expect 2 "tab.yaml:2:1: YAML syntax error: a TAB character; YAML indents with spaces only" -- "$tmp/tab.yaml"
 expect 2 "dup.yaml:2:1: duplicate key 'name' (first given at line 1, column 1)" -- "$tmp/dup.yaml"
 expect 2 "empty-layers.yaml:4:9: 'layers' is empty"       -- "$tmp/empty-layers.yaml"
 expect 2 "above limits.memory 10.0 MB"                    -- summary configs/mnist.yaml --set limits.memory=10MB
+expect 2 "dataset held in memory is 55.0 MB of it (the network at batch 8 takes the rest); a smaller train.batch does not change the dataset" -- summary configs/mnist.yaml --set limits.memory=10MB
 expect 1 "none/train-images-idx3-ubyte: not found (also tried .gz); run \`make data\`" -- "$tmp/nodata.yaml" --out "$tmp/out"
 expect 1 "cannot create"                                  -- configs/mnist.yaml --out /proc/cnnrun-cannot-write-here
 expect 0 "total: 1158 parameters"                         -- summary configs/mnist.yaml
 
 # Checkpoints: a tiny run on a synthetic dataset (blank digits, all "0"),
 # then eval, predict, export and resume on what it saved, good and bad.
-be32() {
-	local v=$1
-	printf "\\x$(printf %02x $((v >> 24 & 255)))\\x$(printf %02x $((v >> 16 & 255)))"
-	printf "\\x$(printf %02x $((v >> 8 & 255)))\\x$(printf %02x $((v & 255)))"
-}
-mkidx() { # FOLDER PREFIX COUNT
-	{ printf '\x00\x00\x08\x03'; be32 "$3"; be32 28; be32 28; head -c $(($3 * 784)) /dev/zero; } >"$1/$2-images-idx3-ubyte"
-	{ printf '\x00\x00\x08\x01'; be32 "$3"; head -c "$3" /dev/zero; } >"$1/$2-labels-idx1-ubyte"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/tiny_data.sh"
 mkdir "$tmp/tiny"
 mkidx "$tmp/tiny" train 200
 mkidx "$tmp/tiny" t10k 20
