@@ -23,6 +23,7 @@
 #include "runner/checkpointing.h"
 #include "runner/common.h"
 #include "runner/progress.h"
+#include "dist/dist.h"
 
 /* Different streams from one seed: weights, the validation split, the order. */
 #define SEED_SPLIT   0x5eed0001ULL
@@ -82,6 +83,9 @@ struct run {
 	int best_epoch;
 	struct rng order_rng;
 	long steps_here;        /* steps taken in this call (stop_after_steps) */
+	int stop;               /* the agreed stop request: a signal, 1 (stop_after_steps), 0 */
+	struct dist *dist;      /* the ranks (opt->dist); NULL: one process */
+	bool writer;            /* rank 0 (or the only process): prints and writes */
 };
 
 static void run_free(struct run *r)
@@ -145,7 +149,7 @@ static int nonfinite_error(struct run *r, int epoch, int batch, int count, doubl
 /* ------------------------------------------------------------------ */
 /* Checkpoints                                                          */
 
-static int save_checkpoint(struct run *r, const char *name, struct cnn_error *err)
+static int save_checkpoint_here(struct run *r, const char *name, struct cnn_error *err)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", r->out_dir, name);
@@ -161,6 +165,14 @@ static int save_checkpoint(struct run *r, const char *name, struct cnn_error *er
 		.batch_loss = r->batch_loss, .n_batch_loss = r->epoch * r->batches + r->batch,
 	};
 	return checkpoint_save(path, r->net, &r->optim, &c, err);
+}
+
+/* Rank 0 saves; every rank calls this at the same point and learns
+ * whether it worked, so none trains on after a failed save. */
+static int save_checkpoint(struct run *r, const char *name, struct cnn_error *err)
+{
+	int rc = r->writer && save_checkpoint_here(r, name, err) ? CNN_FAILED : CNN_OK;
+	return dist_agree(r->dist, rc, err) ? -1 : 0;
 }
 
 /* A checkpoint's counters must describe this run's data and epochs. */
@@ -224,10 +236,29 @@ out:
 /* ------------------------------------------------------------------ */
 /* Training                                                             */
 
-static bool stop_requested(const struct run *r)
+/* Whether to stop now: a signal or stop_after_steps on any rank. Every rank
+ * asks at the same batch (a small all-reduce), so all stop at one batch
+ * however the launcher delivered the signal; r->stop keeps the answer. */
+static bool stop_requested(struct run *r)
 {
-	return stop_signal_pending() ||
-	       (r->opt->stop_after_steps > 0 && r->steps_here >= r->opt->stop_after_steps);
+	int mine = stop_signal_pending();
+	if (!mine && r->opt->stop_after_steps > 0 && r->steps_here >= r->opt->stop_after_steps)
+		mine = 1;
+	r->stop = dist_parallel(r->dist) ? r->dist->ops->max_int(r->dist, mine) : mine;
+	return r->stop != 0;
+}
+
+/* Once per epoch: every rank must hold rank 0's weights and optimizer state. */
+static int check_ranks_agree(const struct run *r, struct cnn_error *err)
+{
+	if (!dist_parallel(r->dist))
+		return 0;
+	uint64_t sum = dist_checksum(r->net->params, r->net->n_params * sizeof *r->net->params) ^
+	               dist_checksum(r->optim.state, (size_t)r->optim.ops->n_states * r->optim.n *
+	                                              sizeof *r->optim.state);
+	char what[64];
+	snprintf(what, sizeof what, "weights or optimizer state after epoch %d", r->epoch);
+	return dist_check_same(r->dist, sum, what, err);
 }
 
 /* Validation, the epoch's record, and the epoch's checkpoints. */
@@ -258,7 +289,8 @@ static int end_epoch(struct run *r, struct progress *p, double seconds, long lon
 	r->loss_sum = 0;
 	r->correct = r->seen = 0;
 	r->segment_start = run_now();
-	if (save_checkpoint(r, "last.ckpt", err) || (improved && save_checkpoint(r, "best.ckpt", err)))
+	if (check_ranks_agree(r, err) || save_checkpoint(r, "last.ckpt", err) ||
+	    (improved && save_checkpoint(r, "best.ckpt", err)))
 		return -1;
 	return 0;
 }
@@ -328,7 +360,7 @@ static int train_epoch(struct run *r, struct progress *p, struct cnn_error *err)
 		if (b + 1 == r->batches)
 			break;
 		if (stop_requested(r)) {
-			if (p->tty && !p->quiet)
+			if (r->writer && p->tty && !p->quiet)
 				fputc('\n', stderr);
 			return save_checkpoint(r, "last.ckpt", err) ? -1 : 1;
 		}
@@ -360,7 +392,7 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 		snprintf(r->out_dir, sizeof r->out_dir, ".");
 	else
 		snprintf(r->out_dir, sizeof r->out_dir, "runs/%s", r->cfg.name);
-	if (run_prepare_out_dir(r->out_dir, err) || load_data(r, err))
+	if ((r->writer && run_prepare_out_dir(r->out_dir, err)) || load_data(r, err))
 		return -1;
 	struct layer **layers = r->cfg.layers;
 	int n_layers = r->cfg.n_layers;
@@ -371,7 +403,11 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	                 r->net->n_param_tensors, err))
 		return -1;
 	r->net->label_smoothing = (float)r->cfg.label_smoothing;
-	net_pin_threads(r->net->threads);
+	if (net_set_dist(r->net, r->dist, err))
+		return -1;
+	/* Ranks are placed by the launcher (--bind-to, --map-by), not here. */
+	if (!dist_parallel(r->dist))
+		net_pin_threads(r->net->threads);
 	/* init.from replaces the random weights; a resume replaces both. */
 	if (r->cfg.init_from && !opt->resume && net_import_npz(r->net, r->cfg.init_from, err))
 		return init_error(r, err);
@@ -423,7 +459,7 @@ static void print_start(const struct run *r, FILE *log)
 /* The stop message: where it stopped and the command that continues. */
 static int interrupted(const struct run *r, const char *config_path, struct cnn_error *err)
 {
-	int sig = stop_signal_pending();
+	int sig = r->stop;
 	cnn_errorf_plain(err, "%s: stopped at epoch %d, batch %d of %d and saved %s/last.ckpt; resume with: "
 	                 "cnnrun train %s --resume %s/last.ckpt", sig == SIGTERM ? "terminated" : "interrupted",
 	                 r->epoch + (r->batch > 0), r->batch ? r->batch : r->batches, r->batches, r->out_dir,
@@ -444,7 +480,7 @@ static bool early_stop(const struct run *r, FILE *log)
 }
 
 /* Puts the best validation epoch's weights (best.ckpt) into the network. */
-static int load_best(struct run *r, struct cnn_error *err)
+static int load_best_here(struct run *r, struct cnn_error *err)
 {
 	char path[4200];
 	struct checkpoint c;
@@ -454,6 +490,17 @@ static int load_best(struct run *r, struct cnn_error *err)
 	int rc = checkpoint_apply(&c, r->net, NULL, err);
 	checkpoint_free(&c);
 	return rc;
+}
+
+/* Rank 0 reads it (it wrote it) and sends the weights to the others. */
+static int load_best(struct run *r, struct cnn_error *err)
+{
+	int rc = r->writer && load_best_here(r, err) ? CNN_FAILED : CNN_OK;
+	if (dist_agree(r->dist, rc, err))
+		return -1;
+	if (dist_parallel(r->dist))
+		r->dist->ops->bcast(r->dist, r->net->params, r->net->n_params * sizeof *r->net->params, 0);
+	return 0;
 }
 
 static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, struct cnn_error *err)
@@ -486,14 +533,33 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 		.n_batch_loss = epochs * r->batches,
 		.mistakes = &r->mistakes,
 	};
+	if (!r->writer)
+		return dist_agree(r->dist, CNN_OK, err);
 	report_print(stdout, &result);
-	if (report_write_all(r->out_dir, &result, err))
+	if (dist_agree(r->dist, report_write_all(r->out_dir, &result, err) ? CNN_FAILED : CNN_OK, err))
 		return CNN_FAILED;
 	printf("results: %s/{report.md,metrics.json,history.csv,batches.csv,config.yaml}\n", r->out_dir);
 	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png}\n", r->out_dir);
 	printf("checkpoints: %s/last.ckpt%s\n", r->out_dir,
 	       r->best_epoch ? ", best.ckpt" : "");
 	return CNN_OK;
+}
+
+/* Across ranks, after setup and resume: rank 0's weights and optimizer
+ * state for all (each rank built them from the same seed, or read the
+ * same checkpoint, but a rank on another machine's libm could differ in a
+ * last bit), and a check that every rank resolved the same run. */
+static int join_ranks(struct run *r, struct cnn_error *err)
+{
+	struct dist *d = r->dist;
+	if (!dist_parallel(d))
+		return 0;
+	d->ops->bcast(d, r->net->params, r->net->n_params * sizeof *r->net->params, 0);
+	d->ops->bcast(d, r->optim.state, (size_t)r->optim.ops->n_states * r->optim.n * sizeof *r->optim.state, 0);
+	d->ops->bcast(d, &r->optim.t, sizeof r->optim.t, 0);
+	long long shape[] = { r->net->threads, r->train.n, r->val.n, r->test.n, r->epoch, r->batch };
+	uint64_t sum = dist_checksum(r->config_text, strlen(r->config_text)) ^ dist_checksum(shape, sizeof shape);
+	return dist_check_same(d, sum, "config, --threads, data sizes or checkpoint", err);
 }
 
 int run_train(struct cfg_doc *doc, const char *config_path, const struct run_options *opt,
@@ -503,21 +569,28 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 	struct stop_signals signals;
 	memset(&r, 0, sizeof r);
 	r.opt = opt;
+	r.dist = opt->dist;
+	r.writer = !dist_parallel(r.dist) || r.dist->rank == 0;
+	/* Each phase that one rank can fail alone ends with all ranks agreeing
+	 * on its status (dist_agree), so that none waits on a rank that left. */
 	if (model_config_build(doc, &r.cfg, err))
-		return CNN_BAD_CONFIG;
-	int status = CNN_FAILED;
-	if (setup(&r, doc, opt, err))
-		goto out;
-	if (opt->resume && (status = resume(&r, doc, opt->resume, err)) != CNN_OK)
+		return dist_agree(r.dist, CNN_BAD_CONFIG, err);
+	int status = dist_agree(r.dist, CNN_OK, err);
+	if (status == CNN_OK)
+		status = dist_agree(r.dist, setup(&r, doc, opt, err) ? CNN_FAILED : CNN_OK, err);
+	if (status == CNN_OK && opt->resume)
+		status = dist_agree(r.dist, resume(&r, doc, opt->resume, err), err);
+	if (status != CNN_OK)
 		goto out;
 	status = CNN_FAILED;
-	if (write_resolved_config(r.out_dir, doc->root, err))
+	if (join_ranks(&r, err) ||
+	    dist_agree(r.dist, r.writer && write_resolved_config(r.out_dir, doc->root, err), err))
 		goto out;
-	FILE *log = opt->quiet ? NULL : stdout;
+	FILE *log = opt->quiet || !r.writer ? NULL : stdout;
 	if (log)
 		print_start(&r, log);
 	struct progress progress;
-	progress_init(&progress, r.cfg.train.epochs, opt->quiet, opt->verbose);
+	progress_init(&progress, r.cfg.train.epochs, opt->quiet || !r.writer, opt->verbose);
 	stop_signals_catch(&signals);
 	while (r.epoch < r.cfg.train.epochs) {
 		if (early_stop(&r, log))
