@@ -441,8 +441,11 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 
 static void print_start(const struct run *r, FILE *log)
 {
-	fprintf(log, "%s: %d training, %d validation, %d test images; batch %d, %d thread%s, %s lr %g\n",
-	        r->cfg.name, r->train.n, r->val.n, r->test.n, r->net->batch, r->net->threads,
+	char ranks[32] = "";
+	if (dist_parallel(r->dist))
+		snprintf(ranks, sizeof ranks, "%d ranks x ", r->dist->size);
+	fprintf(log, "%s: %d training, %d validation, %d test images; batch %d, %s%d thread%s, %s lr %g\n",
+	        r->cfg.name, r->train.n, r->val.n, r->test.n, r->net->batch, ranks, r->net->threads,
 	        r->net->threads == 1 ? "" : "s", r->cfg.optim.type, r->cfg.optim.lr);
 	print_layer_table(log, r->net, r->net->batch);
 	if (r->cfg.init_from && !r->opt->resume)
@@ -460,10 +463,13 @@ static void print_start(const struct run *r, FILE *log)
 static int interrupted(const struct run *r, const char *config_path, struct cnn_error *err)
 {
 	int sig = r->stop;
+	char launch[32] = "";
+	if (dist_parallel(r->dist))
+		snprintf(launch, sizeof launch, "mpirun -np %d ", r->dist->size);
 	cnn_errorf_plain(err, "%s: stopped at epoch %d, batch %d of %d and saved %s/last.ckpt; resume with: "
-	                 "cnnrun train %s --resume %s/last.ckpt", sig == SIGTERM ? "terminated" : "interrupted",
+	                 "%scnnrun train %s --resume %s/last.ckpt", sig == SIGTERM ? "terminated" : "interrupted",
 	                 r->epoch + (r->batch > 0), r->batch ? r->batch : r->batches, r->batches, r->out_dir,
-	                 config_path ? config_path : "CONFIG", r->out_dir);
+	                 launch, config_path ? config_path : "CONFIG", r->out_dir);
 	return CNN_INTERRUPTED;
 }
 
