@@ -120,9 +120,9 @@ int dist_check_same(const struct dist *d, uint64_t mine, const char *what, struc
 }
 
 /* The first of vars[] that is set, as an int; `none` when none is. */
-static int launcher_env(const char *const vars[2], int none)
+static int launcher_env(const char *const vars[3], int none)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		const char *v = getenv(vars[i]);
 		if (v && *v)
 			return atoi(v);
@@ -132,14 +132,16 @@ static int launcher_env(const char *const vars[2], int none)
 
 int dist_launcher_rank(void)
 {
-	static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK" };
+	static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID" };
 	return launcher_env(vars, 0);
 }
 
 int dist_launcher_size(void)
 {
-	/* Open MPI's mpirun, and PMI launchers (MPICH's hydra, Slurm's srun) */
-	static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE" };
+	/* Open MPI's mpirun, PMI launchers (MPICH's hydra, srun --mpi=pmi2),
+	 * and a Slurm job step (srun --mpi=pmix sets no PMI_SIZE); not
+	 * SLURM_NTASKS, which a batch script's own shell has too. */
+	static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS" };
 	int n = launcher_env(vars, 1);
 	return n > 1 ? n : 1;
 }

@@ -141,6 +141,13 @@ static int nonfinite_error(struct run *r, int epoch, int batch, int count, doubl
 	char what[96];
 	const struct layer *l = net_diagnose_nonfinite(r->net, count, what, sizeof what);
 	struct cnn_loc at = l ? l->loc : r->cfg.input_loc;
+	if (dist_parallel(r->dist)) {
+		/* Every rank sees the same loss but holds only its own samples'
+		 * activations: the lowest rank that found the culprit prints. */
+		struct cnn_error scratch;
+		bool found = strncmp(what, "the loss", 8) != 0;
+		dist_agree(r->dist, found ? CNN_FAILED : CNN_OK, &scratch);
+	}
 	return cnn_errorf(err, at, "epoch %d, batch %d: the loss is %s, first seen in %s; training stopped "
 	                  "and nothing of this run was overwritten. Try a lower optimizer.lr (%g at this step)",
 	                  epoch, batch, isnan(loss) ? "NaN" : "infinite", what, r->optim.cfg.lr);
