@@ -367,7 +367,7 @@ static int train_epoch(struct run *r, struct progress *p, struct cnn_error *err)
 		if (b + 1 == r->batches)
 			break;
 		if (stop_requested(r)) {
-			if (r->writer && p->tty && !p->quiet)
+			if (p->tty && !p->quiet)
 				fputc('\n', stderr);
 			return save_checkpoint(r, "last.ckpt", err) ? -1 : 1;
 		}
