@@ -11,6 +11,7 @@
 
 #include "cnn/config.h"
 #include "cnn/runner.h"
+#include "dist/dist.h"
 
 static const char usage[] =
 	"usage: cnnrun [train] CONFIG [options]   train, evaluate and write runs/<name>/\n"
@@ -64,6 +65,8 @@ struct cli {
 
 static int usage_error(const char *fmt, const char *arg)
 {
+	if (dist_launcher_rank() != 0)   /* every rank has the same arguments: one message */
+		return CNN_BAD_CONFIG;
 	fputs("cnnrun: ", stderr);
 	fprintf(stderr, fmt, arg);
 	fputs("\n\n", stderr);
@@ -293,8 +296,20 @@ static void without_blas_threads(char **argv)
 	/* No /proc: carry on as before. */
 }
 
+/* Commands that a launcher must not start as several ranks: only training
+ * divides its work among them. */
+static bool is_one_process_command(const char *arg)
+{
+	static const char *const commands[] = { "summary", "report", "compare", "eval", "predict", "export" };
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(arg, commands[i]))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
+	struct dist *comm = NULL;
 	struct cli cli = { 0 };
 	struct cfg_doc doc = { 0 };
 	struct cnn_error err = { 0 };
@@ -310,36 +325,40 @@ int main(int argc, char **argv)
 			return CNN_OK;
 		}
 	}
+	if (argc > 1 && dist_launcher_size() > 1 && is_one_process_command(argv[1]))
+		return usage_error("%s runs in one process: start it without mpirun or srun", argv[1]);
 	if (argc > 1 && (!strcmp(argv[1], "report") || !strcmp(argv[1], "compare")))
 		return run_folders_command(argc - 1, argv + 1);
 	if (argc > 1 && (!strcmp(argv[1], "eval") || !strcmp(argv[1], "predict") || !strcmp(argv[1], "export")))
 		return run_model_command(argc - 1, argv + 1);
 	if ((status = parse_args(argc, argv, &cli)) != CNN_OK)
 		goto out;
+	/* Under mpirun or srun: join the other ranks (docs/distributed.md). */
+	if ((status = dist_start(&argc, &argv, &comm, &err)) != CNN_OK)
+		goto done;
 	status = CNN_BAD_CONFIG;
-	if (cfg_load_file(cli.config, &doc, &err)) {
-		print_error(&err);
-		goto out;
-	}
-	for (int i = 0; i < cli.n_sets; i++) {
-		if (cfg_set(&doc, cli.sets[i], &err)) {
-			print_error(&err);
-			goto out;
-		}
-	}
+	if (cfg_load_file(cli.config, &doc, &err))
+		goto done;
+	for (int i = 0; i < cli.n_sets; i++)
+		if (cfg_set(&doc, cli.sets[i], &err))
+			goto done;
 	if (!strcmp(cli.command, "summary")) {
 		status = run_summary(&doc, stdout, &err);
 	} else {
 		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet, .verbose = cli.verbose,
-		                           .resume = cli.resume, .overwrite = cli.overwrite };
+		                           .resume = cli.resume, .overwrite = cli.overwrite, .dist = comm };
 		/* A closed stdout (`| head -1`) must not kill training unsaved:
 		 * prints then fail with EPIPE, unseen, and the run goes on to
 		 * write its results; so does the final flush at exit. */
 		signal(SIGPIPE, SIG_IGN);
 		status = run_train(&doc, cli.config, &opt, &err);
 	}
-	if (status != CNN_OK)
+done:
+	/* Ranks fail together; the first rank that failed prints, once. */
+	status = dist_agree(comm, status, &err);
+	if (status != CNN_OK && (comm ? dist_should_print(comm) : dist_launcher_rank() == 0))
 		print_error(&err);
+	dist_finish(comm);
 out:
 	cfg_free(&doc);
 	for (int i = 0; i < cli.n_sets; i++)

@@ -17,6 +17,8 @@
 
 #include "cnn/layer.h"
 
+struct dist;
+
 struct net_param {
 	char name[48];           /* "conv1.weight" */
 	struct param_spec spec;
@@ -67,6 +69,19 @@ struct net {
 	 * on thread 0 (its chunk runs alongside the others, so this is close
 	 * to the wall time). NULL (the default): no clock calls. Not owned. */
 	double *layer_seconds;
+
+	/* Data-parallel training (src/dist/dist.h): NULL, one process. Set by
+	 * net_set_dist; `batch` is then the global batch, run as
+	 * min(ranks * threads, n) chunks in all (chunk_of), of which rank r's
+	 * thread t runs chunk r * threads + t; the chunks' gradients, losses
+	 * and statistics are combined in chunk order, so the result has the
+	 * same bits as one process with ranks * threads threads. Every rank
+	 * keeps the whole batch's arena and uses its own samples' part. */
+	const struct dist *dist;
+	double *dist_sums;       /* (ranks, 2, threads): each chunk's loss, then correct count */
+	double *dist_stats;      /* (ranks, stats per rank): every rank's `stats` */
+	double *dist_rows;       /* (ranks * threads, largest stats_doubles): one layer's rows */
+	size_t *dist_offsets;    /* (ranks + 1) byte offsets for a gather */
 };
 
 /* Takes ownership of layers[] (also on failure) and plans memory for
@@ -75,6 +90,10 @@ struct net {
 int net_create(struct layer **layers, int n_layers, struct shape input, int batch,
                int threads, uint64_t seed, struct net **out, struct cnn_error *err);
 void net_free(struct net *net);
+
+/* Makes the network one of d's ranks (NULL or one rank: a single process),
+ * allocating what combining the ranks' chunks needs. */
+int net_set_dist(struct net *net, const struct dist *d, struct cnn_error *err);
 
 /* One training step's forward and backward on net->input[0..n): zeroes the
  * gradients, fills grads with d(mean loss)/d params. Returns the summed loss

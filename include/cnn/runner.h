@@ -16,6 +16,8 @@
  * the shell's 128 + SIGINT: training stopped on request and saved. */
 enum { CNN_OK = 0, CNN_FAILED = 1, CNN_BAD_CONFIG = 2, CNN_INTERRUPTED = 130 };
 
+struct dist;
+
 struct run_options {
 	const char *out_dir;    /* NULL: runs/<name>, or the checkpoint's folder when resuming */
 	bool quiet;             /* only the final results */
@@ -28,6 +30,9 @@ struct run_options {
 	/* For tests: send this process SIGTERM as the first validation (1) or
 	 * the final test evaluation (2) starts; 0: never. */
 	int stop_in_eval;
+	/* Training across ranks (docs/distributed.md); NULL: one process.
+	 * Rank 0 alone prints and writes; failures are agreed on (dist_agree). */
+	struct dist *dist;
 };
 
 /* Builds the network from doc, trains it, evaluates it on the test set and

@@ -8,6 +8,7 @@
 #include "cnn/loss.h"
 #include "cnn/net.h"
 #include "cnn/rng.h"
+#include "dist/dist.h"
 
 void net_free(struct net *net)
 {
@@ -36,6 +37,10 @@ void net_free(struct net *net)
 	free(net->thread_correct);
 	free(net->stats);
 	free(net->stats_offset);
+	free(net->dist_sums);
+	free(net->dist_stats);
+	free(net->dist_rows);
+	free(net->dist_offsets);
 	free(net);
 }
 
@@ -228,6 +233,81 @@ static void chunk_of(int n, int t, int threads, int *start, int *end)
 	*end = (int)((long)n * (t + 1) / threads);
 }
 
+/* A step's chunks on n samples: `chunks` in all, over every rank's threads
+ * (min(ranks * threads, n), as one process with ranks * threads threads
+ * would cut them); this rank runs chunks first .. first + local - 1, its
+ * thread t chunk first + t. One process: first 0, local = chunks. A rank
+ * may have none (local 0) when a batch has fewer samples than chunks. */
+struct chunk_plan {
+	int chunks, first, local;
+};
+
+static struct chunk_plan plan_chunks(const struct net *net, int n)
+{
+	bool parallel = dist_parallel(net->dist);
+	long all = (long)net->threads * (parallel ? net->dist->size : 1);
+	struct chunk_plan p;
+	p.chunks = all < n ? (int)all : n;
+	p.first = parallel ? net->dist->rank * net->threads : 0;
+	p.local = p.first >= p.chunks ? 0 : p.chunks - p.first;
+	if (p.local > net->threads)
+		p.local = net->threads;
+	return p;
+}
+
+int net_set_dist(struct net *net, const struct dist *d, struct cnn_error *err)
+{
+	net->dist = d;
+	if (!dist_parallel(d))
+		return 0;
+	size_t ranks = (size_t)d->size, threads = (size_t)net->threads, stats = 0, widest = 0;
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		size_t row = l->ops->stats_doubles ? l->ops->stats_doubles(l) : 0;
+		stats += row * threads;
+		widest = row > widest ? row : widest;
+	}
+	net->dist_sums = calloc(ranks * 2 * threads, sizeof *net->dist_sums);
+	net->dist_offsets = calloc(ranks + 1, sizeof *net->dist_offsets);
+	if (stats) {
+		net->dist_stats = calloc(ranks * stats, sizeof *net->dist_stats);
+		net->dist_rows = calloc(ranks * threads * widest, sizeof *net->dist_rows);
+	}
+	if (!net->dist_sums || !net->dist_offsets || (stats && (!net->dist_stats || !net->dist_rows)))
+		return cnn_errorf_plain(err, "out of memory for combining %d ranks", d->size);
+	return 0;
+}
+
+/* The byte offsets of equal regions of `bytes` per rank, for a gather. */
+static const size_t *equal_offsets(const struct net *net, size_t bytes)
+{
+	for (int r = 0; r <= net->dist->size; r++)
+		net->dist_offsets[r] = (size_t)r * bytes;
+	return net->dist_offsets;
+}
+
+/* Every rank's chunk losses and correct counts, summed in chunk order: the
+ * same additions as one process's loop over its threads. */
+static void gather_chunk_sums(struct net *net, const struct chunk_plan *p, double *loss_sum, int *correct)
+{
+	const struct dist *d = net->dist;
+	size_t threads = (size_t)net->threads;
+	double *mine = net->dist_sums + (size_t)d->rank * 2 * threads;
+	for (size_t t = 0; t < threads; t++) {
+		bool ran = (int)t < p->local;
+		mine[t] = ran ? net->thread_loss[t] : 0;
+		mine[threads + t] = ran ? net->thread_correct[t] : 0;
+	}
+	d->ops->allgather(d, net->dist_sums, equal_offsets(net, 2 * threads * sizeof *mine));
+	*loss_sum = 0;
+	*correct = 0;
+	for (int g = 0; g < p->chunks; g++) {
+		const double *rank = net->dist_sums + (size_t)(g / net->threads) * 2 * threads;
+		*loss_sum += rank[g % net->threads];
+		*correct += (int)rank[threads + (size_t)(g % net->threads)];
+	}
+}
+
 /* --verbose timing hook: the slot to add this call's seconds to, or NULL
  * when not timing (evaluation passes and threads other than 0 are not timed). */
 static double *timing_slot(const struct net *net, const struct layer_ctx *ctx, int i)
@@ -331,6 +411,37 @@ static void after_step(struct net *net, int threads)
 	}
 }
 
+/* after_step across ranks: every rank's statistics rows are gathered and
+ * each layer reads the rows of all chunks, in chunk order, as one process
+ * would read its threads' rows. */
+static void after_step_dist(struct net *net, const struct chunk_plan *p)
+{
+	const struct dist *d = net->dist;
+	size_t per_rank = 0, threads = (size_t)net->threads;
+	for (int i = 0; i < net->n_layers; i++)
+		if (net->layers[i]->ops->stats_doubles)
+			per_rank += net->layers[i]->ops->stats_doubles(net->layers[i]) * threads;
+	if (per_rank) {
+		memcpy(net->dist_stats + (size_t)d->rank * per_rank, net->stats, per_rank * sizeof *net->stats);
+		d->ops->allgather(d, net->dist_stats, equal_offsets(net, per_rank * sizeof *net->stats));
+	}
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		if (!l->ops->after_step)
+			continue;
+		const double *rows = net->stats + net->stats_offset[i];
+		size_t row = l->ops->stats_doubles ? l->ops->stats_doubles(l) : 0;
+		for (int g = 0; row && g < p->chunks; g++) {
+			const double *from = net->dist_stats + (size_t)(g / net->threads) * per_rank +
+			                     net->stats_offset[i] + (size_t)(g % net->threads) * row;
+			memcpy(net->dist_rows + (size_t)g * row, from, row * sizeof *from);
+		}
+		if (row)
+			rows = net->dist_rows;
+		l->ops->after_step(l, net->params + l->param_offset, rows, p->chunks);
+	}
+}
+
 /* Thread t's samples, loaded by `in` when there is one (see struct net_input). */
 static void fill_chunk(const struct net *net, const struct net_input *in, int t, int start,
                        int end, int *labels)
@@ -340,34 +451,48 @@ static void fill_chunk(const struct net *net, const struct net_input *in, int t,
 		         labels + start);
 }
 
+/* Thread t's share of a training step: samples [start, end) of the batch
+ * through forward, loss and backward, its gradient into thread_grads[t]. */
+static void train_chunk(struct net *net, const struct net_input *in, int *fill_labels,
+                        const int *labels, int n, int t, int start, int end, uint64_t step_seed)
+{
+	const float scale = 1.0f / (float)n;
+	struct layer_ctx ctx = { .scratch = net->scratch[t], .train = true,
+	                         .step_seed = step_seed, .sample0 = start };
+	float *grads = net->thread_grads[t];
+	memset(grads, 0, net->n_params * sizeof(float));
+	net->thread_correct[t] = 0;
+	fill_chunk(net, in, t, start, end, fill_labels);
+	forward_chunk(net, t, start, end - start, &ctx);
+	size_t k = (size_t)net->n_classes;
+	net->thread_loss[t] = softmax_xent_smooth(net->acts[net->n_layers - 1] + (size_t)start * k,
+	                                          labels + start, end - start, net->n_classes,
+	                                          net->label_smoothing, scale,
+	                                          net->dlogits + (size_t)start * k, NULL, NULL,
+	                                          &net->thread_correct[t]);
+	backward_chunk(net, t, start, end - start, grads, &ctx);
+}
+
 /* The step of net_train_step[_from]: labels are read, and with `in` first
- * written through fill_labels (the same array; NULL without `in`). */
+ * written through fill_labels (the same array; NULL without `in`).
+ * Across ranks each rank runs its chunks; samples keep their place in the
+ * whole batch (arena, labels, sample0), and the ranks' gradients are summed
+ * by chain_sum in chunk order: the fold one process does over its threads. */
 static void train_step(struct net *net, const struct net_input *in, int *fill_labels,
                        const int *labels, int n, double *loss_sum, int *correct)
 {
 	CNN_ASSERT(n > 0 && n <= net->batch);
-	int threads = net->threads < n ? net->threads : n;
-	const float scale = 1.0f / (float)n;
-	const bool parallel_sum = threads > 1 && net->n_params >= NET_PARALLEL_SUM_MIN;
+	const struct chunk_plan p = plan_chunks(net, n);
+	const bool distributed = dist_parallel(net->dist);
+	int threads = p.local;
+	const bool parallel_sum = !distributed && threads > 1 && net->n_params >= NET_PARALLEL_SUM_MIN;
 	const uint64_t step_seed = step_seed_of(net->seed, net->step);
-	#pragma omp parallel num_threads(threads)
+	#pragma omp parallel num_threads(threads > 0 ? threads : 1) if (threads > 0)
 	{
 		int t = omp_get_thread_num(), start, end;
-		chunk_of(n, t, threads, &start, &end);
-		struct layer_ctx ctx = { .scratch = net->scratch[t], .train = true,
-		                         .step_seed = step_seed, .sample0 = start };
-		float *grads = net->thread_grads[t];
-		memset(grads, 0, net->n_params * sizeof(float));
-		net->thread_correct[t] = 0;
-		fill_chunk(net, in, t, start, end, fill_labels);
-		forward_chunk(net, t, start, end - start, &ctx);
-		size_t k = (size_t)net->n_classes;
-		net->thread_loss[t] = softmax_xent_smooth(net->acts[net->n_layers - 1] + (size_t)start * k,
-		                                          labels + start, end - start, net->n_classes,
-		                                          net->label_smoothing, scale,
-		                                          net->dlogits + (size_t)start * k, NULL, NULL,
-		                                          &net->thread_correct[t]);
-		backward_chunk(net, t, start, end - start, grads, &ctx);
+		chunk_of(n, p.first + t, p.chunks, &start, &end);
+		if (t < threads)
+			train_chunk(net, in, fill_labels, labels, n, t, start, end, step_seed);
 		/* For large networks the sum is split across the threads, in
 		 * slices of whole cache lines (16 floats) so no two threads write
 		 * one line. Small ones sum after the join: a barrier costs more
@@ -381,6 +506,13 @@ static void train_step(struct net *net, const struct net_input *in, int *fill_la
 			reduce_grads(net, threads, lo < net->n_params ? lo : net->n_params,
 			             hi < net->n_params ? hi : net->n_params);
 		}
+	}
+	if (distributed) {
+		gather_chunk_sums(net, &p, loss_sum, correct);
+		net->dist->ops->chain_sum(net->dist, net->grads, net->thread_grads, threads, net->n_params);
+		after_step_dist(net, &p);
+		net->step++;
+		return;
 	}
 	*loss_sum = 0;
 	*correct = 0;
@@ -405,24 +537,57 @@ void net_train_step_from(struct net *net, const struct net_input *in, int *label
 	train_step(net, in, labels, labels, n, loss_sum, correct);
 }
 
-/* The forward pass of net_eval[_from]; labels as in train_step. */
+/* Across ranks, what one rank's eval_batch computed for its samples
+ * reaches every rank: each rank's samples are one contiguous run of the
+ * batch, so labels, predictions and probabilities are gathered in place. */
+static void gather_eval(struct net *net, const struct chunk_plan *p, int n, int *fill_labels,
+                        int *pred, float *probs)
+{
+	const struct dist *d = net->dist;
+	size_t sizes[3] = { sizeof(int), sizeof(int), (size_t)net->n_classes * sizeof(float) };
+	void *bufs[3] = { fill_labels, pred, probs };
+	for (int b = 0; b < 3; b++) {
+		if (!bufs[b])
+			continue;
+		for (int r = 0; r <= d->size; r++) {
+			/* rank r's first sample: that of its first chunk, n if none */
+			int g = r * net->threads, first = n, end;
+			if (g < p->chunks)
+				chunk_of(n, g, p->chunks, &first, &end);
+			net->dist_offsets[r] = (size_t)first * sizes[b];
+		}
+		d->ops->allgather(d, bufs[b], net->dist_offsets);
+	}
+}
+
+/* The forward pass of net_eval[_from]; labels as in train_step, chunks as
+ * in training, so that across ranks each evaluates its share. */
 static void eval_batch(struct net *net, const struct net_input *in, int *fill_labels,
                        const int *labels, int n, double *loss_sum, int *pred, float *probs)
 {
 	CNN_ASSERT(n > 0 && n <= net->batch);
-	int threads = net->threads < n ? net->threads : n;
-	#pragma omp parallel num_threads(threads)
+	const struct chunk_plan p = plan_chunks(net, n);
+	int threads = p.local;
+	#pragma omp parallel num_threads(threads > 0 ? threads : 1) if (threads > 0)
 	{
 		int t = omp_get_thread_num(), start, end;
-		chunk_of(n, t, threads, &start, &end);
+		chunk_of(n, p.first + t, p.chunks, &start, &end);
 		struct layer_ctx ctx = { .scratch = net->scratch[t], .train = false, .sample0 = start };
 		size_t k = (size_t)net->n_classes;
-		fill_chunk(net, in, t, start, end, fill_labels);
-		forward_chunk(net, t, start, end - start, &ctx);
-		net->thread_loss[t] = softmax_xent(net->acts[net->n_layers - 1] + (size_t)start * k,
-		                                   labels + start, end - start, net->n_classes, 1.0f,
-		                                   NULL, pred ? pred + start : NULL,
-		                                   probs ? probs + (size_t)start * k : NULL, NULL);
+		if (t < threads) {
+			fill_chunk(net, in, t, start, end, fill_labels);
+			forward_chunk(net, t, start, end - start, &ctx);
+			net->thread_loss[t] = softmax_xent(net->acts[net->n_layers - 1] + (size_t)start * k,
+			                                   labels + start, end - start, net->n_classes, 1.0f,
+			                                   NULL, pred ? pred + start : NULL,
+			                                   probs ? probs + (size_t)start * k : NULL, NULL);
+		}
+	}
+	if (dist_parallel(net->dist)) {
+		int correct;   /* not counted here: the caller compares pred and labels */
+		gather_chunk_sums(net, &p, loss_sum, &correct);
+		gather_eval(net, &p, n, fill_labels, pred, probs);
+		return;
 	}
 	*loss_sum = 0;
 	for (int t = 0; t < threads; t++)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "api/saved.h"
+#include "dist/dist.h"
 #include "io/fileio.h"
 #include "runner/checkpointing.h"
 #include "runner/common.h"
@@ -157,13 +158,23 @@ static void fill_eval(void *ctx, int thread, int start, int count, float *x, int
 	dataset_batch(s->d, s->idx + start, count, x, labels);
 }
 
+/* A stop request, checked between evaluation batches; across ranks every
+ * rank asks at the same batch, so all leave the evaluation together. */
+static bool stop_agreed(const struct net *net)
+{
+	int stop = stop_signal_pending();
+	if (dist_parallel(net->dist))
+		stop = net->dist->ops->max_int(net->dist, stop);
+	return stop != 0;
+}
+
 int run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers *b,
                  struct confusion *cm, struct mistakes *m, double *loss, double *accuracy)
 {
 	double loss_sum = 0;
 	long correct = 0;
 	for (int i = 0; i < d->n; i += net->batch) {
-		if (stop_signal_pending())
+		if (stop_agreed(net))
 			return 1;
 		int n = d->n - i < net->batch ? d->n - i : net->batch;
 		for (int j = 0; j < n; j++)

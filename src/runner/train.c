@@ -26,6 +26,7 @@
 #include "runner/common.h"
 #include "runner/progress.h"
 #include "runner/runfolder.h"
+#include "dist/dist.h"
 
 /* Different streams from one seed: weights, the validation split, the order. */
 #define SEED_SPLIT   0x5eed0001ULL
@@ -84,6 +85,9 @@ struct run {
 	int best_epoch;
 	struct rng order_rng;
 	long steps_here;        /* steps taken in this call (stop_after_steps) */
+	int stop;               /* the agreed stop request: a signal, 1 (stop_after_steps), 0 */
+	struct dist *dist;      /* the ranks (opt->dist); NULL: one process */
+	bool writer;            /* rank 0 (or the only process): prints and writes */
 };
 
 static void run_free(struct run *r)
@@ -140,6 +144,13 @@ static int nonfinite_error(struct run *r, int epoch, int batch, int count, doubl
 	char what[96];
 	const struct layer *l = net_diagnose_nonfinite(r->net, count, what, sizeof what);
 	struct cnn_loc at = l ? l->loc : r->cfg.input_loc;
+	if (dist_parallel(r->dist)) {
+		/* Every rank sees the same loss but holds only its own samples'
+		 * activations: the lowest rank that found the culprit prints. */
+		struct cnn_error scratch;
+		bool found = strncmp(what, "the loss", 8) != 0;
+		dist_agree(r->dist, found ? CNN_FAILED : CNN_OK, &scratch);
+	}
 	return cnn_errorf(err, at, "epoch %d, batch %d: the loss is %s, first seen in %s; training stopped "
 	                  "before saving these weights (the checkpoints in %s, if any, are from before). "
 	                  "Try a lower optimizer.lr (%g at this step)",
@@ -149,7 +160,7 @@ static int nonfinite_error(struct run *r, int epoch, int batch, int count, doubl
 /* ------------------------------------------------------------------ */
 /* Checkpoints                                                          */
 
-static int save_checkpoint(struct run *r, const char *name, struct cnn_error *err)
+static int save_checkpoint_here(struct run *r, const char *name, struct cnn_error *err)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", r->out_dir, name);
@@ -168,6 +179,14 @@ static int save_checkpoint(struct run *r, const char *name, struct cnn_error *er
 	};
 	memcpy(c.prov.run_id, r->run_id, sizeof c.prov.run_id);
 	return checkpoint_save(path, r->net, &r->optim, &c, err);
+}
+
+/* Rank 0 saves; every rank calls this at the same point and learns
+ * whether it worked, so none trains on after a failed save. */
+static int save_checkpoint(struct run *r, const char *name, struct cnn_error *err)
+{
+	int rc = r->writer && save_checkpoint_here(r, name, err) ? CNN_FAILED : CNN_OK;
+	return dist_agree(r->dist, rc, err) ? -1 : 0;
 }
 
 /* A checkpoint's counters must describe this run's data and epochs. */
@@ -288,10 +307,29 @@ out:
 /* ------------------------------------------------------------------ */
 /* Training                                                             */
 
-static bool stop_requested(const struct run *r)
+/* Whether to stop now: a signal or stop_after_steps on any rank. Every rank
+ * asks at the same batch (a small all-reduce), so all stop at one batch
+ * however the launcher delivered the signal; r->stop keeps the answer. */
+static bool stop_requested(struct run *r)
 {
-	return stop_signal_pending() ||
-	       (r->opt->stop_after_steps > 0 && r->steps_here >= r->opt->stop_after_steps);
+	int mine = stop_signal_pending();
+	if (!mine && r->opt->stop_after_steps > 0 && r->steps_here >= r->opt->stop_after_steps)
+		mine = 1;
+	r->stop = dist_parallel(r->dist) ? r->dist->ops->max_int(r->dist, mine) : mine;
+	return r->stop != 0;
+}
+
+/* Once per epoch: every rank must hold rank 0's weights and optimizer state. */
+static int check_ranks_agree(const struct run *r, struct cnn_error *err)
+{
+	if (!dist_parallel(r->dist))
+		return 0;
+	uint64_t sum = dist_checksum(r->net->params, r->net->n_params * sizeof *r->net->params) ^
+	               dist_checksum(r->optim.state, (size_t)r->optim.ops->n_states * r->optim.n *
+	                                              sizeof *r->optim.state);
+	char what[64];
+	snprintf(what, sizeof what, "weights or optimizer state after epoch %d", r->epoch);
+	return dist_check_same(r->dist, sum, what, err);
 }
 
 /* Validation, the epoch's record, and the epoch's checkpoints. */
@@ -330,6 +368,8 @@ static int end_epoch(struct run *r, struct progress *p, double seconds, long lon
 	r->loss_sum = 0;
 	r->correct = r->seen = 0;
 	r->segment_start = run_now();
+	if (check_ranks_agree(r, err))
+		return -1;
 	/* best.ckpt first, then the last.ckpt that records it: a failure
 	 * between the two leaves a last.ckpt whose best is still on disk. */
 	if (improved) {
@@ -458,11 +498,14 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 		folder_of(opt->resume, r->out_dir, sizeof r->out_dir);
 	else
 		snprintf(r->out_dir, sizeof r->out_dir, "runs/%s", r->cfg.name);
-	run_random_id(r->run_id);
-	if (run_folder_open(r->out_dir, &r->folder, err))
-		return -1;
-	if (check_earlier_run(r, opt, err))
-		return CNN_BAD_CONFIG;
+	/* Rank 0 alone owns the run folder (its lock, the earlier run). */
+	if (r->writer) {
+		run_random_id(r->run_id);
+		if (run_folder_open(r->out_dir, &r->folder, err))
+			return -1;
+		if (check_earlier_run(r, opt, err))
+			return CNN_BAD_CONFIG;
+	}
 	if (load_data(r, err))
 		return -1;
 	struct layer **layers = r->cfg.layers;
@@ -474,7 +517,11 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	                 r->net->n_param_tensors, err))
 		return -1;
 	r->net->label_smoothing = (float)r->cfg.label_smoothing;
-	net_pin_threads(r->net->threads);
+	if (net_set_dist(r->net, r->dist, err))
+		return -1;
+	/* Ranks are placed by the launcher (--bind-to, --map-by), not here. */
+	if (!dist_parallel(r->dist))
+		net_pin_threads(r->net->threads);
 	/* init.from replaces the random weights; a resume replaces both. */
 	if (r->cfg.init_from && !opt->resume && net_import_npz(r->net, r->cfg.init_from, err))
 		return init_error(r, err);
@@ -531,8 +578,11 @@ static int start_run(struct run *r, const struct cfg_doc *doc, struct cnn_error 
 
 static void print_start(const struct run *r, FILE *log)
 {
-	fprintf(log, "%s: %d training, %d validation, %d test images; batch %d, %d thread%s, %s lr %g\n",
-	        r->cfg.name, r->train.n, r->val.n, r->test.n, r->net->batch, r->net->threads,
+	char ranks[32] = "";
+	if (dist_parallel(r->dist))
+		snprintf(ranks, sizeof ranks, "%d ranks x ", r->dist->size);
+	fprintf(log, "%s: %d training, %d validation, %d test images; batch %d, %s%d thread%s, %s lr %g\n",
+	        r->cfg.name, r->train.n, r->val.n, r->test.n, r->net->batch, ranks, r->net->threads,
 	        r->net->threads == 1 ? "" : "s", r->cfg.optim.type, r->cfg.optim.lr);
 	print_layer_table(log, r->net, r->net->batch);
 	if (r->cfg.init_from && !r->opt->resume)
@@ -549,11 +599,14 @@ static void print_start(const struct run *r, FILE *log)
 /* The stop message: where it stopped and the command that continues. */
 static int interrupted(const struct run *r, const char *config_path, struct cnn_error *err)
 {
+	char launch[32] = "";
+	if (dist_parallel(r->dist))
+		snprintf(launch, sizeof launch, "mpirun -np %d ", r->dist->size);
 	cnn_errorf_plain(err, "%s: stopped at epoch %d, batch %d of %d%s and saved %s/last.ckpt; resume with: "
-	                 "cnnrun train %s --resume %s/last.ckpt", stop_signal_word(),
+	                 "%scnnrun train %s --resume %s/last.ckpt", stop_signal_word(),
 	                 r->epoch + (r->batch > 0), r->batch ? r->batch : r->batches, r->batches,
 	                 r->batch == r->batches ? " (before its validation)" : "", r->out_dir,
-	                 config_path ? config_path : "CONFIG", r->out_dir);
+	                 launch, config_path ? config_path : "CONFIG", r->out_dir);
 	return CNN_INTERRUPTED;
 }
 
@@ -570,7 +623,7 @@ static bool early_stop(const struct run *r, FILE *log)
 }
 
 /* Puts the best validation epoch's weights (best.ckpt) into the network. */
-static int load_best(struct run *r, struct cnn_error *err)
+static int load_best_here(struct run *r, struct cnn_error *err)
 {
 	char path[4200];
 	struct checkpoint c;
@@ -583,6 +636,17 @@ static int load_best(struct run *r, struct cnn_error *err)
 	int rc = checkpoint_check_best(&c, &want, err) || checkpoint_apply(&c, r->net, NULL, err) ? -1 : 0;
 	checkpoint_free(&c);
 	return rc;
+}
+
+/* Rank 0 reads it (it wrote it) and sends the weights to the others. */
+static int load_best(struct run *r, struct cnn_error *err)
+{
+	int rc = r->writer && load_best_here(r, err) ? CNN_FAILED : CNN_OK;
+	if (dist_agree(r->dist, rc, err))
+		return -1;
+	if (dist_parallel(r->dist))
+		r->dist->ops->bcast(r->dist, r->net->params, r->net->n_params * sizeof *r->net->params, 0);
+	return 0;
 }
 
 static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, struct cnn_error *err)
@@ -622,8 +686,10 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 		.n_batch_loss = epochs * r->batches,
 		.mistakes = &r->mistakes,
 	};
+	if (!r->writer)
+		return dist_agree(r->dist, CNN_OK, err);
 	report_print(stdout, &result);
-	if (report_write_all(r->out_dir, &result, err))
+	if (dist_agree(r->dist, report_write_all(r->out_dir, &result, err) ? CNN_FAILED : CNN_OK, err))
 		return CNN_FAILED;
 	printf("results: %s/{report.md,metrics.json,history.csv,batches.csv,config.yaml}\n", r->out_dir);
 	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png}\n", r->out_dir);
@@ -640,6 +706,23 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 	return CNN_OK;
 }
 
+/* Across ranks, after setup and resume: rank 0's weights and optimizer
+ * state for all (each rank built them from the same seed, or read the
+ * same checkpoint, but a rank on another machine's libm could differ in a
+ * last bit), and a check that every rank resolved the same run. */
+static int join_ranks(struct run *r, struct cnn_error *err)
+{
+	struct dist *d = r->dist;
+	if (!dist_parallel(d))
+		return 0;
+	d->ops->bcast(d, r->net->params, r->net->n_params * sizeof *r->net->params, 0);
+	d->ops->bcast(d, r->optim.state, (size_t)r->optim.ops->n_states * r->optim.n * sizeof *r->optim.state, 0);
+	d->ops->bcast(d, &r->optim.t, sizeof r->optim.t, 0);
+	long long shape[] = { r->net->threads, r->train.n, r->val.n, r->test.n, r->epoch, r->batch };
+	uint64_t sum = dist_checksum(r->config_text, strlen(r->config_text)) ^ dist_checksum(shape, sizeof shape);
+	return dist_check_same(d, sum, "config, --threads, data sizes or checkpoint", err);
+}
+
 int run_train(struct cfg_doc *doc, const char *config_path, const struct run_options *opt,
               struct cnn_error *err)
 {
@@ -647,33 +730,39 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 	struct stop_signals signals;
 	memset(&r, 0, sizeof r);
 	r.opt = opt;
+	r.dist = opt->dist;
+	r.writer = !dist_parallel(r.dist) || r.dist->rank == 0;
+	/* Each phase that one rank can fail alone ends with all ranks agreeing
+	 * on its status (dist_agree), so that none waits on a rank that left. */
 	if (model_config_build(doc, &r.cfg, err))
-		return CNN_BAD_CONFIG;
-	int status = CNN_FAILED;
+		return dist_agree(r.dist, CNN_BAD_CONFIG, err);
 	r.folder.lock_fd = -1;
 	/* Caught from the start: a signal while the data loads stops the run
 	 * before it writes anything; a second one ends the process (130). */
 	stop_signals_catch(&signals);
-	int rc = setup(&r, doc, opt, err);
-	if (rc) {
-		status = rc == CNN_BAD_CONFIG ? CNN_BAD_CONFIG : CNN_FAILED;
-		goto out;
+	int status = dist_agree(r.dist, CNN_OK, err), rc = 0;
+	if (status == CNN_OK) {
+		rc = setup(&r, doc, opt, err);
+		status = dist_agree(r.dist, !rc ? CNN_OK : rc == CNN_BAD_CONFIG ? CNN_BAD_CONFIG : CNN_FAILED, err);
 	}
-	if (opt->resume && (status = resume(&r, doc, opt->resume, err)) != CNN_OK)
+	if (status == CNN_OK && opt->resume)
+		status = dist_agree(r.dist, resume(&r, doc, opt->resume, err), err);
+	if (status != CNN_OK)
 		goto out;
-	if (stop_signal_pending()) {
+	if (stop_requested(&r)) {
 		cnn_errorf_plain(err, "%s before training started; nothing was written", stop_signal_word());
 		status = CNN_INTERRUPTED;
 		goto out;
 	}
 	status = CNN_FAILED;
-	if (start_run(&r, doc, err))
+	if (join_ranks(&r, err) ||
+	    dist_agree(r.dist, r.writer && start_run(&r, doc, err) ? CNN_FAILED : CNN_OK, err))
 		goto out;
-	FILE *log = opt->quiet ? NULL : stdout;
+	FILE *log = opt->quiet || !r.writer ? NULL : stdout;
 	if (log)
 		print_start(&r, log);
 	struct progress progress;
-	progress_init(&progress, r.cfg.train.epochs, opt->quiet, opt->verbose);
+	progress_init(&progress, r.cfg.train.epochs, opt->quiet || !r.writer, opt->verbose);
 	while (r.epoch < r.cfg.train.epochs) {
 		if (early_stop(&r, log))
 			break;
