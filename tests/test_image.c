@@ -153,14 +153,16 @@ static void test_png_refused(void **state)
 
 	(void)state;
 	sample(px, 9, 7);
-	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 2 });
-	expect(&b, "PNG color type 2 (RGB) is not supported; convert to 8-bit grayscale");
-	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 6 });
-	expect(&b, "PNG color type 6 (RGBA) is not supported; convert to 8-bit grayscale");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 3, .depth = 16 });
+	expect(&b, "bad PNG header: bit depth 16 is not allowed for color type 3 (palette)");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 2, .depth = 4 });
+	expect(&b, "bad PNG header: bit depth 4 is not allowed for color type 2 (RGB)");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 5 });
+	expect(&b, "bad PNG header: unknown color type 5");
 	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 3 });
-	expect(&b, "PNG color type 3 (palette) is not supported; convert to 8-bit grayscale");
-	make_png(&b, px, 9, 7, &(struct png_opts){ .depth = 16 });
-	expect(&b, "PNG bit depth 16 is not supported; convert to 8-bit grayscale");
+	expect(&b, "bad PNG: a palette image without a palette (PLTE)");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 2 });
+	expect(&b, "bad PNG: image data is truncated or corrupt (70 of 196 bytes)");
 	make_png(&b, px, 9, 7, &(struct png_opts){ .interlace = 1 });
 	expect(&b, "interlaced PNG is not supported; save it without interlacing");
 	make_png(&b, px, 9, 7, &(struct png_opts){ .bad_filter_row = 3 });
@@ -226,7 +228,7 @@ static void test_pgm_refused(void **state)
 
 	(void)state;
 	put(&b, "P5\n4 3\n65535\n", 13);
-	expect(&b, "16-bit PGM (maxval 65535) is not supported; convert to 8-bit");
+	expect(&b, "truncated PGM: 0 bytes of pixels, 4x3 needs 24");
 	b.len = 0;
 	put(&b, "P5\n4 3\n255\nabcdefghij", 21);
 	expect(&b, "truncated PGM: 10 bytes of pixels, 4x3 needs 12");
@@ -238,7 +240,11 @@ static void test_pgm_refused(void **state)
 	expect(&b, "ASCII PGM (P2) is not supported; save it as binary PGM (P5)");
 	b.len = 0;
 	put(&b, "GIF89a", 6);
-	expect(&b, "not a binary PGM (P5) or PNG image");
+	expect(&b, "not an image cnnrun reads (PNG, JPEG, binary PGM or PPM)");
+	b.len = 0;
+	expect(&b, "empty file (0 bytes): not an image");
+	put(&b, "P3\n1 1\n255\n0 0 0\n", 17);
+	expect(&b, "ASCII PPM (P3) is not supported; save it as binary PPM (P6)");
 	b.len = 0;
 	put(&b, "P5 0 3 255\n", 11);
 	expect(&b, "image is empty (0x3)");
