@@ -118,13 +118,19 @@ static int read_list(const char *file, const struct data_request *req, struct im
 		(*count)++;
 		if (!set)
 			continue;
-		if (p[0] == '/' || !base_len)
-			snprintf(path, sizeof path, "%s", p);
-		else
-			snprintf(path, sizeof path, "%.*s/%s", base_len, file, p);
-		if (stat(path, &st) || !S_ISREG(st.st_mode)) {
+		int plen = p[0] == '/' || !base_len ? snprintf(path, sizeof path, "%s", p)
+		                                   : snprintf(path, sizeof path, "%.*s/%s", base_len, file, p);
+		if (plen < 0 || (size_t)plen >= sizeof path) {
+			cnn_errorf(err, (struct cnn_loc){ file, n, 1 }, "the path is too long");
+			goto out;
+		}
+		if (stat(path, &st)) {
 			cnn_errorf(err, (struct cnn_loc){ file, n, 1 }, "%s: %s", path,
-			           errno == ENOENT ? "no such file" : "not a regular file");
+			           errno == ENOENT ? "no such file" : strerror(errno));
+			goto out;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			cnn_errorf(err, (struct cnn_loc){ file, n, 1 }, "%s: not a regular file", path);
 			goto out;
 		}
 		if (image_set_add(set, path, label, n)) {
