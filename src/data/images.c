@@ -87,6 +87,7 @@ int image_set_load(const struct image_set *s, const char *what, const struct dat
 
 	const bool progress = !req->quiet && s->n >= PROGRESS_MIN;
 	const bool tty = progress && isatty(STDERR_FILENO);
+	const int every = s->n / 10 > 1000 ? s->n / 10 : 1000;
 	int first_bad = s->n, done = 0;
 	struct cnn_error bad = { 0 };
 	int threads = req->threads > 0 ? req->threads : omp_get_num_procs();
@@ -110,7 +111,8 @@ int image_set_load(const struct image_set *s, const char *what, const struct dat
 			int now;
 #pragma omp atomic capture
 			now = ++done;
-			if (now % 1000 == 0) {
+			/* a terminal line is rewritten often; a log gets a line per tenth */
+			if (now % (tty ? 1000 : every) == 0 || now == s->n) {
 #pragma omp critical(image_set_progress)
 				fprintf(stderr, tty ? "\r%s: decoded %d of %d images" : "%s: decoded %d of %d images\n",
 				        what, now, s->n);
