@@ -192,23 +192,23 @@ static int read_input(struct cfg_node *root, struct model_config *c, struct cnn_
 
 static const char *const normalize_names[] = { "scale", "standard", NULL };
 
-/* One of mean/std: a number, or a list of one number per input channel. */
-static int read_stat(struct cfg_node *map, const char *key, double lo, double *out, int *n,
+/* One of mean/std: a number, or a list of one number per input channel,
+ * each in [0, 255] (std: above 0). */
+static int read_stat(struct cfg_node *map, const char *key, bool positive, double *out, int *n,
                      struct cnn_error *err)
 {
 	struct cfg_node *v = cfg_get(map, key);
-	if (v->kind == CFG_MAP)
-		return cnn_errorf(err, v->loc, "data: '%s' must be a number or a list of one number per channel", key);
 	const int count = v->kind == CFG_SEQ ? v->n : 1;
-	if (count < 1 || count > DATA_MAX_CHANNELS)
-		return cnn_errorf(err, v->loc, "data: '%s' must hold 1 to %d values (one per channel), got %d",
-		                  key, DATA_MAX_CHANNELS, count);
+	if (v->kind == CFG_MAP || count < 1 || count > DATA_MAX_CHANNELS)
+		return cnn_errorf(err, v->loc, "data: '%s' must be a number, or a list of 1 to %d numbers "
+		                  "(one per channel)", key, DATA_MAX_CHANNELS);
 	for (int i = 0; i < count; i++) {
 		const struct cfg_node *e = v->kind == CFG_SEQ ? v->vals[i] : v;
-		if (e->kind != CFG_SCALAR || cfg_parse_double(e->text, &out[i]) || !(out[i] >= lo) || out[i] > 255 ||
-		    (lo == 0 && key[0] == 's' && out[i] <= 0))
-			return cnn_errorf(err, e->loc, "data: '%s' must be %s in [0, 255], got '%s'", key,
-			                  key[0] == 's' ? "a number > 0 and" : "a number", e->kind == CFG_SCALAR ? e->text : "a collection");
+		if (e->kind != CFG_SCALAR)
+			return cnn_errorf(err, e->loc, "data: each value of '%s' must be a number", key);
+		if (cfg_parse_double(e->text, &out[i]) || !(out[i] >= 0 && out[i] <= 255) || (positive && out[i] == 0))
+			return cnn_errorf(err, e->loc, "data: '%s' must be a number in %s255], got '%s'", key,
+			                  positive ? "(0, " : "[0, ", e->text);
 	}
 	*n = count;
 	return 0;
@@ -230,7 +230,7 @@ static int read_normalize(struct cfg_node *map, struct data_config *d, struct cn
 		                  "data: 'mean' and 'std' apply only with 'normalize: standard'");
 	if (!mean || !std)
 		return cfg_missing_key(map, mean ? "std" : "mean", "data", "a number, or one per channel", err);
-	if (read_stat(map, "mean", 0, d->mean, &n_mean, err) || read_stat(map, "std", 0, d->std, &n_std, err))
+	if (read_stat(map, "mean", false, d->mean, &n_mean, err) || read_stat(map, "std", true, d->std, &n_std, err))
 		return -1;
 	if (n_mean != n_std)
 		return cnn_errorf(err, std->loc, "data: 'mean' has %d value%s but 'std' has %d", n_mean,
@@ -288,14 +288,15 @@ static const struct data_format *find_format(struct cfg_node *map, struct cnn_er
 }
 
 /* What the format can tell from its files before any image is decoded: the
- * class names and count, the image shape and count (for the memory check). */
-static void probe_data(struct data_config *d)
+ * class names and count, the image shape and count (for the memory check).
+ * Returns the number of training images, 0 if it cannot tell. */
+static long probe_data(struct data_config *d)
 {
 	struct data_probe p = { 0 };
 	const struct data_format *f = d->source->format;
 	if (!f->probe || f->probe(d->source, &p, NULL)) {
 		data_probe_free(&p);
-		return;
+		return 0;
 	}
 	d->n_images = p.n_images;
 	d->shape = p.shape;
@@ -304,9 +305,8 @@ static void probe_data(struct data_config *d)
 		d->class_names = p.class_names;
 		p.class_names = NULL;
 	}
-	if (p.n_train && d->validation >= p.n_train)
-		d->validation = -(int)p.n_train;  /* reported by read_data at the key */
 	data_probe_free(&p);
+	return p.n_train;
 }
 
 static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
@@ -334,12 +334,10 @@ static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_e
 		return -1;
 	d->map = map;
 	d->validation = (int)validation;
-	probe_data(d);
-	if (d->validation < 0) {
-		long n_train = -(long)d->validation;
+	long n_train = probe_data(d);
+	if (n_train && validation >= n_train)
 		return cnn_errorf(err, cfg_get(map, "validation")->loc,
 		                  "data: 'validation' (%ld) must be smaller than the %ld training images", validation, n_train);
-	}
 	return 0;
 }
 
@@ -493,7 +491,7 @@ static int check_head(const struct model_config *c, struct cnn_error *err)
 		                  c->input.c, DATA_MAX_CHANNELS);
 	const struct layer *last = c->layers[c->n_layers - 1];
 	/* With classes still unknown (a folder not yet listed) the runner checks
-	 * once the data is loaded: see run_check_classes. */
+	 * once the data is loaded: see run_resolve_classes. */
 	int k = d->n_classes ? d->n_classes : (int)shape_size(last->out);
 	if (last->out.h != 1 || last->out.w != 1 || last->out.c != k) {
 		char s[48];
