@@ -103,6 +103,8 @@ int image_set_load(const struct image_set *s, const char *what, const struct dat
 		if (decode_one(s, i, req, out->images + (size_t)i * ss, &e)) {
 #pragma omp critical(image_set_error)
 			if (i < first_bad) {
+				/* atomic: other threads read it outside this section */
+#pragma omp atomic write
 				first_bad = i;
 				bad = e;
 			}
