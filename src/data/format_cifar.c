@@ -164,7 +164,8 @@ static int read_records(const struct cifar_source *c, const char *file, const st
 	uint8_t *labels = realloc(out->labels, (size_t)out->n + (size_t)n);
 	if (labels)
 		out->labels = labels;
-	unsigned char *rec = malloc(rb), *hwc = malloc(CIFAR_PIXELS);
+	unsigned char *rec = malloc(rb);            /* (rb): label byte(s), then (3, 32, 32) pixels */
+	unsigned char *hwc = malloc(CIFAR_PIXELS);  /* (32, 32, 3): as struct image holds pixels */
 	FILE *f = fopen(file, "rb");
 	int rc = -1;
 	if (!images || !labels || !rec || !hwc) {

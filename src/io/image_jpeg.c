@@ -99,7 +99,7 @@ int image_decode_jpeg(const unsigned char *d, size_t len, const char *name, stru
 		f.why = "unexpected output format";
 		longjmp(f.back, 1);
 	}
-	pixels = malloc(stride * h);
+	pixels = malloc(stride * h);   /* (h, w, channels) */
 	if (!pixels) {
 		f.why = "out of memory";
 		longjmp(f.back, 1);

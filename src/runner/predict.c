@@ -93,7 +93,7 @@ static int load_input(struct saved_model *m, const char *path, struct cnn_error 
 		                  "predict reads grey (1) or colour (3) images", in.c);
 	if (image_load(path, &img, err))
 		return -1;
-	uint8_t *pixels = malloc(shape_size(in));
+	uint8_t *pixels = malloc(shape_size(in));   /* (c, h, w) of the input */
 	if (!pixels) {
 		image_free(&img);
 		return cnn_errorf_plain(err, "out of memory");
