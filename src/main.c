@@ -22,7 +22,7 @@ static const char usage[] =
 	"                                         test metrics of a saved model, written to DIR\n"
 	"                                         (default: the checkpoint's folder + /eval)\n"
 	"       cnnrun predict CKPT IMAGE... [--json]\n"
-	"                                         classify PGM or 8-bit grayscale PNG images\n"
+	"                                         classify PNG, JPEG, PGM or PPM images\n"
 	"       cnnrun export CKPT --npz FILE     the weights as a NumPy .npz (PyTorch layouts)\n"
 	"       cnnrun report RUN_DIR             rebuild RUN_DIR/report.md and its pictures\n"
 	"       cnnrun compare RUN_DIR... [--out FILE]\n"
@@ -206,7 +206,7 @@ static int run_folders_command(int argc, char **argv)
 static const struct {
 	const char *command, *flag, *needs;
 } model_flags[] = {
-	{ "eval", "--data", "a path (a folder of IDX files, or an .npz)" },
+	{ "eval", "--data", "a path (in place of data.path: a folder, or an .npz)" },
 	{ "eval", "--out", "a folder" },
 	{ "export", "--npz", "a file name" },
 };
@@ -216,7 +216,7 @@ enum { FLAG_DATA, FLAG_OUT, FLAG_NPZ, N_MODEL_FLAGS };
 static int model_usage(const char *command, int n, const char **args, const char **flags)
 {
 	if (!strcmp(command, "predict") && n < 2)
-		return usage_error("%s: missing IMAGE (a PGM or 8-bit grayscale PNG file)", command);
+		return usage_error("%s: missing IMAGE (a PNG, JPEG, PGM or PPM file)", command);
 	if (strcmp(command, "predict") && n > 1)
 		return usage_error("unexpected argument '%s'", args[1]);
 	if (!strcmp(command, "export") && !flags[FLAG_NPZ])

@@ -117,8 +117,8 @@ static void test_mnist_yaml(void **state)
 	assert_int_equal(cfg.input.w, 28);
 	assert_int_equal(cfg.input_loc.line, 11);
 	assert_int_equal(cfg.input_loc.col, 8);
-	assert_string_equal(cfg.data.dataset, "mnist");
-	assert_string_equal(cfg.data.path, "data/mnist");
+	assert_string_equal(cfg.data.format, "mnist");
+	assert_string_equal(cfg_get(cfg.data.map, "path")->text, "data/mnist");
 	assert_int_equal(cfg.data.validation, 5000);
 	assert_int_equal(cfg.data.n_classes, 10);
 	assert_string_equal(cfg.loss, "softmax_cross_entropy");
@@ -309,7 +309,7 @@ static void test_sgd_and_settings(void **state)
 	         &doc, &cfg);
 	assert_string_equal(cfg.name, "tiny");
 	assert_int_equal(cfg.seed, 2147483647);
-	assert_string_equal(cfg.data.path, "/tmp/m");
+	assert_string_equal(cfg_get(cfg.data.map, "path")->text, "/tmp/m");
 	assert_int_equal(cfg.data.validation, 0);
 	assert_string_equal(cfg.optim.type, "sgd");
 	assert_true(cfg.optim.lr == 0.5);
@@ -516,16 +516,36 @@ static const struct bad_case bad_cases[] = {
 	/* data */
 	{ INPUT NET OPT, "t.yaml:1:1: missing required key 'data' (a mapping)" },
 	{ "data: mnist\n", "t.yaml:1:7: 'data' must be a mapping of keys, got a scalar" },
-	{ "data: {}\n", "t.yaml:1:7: data: missing required key 'dataset' (one of: mnist)" },
-	{ "data: {dataset: cifar10}\n", "t.yaml:1:17: data: 'dataset' must be one of: mnist; got 'cifar10'" },
-	{ "data: {dataset: [mnist]}\n", "t.yaml:1:17: data: 'dataset' must be one of: mnist, got a list" },
+	{ "data: {}\n", "t.yaml:1:7: data: missing required key 'format' (one of: mnist, idx, folder, list, cifar10, cifar100)" },
+	{ "data: {dataset: cifar11}\n", "t.yaml:1:17: data: 'dataset' must be one of: mnist, idx, folder, list, cifar10, cifar100; got 'cifar11'" },
+	{ "data: {dataset: [mnist]}\n", "t.yaml:1:17: data: 'dataset' must be one of: mnist, idx, folder, list, cifar10, cifar100, got a list" },
 	{ "data: {dataset: mnist, validation: 60000}\n",
-	  "t.yaml:1:36: data: 'validation' must be an integer in [0, 59000], got 60000" },
+	  "t.yaml:1:36: data: 'validation' (60000) must be smaller than the 60000 training images" },
 	{ "data: {dataset: mnist, validation: -1}\n",
-	  "t.yaml:1:36: data: 'validation' must be an integer in [0, 59000], got -1" },
+	  "t.yaml:1:36: data: 'validation' must be an integer in [0, 100000000], got -1" },
 	{ "data: {dataset: mnist, path: ''}\n", "t.yaml:1:30: data: 'path' must not be empty" },
 	{ "data: {dataset: mnist, dataset_path: x}\n",
-	  "t.yaml:1:24: data: unknown key 'dataset_path'; known keys: format, dataset, path, validation, normalize, mean, std" },
+	  "t.yaml:1:24: data: unknown key 'dataset_path'; known keys: dataset, format, path, classes, validation, normalize, mean, std" },
+	{ "data: {format: folder}\n", 
+	  "t.yaml:1:7: data: missing required key 'path' (a string)" },
+	{ "data: {format: folder, path: x, resize: nearest}\n", 
+	  "t.yaml:1:41: data: 'resize' must be one of: none, bilinear; got 'nearest'" },
+	{ "data: {format: mnist, dataset: mnist}\n", 
+	  "t.yaml:1:8: data: give 'format' or the older 'dataset', not both" },
+	{ "data: {dataset: mnist, normalize: standard, mean: [1, 2], std: 3}\n", 
+	  "t.yaml:1:64: data: 'mean' has 2 values but 'std' has 1" },
+	{ "data: {dataset: mnist, normalize: standard, mean: [1, 2, 3], std: [1, 2, 3]}\n" INPUT NET OPT, 
+	  "t.yaml:1:51: data: 'mean' and 'std' have 3 values, but 'input' has 1 channel; give one value, or one per channel" },
+	{ "data: {dataset: mnist, normalize: standard, mean: 1}\n", 
+	  "t.yaml:1:7: data: missing required key 'std' (a number, or one per channel)" },
+	{ "data: {dataset: mnist, normalize: standard, mean: 1, std: 0}\n", 
+	  "t.yaml:1:59: data: 'std' must be a number in (0, 255], got '0'" },
+	{ "data: {format: cifar100, path: x, label: medium}\n", 
+	  "t.yaml:1:42: data: 'label' must be one of: fine, coarse; got 'medium'" },
+	{ "data: {format: list, train: a}\n", 
+	  "t.yaml:1:7: data: missing required key 'test' (a string)" },
+	{ "data: {format: folder, path: x, classes: [a, b, a]}\n", 
+	  "t.yaml:1:49: data: class name 'a' is given twice" },
 	/* input */
 	{ DATA NET OPT,
 	  "t.yaml:1:1: missing required key 'input' (the sample shape [channels, height, width], e.g. [1, 28, 28])" },

@@ -71,7 +71,7 @@ static int setup(void **state)
 	dir = test_tmpdir();
 	write_split("train", N_TRAIN, &rng, 0);
 	write_split("test", N_TEST, &rng, 0);
-	write_split("bad", 30, &rng, 1); /* its last label is 3: out of range for 3 classes */
+	write_split("bad", 90, &rng, 1); /* its last label is 3: out of range for 3 classes */
 	return 0;
 }
 
@@ -191,11 +191,11 @@ static void mismatches_are_refused_where_they_are(void **state)
 {
 	(void)state;
 	char msg[1024];
-	assert_int_equal(train("[1, 28, 28]", "[row, column, dot]", "train", msg, sizeof msg), CNN_FAILED);
-	assert_string_equal(msg, "shapes.yaml:8:8: 'input' is [1, 28, 28] but the train images are [1, 8, 8]");
+	assert_int_equal(train("[1, 28, 28]", "[row, column, dot]", "train", msg, sizeof msg), CNN_BAD_CONFIG);
+	assert_string_equal(msg, "shapes.yaml:8:8: 'input' is [1, 28, 28] but idx samples are [1, 8, 8]");
 	assert_int_equal(train("[1, 8, 8]", "[row, column, dot]", "bad", msg, sizeof msg), CNN_FAILED);
 	char expect[4300];
-	snprintf(expect, sizeof expect, "%s/bad-labels.idx1: label 3 at index 29 is out of range for 3 classes", dir);
+	snprintf(expect, sizeof expect, "%s/bad-labels.idx1: label 3 at index 89 is out of range for 3 classes", dir);
 	assert_string_equal(msg, expect);
 	assert_int_equal(train("[1, 8, 8]", "[row, column, row]", "train", msg, sizeof msg), CNN_BAD_CONFIG);
 	assert_string_equal(msg, "shapes.yaml:6:26: data: class name 'row' is given twice");

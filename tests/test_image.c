@@ -153,14 +153,16 @@ static void test_png_refused(void **state)
 
 	(void)state;
 	sample(px, 9, 7);
-	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 2 });
-	expect(&b, "PNG color type 2 (RGB) is not supported; convert to 8-bit grayscale");
-	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 6 });
-	expect(&b, "PNG color type 6 (RGBA) is not supported; convert to 8-bit grayscale");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 3, .depth = 16 });
+	expect(&b, "bad PNG header: bit depth 16 is not allowed for color type 3 (palette)");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 2, .depth = 4 });
+	expect(&b, "bad PNG header: bit depth 4 is not allowed for color type 2 (RGB)");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 5 });
+	expect(&b, "bad PNG header: unknown color type 5");
 	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 3 });
-	expect(&b, "PNG color type 3 (palette) is not supported; convert to 8-bit grayscale");
-	make_png(&b, px, 9, 7, &(struct png_opts){ .depth = 16 });
-	expect(&b, "PNG bit depth 16 is not supported; convert to 8-bit grayscale");
+	expect(&b, "bad PNG: a palette image without a palette (PLTE)");
+	make_png(&b, px, 9, 7, &(struct png_opts){ .color = 2 });
+	expect(&b, "bad PNG: image data is truncated or corrupt (70 of 196 bytes)");
 	make_png(&b, px, 9, 7, &(struct png_opts){ .interlace = 1 });
 	expect(&b, "interlaced PNG is not supported; save it without interlacing");
 	make_png(&b, px, 9, 7, &(struct png_opts){ .bad_filter_row = 3 });
@@ -235,7 +237,7 @@ static void test_pgm_refused(void **state)
 
 	(void)state;
 	put(&b, "P5\n4 3\n65535\n", 13);
-	expect(&b, "16-bit PGM (maxval 65535) is not supported; convert to 8-bit");
+	expect(&b, "truncated PGM: 0 bytes of pixels, 4x3 needs 24");
 	b.len = 0;
 	put(&b, "P5\n4 3\n255\nabcdefghij", 21);
 	expect(&b, "truncated PGM: 10 bytes of pixels, 4x3 needs 12");
@@ -247,10 +249,127 @@ static void test_pgm_refused(void **state)
 	expect(&b, "ASCII PGM (P2) is not supported; save it as binary PGM (P5)");
 	b.len = 0;
 	put(&b, "GIF89a", 6);
-	expect(&b, "not a binary PGM (P5) or PNG image");
+	expect(&b, "not an image cnnrun reads (PNG, JPEG, binary PGM or PPM)");
+	b.len = 0;
+	expect(&b, "empty file (0 bytes): not an image");
+	put(&b, "P3\n1 1\n255\n0 0 0\n", 17);
+	expect(&b, "ASCII PPM (P3) is not supported; save it as binary PPM (P6)");
 	b.len = 0;
 	put(&b, "P5 0 3 255\n", 11);
 	expect(&b, "image is empty (0x3)");
+}
+
+/* A PNG of the given header whose rows (filter byte included) are raw,
+ * with an optional PLTE. */
+static void raw_png(struct buf *b, int w, int h, int depth, int color, const uint8_t *raw, size_t n,
+                    const uint8_t *plte, size_t plte_len)
+{
+	unsigned char z[4096], ihdr[13] = { 0 };
+	uLongf zlen = sizeof z;
+	assert_int_equal(compress2(z, &zlen, raw, n, 9), Z_OK);
+	b->len = 0;
+	put(b, "\x89PNG\r\n\x1a\n", 8);
+	ihdr[3] = (unsigned char)w;
+	ihdr[7] = (unsigned char)h;
+	ihdr[8] = (unsigned char)depth;
+	ihdr[9] = (unsigned char)color;
+	chunk(b, "IHDR", ihdr, 13);
+	if (plte)
+		chunk(b, "PLTE", plte, plte_len);
+	chunk(b, "IDAT", z, zlen);
+	chunk(b, "IEND", "", 0);
+}
+
+static void decode_ok(const struct buf *b, int w, int h, int c, const uint8_t *want)
+{
+	struct cnn_error err = { 0 };
+	struct image img;
+	char m[1024];
+	if (image_decode(b->p, b->len, NAME, &img, &err))
+		fail_msg("%s", cnn_error_str(&err, m, sizeof m));
+	assert_int_equal(img.width, w);
+	assert_int_equal(img.height, h);
+	assert_int_equal(img.channels, c);
+	assert_memory_equal(img.pixels, want, (size_t)w * h * c);
+	image_free(&img);
+}
+
+/* Every colour type, sub-byte and 16-bit depths, each against pixels
+ * worked out by hand from the PNG specification. */
+static void test_png_colour_types(void **state)
+{
+	struct buf b;
+	(void)state;
+	/* 1-bit grey, 9x1: bits 1010 0101 1 -> 255 0 255 0 0 255 0 255 255 */
+	static const uint8_t g1[] = { 0, 0xa5, 0x80 };
+	raw_png(&b, 9, 1, 1, 0, g1, sizeof g1, NULL, 0);
+	decode_ok(&b, 9, 1, 1, (const uint8_t[]){ 255, 0, 255, 0, 0, 255, 0, 255, 255 });
+	/* 2-bit palette, 3x1: entries 2, 0, 1 */
+	static const uint8_t pal[] = { 10, 20, 30, 40, 50, 60, 70, 80, 90 };
+	static const uint8_t p2[] = { 0, 0x84 };
+	raw_png(&b, 3, 1, 2, 3, p2, sizeof p2, pal, sizeof pal);
+	decode_ok(&b, 3, 1, 3, (const uint8_t[]){ 70, 80, 90, 10, 20, 30, 40, 50, 60 });
+	/* an index past the palette is refused */
+	static const uint8_t p3[] = { 0, 0xc0 };
+	raw_png(&b, 3, 1, 2, 3, p3, sizeof p3, pal, sizeof pal);
+	expect(&b, "bad PNG: pixel (0, 0) uses palette entry 3 of 3");
+	/* 16-bit grey + alpha, 2x1, with the Sub filter (left = 4 bytes back):
+	 * grey 0x0000 and 0xffff, alpha dropped; 16 bits rounded to 8 */
+	static const uint8_t ga[] = { 1, 0x00, 0x00, 0x12, 0x34, 0xff, 0xff, 0x00, 0x00 };
+	raw_png(&b, 2, 1, 16, 4, ga, sizeof ga, NULL, 0);
+	decode_ok(&b, 2, 1, 1, (const uint8_t[]){ 0, 255 });
+	/* 16-bit RGB, 1x1: 0x8000 -> 128, 0x0101 -> 1, 0xfefe -> 254 */
+	static const uint8_t rgb16[] = { 0, 0x80, 0x00, 0x01, 0x01, 0xfe, 0xfe };
+	raw_png(&b, 1, 1, 16, 2, rgb16, sizeof rgb16, NULL, 0);
+	decode_ok(&b, 1, 1, 3, (const uint8_t[]){ 128, 1, 254 });
+	/* 8-bit RGBA, 2x1, Up filter on one row (no row above: plain) */
+	static const uint8_t rgba[] = { 2, 1, 2, 3, 4, 5, 6, 7, 8 };
+	raw_png(&b, 2, 1, 8, 6, rgba, sizeof rgba, NULL, 0);
+	decode_ok(&b, 2, 1, 3, (const uint8_t[]){ 1, 2, 3, 5, 6, 7 });
+	/* 4-bit grey, 2x1: 0xf and 0x5 -> 255 and 85 */
+	static const uint8_t g4[] = { 0, 0xf5 };
+	raw_png(&b, 2, 1, 4, 0, g4, sizeof g4, NULL, 0);
+	decode_ok(&b, 2, 1, 1, (const uint8_t[]){ 255, 85 });
+}
+
+/* P6 and 16-bit P5, by hand. */
+static void test_ppm(void **state)
+{
+	struct buf b = { .len = 0 };
+	(void)state;
+	put(&b, "P6\n2 1\n255\n\x01\x02\x03\x04\x05\x06", 17);
+	decode_ok(&b, 2, 1, 3, (const uint8_t[]){ 1, 2, 3, 4, 5, 6 });
+	b.len = 0;
+	put(&b, "P5\n2 1\n65535\n\xff\xff\x80\x00", 18);
+	decode_ok(&b, 2, 1, 1, (const uint8_t[]){ 255, 128 });
+}
+
+/* Fitting: grey to RGB, RGB to grey, and bilinear resizing by hand. */
+static void test_fit(void **state)
+{
+	(void)state;
+	uint8_t rgb[] = { 255, 0, 0, 0, 255, 0 };   /* red, green: 2x1 */
+	struct image img = { 2, 1, 3, rgb };
+	uint8_t out[16];
+	struct cnn_error err;
+	assert_int_equal(image_fit(&img, (struct shape){ 1, 1, 2 }, RESIZE_NONE, out, NAME, &err), 0);
+	assert_int_equal(out[0], 76);     /* 0.299 * 255 */
+	assert_int_equal(out[1], 150);    /* 0.587 * 255 */
+	/* planes: R of both pixels, then G, then B */
+	assert_int_equal(image_fit(&img, (struct shape){ 3, 1, 2 }, RESIZE_NONE, out, NAME, &err), 0);
+	assert_memory_equal(out, ((uint8_t[]){ 255, 0, 0, 255, 0, 0 }), 6);
+	/* 2x1 grey 0, 100 to 4x1: centres at -0.25, 0.25, 0.75, 1.25 of the
+	 * source, clamped: 0, 25, 75, 100 */
+	uint8_t grey[] = { 0, 100 };
+	struct image g = { 2, 1, 1, grey };
+	assert_int_equal(image_fit(&g, (struct shape){ 1, 1, 4 }, RESIZE_BILINEAR, out, NAME, &err), 0);
+	assert_memory_equal(out, ((uint8_t[]){ 0, 25, 75, 100 }), 4);
+	/* to 1x1: the mean of the two */
+	assert_int_equal(image_fit(&g, (struct shape){ 3, 1, 1 }, RESIZE_BILINEAR, out, NAME, &err), 0);
+	assert_memory_equal(out, ((uint8_t[]){ 50, 50, 50 }), 3);
+	assert_int_equal(image_fit(&g, (struct shape){ 1, 1, 4 }, RESIZE_NONE, out, NAME, &err), -1);
+	assert_string_equal(cnn_error_str(&err, msg, sizeof msg), NAME ": the image is 2x1 pixels, the network "
+	                    "takes 4x1 (width x height); resize it first");
 }
 
 int main(void)
@@ -261,6 +380,9 @@ int main(void)
 		cmocka_unit_test(test_png_damaged),
 		cmocka_unit_test(test_pgm),
 		cmocka_unit_test(test_pgm_refused),
+		cmocka_unit_test(test_png_colour_types),
+		cmocka_unit_test(test_ppm),
+		cmocka_unit_test(test_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,10 @@
 /* Data augmentation for training batches: each image is moved by a random
  * affine map (rotation, scaling, translation) and resampled bilinearly, with
- * zeros outside the original. Evaluation data is never touched.
+ * zeros outside the original; then cropped at a random offset of up to
+ * crop_padding pixels each way (the image padded with zeros and a crop of
+ * its own size taken: the standard CIFAR recipe); then, with flip, mirrored
+ * left to right with probability 1/2. Zeros are those of the normalised
+ * input. Evaluation data is never touched.
  *
  * The draws for an image depend only on (seed, epoch, position in the
  * epoch): no generator state to carry, so a resumed run and a run on any
@@ -19,6 +23,8 @@ struct augment_config {
 	double shift;        /* pixels, uniform in [-shift, shift], each axis */
 	double rotation;     /* degrees, uniform in [-rotation, rotation] */
 	double scale;        /* relative, uniform in [1 - scale, 1 + scale] */
+	bool flip;           /* horizontal mirror, half of the images */
+	int crop_padding;    /* pixels: crop offset uniform in [-crop_padding, crop_padding], each axis */
 };
 
 /* Reads `train.augment` (a mapping; absent: disabled). */

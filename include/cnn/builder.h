@@ -10,22 +10,25 @@
 
 #include "cnn/augment.h"
 #include "cnn/config.h"
+#include "cnn/data.h"
 #include "cnn/layer.h"
 #include "cnn/memory.h"
 #include "cnn/optim.h"
 
 struct data_config {
-	const char *dataset;    /* "mnist", or "idx" for `format: idx` */
-	const char *path;       /* mnist: folder with the IDX files (or mnist.npz) */
-	const char *files[2][2];  /* idx: [train, test][images, labels] */
-	const char **class_names; /* idx: n_classes names (owned array; strings in the tree); NULL for mnist */
+	struct data_source *source; /* owned: the format (source->format) and its own keys */
+	const char *format;     /* its name: "mnist", "idx", "folder", ... */
+	char **class_names;     /* (n_classes) owned; NULL: the classes are numbers */
+	int n_classes;          /* 0: not known until the data is loaded */
 	int validation;         /* training samples held out for validation */
-	int n_classes;
-	struct shape shape;     /* of the dataset's samples (idx: known once loaded; c = 0 until then) */
+	long n_images;          /* all splits, when the format could tell (0: not yet) */
+	struct shape shape;     /* a fixed-size format's samples, checked against input (c = 0: any, or not yet) */
 	bool standardize;       /* normalize: standard, (v - mean) / std in byte units */
 	bool have_stats;        /* mean and std given (or recorded after computing them) */
-	double mean, std;
-	struct cfg_node *map;   /* the `data` mapping, where computed stats are recorded */
+	int n_stats;            /* values in mean and std: 1 (every channel) or the input's channels */
+	double mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
+	struct cnn_loc stats_loc; /* where mean was given */
+	struct cfg_node *map;   /* the `data` mapping, where computed stats and classes are recorded */
 };
 
 struct train_config {

@@ -77,6 +77,10 @@ int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err);
 void run_normalize(struct data_config *d, struct dataset *train, struct dataset *val,
                    struct dataset *test);
 
+/* Records the class names found in the data (a folder's subfolders, CIFAR's
+ * names file) as data.classes, unless the config gave them. */
+void run_record_classes(struct data_config *d);
+
 /* The memory estimate, one line. */
 void print_memory(FILE *f, const struct mem_estimate *m, double limit);
 

@@ -28,7 +28,8 @@ struct cnn_model {
 	char *name;
 	char **class_names;    /* (classes) */
 	int have_scaling;      /* the normalisation of raw pixels is known */
-	double scale, offset;  /* normalised = pixel * scale + offset, as dataset_batch */
+	/* normalised = pixel * scale[c] + offset[c] for channel c, as dataset_batch */
+	double scale[DATA_MAX_CHANNELS], offset[DATA_MAX_CHANNELS];
 };
 
 const char *cnn_status_str(cnn_status status)
@@ -84,9 +85,12 @@ static int model_describe(cnn_model *m, const struct model_config *cfg)
 			return -1;
 	}
 	const struct data_config *d = &cfg->data;
-	m->have_scaling = !d->standardize || d->have_stats;
-	m->scale = d->standardize ? 1.0 / d->std : 1.0 / 255.0;
-	m->offset = d->standardize ? -d->mean / d->std : 0.0;
+	m->have_scaling = (!d->standardize || d->have_stats) && m->net->input.c <= DATA_MAX_CHANNELS;
+	for (int c = 0; c < DATA_MAX_CHANNELS; c++) {
+		int k = d->n_stats > 1 ? c : 0; /* one value stands for every channel */
+		m->scale[c] = d->standardize ? 1.0 / d->std[k] : 1.0 / 255.0;
+		m->offset[c] = d->standardize ? -d->mean[k] / d->std[k] : 0.0;
+	}
 	return 0;
 }
 
@@ -219,8 +223,11 @@ static cnn_status predict(const cnn_model *m, const float *x, int n, float *prob
 		const float *src = x + (size_t)start * in;
 		if (raw) {
 			/* through double, as dataset_batch scales a pixel byte */
-			for (size_t j = 0; j < (size_t)count * in; j++)
-				scaled[j] = (float)((double)src[j] * m->scale + m->offset);
+			size_t plane = (size_t)net->input.h * (size_t)net->input.w;
+			for (size_t j = 0; j < (size_t)count * in; j++) {
+				size_t c = j / plane % (size_t)net->input.c;
+				scaled[j] = (float)((double)src[j] * m->scale[c] + m->offset[c]);
+			}
 			src = scaled;
 		}
 		net_infer(net, src, count, probs + (size_t)start * k, ws, acts);

@@ -3,7 +3,6 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cnn/builder.h"
 
@@ -192,15 +191,35 @@ static int read_input(struct cfg_node *root, struct model_config *c, struct cnn_
 	return 0;
 }
 
-static const char *const dataset_names[] = { "mnist", NULL };
-
 static const char *const normalize_names[] = { "scale", "standard", NULL };
+
+/* One of mean/std: a number, or a list of one number per input channel,
+ * each in [0, 255] (std: above 0). */
+static int read_stat(struct cfg_node *map, const char *key, bool positive, double *out, int *n,
+                     struct cnn_error *err)
+{
+	struct cfg_node *v = cfg_get(map, key);
+	const int count = v->kind == CFG_SEQ ? v->n : 1;
+	if (v->kind == CFG_MAP || count < 1 || count > DATA_MAX_CHANNELS)
+		return cnn_errorf(err, v->loc, "data: '%s' must be a number, or a list of 1 to %d numbers "
+		                  "(one per channel)", key, DATA_MAX_CHANNELS);
+	for (int i = 0; i < count; i++) {
+		const struct cfg_node *e = v->kind == CFG_SEQ ? v->vals[i] : v;
+		if (e->kind != CFG_SCALAR)
+			return cnn_errorf(err, e->loc, "data: each value of '%s' must be a number", key);
+		if (cfg_parse_double(e->text, &out[i]) || !(out[i] >= 0 && out[i] <= 255) || (positive && out[i] == 0))
+			return cnn_errorf(err, e->loc, "data: '%s' must be a number in %s255], got '%s'", key,
+			                  positive ? "(0, " : "[0, ", e->text);
+	}
+	*n = count;
+	return 0;
+}
 
 /* normalize: scale (v / 255) or standard ((v - mean) / std, from the training
  * set unless given; the runner records computed values in the config). */
 static int read_normalize(struct cfg_node *map, struct data_config *d, struct cnn_error *err)
 {
-	int which;
+	int which, n_mean = 0, n_std = 0;
 	if (cfg_enum(map, "normalize", CFG_OPTIONAL, 0, normalize_names, &which, "data", err))
 		return -1;
 	d->standardize = which == 1;
@@ -210,80 +229,116 @@ static int read_normalize(struct cfg_node *map, struct data_config *d, struct cn
 	if (!d->standardize)
 		return cnn_errorf(err, (mean ? mean : std)->loc,
 		                  "data: 'mean' and 'std' apply only with 'normalize: standard'");
-	if (cfg_float(map, "mean", CFG_REQUIRED, 0, 0, 255, &d->mean, "data", err) ||
-	    cfg_float_positive(map, "std", CFG_REQUIRED, 0, 255, &d->std, "data", err))
+	if (!mean || !std)
+		return cfg_missing_key(map, mean ? "std" : "mean", "data", "a number, or one per channel", err);
+	if (read_stat(map, "mean", false, d->mean, &n_mean, err) || read_stat(map, "std", true, d->std, &n_std, err))
 		return -1;
+	if (n_mean != n_std)
+		return cnn_errorf(err, std->loc, "data: 'mean' has %d value%s but 'std' has %d", n_mean,
+		                  n_mean == 1 ? "" : "s", n_std);
+	d->n_stats = n_mean;
+	d->stats_loc = mean->loc;
 	d->have_stats = true;
 	return 0;
 }
 
-/* `format: idx`: a pair of IDX files for each split and the class names. */
-static int read_idx_files(struct cfg_node *map, const char *split, const char **pair, struct cnn_error *err)
+/* "mnist, idx, folder, ...": the registry's names. */
+static void known_formats(char *known, size_t len)
 {
-	struct cfg_node *files;
-	char what[16];
-	snprintf(what, sizeof what, "data.%s", split);
-	if (cfg_map(map, split, CFG_REQUIRED, &files, "data", err) ||
-	    cfg_string(files, "images", CFG_REQUIRED, NULL, &pair[0], what, err) ||
-	    cfg_string(files, "labels", CFG_REQUIRED, NULL, &pair[1], what, err))
-		return -1;
-	return cfg_check_keys(files, split, err);
+	size_t used = 0;
+	int count;
+	const struct data_format *const *f = data_formats(&count);
+	known[0] = '\0';
+	for (int i = 0; i < count && used < len; i++)
+		used += (size_t)snprintf(known + used, len - used, "%s%s", i ? ", " : "", f[i]->name);
 }
 
-static int read_classes(struct cfg_node *map, struct data_config *d, struct cnn_error *err)
+static int unknown_format(const struct cfg_node *n, const char *key, struct cnn_error *err)
 {
-	struct cfg_node *list = cfg_get(map, "classes");
-	if (!list)
-		return cfg_missing_key(map, "classes", "data", "the list of class names, in label order", err);
-	if (list->kind != CFG_SEQ || list->n < 2 || list->n > 256)
-		return cnn_errorf(err, list->loc, "data: 'classes' must be a list of 2 to 256 class names, in label order");
-	d->class_names = calloc((size_t)list->n, sizeof *d->class_names);
-	if (!d->class_names)
-		return cnn_errorf_plain(err, "out of memory");
-	for (int i = 0; i < list->n; i++) {
-		const struct cfg_node *name = list->vals[i];
-		if (name->kind != CFG_SCALAR || !*name->text)
-			return cnn_errorf(err, name->loc, "data: each class name must be a non-empty string");
-		for (int j = 0; j < i; j++)
-			if (!strcmp(d->class_names[j], name->text))
-				return cnn_errorf(err, name->loc, "data: class name '%s' is given twice", name->text);
-		d->class_names[i] = name->text;
+	char known[256];
+	known_formats(known, sizeof known);
+	if (n->kind != CFG_SCALAR)
+		return cnn_errorf(err, n->loc, "data: '%s' must be one of: %s, got %s", key, known,
+		                  n->kind == CFG_SEQ ? "a list" : "a mapping");
+	return cnn_errorf(err, n->loc, "data: '%s' must be one of: %s; got '%s'", key, known, n->text);
+}
+
+/* `format:` (or the older `dataset: mnist`), looked up in the registry. */
+static const struct data_format *find_format(struct cfg_node *map, struct cnn_error *err)
+{
+	/* Looked up without cfg_get, which would list both keys as known in every message. */
+	const char *key = "format";
+	for (int i = 0; i < map->n; i++)
+		if (!strcmp(map->keys[i], "dataset"))
+			key = "dataset";
+	struct cfg_node *n = cfg_get(map, key);
+	if (!n) {
+		char what[280] = "one of: ";
+		known_formats(what + strlen(what), sizeof what - strlen(what));
+		cfg_missing_key(map, "format", "data", what, err);
+		return NULL;
 	}
-	d->n_classes = list->n;
-	return 0;
+	if (!strcmp(key, "dataset") && cfg_get(map, "format")) {
+		cnn_errorf(err, cfg_key_loc(map, "format"), "data: give 'format' or the older 'dataset', not both");
+		return NULL;
+	}
+	const struct data_format *f = n->kind == CFG_SCALAR ? data_format_find(n->text) : NULL;
+	if (!f)
+		unknown_format(n, key, err);
+	return f;
 }
 
-static const char *const format_names[] = { "idx", NULL };
+/* What the format can tell from its files before any image is decoded: the
+ * class names and count, the image shape and count (for the memory check).
+ * Returns the number of training images, 0 if it cannot tell. */
+static long probe_data(struct data_config *d)
+{
+	struct data_probe p = { 0 };
+	const struct data_format *f = d->source->format;
+	if (!f->probe || f->probe(d->source, &p, NULL)) {
+		data_probe_free(&p);
+		return 0;
+	}
+	d->n_images = p.n_images;
+	d->shape = p.shape;
+	if (!d->n_classes && p.n_classes) {
+		d->n_classes = p.n_classes;
+		d->class_names = p.class_names;
+		p.class_names = NULL;
+	}
+	data_probe_free(&p);
+	return p.n_train;
+}
 
 static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	struct cfg_node *map;
-	int which;
 	long validation;
 	struct data_config *d = &c->data;
 	if (cfg_map(root, "data", CFG_REQUIRED, &map, NULL, err))
 		return -1;
-	if (cfg_get(map, "format")) {
-		/* any single-channel IDX set: the shape comes from the files */
-		if (cfg_enum(map, "format", CFG_REQUIRED, -1, format_names, &which, "data", err) ||
-		    read_idx_files(map, "train", d->files[0], err) ||
-		    read_idx_files(map, "test", d->files[1], err) || read_classes(map, d, err))
-			return -1;
-		d->dataset = "idx";
-	} else {
-		if (cfg_enum(map, "dataset", CFG_REQUIRED, -1, dataset_names, &which, "data", err) ||
-		    cfg_string(map, "path", CFG_OPTIONAL, "data/mnist", &d->path, "data", err))
-			return -1;
-		d->dataset = dataset_names[which];
-		d->n_classes = 10;
-		d->shape = (struct shape){ 1, 28, 28 };
+	const struct data_format *f = find_format(map, err);
+	if (!f)
+		return -1;
+	int rc = f->create(map, &d->source, err);
+	/* set even on failure: model_config_free destroys it through its format */
+	if (d->source) {
+		d->source->format = f;
+		d->source->loc = map->loc;
 	}
-	if (cfg_int(map, "validation", CFG_OPTIONAL, d->class_names ? 0 : 5000, 0,
-	            d->class_names ? 100000000 : 59000, &validation, "data", err) ||
+	if (rc)
+		return -1;
+	d->format = f->name;
+	if (data_read_classes(map, false, &d->class_names, &d->n_classes, err) ||
+	    cfg_int(map, "validation", CFG_OPTIONAL, f->validation, 0, 100000000, &validation, "data", err) ||
 	    read_normalize(map, d, err) || cfg_check_keys(map, "data", err))
 		return -1;
 	d->map = map;
 	d->validation = (int)validation;
+	long n_train = probe_data(d);
+	if (n_train && validation >= n_train)
+		return cnn_errorf(err, cfg_get(map, "validation")->loc,
+		                  "data: 'validation' (%ld) must be smaller than the %ld training images", validation, n_train);
 	return 0;
 }
 
@@ -392,25 +447,13 @@ static int read_loss(struct cfg_node *root, struct model_config *c, struct cnn_e
 	return 0;
 }
 
-/* The IDX files' sizes on disk: the bytes they become in memory, for raw
- * files (a .gz is counted at its compressed size, an underestimate). */
-static double idx_files_bytes(const struct data_config *d)
-{
-	double total = 0;
-	struct stat st;
-	for (int s = 0; s < 2; s++)
-		for (int f = 0; f < 2; f++)
-			if (stat(d->files[s][f], &st) == 0)
-				total += (double)st.st_size;
-	return total;
-}
-
 /* Refuses, before anything big is allocated, a network that would not fit. */
 static int check_memory(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
 {
 	const struct data_config *d = &c->data;
-	double data_bytes = d->class_names ? idx_files_bytes(d)
-	                                   : 70000.0 * ((double)shape_size(d->shape) + 1); /* MNIST, as bytes */
+	/* the images as bytes, each fitted to the input, and their labels, as
+	 * many as the format counted (0 where it could not look before loading) */
+	double data_bytes = (double)d->n_images * ((double)shape_size(c->input) + 1);
 	int states = !strcmp(c->optim.type, "sgd") ? 1 : 2;   /* adam, adamw: m and v */
 	mem_estimate(c->layers, c->n_layers, c->input, c->train.batch, c->train.threads, states,
 	             data_bytes, &c->memory);
@@ -448,18 +491,27 @@ static int check_memory(struct cfg_node *root, struct model_config *c, struct cn
 /* The last layer must give one score per class: say which layer and what to add. */
 static int check_head(const struct model_config *c, struct cnn_error *err)
 {
-	if (c->data.shape.c && (shape_size(c->input) != shape_size(c->data.shape) || c->input.c != c->data.shape.c ||
-	    c->input.h != c->data.shape.h || c->input.w != c->data.shape.w))
+	const struct data_config *d = &c->data;
+	if (d->shape.c && (c->input.c != d->shape.c || c->input.h != d->shape.h || c->input.w != d->shape.w))
 		return cnn_errorf(err, c->input_loc, "'input' is [%d, %d, %d] but %s samples are [%d, %d, %d]",
-		                  c->input.c, c->input.h, c->input.w, c->data.dataset,
-		                  c->data.shape.c, c->data.shape.h, c->data.shape.w);
+		                  c->input.c, c->input.h, c->input.w, d->format, d->shape.c, d->shape.h, d->shape.w);
+	if (d->n_stats > 1 && d->n_stats != c->input.c)
+		return cnn_errorf(err, d->stats_loc, "data: 'mean' and 'std' have %d values, but 'input' has %d "
+		                  "channel%s; give one value, or one per channel", d->n_stats, c->input.c,
+		                  c->input.c == 1 ? "" : "s");
+	if (c->input.c > DATA_MAX_CHANNELS)
+		return cnn_errorf(err, c->input_loc, "'input' has %d channels; images have at most %d",
+		                  c->input.c, DATA_MAX_CHANNELS);
 	const struct layer *last = c->layers[c->n_layers - 1];
-	if (last->out.h != 1 || last->out.w != 1 || last->out.c != c->data.n_classes) {
+	/* With classes still unknown (a folder not yet listed) the runner checks
+	 * once the data is loaded: see run_resolve_classes. */
+	int k = d->n_classes ? d->n_classes : (int)shape_size(last->out);
+	if (last->out.h != 1 || last->out.w != 1 || last->out.c != k) {
 		char s[48];
 		shape_str(last->out, s, sizeof s);
 		return cnn_errorf(err, last->loc, "%s: the loss needs the last layer to output %d values (one per class), "
 		                  "but %s outputs %s; end with {type: dense, units: %d}%s",
-		                  last->ops->type, c->data.n_classes, last->name, s, c->data.n_classes,
+		                  last->ops->type, k, last->name, s, k,
 		                  last->out.h != 1 || last->out.w != 1 ? " after {type: flatten}" : "");
 	}
 	return 0;
@@ -559,6 +611,9 @@ void model_config_free(struct model_config *c)
 	free(c->layers);
 	c->layers = NULL;
 	c->n_layers = 0;
-	free(c->data.class_names);
+	data_free_names(c->data.class_names, c->data.n_classes);
 	c->data.class_names = NULL;
+	if (c->data.source)
+		c->data.source->format->destroy(c->data.source);
+	c->data.source = NULL;
 }

@@ -93,7 +93,7 @@ static int idx_read(gzFile gz, const char *file, void *buf, size_t len, size_t *
  * of a training step on the reference network. Advised for 2 MB pages
  * before it is touched, the whole set needs a few dozen TLB entries. Where
  * the kernel does not do huge pages the advice is ignored. */
-static uint8_t *alloc_image_bytes(size_t bytes)
+uint8_t *data_alloc_images(size_t bytes)
 {
 	void *p = NULL;
 
@@ -246,7 +246,7 @@ int idx_load(const char *file, int ndim_expected, uint8_t **data, int dims[3],
 		goto out_close_gz;
 
 	if (file_can_hold(fd, gz, bytes)) {
-		if (!(buf = alloc_image_bytes(bytes))) {
+		if (!(buf = data_alloc_images(bytes))) {
 			cnn_errorf(err, at, "out of memory reading %zu bytes of data", bytes);
 			goto out_close_gz;
 		}
@@ -280,4 +280,32 @@ out_close_gz:
 out_close_fd:
 	close(fd);
 	return -1;
+}
+
+int idx_peek(const char *file, int ndim_expected, int dims[3], struct cnn_error *err)
+{
+	size_t bytes;
+	int fd = input_open(file, err); /* never blocks: regular files only */
+	if (fd < 0)
+		return -1;
+	gzFile gz = gzdopen(fd, "rb");
+	if (!gz) {
+		close(fd);
+		return cnn_errorf(err, (struct cnn_loc){ file, 0, 0 }, "cannot open: out of memory");
+	}
+	int rc = idx_header(gz, file, ndim_expected, dims, &bytes, err);
+	gzclose(gz);
+	return rc;
+}
+
+int idx_probe_images(const char *file, bool train, struct data_probe *p, struct cnn_error *err)
+{
+	int dims[3];
+	if (idx_peek(file, 3, dims, err))
+		return -1;
+	p->n_images += dims[0];
+	p->shape = (struct shape){ 1, dims[1], dims[2] };
+	if (train)
+		p->n_train = dims[0];
+	return 0;
 }

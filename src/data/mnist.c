@@ -1,12 +1,10 @@
-/* MNIST from its four IDX files, and the dataset operations the runner needs.
- *
- * Images stay as bytes until a batch is drawn: 47 MB for the training set
- * instead of 188 MB of floats. */
+/* `format: mnist` (and the older `dataset: mnist`): MNIST from its four IDX
+ * files or a Keras-style mnist.npz, in the folder `path` (default data/mnist).
+ * Its one key is `path`; the ten classes are the digits. */
 #include "cnn/data.h"
 
 #include <limits.h>
 #include <stdbool.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -74,18 +72,6 @@ static bool mnist_npz_in(const char *dir, char *path, size_t len)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* idx_load's errors point at the path they were given, which here is a
- * local buffer: fold it into the message before the buffer goes away. */
-static int mnist_fold_loc(struct cnn_error *err)
-{
-	if (err) {
-		struct cnn_error e = *err;
-		char buf[sizeof e.msg];
-		cnn_errorf_plain(err, "%s", cnn_error_str(&e, buf, sizeof buf));
-	}
-	return -1;
-}
-
 int mnist_load(const char *path, const char *split, struct dataset *out, struct cnn_error *err)
 {
 	char img_path[PATH_MAX], lab_path[PATH_MAX];
@@ -114,197 +100,51 @@ int mnist_load(const char *path, const char *split, struct dataset *out, struct 
 	return idx_pair_load(img_path, lab_path, MNIST_CLASSES, out, err);
 }
 
-int idx_pair_load(const char *img_path, const char *lab_path, int n_classes,
-                  struct dataset *out, struct cnn_error *err)
+struct mnist_source {
+	struct data_source base;
+	const char *path;       /* into the config tree */
+};
+
+static int mnist_create(struct cfg_node *map, struct data_source **out, struct cnn_error *err)
 {
-	uint8_t *images = NULL, *labels = NULL;
-	int idims[3], ldims[3];
-
-	memset(out, 0, sizeof *out);
-	if (idx_load(img_path, 3, &images, idims, err))
-		return mnist_fold_loc(err);
-	if (idx_load(lab_path, 1, &labels, ldims, err)) {
-		mnist_fold_loc(err);
-		goto out_free_images;
-	}
-
-	if (ldims[0] != idims[0]) {
-		cnn_errorf_plain(err, "%s: %d labels, but %s has %d images", lab_path, ldims[0],
-				 img_path, idims[0]);
-		goto out_free_labels;
-	}
-	for (int i = 0; i < ldims[0]; i++) {
-		if (labels[i] >= n_classes) {
-			cnn_errorf_plain(err, "%s: label %d at index %d is out of range for %d classes",
-					 lab_path, labels[i], i, n_classes);
-			goto out_free_labels;
-		}
-	}
-
-	out->n = idims[0];
-	out->shape = (struct shape){ 1, idims[1], idims[2] };
-	out->n_classes = n_classes;
-	out->images = images;
-	out->labels = labels;
-	return 0;
-
-out_free_labels:
-	free(labels);
-out_free_images:
-	free(images);
-	return -1;
+	struct mnist_source *m = calloc(1, sizeof *m);
+	if (!m)
+		return cnn_errorf_plain(err, "out of memory");
+	*out = &m->base;
+	return cfg_string(map, "path", CFG_OPTIONAL, "data/mnist", &m->path, "data", err);
 }
 
-void dataset_free(struct dataset *d)
+/* The IDX headers: how many images of what size (an .npz is not opened). */
+static int mnist_probe(const struct data_source *s, struct data_probe *p, struct cnn_error *err)
 {
-	if (!d)
-		return;
-	free(d->images);
-	free(d->labels);
-	memset(d, 0, sizeof *d);
-}
-
-/* Reorders n samples of ss bytes so that sample i becomes old sample
- * perm[i], in place: each cycle of the permutation is walked once with one
- * sample held aside, so the set is never in memory twice. */
-static void permute_in_place(uint8_t *images, uint8_t *labels, size_t ss, const int *perm, int n,
-                             uint8_t *done, uint8_t *held)
-{
-	for (int start = 0; start < n; start++) {
-		if (done[start])
-			continue;
-		uint8_t held_label = labels[start];
-		memcpy(held, images + (size_t)start * ss, ss);
-		int i = start;
-		while (perm[i] != start) {
-			int src = perm[i];
-			memcpy(images + (size_t)i * ss, images + (size_t)src * ss, ss);
-			labels[i] = labels[src];
-			done[i] = 1;
-			i = src;
-		}
-		memcpy(images + (size_t)i * ss, held, ss);
-		labels[i] = held_label;
-		done[i] = 1;
+	const struct mnist_source *m = (const struct mnist_source *)s;
+	char img[PATH_MAX], lab[PATH_MAX];
+	p->n_classes = MNIST_CLASSES;
+	for (int i = 0; i < 2; i++) {
+		const char *prefix = i ? "t10k" : "train";
+		if (mnist_is_npz(m->path) || mnist_find(m->path, prefix, "images", "idx3", img, sizeof img, err) ||
+		    mnist_find(m->path, prefix, "labels", "idx1", lab, sizeof lab, err) ||
+		    idx_probe_images(img, i == 0, p, err))
+			return -1;
 	}
-}
-
-int dataset_split(struct dataset *from, const int *perm, int count, struct dataset *to,
-		  struct cnn_error *err)
-{
-	size_t ss = shape_size(from->shape);
-	int n = from->n, keep = n - count;
-	uint8_t *seen, *held, *mi, *ml;
-
-	memset(to, 0, sizeof *to);
-	if (count < 0 || count > n)
-		return cnn_errorf_plain(err, "cannot split %d samples off a dataset of %d", count, n);
-
-	/* A bad perm is the caller's bug, but it would silently duplicate
-	 * samples across the two sets: check it, it costs n bytes. The same
-	 * bytes then mark the samples already moved. */
-	seen = calloc(n > 0 ? (size_t)n : 1, 1);
-	held = malloc(ss + 1);
-	/* +1: malloc(0) may return NULL, which would read as a failure. */
-	mi = malloc((size_t)count * ss + 1);
-	ml = malloc((size_t)count + 1);
-	if (!seen || !held || !mi || !ml) {
-		free(seen);
-		free(held);
-		free(mi);
-		free(ml);
-		return cnn_errorf_plain(err, "out of memory splitting %d samples off a dataset of %d",
-					count, n);
-	}
-	for (int i = 0; i < n; i++) {
-		CNN_ASSERT(perm[i] >= 0 && perm[i] < n && !seen[perm[i]]);
-		seen[perm[i]] = 1;
-	}
-	for (int i = 0; i < n; i++)
-		seen[i] = 0;
-
-	/* The split-off samples are copied out; the kept ones are then moved
-	 * into place within `from`'s own memory (MNIST: 47 MB, which a copy
-	 * would have doubled at the peak). */
-	for (int i = keep; i < n; i++) {
-		memcpy(mi + (size_t)(i - keep) * ss, from->images + (size_t)perm[i] * ss, ss);
-		ml[i - keep] = from->labels[perm[i]];
-	}
-	permute_in_place(from->images, from->labels, ss, perm, n, seen, held);
-	free(seen);
-	free(held);
-
-	to->n = count;
-	to->shape = from->shape;
-	to->n_classes = from->n_classes;
-	to->standardized = from->standardized;
-	to->scale = from->scale;
-	to->offset = from->offset;
-	to->images = mi;
-	to->labels = ml;
-	/* The tail of from's memory held the samples now in `to`: give it back
-	 * (glibc shrinks in place; a failed shrink just keeps the old block). */
-	from->n = keep;
-	uint8_t *shrunk = realloc(from->images, (size_t)keep * ss + 1);
-	if (shrunk)
-		from->images = shrunk;
-	shrunk = realloc(from->labels, (size_t)keep + 1);
-	if (shrunk)
-		from->labels = shrunk;
 	return 0;
 }
 
-void dataset_standardize(const struct dataset *train, double *scale, double *offset)
+static int mnist_format_load(const struct data_source *s, enum data_split split, const char *path,
+                             const struct data_request *req, struct dataset *out, struct cnn_error *err)
 {
-	/* counts of each byte value: exact sums, whatever the dataset's size */
-	uint64_t hist[256] = { 0 };
-	size_t total = (size_t)train->n * shape_size(train->shape);
-	for (size_t i = 0; i < total; i++)
-		hist[train->images[i]]++;
-	double sum = 0, sq = 0;
-	for (int v = 0; v < 256; v++) {
-		sum += (double)hist[v] * v;
-		sq += (double)hist[v] * v * v;
-	}
-	double mean = total ? sum / total : 0;
-	double var = total ? sq / total - mean * mean : 0;
-	double sd = var > 1e-12 ? sqrt(var) : 1;
-	*scale = 1.0 / sd;
-	*offset = -mean / sd;
+	const struct mnist_source *m = (const struct mnist_source *)s;
+	(void)req;
+	if (split == DATA_VAL)
+		return 1;
+	return mnist_load(path ? path : m->path, split == DATA_TRAIN ? "train" : "test", out, err);
 }
 
-static void prefetch_bytes(const uint8_t *p, size_t n)
-{
-	for (size_t off = 0; off < n; off += 64)
-		__builtin_prefetch(p + off);
-	__builtin_prefetch(p + n - 1);
-}
-
-void dataset_batch(const struct dataset *d, const int *idx, int n, float *x, int *labels_out)
-{
-	size_t ss = shape_size(d->shape);
-	const double scale = d->standardized ? d->scale : 1.0 / 255.0;
-	const double offset = d->standardized ? d->offset : 0.0;
-
-	/* Shuffled images are scattered over the whole set, far apart in
-	 * memory: the hardware prefetcher cannot guess the next one, and each
-	 * image's cache lines came from DRAM one miss at a time (a third of a
-	 * 1-thread step on the reference network). Ask for a few images ahead. */
-	enum { AHEAD = 4 };
-	for (int i = 0; i < n && i < AHEAD; i++)
-		prefetch_bytes(d->images + (size_t)idx[i] * ss, ss);
-	for (int i = 0; i < n; i++) {
-		CNN_ASSERT(idx[i] >= 0 && idx[i] < d->n);
-		if (i + AHEAD < n)
-			prefetch_bytes(d->images + (size_t)idx[i + AHEAD] * ss, ss);
-		const uint8_t *src = d->images + (size_t)idx[i] * ss;
-		float *dst = x + (size_t)i * ss;
-		/* Through double: with the default scale 1/255, v * scale rounded
-		 * to float equals the float division v / 255.0f for every byte
-		 * (checked for all 256), and vectorises where a division would not. */
-		for (size_t j = 0; j < ss; j++)
-			dst[j] = (float)(src[j] * scale + offset);
-		if (labels_out)
-			labels_out[i] = d->labels[idx[i]];
-	}
-}
+const struct data_format mnist_format = {
+	.name = "mnist",
+	.validation = 5000,
+	.create = mnist_create,
+	.probe = mnist_probe,
+	.load = mnist_format_load,
+	.destroy = data_source_free,
+};

@@ -1,10 +1,14 @@
-/* PGM (P5) and grayscale PNG decoding for prediction on single images.
+/* Image decoding for datasets and `cnnrun predict`: PNG, PGM/PPM here,
+ * JPEG in image_jpeg.c.
  *
- * PNG, as far as it is needed here (RFC 2083 / ISO 15948): an 8-byte
- * signature, then chunks of u32 big-endian length, 4-byte type, data and a
- * CRC-32 over type and data. IHDR comes first; the IDAT chunks together
+ * PNG (RFC 2083 / ISO 15948): an 8-byte signature, then chunks of u32
+ * big-endian length, 4-byte type, data and a CRC-32 over type and data.
+ * IHDR comes first; PLTE holds a palette's colours; the IDAT chunks together
  * are one zlib stream holding, per row, a filter-type byte and the row's
- * filtered bytes; IEND ends the file. Every chunk's CRC is checked. */
+ * filtered bytes (pixels packed at 1, 2 or 4 bits, or 1 or 2 bytes per
+ * sample, big-endian); IEND ends the file. Every chunk's CRC is checked.
+ * Alpha is dropped (the colour as stored is kept), 16-bit samples are
+ * rounded to 8 bits, palettes are expanded to RGB. */
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -33,19 +37,27 @@ static struct cnn_loc at_file(const char *name)
 	return (struct cnn_loc){ name, 0, 0 };
 }
 
-static int alloc_pixels(struct image *out, size_t w, size_t h, const char *name,
-                        struct cnn_error *err)
+int image_check_size(size_t w, size_t h, const char *name, struct cnn_error *err)
 {
 	if (w == 0 || h == 0)
 		return cnn_errorf(err, at_file(name), "image is empty (%zux%zu)", w, h);
 	if (w > IMAGE_MAX_PIXELS || h > IMAGE_MAX_PIXELS / w)
 		return cnn_errorf(err, at_file(name), "image of %zux%zu pixels is too large "
 		                  "(at most %zu pixels)", w, h, IMAGE_MAX_PIXELS);
-	out->pixels = malloc(w * h);
+	return 0;
+}
+
+int image_alloc(struct image *out, size_t w, size_t h, int channels, const char *name,
+                struct cnn_error *err)
+{
+	if (image_check_size(w, h, name, err))
+		return -1;
+	out->pixels = malloc(w * h * (size_t)channels);
 	if (!out->pixels)
 		return cnn_errorf(err, at_file(name), "out of memory");
 	out->width = (int)w;
 	out->height = (int)h;
+	out->channels = channels;
 	return 0;
 }
 
@@ -82,34 +94,37 @@ static bool pgm_number(const unsigned char **p, const unsigned char *end, size_t
 	return true;
 }
 
-static int decode_pgm(const unsigned char *d, size_t len, const char *name, struct image *out,
+/* P5 (grey) and P6 (RGB): maxval up to 255 one byte per sample, up to
+ * 65535 two bytes, big-endian (netpbm). */
+static int decode_pnm(const unsigned char *d, size_t len, const char *name, struct image *out,
                       struct cnn_error *err)
 {
 	const unsigned char *p = d + 2, *end = d + len;
-	size_t w, h, maxval, n;
+	const int channels = d[1] == '6' ? 3 : 1;
+	const char *kind = channels == 3 ? "PPM" : "PGM";
+	size_t w, h, maxval;
 
 	if (!pgm_number(&p, end, &w) || !pgm_number(&p, end, &h) || !pgm_number(&p, end, &maxval) ||
 	    p >= end || !isspace(*p))
-		return cnn_errorf(err, at_file(name), "bad PGM header (expected P5, width, height, "
-		                  "maxval)");
+		return cnn_errorf(err, at_file(name), "bad %s header (expected P%c, width, height, "
+		                  "maxval)", kind, d[1]);
 	p++;    /* exactly one whitespace byte before the pixels */
 	if (maxval == 0 || maxval > 65535)
-		return cnn_errorf(err, at_file(name), "bad PGM maxval %zu", maxval);
-	if (maxval > 255)
-		return cnn_errorf(err, at_file(name), "16-bit PGM (maxval %zu) is not supported; "
-		                  "convert to 8-bit", maxval);
-	if (alloc_pixels(out, w, h, name, err))
+		return cnn_errorf(err, at_file(name), "bad %s maxval %zu", kind, maxval);
+	if (image_alloc(out, w, h, channels, name, err))
 		return -1;
-	n = w * h;
-	if ((size_t)(end - p) < n) {
-		cnn_errorf(err, at_file(name), "truncated PGM: %zu bytes of pixels, %zux%zu needs %zu",
-		           (size_t)(end - p), w, h, n);
+	const size_t n = w * h * (size_t)channels, bytes = maxval > 255 ? 2 : 1;
+	if ((size_t)(end - p) / bytes < n) {
+		cnn_errorf(err, at_file(name), "truncated %s: %zu bytes of pixels, %zux%zu needs %zu",
+		           kind, (size_t)(end - p), w, h, n * bytes);
 		image_free(out);
 		return -1;
 	}
 	/* Values above maxval are clamped; scaling keeps maxval as white. */
 	for (size_t i = 0; i < n; i++) {
-		size_t v = p[i] > maxval ? maxval : p[i];
+		size_t v = bytes == 2 ? (size_t)p[2 * i] << 8 | p[2 * i + 1] : p[i];
+		if (v > maxval)
+			v = maxval;
 		out->pixels[i] = (uint8_t)((v * 255 + maxval / 2) / maxval);
 	}
 	return 0;
@@ -133,6 +148,9 @@ static const char *png_color_name(int type)
 struct png_header {
 	size_t width, height;
 	int depth, color, interlace;
+	int samples;            /* per pixel: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA, 1 palette index */
+	size_t row_bytes;       /* packed, without the filter byte */
+	size_t bpp;             /* bytes per complete pixel, at least 1: the filters' "left" */
 };
 
 static int png_check_header(const unsigned char *b, const char *name, struct png_header *h,
@@ -146,21 +164,43 @@ static int png_check_header(const unsigned char *b, const char *name, struct png
 	if (b[10] != 0 || b[11] != 0)
 		return cnn_errorf(err, at_file(name), "bad PNG header (unknown compression or "
 		                  "filter method)");
-	if (h->color != 0)
-		return cnn_errorf(err, at_file(name), "PNG color type %d (%s) is not supported; "
-		                  "convert to 8-bit grayscale", h->color, png_color_name(h->color));
-	if (h->depth != 8)
-		return cnn_errorf(err, at_file(name), "PNG bit depth %d is not supported; "
-		                  "convert to 8-bit grayscale", h->depth);
+	/* the pairs the standard allows (table 11.1); depths as bit masks */
+	static const struct { int color, samples; unsigned depths; } kinds[] = {
+		{ 0, 1, 1u << 1 | 1u << 2 | 1u << 4 | 1u << 8 | 1u << 16 }, { 2, 3, 1u << 8 | 1u << 16 },
+		{ 3, 1, 1u << 1 | 1u << 2 | 1u << 4 | 1u << 8 }, { 4, 2, 1u << 8 | 1u << 16 },
+		{ 6, 4, 1u << 8 | 1u << 16 },
+	};
+	h->samples = 0;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (kinds[i].color != h->color)
+			continue;
+		if (h->depth > 16 || !(kinds[i].depths >> h->depth & 1))
+			return cnn_errorf(err, at_file(name), "bad PNG header: bit depth %d is not allowed "
+			                  "for color type %d (%s)", h->depth, h->color, png_color_name(h->color));
+		h->samples = kinds[i].samples;
+	}
+	if (!h->samples)
+		return cnn_errorf(err, at_file(name), "bad PNG header: unknown color type %d", h->color);
 	if (h->interlace != 0)
 		return cnn_errorf(err, at_file(name), "interlaced PNG is not supported; save it "
 		                  "without interlacing");
+	if (image_check_size(h->width, h->height, name, err))
+		return -1;
+	size_t bits = (size_t)h->samples * (size_t)h->depth;
+	h->row_bytes = (h->width * bits + 7) / 8;
+	h->bpp = bits < 8 ? 1 : bits / 8;
 	return 0;
 }
 
+struct png_palette {
+	unsigned char rgb[3 * 256];
+	int n;                  /* entries */
+};
+
 /* Walks the chunks: the header into *h, the IDAT data appended to *idat. */
 static int png_chunks(const unsigned char *d, size_t len, const char *name,
-                      struct png_header *h, struct bytebuf *idat, struct cnn_error *err)
+                      struct png_header *h, struct bytebuf *idat, struct png_palette *pal,
+                      struct cnn_error *err)
 {
 	struct bytecur c = { d + sizeof png_sig, len - sizeof png_sig };
 	const unsigned char *hdr, *body, *crc;
@@ -195,13 +235,20 @@ static int png_chunks(const unsigned char *d, size_t len, const char *name,
 			break;
 		} else if (!strcmp(type, "IHDR")) {
 			return cnn_errorf(err, at_file(name), "bad PNG: a second IHDR chunk (a PNG has one)");
-		} else if (isupper((unsigned char)type[0]) && strcmp(type, "PLTE")) {
+		} else if (!strcmp(type, "PLTE")) {
+			if (n == 0 || n % 3 || n > 3 * 256)
+				return cnn_errorf(err, at_file(name), "bad PNG: a palette of %u bytes", (unsigned)n);
+			memcpy(pal->rgb, body, n);
+			pal->n = (int)(n / 3);
+		} else if (isupper((unsigned char)type[0])) {
 			/* Critical chunks change the meaning of the pixels. */
 			return cnn_errorf(err, at_file(name), "PNG chunk %s is not supported", type);
 		}
 	}
 	if (idat->len == 0)
 		return cnn_errorf(err, at_file(name), "bad PNG: no image data (IDAT)");
+	if (h->color == 3 && pal->n == 0)
+		return cnn_errorf(err, at_file(name), "bad PNG: a palette image without a palette (PLTE)");
 	return 0;
 }
 
@@ -211,32 +258,65 @@ static int paeth(int a, int b, int c)
 	return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-/* Undoes the per-row filters (one byte per pixel, so "left" is x - 1) in
- * raw (height rows of 1 + width bytes) into pixels. */
-static int png_unfilter(const unsigned char *raw, struct image *img, const char *name,
+/* Undoes the per-row filters in place: raw holds height rows of 1 + row_bytes
+ * bytes; "left" is the byte bpp back (the same sample of the pixel before). */
+static int png_unfilter(unsigned char *raw, const struct png_header *h, const char *name,
                         struct cnn_error *err)
 {
-	size_t w = (size_t)img->width;
+	const size_t rb = h->row_bytes, bpp = h->bpp;
 
-	for (size_t y = 0; y < (size_t)img->height; y++) {
-		const unsigned char *in = raw + y * (w + 1) + 1;
-		unsigned char *row = img->pixels + y * w;
-		const unsigned char *up = y ? row - w : NULL;
-		int type = in[-1];
-		for (size_t x = 0; x < w; x++) {
-			int a = x ? row[x - 1] : 0, b = up ? up[x] : 0, c = x && up ? up[x - 1] : 0;
-			int pred;
-			switch (type) {
-			case 0: pred = 0; break;
-			case 1: pred = a; break;
-			case 2: pred = b; break;
-			case 3: pred = (a + b) / 2; break;
-			case 4: pred = paeth(a, b, c); break;
-			default:
-				return cnn_errorf(err, at_file(name), "bad PNG: row %zu has filter type %d",
-				                  y, type);
+	for (size_t y = 0; y < h->height; y++) {
+		unsigned char *row = raw + y * (rb + 1) + 1;
+		const unsigned char *up = y ? row - (rb + 1) : NULL;
+		int type = row[-1];
+		if (type > 4)
+			return cnn_errorf(err, at_file(name), "bad PNG: row %zu has filter type %d", y, type);
+		for (size_t x = 0; x < rb; x++) {
+			int a = x >= bpp ? row[x - bpp] : 0, b = up ? up[x] : 0;
+			int c = x >= bpp && up ? up[x - bpp] : 0;
+			int pred = type == 1 ? a : type == 2 ? b : type == 3 ? (a + b) / 2 :
+			           type == 4 ? paeth(a, b, c) : 0;
+			row[x] = (unsigned char)(row[x] + pred);
+		}
+	}
+	return 0;
+}
+
+/* Sample i (0-based, in row order) of a packed row at `depth` bits. */
+static unsigned png_sample(const unsigned char *row, size_t i, int depth)
+{
+	if (depth == 16)
+		return (unsigned)row[2 * i] << 8 | row[2 * i + 1];
+	if (depth == 8)
+		return row[i];
+	size_t bit = i * (size_t)depth;
+	unsigned byte = row[bit / 8];
+	return (byte >> (8 - depth - bit % 8)) & ((1u << depth) - 1);
+}
+
+/* Unfiltered rows to 8-bit grey or RGB pixels: alpha dropped, palette
+ * expanded, lower depths scaled up so the largest value is 255. */
+static int png_expand(const unsigned char *raw, const struct png_header *h, const struct png_palette *pal,
+                      struct image *out, const char *name, struct cnn_error *err)
+{
+	const unsigned maxv = (1u << h->depth) - 1;
+	const int keep = h->samples >= 3 || h->color == 3 ? 3 : 1;
+	for (size_t y = 0; y < h->height; y++) {
+		const unsigned char *row = raw + y * (h->row_bytes + 1) + 1;
+		unsigned char *dst = out->pixels + y * h->width * (size_t)keep;
+		for (size_t x = 0; x < h->width; x++) {
+			if (h->color == 3) {
+				unsigned k = png_sample(row, x, h->depth);
+				if ((int)k >= pal->n)
+					return cnn_errorf(err, at_file(name), "bad PNG: pixel (%zu, %zu) uses palette entry "
+					                  "%u of %d", x, y, k, pal->n);
+				memcpy(dst + 3 * x, pal->rgb + 3 * k, 3);
+				continue;
 			}
-			row[x] = (unsigned char)(in[x] + pred);
+			for (int c = 0; c < keep; c++) {
+				unsigned v = png_sample(row, x * (size_t)h->samples + (size_t)c, h->depth);
+				dst[(size_t)keep * x + (size_t)c] = (unsigned char)((v * 255 + maxv / 2) / maxv);
+			}
 		}
 	}
 	return 0;
@@ -281,24 +361,26 @@ static int decode_png(const unsigned char *d, size_t len, const char *name, stru
 {
 	struct png_header h = { 0 };
 	struct bytebuf idat = { 0 };
+	struct png_palette pal = { .n = 0 };
 	unsigned char *raw = NULL;
 	int rc = -1;
 
-	if (png_chunks(d, len, name, &h, &idat, err))
+	if (png_chunks(d, len, name, &h, &idat, &pal, err))
 		goto out;
 	if (idat.len > UINT_MAX) {
 		cnn_errorf(err, at_file(name), "PNG image data is too large");
 		goto out;
 	}
-	if (alloc_pixels(out, h.width, h.height, name, err))
+	if (image_alloc(out, h.width, h.height, h.samples >= 3 || h.color == 3 ? 3 : 1, name, err))
 		goto out;
-	size_t raw_len = h.height * (h.width + 1);
+	size_t raw_len = h.height * (h.row_bytes + 1);
 	raw = malloc(raw_len);
 	if (!raw) {
 		cnn_errorf(err, at_file(name), "out of memory");
 		goto out;
 	}
-	if (png_inflate(&idat, raw, raw_len, name, err) || png_unfilter(raw, out, name, err))
+	if (png_inflate(&idat, raw, raw_len, name, err) || png_unfilter(raw, &h, name, err) ||
+	    png_expand(raw, &h, &pal, out, name, err))
 		goto out;
 	rc = 0;
 out:
@@ -319,12 +401,17 @@ int image_decode(const void *data, size_t len, const char *name, struct image *o
 	memset(out, 0, sizeof *out);
 	if (len >= sizeof png_sig && !memcmp(d, png_sig, sizeof png_sig))
 		return decode_png(d, len, name, out, err);
-	if (len >= 2 && d[0] == 'P' && d[1] == '5')
-		return decode_pgm(d, len, name, out, err);
-	if (len >= 2 && d[0] == 'P' && d[1] == '2')
-		return cnn_errorf(err, at_file(name), "ASCII PGM (P2) is not supported; save it as "
-		                  "binary PGM (P5)");
-	return cnn_errorf(err, at_file(name), "not a binary PGM (P5) or PNG image");
+	if (len >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
+		return image_decode_jpeg(d, len, name, out, err);
+	if (len >= 2 && d[0] == 'P' && (d[1] == '5' || d[1] == '6'))
+		return decode_pnm(d, len, name, out, err);
+	if (len >= 2 && d[0] == 'P' && (d[1] == '2' || d[1] == '3'))
+		return cnn_errorf(err, at_file(name), "ASCII %s (P%c) is not supported; save it as "
+		                  "binary %s (P%c)", d[1] == '2' ? "PGM" : "PPM", d[1],
+		                  d[1] == '2' ? "PGM" : "PPM", d[1] + 3);
+	if (len == 0)
+		return cnn_errorf(err, at_file(name), "empty file (0 bytes): not an image");
+	return cnn_errorf(err, at_file(name), "not an image cnnrun reads (PNG, JPEG, binary PGM or PPM)");
 }
 
 int image_load(const char *path, struct image *out, struct cnn_error *err)

@@ -256,27 +256,58 @@ int saved_model_normalize(struct saved_model *m, struct dataset *d, struct cnn_e
 	return 0;
 }
 
-int run_load_split(const struct model_config *c, const char *split, const char *path_override,
-                   struct dataset *out, struct cnn_error *err)
+int run_resolve_classes(struct model_config *c, struct cnn_error *err)
+{
+	struct data_config *d = &c->data;
+	const struct data_format *f = d->source->format;
+	if (!d->n_classes && f->probe) {
+		struct data_probe p = { 0 };
+		if (f->probe(d->source, &p, err)) {
+			data_probe_free(&p);
+			return -1;
+		}
+		d->n_classes = p.n_classes;
+		d->class_names = p.class_names;
+		p.class_names = NULL;
+		data_probe_free(&p);
+	}
+	if (!d->n_classes)
+		return cnn_errorf(err, d->source->loc, "data: the classes cannot be told from the files; "
+		                  "list their names in data.classes");
+	if (c->n_layers) {
+		const struct layer *last = c->layers[c->n_layers - 1];
+		if ((int)shape_size(last->out) != d->n_classes)
+			return cnn_errorf(err, last->loc, "%s: the loss needs the last layer to output %d values "
+			                  "(one per class: the data has %d), but %s outputs %d; end with "
+			                  "{type: dense, units: %d}", last->ops->type, d->n_classes, d->n_classes,
+			                  last->name, (int)shape_size(last->out), d->n_classes);
+	}
+	return 0;
+}
+
+static const char *const split_names[] = { "train", "validation", "test" };
+
+int run_load_split(const struct model_config *c, enum data_split split, const char *path_override,
+                   bool quiet, struct dataset *out, struct cnn_error *err)
 {
 	const struct data_config *d = &c->data;
-	int rc;
-	if (d->class_names) {
-		if (path_override)
-			return cnn_errorf_plain(err, "--data names an MNIST folder or .npz; this config reads "
-			                        "its own IDX files (data.format: idx)");
-		const char *const *pair = d->files[strcmp(split, "test") == 0];
-		rc = idx_pair_load(pair[0], pair[1], d->n_classes, out, err);
-	} else {
-		rc = mnist_load(path_override ? path_override : d->path, split, out, err);
-	}
+	const struct data_request req = {
+		.input = c->input,
+		.resize = d->source->resize,
+		.n_classes = d->n_classes,
+		.class_names = (const char *const *)d->class_names,
+		.threads = c->train.threads,
+		.quiet = quiet,
+	};
+	memset(out, 0, sizeof *out);
+	int rc = d->source->format->load(d->source, split, path_override, &req, out, err);
 	if (rc)
-		return -1;
+		return rc;
 	struct shape s = out->shape;
 	if (s.c != c->input.c || s.h != c->input.h || s.w != c->input.w) {
 		dataset_free(out);
 		return cnn_errorf(err, c->input_loc, "'input' is [%d, %d, %d] but the %s images are [%d, %d, %d]",
-		                  c->input.c, c->input.h, c->input.w, split, s.c, s.h, s.w);
+		                  c->input.c, c->input.h, c->input.w, split_names[split], s.c, s.h, s.w);
 	}
 	return 0;
 }

@@ -30,11 +30,17 @@ int run_reserve_blas(int threads, struct cnn_error *err);
  * results should fail before the work, not after. */
 int run_prepare_out_dir(const char *dir, struct cnn_error *err);
 
-/* Loads the config's "train" or "test" split (MNIST from data.path, or
- * path_override when not NULL; or the format: idx files) and checks its
- * sample shape against the config's input, reporting at `input`. */
-int run_load_split(const struct model_config *c, const char *split, const char *path_override,
-                   struct dataset *out, struct cnn_error *err);
+/* The class count and names, from the files when the config does not list
+ * them (a folder's subfolders), checked against the last layer's output
+ * while c still holds the layers. */
+int run_resolve_classes(struct model_config *c, struct cnn_error *err);
+
+/* Loads one split through the config's data format (path_override, when
+ * not NULL, replaces its data.path: eval --data) and checks its sample
+ * shape against the config's input, reporting at `input`. Returns 1 for
+ * DATA_VAL when the data has no validation files. */
+int run_load_split(const struct model_config *c, enum data_split split, const char *path_override,
+                   bool quiet, struct dataset *out, struct cnn_error *err);
 
 /* The tree as YAML (cfg_write_yaml), malloc'd; NULL when out of memory. */
 char *run_yaml_text(const struct cfg_node *n);

@@ -64,7 +64,7 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 		status = CNN_BAD_CONFIG;
 		goto out;
 	}
-	if (run_folder_open(dir, &folder, err) || run_load_split(&m.cfg, "test", data_path, &test, err))
+	if (run_folder_open(dir, &folder, err) || run_load_split(&m.cfg, DATA_TEST, data_path, true, &test, err))
 		goto out;
 	if (saved_model_normalize(&m, &test, err) || eval_buffers_init(&b, m.net, err))
 		goto out;
@@ -94,7 +94,7 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 		.test_loss = loss, .test_accuracy = accuracy,
 		.eval_images_per_second = test.n / seconds,
 		.test_confusion = &cm,
-		.class_names = m.cfg.data.class_names,
+		.class_names = (const char *const *)m.cfg.data.class_names,
 		.batch_loss = n_batch_loss ? c->batch_loss : NULL, .n_batch_loss = n_batch_loss,
 		.batches_per_epoch = per,
 		.mistakes = &mistakes,

@@ -30,16 +30,21 @@ static int top_classes(const float *probs, int n, int *top, int k)
 	return k;
 }
 
-static void print_text(FILE *out, const char *path, const float *probs, const int *top, int k)
+static void print_text(FILE *out, const char *path, const float *probs, const int *top, int k,
+                       char *const *names)
 {
 	fprintf(out, "%s:", path);
-	for (int i = 0; i < k; i++)
-		fprintf(out, "%s %d (%.4f)", i ? "," : "", top[i], (double)probs[top[i]]);
+	for (int i = 0; i < k; i++) {
+		if (names)
+			fprintf(out, "%s %s (%.4f)", i ? "," : "", names[top[i]], (double)probs[top[i]]);
+		else
+			fprintf(out, "%s %d (%.4f)", i ? "," : "", top[i], (double)probs[top[i]]);
+	}
 	fputc('\n', out);
 }
 
 static void print_json(FILE *out, const char *path, const float *probs, int n_classes,
-                       const int *top, int k)
+                       const int *top, int k, char *const *names)
 {
 	struct json_writer w;
 	json_init(&w, out, 0);
@@ -48,12 +53,20 @@ static void print_json(FILE *out, const char *path, const float *probs, int n_cl
 	json_string(&w, path);
 	json_key(&w, "class");
 	json_int(&w, top[0]);
+	if (names) {
+		json_key(&w, "name");
+		json_string(&w, names[top[0]]);
+	}
 	json_key(&w, "top");
 	json_begin_array(&w);
 	for (int i = 0; i < k; i++) {
 		json_begin_object(&w);
 		json_key(&w, "class");
 		json_int(&w, top[i]);
+		if (names) {
+			json_key(&w, "name");
+			json_string(&w, names[top[i]]);
+		}
 		json_key(&w, "probability");
 		json_double(&w, probs[top[i]]);
 		json_end_object(&w);
@@ -67,31 +80,35 @@ static void print_json(FILE *out, const char *path, const float *probs, int n_cl
 	json_end_object(&w);   /* ends the line */
 }
 
-/* Decodes path into net->x, scaled exactly as training scales its batches. */
+/* Decodes path into net->x, fitted to the input (channels converted, size
+ * changed as data.resize says) and scaled exactly as training scales its
+ * batches. */
 static int load_input(struct saved_model *m, const char *path, struct cnn_error *err)
 {
 	struct net *net = m->net;
 	struct image img;
 	struct shape in = net->input;
+	if (in.c != 1 && in.c != 3)
+		return cnn_errorf(err, (struct cnn_loc){ path, 0, 0 }, "the network takes %d channels; "
+		                  "predict reads grey (1) or colour (3) images", in.c);
 	if (image_load(path, &img, err))
 		return -1;
-	if (in.c != 1 || img.width != in.w || img.height != in.h) {
-		int w = img.width, h = img.height;
+	uint8_t *pixels = malloc(shape_size(in));   /* (c, h, w) of the input */
+	if (!pixels) {
 		image_free(&img);
-		if (in.c != 1)
-			return cnn_errorf(err, (struct cnn_loc){ path, 0, 0 }, "the network takes %d channels; "
-			                  "predict reads grayscale images only", in.c);
-		return cnn_errorf(err, (struct cnn_loc){ path, 0, 0 }, "the image is %dx%d pixels, the network "
-		                  "takes %dx%d (width x height); resize it first", w, h, in.w, in.h);
+		return cnn_errorf_plain(err, "out of memory");
 	}
+	int rc = image_fit(&img, in, m->cfg.data.source->resize, pixels, path, err);
+	image_free(&img);
 	uint8_t label = 0;
 	int index = 0;
 	struct dataset one = { .n = 1, .shape = in, .n_classes = net->n_classes,
-	                       .images = img.pixels, .labels = &label };
-	int rc = saved_model_normalize(m, &one, err);
+	                       .images = pixels, .labels = &label };
+	if (rc == 0)
+		rc = saved_model_normalize(m, &one, err);
 	if (rc == 0)
 		dataset_batch(&one, &index, 1, net->x, NULL);
-	image_free(&img);
+	free(pixels);
 	return rc;
 }
 
@@ -119,10 +136,12 @@ int run_predict(const char *ckpt, const char *const *images, int n, bool json, F
 		}
 		net_eval(m.net, &label, 1, &loss, &pred, probs);
 		int k = top_classes(probs, m.net->n_classes, top, PREDICT_TOP);
+		/* names only when they are one per output */
+		char *const *names = m.cfg.data.n_classes == m.net->n_classes ? m.cfg.data.class_names : NULL;
 		if (json)
-			print_json(out, images[i], probs, m.net->n_classes, top, k);
+			print_json(out, images[i], probs, m.net->n_classes, top, k, names);
 		else
-			print_text(out, images[i], probs, top, k);
+			print_text(out, images[i], probs, top, k, names);
 	}
 	free(probs);
 	saved_model_close(&m);

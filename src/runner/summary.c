@@ -63,12 +63,15 @@ int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err)
 	int n_layers = c.n_layers;
 	c.layers = NULL;
 	c.n_layers = 0;
-	if (net_create(layers, n_layers, c.input, c.train.batch, threads, c.seed, &net, err))
+	if (net_create(layers, n_layers, c.input, c.train.batch, threads, c.seed, &net, err)) {
+		model_config_free(&c);
 		return CNN_FAILED;
+	}
 	fprintf(out, "%s: input %dx%dx%d, %d layers, loss %s, optimizer %s (lr %g)\n", c.name,
 	        c.input.c, c.input.h, c.input.w, n_layers, c.loss, c.optim.type, c.optim.lr);
 	print_layer_table(out, net, c.train.batch);
 	print_memory(out, &c.memory, c.memory_limit);
 	net_free(net);
+	model_config_free(&c);   /* the data source; the layers went to the net */
 	return CNN_OK;
 }

@@ -114,13 +114,20 @@ static void run_free(struct run *r)
 static int load_data(struct run *r, struct cnn_error *err)
 {
 	const struct data_config *d = &r->cfg.data;
-	if (run_load_split(&r->cfg, "train", NULL, &r->train, err) ||
-	    run_load_split(&r->cfg, "test", NULL, &r->test, err))
+	bool quiet = r->opt->quiet;
+	if (run_resolve_classes(&r->cfg, err) ||
+	    run_load_split(&r->cfg, DATA_TRAIN, NULL, quiet, &r->train, err))
 		return -1;
-	if (d->validation >= r->train.n)
+	int rc = run_load_split(&r->cfg, DATA_VAL, NULL, quiet, &r->val, err);
+	if (rc < 0 || run_load_split(&r->cfg, DATA_TEST, NULL, quiet, &r->test, err))
+		return -1;
+	if (rc == 0 && d->validation > 0)
+		return cnn_errorf(err, cfg_get(d->map, "validation")->loc, "data: 'validation' holds out "
+		                  "training images, but the data has its own validation images; set it to 0");
+	if (rc == 1 && d->validation >= r->train.n)
 		return cnn_errorf_plain(err, "data.validation (%d) must be smaller than the %d training samples",
 		                        d->validation, r->train.n);
-	if (d->validation > 0) {
+	if (rc == 1 && d->validation > 0) {
 		struct rng rng;
 		int *perm = malloc((size_t)r->train.n * sizeof *perm);
 		if (!perm)
@@ -129,11 +136,12 @@ static int load_data(struct run *r, struct cnn_error *err)
 			perm[i] = i;
 		rng_seed(&rng, r->cfg.seed ^ SEED_SPLIT);
 		rng_shuffle(&rng, perm, r->train.n);
-		int rc = dataset_split(&r->train, perm, d->validation, &r->val, err);
+		rc = dataset_split(&r->train, perm, d->validation, &r->val, err);
 		free(perm);
 		if (rc)
 			return -1;
 	}
+	run_record_classes(&r->cfg.data);
 	run_normalize(&r->cfg.data, &r->train, &r->val, &r->test);
 	return 0;
 }
@@ -680,7 +688,7 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 		.test_loss = test_loss, .test_accuracy = test_accuracy, .test_epoch = test_epoch,
 		.eval_images_per_second = r->test.n / eval_seconds,
 		.test_confusion = &r->confusion,
-		.class_names = r->cfg.data.class_names,
+		.class_names = (const char *const *)r->cfg.data.class_names,
 		/* report: batches.csv, mistakes.bin and the pictures */
 		.batch_loss = r->batch_loss, .batches_per_epoch = r->batches,
 		.n_batch_loss = epochs * r->batches,
