@@ -195,15 +195,20 @@ static const struct tiler avx512_tiler = { 12, 32, avx512_tiles };
 static void pack_b(const float *b, bool trans_b, int n, int k, int p0, int kc, int j0, int nr,
                    int nrmax, float *bp)
 {
+	if (trans_b) {
+		/* along B's rows (contiguous reads); the panel's writes stay in L1 */
+		for (int j = 0; j < nr; j++) {
+			const float *bj = b + (size_t)(j0 + j) * k + p0;
+
+			for (int p = 0; p < kc; p++)
+				bp[(size_t)p * nrmax + j] = bj[p];
+		}
+	}
 	for (int p = 0; p < kc; p++) {
 		float *row = bp + (size_t)p * nrmax;
 
-		if (trans_b) {
-			for (int j = 0; j < nr; j++)
-				row[j] = b[(size_t)(j0 + j) * k + p0 + p];
-		} else {
+		if (!trans_b)
 			memcpy(row, b + (size_t)(p0 + p) * n + j0, (size_t)nr * sizeof(*row));
-		}
 		for (int j = nr; j < nrmax; j++)
 			row[j] = 0.0f;
 	}
