@@ -334,7 +334,10 @@ void gemm_fixed(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
 		return;
 	switch (chosen_path) {
 	case PATH_AVX512:
-		gemm_tiled(&avx512_tiler, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+		/* Up to 16 columns, the 32-wide panel would be half padding:
+		 * the AVX2 tile (same bits) packs and computes less. */
+		gemm_tiled(n <= 16 ? &avx2_tiler : &avx512_tiler, trans_a, trans_b, m, n, k, alpha,
+		           a, b, beta, c);
 		break;
 	case PATH_AVX2:
 		gemm_tiled(&avx2_tiler, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
