@@ -5,12 +5,13 @@
  * same chains faster: C is cut into tiles of MR rows x NR columns, each held
  * in 12 ymm accumulators while k runs through a block of KC in order; the
  * next block reloads the tile and carries on, so blocking adds a store and a
- * load (both exact) between two FMAs of a chain, nothing else. op(B)'s block
- * (KC, NR) is packed into a contiguous panel, zero-padded past the last
- * column (the padded lanes are computed and never stored). Lanes hold
- * different columns, so the AVX-512 path (tiles of 12 x 32 in 24 zmm) gives
- * the same bits as the AVX2 one (6 x 16 in 12 ymm), and both those of the
- * loop. CNN_GEMM_PATH=portable|avx2|avx512 in the environment picks a path
+ * load (both exact) between two FMAs of a chain, nothing else. A transposed
+ * B, and the last columns of any B, are first packed into a contiguous
+ * (KC, NR) panel, zero-padded past the last column (the padded lanes are
+ * computed and never stored); whole panels of a plain B are read in place.
+ * Lanes hold different columns, so the AVX-512 path (tiles of 12 x 32 in 24
+ * zmm) gives the same bits as the AVX2 one (6 x 16 in 12 ymm), and both
+ * those of the loop. CNN_GEMM_PATH=portable|avx2|avx512 in the environment picks a path
  * (where the CPU has it), for tests and measurements. */
 #include "gemm_fixed.h"
 
@@ -68,11 +69,12 @@ void gemm_fixed_portable(bool trans_a, bool trans_b, int m, int n, int k, float 
 #ifdef GEMM_FIXED_X86
 
 /* One tile: C[0..mr)[0..nr) (row stride ldc) continues its chains through
- * kc more FMAs, reading op(B) from the packed panel bp (kc, NR); zero starts
+ * kc more FMAs, reading op(B)'s (kc, NR) block from bp, whose rows are ldb
+ * apart (a packed panel, or B itself); zero starts
  * them at 0 instead of loading C (beta 0, first block). a points at
  * op(A)[0][p0]: element (i, p) is a[i*rsa + p*csa]. */
 typedef void tile_fn(int nr, int kc, const float *a, size_t rsa, size_t csa, const float *bp,
-                     float *c, size_t ldc, bool zero);
+                     size_t ldb, float *c, size_t ldc, bool zero);
 
 /* A path: its tile's shape and one tile function per row count 1..mr. */
 struct tiler {
@@ -113,7 +115,7 @@ struct tiler {
 
 static inline __attribute__((always_inline, target("avx2,fma"))) void
 tile_avx2(int mr, int nr, int kc, const float *a, size_t rsa, size_t csa, const float *bp,
-          float *c, size_t ldc, bool zero)
+          size_t ldb, float *c, size_t ldc, bool zero)
 {
 	__m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
 	__m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
@@ -122,8 +124,8 @@ tile_avx2(int mr, int nr, int kc, const float *a, size_t rsa, size_t csa, const 
 
 	ROWS_6(AVX2_LOAD)
 	for (int p = 0; p < kc; p++) {
-		__m256 b0 = _mm256_load_ps(bp + (size_t)p * 16);
-		__m256 b1 = _mm256_load_ps(bp + (size_t)p * 16 + 8);
+		__m256 b0 = _mm256_loadu_ps(bp + (size_t)p * ldb);
+		__m256 b1 = _mm256_loadu_ps(bp + (size_t)p * ldb + 8);
 		const float *ap = a + (size_t)p * csa;
 
 		ROWS_6(AVX2_FMA)
@@ -151,15 +153,15 @@ tile_avx2(int mr, int nr, int kc, const float *a, size_t rsa, size_t csa, const 
 
 static inline __attribute__((always_inline, target("avx512f"))) void
 tile_avx512(int mr, int nr, int kc, const float *a, size_t rsa, size_t csa, const float *bp,
-            float *c, size_t ldc, bool zero)
+            size_t ldb, float *c, size_t ldc, bool zero)
 {
 	__mmask16 mask0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
 	__mmask16 mask1 = (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
 
 	ROWS_12(AVX512_LOAD)
 	for (int p = 0; p < kc; p++) {
-		__m512 b0 = _mm512_load_ps(bp + (size_t)p * 32);
-		__m512 b1 = _mm512_load_ps(bp + (size_t)p * 32 + 16);
+		__m512 b0 = _mm512_loadu_ps(bp + (size_t)p * ldb);
+		__m512 b1 = _mm512_loadu_ps(bp + (size_t)p * ldb + 16);
 		const float *ap = a + (size_t)p * csa;
 
 		ROWS_12(AVX512_FMA)
@@ -170,9 +172,9 @@ tile_avx512(int mr, int nr, int kc, const float *a, size_t rsa, size_t csa, cons
 #define TILE_FN(ISA, TARGET, MR)                                                         \
 	static __attribute__((target(TARGET))) void tile_##ISA##_##MR(                   \
 		int nr, int kc, const float *a, size_t rsa, size_t csa, const float *bp,   \
-		float *c, size_t ldc, bool zero)                                           \
+		size_t ldb, float *c, size_t ldc, bool zero)                               \
 	{                                                                                \
-		tile_##ISA(MR, nr, kc, a, rsa, csa, bp, c, ldc, zero);                     \
+		tile_##ISA(MR, nr, kc, a, rsa, csa, bp, ldb, c, ldc, zero);                \
 	}
 #define AVX2_TILE(MR) TILE_FN(avx2, "avx2,fma", MR)
 #define AVX512_TILE(MR) TILE_FN(avx512, "avx512f", MR)
@@ -195,6 +197,17 @@ static const struct tiler avx512_tiler = { 12, 32, avx512_tiles };
 static void pack_b(const float *b, bool trans_b, int n, int k, int p0, int kc, int j0, int nr,
                    int nrmax, float *bp)
 {
+	for (int p = 0; p < kc; p++) {
+		float *row = bp + (size_t)p * nrmax;
+		int j = 0;
+
+		if (!trans_b) {
+			for (; j < nr; j++)
+				row[j] = b[(size_t)(p0 + p) * n + j0 + j];
+		}
+		for (j = nr; j < nrmax; j++)
+			row[j] = 0.0f;
+	}
 	if (trans_b) {
 		/* along B's rows (contiguous reads); the panel's writes stay in L1 */
 		for (int j = 0; j < nr; j++) {
@@ -203,14 +216,6 @@ static void pack_b(const float *b, bool trans_b, int n, int k, int p0, int kc, i
 			for (int p = 0; p < kc; p++)
 				bp[(size_t)p * nrmax + j] = bj[p];
 		}
-	}
-	for (int p = 0; p < kc; p++) {
-		float *row = bp + (size_t)p * nrmax;
-
-		if (!trans_b)
-			memcpy(row, b + (size_t)(p0 + p) * n + j0, (size_t)nr * sizeof(*row));
-		for (int j = nr; j < nrmax; j++)
-			row[j] = 0.0f;
 	}
 }
 
@@ -238,11 +243,19 @@ static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m,
 		for (int p0 = 0; p0 < k; p0 += GEMM_KC) {
 			int kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
 
-			pack_b(b, trans_b, n, k, p0, kc, j0, nr, t->nr, bp);
+			/* A whole panel of an untransposed B is read where it is. */
+			const float *panel = b + (size_t)p0 * n + j0;
+			size_t ldb = (size_t)n;
+
+			if (trans_b || nr < t->nr) {
+				pack_b(b, trans_b, n, k, p0, kc, j0, nr, t->nr, bp);
+				panel = bp;
+				ldb = (size_t)t->nr;
+			}
 			for (int i0 = 0; i0 < m; i0 += t->mr) {
 				int mr = m - i0 < t->mr ? m - i0 : t->mr;
 
-				t->tiles[mr](nr, kc, a + i0 * rsa + p0 * csa, rsa, csa, bp,
+				t->tiles[mr](nr, kc, a + i0 * rsa + p0 * csa, rsa, csa, panel, ldb,
 				             c + (size_t)i0 * n + j0, (size_t)n,
 				             beta == 0.0f && p0 == 0);
 			}
