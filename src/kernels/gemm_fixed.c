@@ -70,9 +70,9 @@ void gemm_fixed_portable(bool trans_a, bool trans_b, int m, int n, int k, float 
 
 /* One tile: C[0..mr)[0..nr) (row stride ldc) continues its chains through
  * kc more FMAs, reading op(B)'s (kc, NR) block from bp, whose rows are ldb
- * apart (a packed panel, or B itself); zero starts
- * them at 0 instead of loading C (beta 0, first block). a points at
- * op(A)[0][p0]: element (i, p) is a[i*rsa + p*csa]. */
+ * apart (a packed panel, or B itself); zero starts them at 0 instead of
+ * loading C (beta 0, first block). a points at op(A)[0][p0]: element (i, p)
+ * is a[i*rsa + p*csa]. */
 typedef void tile_fn(int nr, int kc, const float *a, size_t rsa, size_t csa, const float *bp,
                      size_t ldb, float *c, size_t ldc, bool zero);
 
@@ -199,13 +199,10 @@ static void pack_b(const float *b, bool trans_b, int n, int k, int p0, int kc, i
 {
 	for (int p = 0; p < kc; p++) {
 		float *row = bp + (size_t)p * nrmax;
-		int j = 0;
 
-		if (!trans_b) {
-			for (; j < nr; j++)
-				row[j] = b[(size_t)(p0 + p) * n + j0 + j];
-		}
-		for (j = nr; j < nrmax; j++)
+		for (int j = 0; !trans_b && j < nr; j++)
+			row[j] = b[(size_t)(p0 + p) * n + j0 + j];
+		for (int j = nr; j < nrmax; j++)
 			row[j] = 0.0f;
 	}
 	if (trans_b) {
@@ -275,6 +272,10 @@ static bool cpu_avx512(void)
 
 #else
 
+struct tiler {
+	int unused;
+};
+static const struct tiler avx2_tiler, avx512_tiler;
 
 static bool cpu_avx2(void)
 {
@@ -292,11 +293,6 @@ static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m,
 	(void)t;
 	gemm_fixed_portable(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
 }
-
-struct tiler {
-	int unused;
-};
-static const struct tiler avx2_tiler, avx512_tiler;
 
 #endif
 
