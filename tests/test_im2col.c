@@ -72,16 +72,6 @@ static int geom_list(struct geom *out, int max)
 	return n;
 }
 
-static float *random_floats(size_t n, uint64_t *rng)
-{
-	float *p = malloc((n ? n : 1) * sizeof(*p));
-
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = test_uniform(rng, -1.0f, 1.0f);
-	return p;
-}
-
 static void test_im2col_definition(void **state)
 {
 	struct geom gs[128];
@@ -93,8 +83,8 @@ static void test_im2col_definition(void **state)
 	for (int t = 0; t < ng; t++) {
 		const struct geom *g = &gs[t];
 		size_t ckk = (size_t)g->c * g->k * g->k, ohw = (size_t)g->oh * g->ow;
-		float *x = random_floats((size_t)g->c * g->h * g->w, &rng);
-		float *col = random_floats(ckk * ohw, &rng);
+		float *x = test_random_floats((size_t)g->c * g->h * g->w, &rng);
+		float *col = test_random_floats(ckk * ohw, &rng);
 
 		im2col(x, g->c, g->h, g->w, g->k, g->stride, g->pt, g->pl, g->oh, g->ow, col);
 		for (int ci = 0; ci < g->c; ci++)
@@ -125,9 +115,9 @@ static void test_col2im_adjoint(void **state)
 		const struct geom *g = &gs[t];
 		size_t nx = (size_t)g->c * g->h * g->w;
 		size_t ncol = (size_t)g->c * g->k * g->k * g->oh * g->ow;
-		float *x = random_floats(nx, &rng);
-		float *y = random_floats(ncol, &rng);
-		float *col = random_floats(ncol, &rng);
+		float *x = test_random_floats(nx, &rng);
+		float *y = test_random_floats(ncol, &rng);
+		float *col = test_random_floats(ncol, &rng);
 		float *dx = calloc(nx, sizeof(*dx));
 		double lhs = 0, rhs = 0, mag = 0;
 
@@ -161,7 +151,7 @@ static void test_col2im_accumulates(void **state)
 	(void)state;
 	assert_true(geom_finish(&g));
 	size_t nx = (size_t)g.c * g.h * g.w, ncol = (size_t)g.c * g.k * g.k * g.oh * g.ow;
-	float *y = random_floats(ncol, &rng);
+	float *y = test_random_floats(ncol, &rng);
 	float *a = calloc(nx, sizeof(*a));
 	float *b = malloc(nx * sizeof(*b));
 	assert_non_null(a);
@@ -182,7 +172,7 @@ static void test_gemm_transposes(void **state)
 {
 	enum { M = 3, N = 5, K = 4 };
 	uint64_t rng = 5;
-	float *a = random_floats(M * K, &rng), *b = random_floats(K * N, &rng);
+	float *a = test_random_floats(M * K, &rng), *b = test_random_floats(K * N, &rng);
 
 	(void)state;
 	for (int ta = 0; ta < 2; ta++) {

@@ -1,19 +1,16 @@
 /* A row-major sgemm with the leading dimensions worked out from the shapes,
- * since every product in the layers is between whole, dense matrices. */
+ * since every product in the layers is between whole, dense matrices.
+ *
+ * Every product goes through cnnrun's own fixed-order kernel (gemm_fixed.h),
+ * so that a config, seed and thread count give the same bits on every
+ * x86-64 CPU: OpenBLAS picks its kernel by CPU and sums in that kernel's
+ * order. docs/performance.md measures what this costs. */
 #include "cnn/kernels.h"
 
-#include <cblas.h>
+#include "gemm_fixed.h"
 
 void cnn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
               const float *a, const float *b, float beta, float *c)
 {
-	int lda = trans_a ? m : k;
-	int ldb = trans_b ? k : n;
-
-	/* BLAS rejects a leading dimension of 0 even when there is nothing to do. */
-	if (m <= 0 || n <= 0)
-		return;
-	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-	            trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
-	            a, lda > 0 ? lda : 1, b, ldb > 0 ? ldb : 1, beta, c, n);
+	gemm_fixed(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
 }

@@ -129,3 +129,14 @@ float test_uniform(uint64_t *state, float lo, float hi)
 	z ^= z >> 31;
 	return lo + (hi - lo) * (float)((double)(z >> 40) / (double)(1ULL << 24));
 }
+
+float *test_random_floats(size_t n, uint64_t *state)
+{
+	float *p = malloc((n ? n : 1) * sizeof(*p));
+
+	if (!p)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		p[i] = test_uniform(state, -1.0f, 1.0f);
+	return p;
+}

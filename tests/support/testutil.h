@@ -31,5 +31,8 @@ const char *test_python(void);
 
 /* Deterministic uniform floats in [lo, hi) from a 64-bit state. */
 float test_uniform(uint64_t *state, float lo, float hi);
+/* A malloc'd array of n such floats in [-1, 1) (at least one element, so
+ * n = 0 is not NULL); aborts when out of memory. */
+float *test_random_floats(size_t n, uint64_t *state);
 
 #endif

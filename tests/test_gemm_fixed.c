@@ -1,0 +1,228 @@
+/* cnnrun's fixed-order sgemm (src/kernels/gemm_fixed.c): the AVX2 path and
+ * the portable fmaf() loop give the same bits on every shape and transpose,
+ * both compute a product at all (against a double-precision sum), and
+ * libm's fmaf rounds as the hardware FMA does (the portable path's claim to
+ * the same bits). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cnn/kernels.h"
+#include "kernels/gemm_fixed.h"
+#include "testutil.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+#ifdef HAVE_X86
+/* the FMA instruction on one float */
+static __attribute__((target("fma"))) float fma_instruction(float a, float b, float c)
+{
+	return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+#endif
+
+static bool cpu_fma(void)
+{
+#ifdef HAVE_X86
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+	return false;
+#endif
+}
+
+/* Says once per path, in the test's output, when this CPU cannot run it:
+ * the paths it has are still compared with the contract and each other. */
+static void note_missing(const char *path)
+{
+	static char said[64];
+
+	if (strstr(said, path))
+		return;
+	print_message("this CPU lacks %s: that path is not compared here\n", path);
+	strncat(said, path, sizeof(said) - strlen(said) - 2);
+	strcat(said, " ");
+}
+
+typedef bool vector_fn(bool, bool, int, int, int, float, const float *, const float *, float,
+                       float *);
+static const struct {
+	const char *name;
+	vector_fn *run;
+} vector_paths[] = {
+	{ "avx2", gemm_fixed_avx2 },
+	{ "avx512", gemm_fixed_avx512 },
+};
+
+struct case_ {
+	int m, n, k;
+};
+
+/* 1, odd sizes, one less and one more than the 6 x 16 and 12 x 32 tiles and
+ * the 256-deep block, and the shapes the configs produce (dense on a batch chunk,
+ * lenet's conv2 and dense1). */
+static const struct case_ cases[] = {
+	{ 1, 1, 1 },    { 1, 17, 3 },   { 7, 1, 5 },    { 5, 15, 1 },    { 6, 16, 256 },
+	{ 11, 31, 255 }, { 12, 32, 2 }, { 13, 33, 1 },  { 25, 65, 7 },
+	{ 7, 17, 257 }, { 13, 33, 31 }, { 2, 9, 513 },  { 11, 47, 300 }, { 4, 10, 64 },
+	{ 10, 64, 4 },  { 64, 196, 800 }, { 32, 128, 3136 }, { 128, 3136, 32 }, { 0, 5, 3 },
+	{ 3, 0, 5 },    { 3, 5, 0 },
+};
+
+/* c (m, n) in double, the product's exact-ish value for the sanity bound */
+static double ref_element(bool ta, bool tb, int m, int n, int k, const float *a, const float *b,
+                          int i, int j)
+{
+	double s = 0;
+
+	for (int p = 0; p < k; p++) {
+		double av = ta ? a[(size_t)p * m + i] : a[(size_t)i * k + p];
+		double bv = tb ? b[(size_t)j * k + p] : b[(size_t)p * n + j];
+		s += av * bv;
+	}
+	return s;
+}
+
+static void run_case(const struct case_ *cs, bool ta, bool tb, float alpha, float beta,
+                     uint64_t *rng)
+{
+	int m = cs->m, n = cs->n, k = cs->k;
+	size_t mn = (size_t)m * n;
+	float *a = test_random_floats((size_t)m * k, rng);   /* (m, k) or (k, m) */
+	float *b = test_random_floats((size_t)k * n, rng);   /* (k, n) or (n, k) */
+	float *c0 = test_random_floats(mn, rng);             /* (m, n): C before */
+	float *cp = malloc((mn ? mn : 1) * sizeof(float));
+	float *cv = malloc((mn ? mn : 1) * sizeof(float));
+
+	assert_non_null(cp);
+	assert_non_null(cv);
+	if (beta == 0.0f) {
+		for (size_t e = 0; e < mn; e++)
+			c0[e] = NAN;   /* beta 0 must not read C */
+	}
+	memcpy(cp, c0, mn * sizeof(float));
+	memcpy(cv, c0, mn * sizeof(float));
+	gemm_fixed_portable(ta, tb, m, n, k, alpha, a, b, beta, cp);
+	for (int i = 0; i < m; i++) {
+		for (int j = 0; j < n; j++) {
+			double want = alpha * ref_element(ta, tb, m, n, k, a, b, i, j) +
+			              (beta == 0.0f ? 0.0 : beta * (double)c0[(size_t)i * n + j]);
+			double got = cp[(size_t)i * n + j];
+			if (!(fabs(got - want) <= 1e-5 * (k + 2)))
+				fail_msg("%dx%dx%d ta %d tb %d alpha %g beta %g: c[%d][%d] = %g, want %g",
+				         m, n, k, ta, tb, alpha, beta, i, j, got, want);
+		}
+	}
+	for (size_t v = 0; v < sizeof(vector_paths) / sizeof(vector_paths[0]); v++) {
+		memcpy(cv, c0, mn * sizeof(float));
+		if (!vector_paths[v].run(ta, tb, m, n, k, alpha, a, b, beta, cv)) {
+			note_missing(vector_paths[v].name);
+			continue;
+		}
+		if (mn && memcmp(cp, cv, mn * sizeof(float)) != 0) {
+			size_t e = 0;
+			while (memcmp(&cp[e], &cv[e], sizeof(float)) == 0)
+				e++;
+			fail_msg("%dx%dx%d ta %d tb %d alpha %g beta %g: element %zu portable %a, %s %a",
+			         m, n, k, ta, tb, alpha, beta, e, cp[e], vector_paths[v].name, cv[e]);
+		}
+	}
+	/* The public entry takes one of the two. */
+	memcpy(cv, c0, mn * sizeof(float));
+	cnn_gemm(ta, tb, m, n, k, alpha, a, b, beta, cv);
+	assert_true(mn == 0 || memcmp(cp, cv, mn * sizeof(float)) == 0);
+	free(a);
+	free(b);
+	free(c0);
+	free(cp);
+	free(cv);
+}
+
+static void paths_agree_on_every_shape_and_transpose(void **state)
+{
+	static const float betas[] = { 0.0f, 1.0f, 0.5f };
+	uint64_t rng = 2026;
+
+	(void)state;
+	print_message("gemm_fixed takes the %s path on this CPU\n", gemm_fixed_path());
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (int t = 0; t < 4; t++)
+			for (size_t be = 0; be < 3; be++)
+				run_case(&cases[c], t & 1, t & 2, 1.0f, betas[be], &rng);
+	/* alpha != 1: no caller uses one, but the contract covers it */
+	run_case(&(struct case_){ 7, 19, 33 }, true, false, 0.25f, 1.0f, &rng);
+}
+
+/* The contract itself, element by element: beta * C, then k fmaf's in order. */
+static void chains_run_in_the_order_of_k(void **state)
+{
+	enum { m = 3, n = 21, k = 40 };
+	uint64_t rng = 99;
+	float a[m * k], b[k * n], c[m * n], want[m * n];
+
+	(void)state;
+	for (int e = 0; e < m * k; e++)
+		a[e] = test_uniform(&rng, -1, 1) * (e % 7 == 0 ? 1e4f : 1.0f);
+	for (int e = 0; e < k * n; e++)
+		b[e] = test_uniform(&rng, -1, 1);
+	for (int e = 0; e < m * n; e++)
+		c[e] = want[e] = test_uniform(&rng, -1, 1);
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++)
+			for (int p = 0; p < k; p++)
+				want[i * n + j] = fmaf(a[i * k + p], b[p * n + j], want[i * n + j]);
+	cnn_gemm(false, false, m, n, k, 1.0f, a, b, 1.0f, c);
+	assert_memory_equal(c, want, sizeof(c));
+}
+
+/* The portable path's fmaf comes from libm when the build lacks FMA: it must
+ * round once, exactly as the instruction does. Called through a volatile
+ * pointer so the compiler cannot replace it by the instruction. */
+static void libm_fmaf_matches_the_instruction(void **state)
+{
+	float (*volatile libm_fmaf)(float, float, float) = fmaf;
+	uint64_t rng = 7;
+
+	(void)state;
+	if (!cpu_fma()) {
+		note_missing("fma");
+		return;
+	}
+#ifdef HAVE_X86
+	for (int t = 0; t < 200000; t++) {
+		uint32_t bits[3];
+		float v[3];
+
+		/* random bit patterns: every exponent, subnormals, infinities, NaNs */
+		for (int q = 0; q < 3; q++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			bits[q] = (uint32_t)(rng >> 32);
+			if (t % 2)   /* half of them near each other, where rounding bites */
+				bits[q] = (bits[q] & 0x807fffffu) | (0x3f000000u + ((bits[q] >> 8) & 0x01800000u));
+			memcpy(&v[q], &bits[q], sizeof(float));
+		}
+		float hw = fma_instruction(v[0], v[1], v[2]);
+		float sw = libm_fmaf(v[0], v[1], v[2]);
+		if (memcmp(&hw, &sw, sizeof(float)) != 0 && !(isnan(hw) && isnan(sw)))
+			fail_msg("fmaf(%a, %a, %a): libm %a, instruction %a", v[0], v[1], v[2], sw, hw);
+	}
+#endif
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(paths_agree_on_every_shape_and_transpose),
+		cmocka_unit_test(chains_run_in_the_order_of_k),
+		cmocka_unit_test(libm_fmaf_matches_the_instruction),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
