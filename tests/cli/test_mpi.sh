@@ -177,6 +177,27 @@ EOF
 	expect_failure rank1 1 "syn/train-images-idx3-ubyte: not found" -np 1 -wdir "$tmp/a" "$cnnrun" rel.yaml \
 		--out "$tmp/rel" : -np 1 -wdir "$tmp/b" "$cnnrun" rel.yaml --out "$tmp/rel"
 	[[ ! -e $tmp/rel/last.ckpt ]] && ok || fail "a failed rank 1 left a checkpoint"
+	# A loss that becomes NaN: all ranks stop at the batch one process
+	# stops at, with its message, once.
+	cat >"$tmp/nan.yaml" <<EOF
+name: nan
+data: {dataset: mnist, path: $tmp/syn, validation: 0}
+input: [1, 28, 28]
+layers:
+  - {type: flatten}
+  - {type: dense, units: 64}
+  - {type: dense, units: 64}
+  - {type: dense, units: 10}
+optimizer: {type: sgd, lr: 10}
+train: {epochs: 3, batch: 30}
+EOF
+	timeout 600 "$cnnrun" "$tmp/nan.yaml" --threads 2 --out "$tmp/nan1" >"$tmp/nan1.out" 2>&1
+	nan=$(grep -o 'epoch [0-9]*, batch [0-9]*: the loss is [a-zA-Z]*, first seen in [^;]*' "$tmp/nan1.out")
+	if [[ -n $nan ]]; then
+		expect_failure nan 1 "$nan" -np 2 "$cnnrun" "$tmp/nan.yaml" --threads 1 --out "$tmp/nan2"
+	else
+		fail "sgd lr 10 did not diverge on one process: $(tail -2 "$tmp/nan1.out")"
+	fi
 fi
 
 if [[ $part == mnist ]]; then
