@@ -292,7 +292,10 @@ static void stop_at_epoch_end_and_resume(void **state)
 	struct checkpoint c;
 	assert_int_equal(train(dir, NULL, NULL, BATCHES, msg, sizeof msg), CNN_INTERRUPTED);
 	assert_non_null(strstr(msg, "interrupted: stopped at epoch 1, batch 11 of 11 and saved "));
-	assert_non_null(strstr(msg, "; resume with: cnnrun train resume.yaml --resume "));
+	char *command = path_in(dir, "config.yaml --resume ");
+	assert_non_null(strstr(msg, "; resume with: cnnrun train "));
+	assert_non_null(strstr(msg, command));
+	free(command);
 	assert_false(exists(dir, "metrics.json"));
 	load_ckpt(dir, "last.ckpt", &c);
 	assert_int_equal(c.epoch, 1);
@@ -304,6 +307,35 @@ static void stop_at_epoch_end_and_resume(void **state)
 	assert_same_run(world.straight, dir);
 	free(ckpt);
 	test_rmdir(dir);
+	free(dir);
+}
+
+/* The command a stop prints resumes through RUN/config.yaml, which carries
+ * the run's overrides: followed literally, with none of the original
+ * --set options, it must continue the same run (it used to name the
+ * user's config, and a resume from it retrained on other settings). */
+static void printed_resume_command_keeps_the_overrides(void **state)
+{
+	(void)state;
+	const char *const sets[] = { "optimizer.lr=0.02", "train.batch=12", NULL };
+	char *straight = test_tmpdir(), *dir = test_tmpdir(), msg[1024];
+	train_ok(straight, sets, NULL, 0, CNN_OK);
+	assert_int_equal(train(dir, sets, NULL, 7, msg, sizeof msg), CNN_INTERRUPTED);
+	char *config = path_in(dir, "config.yaml"), *ckpt = path_in(dir, "last.ckpt");
+	struct cfg_doc doc;
+	struct cnn_error err = { 0 };
+	struct run_options opt = { .quiet = true, .resume = ckpt };
+	if (cfg_load_file(config, &doc, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
+	if (run_train(&doc, config, &opt, &err) != CNN_OK)
+		fail_msg("resuming with the printed command: %s", cnn_error_str(&err, msg, sizeof msg));
+	cfg_free(&doc);
+	assert_same_run(straight, dir);
+	free(config);
+	free(ckpt);
+	test_rmdir(straight);
+	test_rmdir(dir);
+	free(straight);
 	free(dir);
 }
 
@@ -658,6 +690,7 @@ static void init_from_exported_weights(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(printed_resume_command_keeps_the_overrides),
 		cmocka_unit_test(stop_at_epoch_end_and_resume),
 		cmocka_unit_test(sigterm_in_evaluation_and_resume),
 		cmocka_unit_test(stop_mid_epoch_twice_and_resume),

@@ -604,17 +604,26 @@ static void print_start(const struct run *r, FILE *log)
 	                 : "; no best.ckpt, as there is no validation set (data.validation: 0)");
 }
 
-/* The stop message: where it stopped and the command that continues. */
-static int interrupted(const struct run *r, const char *config_path, struct cnn_error *err)
+/* The command that continues this run exactly: through the run's own
+ * config.yaml, which has every --set, --epochs and default of this run
+ * applied (the user's config file and flags may differ or be gone). */
+static void resume_command(const struct run *r, char *buf, size_t len)
 {
 	char launch[32] = "";
 	if (dist_parallel(r->dist))
 		snprintf(launch, sizeof launch, "mpirun -np %d ", r->dist->size);
-	cnn_errorf_plain(err, "%s: stopped at epoch %d, batch %d of %d%s and saved %s/last.ckpt; resume with: "
-	                 "%scnnrun train %s --resume %s/last.ckpt", stop_signal_word(),
-	                 r->epoch + (r->batch > 0), r->batch ? r->batch : r->batches, r->batches,
-	                 r->batch == r->batches ? " (before its validation)" : "", r->out_dir,
-	                 launch, config_path ? config_path : "CONFIG", r->out_dir);
+	snprintf(buf, len, "%scnnrun train %s/config.yaml --resume %s/last.ckpt", launch, r->out_dir, r->out_dir);
+}
+
+/* The stop message: where it stopped and the command that continues. */
+static int interrupted(const struct run *r, struct cnn_error *err)
+{
+	char command[2 * sizeof r->out_dir + 80];
+	resume_command(r, command, sizeof command);
+	cnn_errorf_plain(err, "%s: stopped at epoch %d, batch %d of %d%s and saved %s/last.ckpt; resume with: %s",
+	                 stop_signal_word(), r->epoch + (r->batch > 0), r->batch ? r->batch : r->batches,
+	                 r->batches, r->batch == r->batches ? " (before its validation)" : "", r->out_dir,
+	                 command);
 	return CNN_INTERRUPTED;
 }
 
@@ -670,9 +679,10 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 		raise(SIGTERM);
 	double start = run_now();
 	if (run_evaluate(r->net, &r->test, &r->eval, &r->confusion, &r->mistakes, &test_loss, &test_accuracy)) {
+		char command[2 * sizeof r->out_dir + 80];
+		resume_command(r, command, sizeof command);
 		cnn_errorf_plain(err, "%s during the test evaluation: training is complete and saved in %s/last.ckpt; "
-		                 "write the results with: cnnrun train %s --resume %s/last.ckpt", stop_signal_word(),
-		                 r->out_dir, config_path ? config_path : "CONFIG", r->out_dir);
+		                 "write the results with: %s", stop_signal_word(), r->out_dir, command);
 		return CNN_INTERRUPTED;
 	}
 	double eval_seconds = run_now() - start;
@@ -779,7 +789,7 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 			rc = 1;
 		if (rc) {
 			if (rc > 0)
-				status = interrupted(&r, config_path, err);
+				status = interrupted(&r, err);
 			goto out;
 		}
 	}

@@ -117,7 +117,7 @@ sleep 1
 kill -TERM "$pid"
 wait "$pid"
 status=$?
-if [[ $status -eq 130 ]] && grep -q "terminated: stopped at epoch .* and saved $tmp/term/last.ckpt; resume with: cnnrun train $tmp/tiny.yaml --resume $tmp/term/last.ckpt" "$tmp/term.err"; then
+if [[ $status -eq 130 ]] && grep -q "terminated: stopped at epoch .* and saved $tmp/term/last.ckpt; resume with: cnnrun train $tmp/term/config.yaml --resume $tmp/term/last.ckpt" "$tmp/term.err"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1))
