@@ -37,6 +37,7 @@ struct train_config {
 	int checkpoint_every;   /* also save last.ckpt every this many batches; 0: at epoch ends only */
 	struct augment_config augment; /* applied to training batches only */
 	int patience;           /* early stopping: epochs without a better validation accuracy; 0: off */
+	struct cnn_loc patience_loc; /* train.early_stopping in the config, for messages */
 	bool test_best;         /* evaluate: best (the best validation epoch's weights) or last */
 };
 

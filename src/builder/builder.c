@@ -386,6 +386,7 @@ static int read_train(struct cfg_node *root, struct model_config *c, struct cnn_
 		.checkpoint_every = (int)every,
 		.augment = augment,
 		.patience = patience,
+		.patience_loc = cfg_key_loc(map, "early_stopping"),
 		.test_best = test_best,
 	};
 	return 0;

@@ -121,12 +121,23 @@ static int load_data(struct run *r, struct cnn_error *err)
 	int rc = run_load_split(&r->cfg, DATA_VAL, NULL, quiet, &r->val, err);
 	if (rc < 0 || run_load_split(&r->cfg, DATA_TEST, NULL, quiet, &r->test, err))
 		return -1;
-	if (rc == 0 && d->validation > 0)
-		return cnn_errorf(err, cfg_get(d->map, "validation")->loc, "data: 'validation' holds out "
-		                  "training images, but the data has its own validation images; set it to 0");
-	if (rc == 1 && d->validation >= r->train.n)
-		return cnn_errorf_plain(err, "data.validation (%d) must be smaller than the %d training samples",
-		                        d->validation, r->train.n);
+	/* Mistakes of the config that only the data reveals: status 2, at the key. */
+	if (rc == 0 && d->validation > 0) {
+		cnn_errorf(err, cfg_key_loc(d->map, "validation"), "data: 'validation' holds out "
+		           "training images, but the data has its own validation images; set it to 0");
+		return CNN_BAD_CONFIG;
+	}
+	if (rc == 1 && d->validation >= r->train.n) {
+		cnn_errorf(err, cfg_key_loc(d->map, "validation"), "data: 'validation' (%d) must be smaller "
+		           "than the %d training samples", d->validation, r->train.n);
+		return CNN_BAD_CONFIG;
+	}
+	if (r->cfg.train.patience && rc == 1 && d->validation == 0) {
+		cnn_errorf(err, r->cfg.train.patience_loc, "train: early_stopping watches the validation "
+		           "accuracy, and this run has no validation set (data.validation is 0): it could "
+		           "never stop; hold out images with data.validation, or remove early_stopping");
+		return CNN_BAD_CONFIG;
+	}
 	if (rc == 1 && d->validation > 0) {
 		struct rng rng;
 		int *perm = malloc((size_t)r->train.n * sizeof *perm);
@@ -514,8 +525,9 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 		if (check_earlier_run(r, opt, err))
 			return CNN_BAD_CONFIG;
 	}
-	if (load_data(r, err))
-		return -1;
+	int rc = load_data(r, err);
+	if (rc)
+		return rc == CNN_BAD_CONFIG ? CNN_BAD_CONFIG : -1;
 	struct layer **layers = r->cfg.layers;
 	int n_layers = r->cfg.n_layers;
 	r->cfg.layers = NULL;

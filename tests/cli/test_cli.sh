@@ -105,6 +105,7 @@ expect 2 "--resume is for training; summary does not take it" -- summary "$tmp/t
 expect 2 "--set: 'layers.0.filters' is 3 here but 2 in checkpoint $ckpt" -- "$tmp/tiny.yaml" --resume "$ckpt" --set layers.0.filters=3
 expect 1 "flipped.ckpt: corrupted: CRC mismatch"          -- "$tmp/tiny.yaml" --resume "$tmp/flipped.ckpt" --out "$tmp/r2"
 expect 0 "test accuracy: 1.0000"                          -- "$tmp/tiny.yaml" --resume "$ckpt" --epochs 2
+expect 2 "train: early_stopping watches the validation accuracy, and this run has no validation set" -- "$tmp/tiny.yaml" --out "$tmp/es" --set "train.early_stopping={patience: 2}" --set data.validation=0
 expect 2 "last.ckpt: the checkpoint has trained 2 epochs, more than train.epochs 1; raise it (--epochs N)" -- "$tmp/tiny.yaml" --resume "$ckpt"
 printf 'name: x\ndata: {dataset: mnist, path: %s/tiny, validation: 20}\ninput: [1, 28, 28]\ninit: {from: %s/w.npz}\nlayers:\n  - {type: conv, filters: 3, kernel_size: 5}\n  - {type: flatten}\n  - {type: dense, units: 10}\noptimizer: {type: adam}\n' "$tmp" "$tmp" >"$tmp/init.yaml"
 expect 1 "w.npz: "                                        -- "$tmp/init.yaml" --out "$tmp/r3"
