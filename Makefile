@@ -2,19 +2,18 @@
 #   make run    install what is missing, build, fetch MNIST, train configs/mnist.yaml
 #   make test   install what is missing, build, fetch MNIST, run the whole suite (CTest)
 # Also: make build, make data, make asan (the suite under ASan + UBSan),
-# make portable (the suite built for the x86-64 baseline, without AVX2: the
-# kernels' portable paths), make fuzz (each libFuzzer target for
-# FUZZ_SECONDS), make clean.
+# make test-baseline (the suite again, same build, with the portable kernels
+# forced by CNN_ISA=baseline: the paths a CPU without AVX2 takes), make fuzz
+# (each libFuzzer target for FUZZ_SECONDS), make clean.
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
-BUILD_PORTABLE ?= build-portable
 FUZZ_SECONDS ?= 60
 CONFIG     ?= configs/mnist.yaml
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build data run test asan portable fuzz clean
+.PHONY: all deps build data run test test-baseline asan fuzz clean
 
 all: build
 
@@ -41,10 +40,8 @@ asan: deps data
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -LE slow
 
-portable: deps data
-	cmake -S . -B $(BUILD_PORTABLE) -DCMAKE_BUILD_TYPE=Release -DCNN_NATIVE=OFF
-	cmake --build $(BUILD_PORTABLE) -j $(JOBS)
-	cd $(BUILD_PORTABLE) && ctest --output-on-failure -j $(JOBS) -LE slow
+test-baseline: build data
+	cd $(BUILD) && CNN_ISA=baseline ctest --output-on-failure -j $(JOBS) -LE slow
 
 fuzz:
 	@scripts/install-deps.sh --fuzz
@@ -53,4 +50,4 @@ fuzz:
 	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_PORTABLE) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
