@@ -34,9 +34,9 @@ function(cnn_isa_kernels sources_var)
     list(REMOVE_ITEM sources ${avx2})
     message(STATUS "cnnrun kernels: baseline (portable C) only")
   endif()
-  # The elementwise layers whose loops pick, per element, one of two floats
-  # computed on both sides of a ?: (leaky_relu, and the exp() of vexp.h in
-  # sigmoid and tanh). Under the default -ftrapping-math the compiler will
+  # The elementwise loops that pick, per element, one of two floats computed
+  # on both sides of a ?: (leaky_relu, and the exp() of vexp.h in tanh and
+  # sigmoid, src/kernels/activations.c at every level). Under the default -ftrapping-math the compiler will
   # not compute the side that C computes only conditionally (it might raise
   # an exception the other would not), so it vectorises such a loop only
   # with masked instructions, which -march=native had on an AVX-512 CPU and
@@ -44,11 +44,11 @@ function(cnn_isa_kernels sources_var)
   # exception flags; the option changes no result, only whether these
   # loops run in SIMD.
   if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
-    set_source_files_properties(
+    set_property(SOURCE
       ${CMAKE_SOURCE_DIR}/src/layers/leaky_relu.c
-      ${CMAKE_SOURCE_DIR}/src/layers/sigmoid.c
-      ${CMAKE_SOURCE_DIR}/src/layers/tanh.c
-      PROPERTIES COMPILE_OPTIONS -fno-trapping-math)
+      ${CMAKE_SOURCE_DIR}/src/kernels/activations.c
+      ${CMAKE_SOURCE_DIR}/src/kernels/avx2/activations.c
+      APPEND PROPERTY COMPILE_OPTIONS -fno-trapping-math)
   endif()
   set(${sources_var} ${sources} PARENT_SCOPE)
 endfunction()

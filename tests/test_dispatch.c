@@ -3,7 +3,7 @@
  * the environment asked for (CTest also runs this file with
  * CNN_ISA=baseline); and that the baseline and AVX2 kernels agree: the
  * direct convolution within rounding (its sums run in another order, with
- * FMA), im2col, col2im and Adam's update to the bit. */
+ * FMA), im2col, col2im, Adam's update, tanh and sigmoid to the bit. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -294,6 +294,36 @@ static void test_adam_levels_agree(void **state)
 	}
 }
 
+/* tanh and sigmoid: the same operations in SIMD at every width, over
+ * ordinary values, the range where exp() underflows, zeros, infinities and
+ * NaN, and a length that leaves a tail. */
+static void test_activations_levels_agree(void **state)
+{
+	const struct cnn_kernel_ops *base = cnn_kernels_level("baseline"), *avx2 = need_avx2();
+	enum { N = 1003 };
+	static float x[N], ya[N], yb[N];
+	uint64_t rng = 13;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		x[i] = test_uniform(&rng, -12, 12) * (i % 7 == 0 ? 10.0f : 1.0f);
+	x[0] = 0.0f;
+	x[1] = -0.0f;
+	x[2] = INFINITY;
+	x[3] = -INFINITY;
+	x[4] = NAN;
+	x[5] = 1e-30f;
+	x[6] = -200.0f;
+	base->tanh_range(x, ya, N);
+	avx2->tanh_range(x, yb, N);
+	assert_memory_equal(ya, yb, sizeof ya);
+	assert_true(ya[2] == 1.0f && ya[3] == -1.0f && isnan(ya[4]));
+	base->sigmoid_range(x, ya, N);
+	avx2->sigmoid_range(x, yb, N);
+	assert_memory_equal(ya, yb, sizeof ya);
+	assert_true(ya[0] == 0.5f && ya[2] == 1.0f && ya[3] == 0.0f && isnan(ya[4]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_conv_levels_agree),
 		cmocka_unit_test(test_im2col_levels_agree),
 		cmocka_unit_test(test_adam_levels_agree),
+		cmocka_unit_test(test_activations_levels_agree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,9 @@ struct cnn_kernel_ops {
 	 * every level (the same operations in the same order, no FMA) */
 	void (*adam_range)(const struct adam_coef *k, float *w, const float *g, float *m, float *v,
 	                   size_t lo, size_t hi);
+	/* y[0, count) = tanh, sigmoid of x[0, count); the same bits at every level */
+	void (*tanh_range)(const float *x, float *y, size_t count);
+	void (*sigmoid_range)(const float *x, float *y, size_t count);
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
@@ -73,7 +76,9 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	void col2im_##sfx(const float *col, int c, int h, int w, int k, int stride,           \
 	                  int pad_top, int pad_left, int oh, int ow, float *dx);              \
 	void adam_range_##sfx(const struct adam_coef *k, float *w, const float *g, float *m,  \
-	                      float *v, size_t lo, size_t hi);
+	                      float *v, size_t lo, size_t hi);                                \
+	void tanh_range_##sfx(const float *x, float *y, size_t count);                        \
+	void sigmoid_range_##sfx(const float *x, float *y, size_t count);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
 
