@@ -3,22 +3,21 @@
 #               (--overwrite: each make run replaces the previous runs/mnist)
 #   make test   install what is missing, build, fetch MNIST, run the whole suite (CTest)
 # Also: make build, make data, make asan (the suite under ASan + UBSan),
-# make portable (the suite built for the x86-64 baseline, without AVX2: the
-# kernels' portable paths), make fuzz (each libFuzzer target for
-# FUZZ_SECONDS), make install (the library, cnnrun.h, cnnrun.pc, the CMake
-# package and the program under PREFIX, default /usr/local; DESTDIR is
-# honoured), make clean.
+# make test-baseline (the suite again, same build, with the portable kernels
+# forced by CNN_ISA=baseline: the paths a CPU without AVX2 takes), make fuzz
+# (each libFuzzer target for FUZZ_SECONDS), make install (the library,
+# cnnrun.h, cnnrun.pc, the CMake package and the program under PREFIX,
+# default /usr/local; DESTDIR is honoured), make clean.
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
-BUILD_PORTABLE ?= build-portable
 FUZZ_SECONDS ?= 60
 CONFIG     ?= configs/mnist.yaml
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build data run test install asan portable fuzz clean
+.PHONY: all deps build data run test test-baseline install asan fuzz clean
 
 all: build
 
@@ -48,10 +47,8 @@ asan: deps data
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -LE slow
 
-portable: deps data
-	cmake -S . -B $(BUILD_PORTABLE) -DCMAKE_BUILD_TYPE=Release -DCNN_NATIVE=OFF
-	cmake --build $(BUILD_PORTABLE) -j $(JOBS)
-	cd $(BUILD_PORTABLE) && ctest --output-on-failure -j $(JOBS) -LE slow
+test-baseline: build data
+	cd $(BUILD) && CNN_ISA=baseline ctest --output-on-failure -j $(JOBS) -LE slow
 
 fuzz:
 	@scripts/install-deps.sh --fuzz
@@ -60,4 +57,4 @@ fuzz:
 	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_PORTABLE) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

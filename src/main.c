@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cnn/config.h"
+#include "cnn/kernels.h"
 #include "cnn/runner.h"
 #include "dist/dist.h"
 
@@ -42,8 +43,8 @@ static const char usage[] =
 	"  --verbose           also print each layer's forward and backward time per epoch\n"
 	"  --help, --version\n"
 	"\n"
-	"Ctrl-C, SIGTERM or SIGHUP while training saves last.ckpt after the current batch (or\n"
-	"evaluation batch) and exits 130; a second one exits 130 at once.\n"
+	"The environment variable CNN_ISA=baseline|avx2 forces the kernels' instruction set\n"
+	"(default: the widest this CPU runs; --version says which run).\n"
 	"Exit status: 0 success, 2 bad usage or config, 1 any other failure.\n";
 
 /* Flags that are shorthands for --set. */
@@ -315,13 +316,20 @@ int main(int argc, char **argv)
 	struct cnn_error err = { 0 };
 	int status;
 	without_blas_threads(argv);
+	char kernels[160];
+	/* before any kernel runs: a CNN_ISA this CPU cannot honour is refused */
+	if (cnn_kernels_select(&err)) {
+		print_error(&err);
+		return CNN_BAD_CONFIG;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(usage, stdout);
 			return CNN_OK;
 		}
 		if (!strcmp(argv[i], "--version")) {
-			printf("cnnrun %s\n", CNN_VERSION);
+			printf("cnnrun %s\nkernels: %s\n", CNN_VERSION,
+			       cnn_kernels_describe(kernels, sizeof kernels));
 			return CNN_OK;
 		}
 	}

@@ -9,8 +9,9 @@
  * x (n, c, h, w), y (n, filters, oh, ow), w (filters, c, k, k), b (filters);
  * backward ADDS into dw and db and OVERWRITES dx (skipped when dx is NULL).
  *
- * With AVX2 and FMA, stride 1 and k <= 8 take a vectorised path: 4 output
- * channels at a time held in registers, 8 output pixels per register; the
+ * On a CPU with AVX2 and FMA (chosen at run time: src/kernels/dispatch.h),
+ * stride 1 and k <= 8 take a vectorised path: 4 output channels at a time
+ * held in registers, 8 output pixels per register; the
  * weight gradient visits only the positions where dy is non-zero (after ReLU
  * and max-pooling, most are zero), and so does the input gradient when dy is
  * sparse (each non-zero scatters its window of weights); when dy is dense it
@@ -18,8 +19,9 @@
  * and transposed. From 8 input channels the backward pass runs channels-last
  * instead (src/kernels/conv_direct_wide.c), with every lane of every FMA in
  * use.
- * Everything else, and every build without AVX2, takes a portable path of
- * plain loops over output rows that compilers vectorise for stride 1. */
+ * Everything else, and every CPU without AVX2 (or CNN_ISA=baseline), takes
+ * a portable path of plain loops over output rows that compilers vectorise
+ * for stride 1. */
 #ifndef CNN_CONV_DIRECT_H
 #define CNN_CONV_DIRECT_H
 
@@ -33,7 +35,7 @@ struct conv_geom {
 	int oh, ow;              /* output, per image */
 };
 
-/* Whether this build and this shape take the vectorised path. */
+/* Whether this CPU's kernels and this shape take the vectorised path. */
 bool conv_direct_vectorised(const struct conv_geom *g);
 
 /* Scratch floats that one forward or backward call needs (any batch size). */

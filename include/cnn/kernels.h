@@ -12,6 +12,9 @@
 #define CNN_KERNELS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+struct cnn_error;
 
 /* col[(ci*k+ki)*k+kj][oy*ow+ox] = x[ci][oy*stride-pad_top+ki][ox*stride-pad_left+kj] (0 outside) */
 void im2col(const float *x /* (c, h, w) */, int c, int h, int w, int k, int stride,
@@ -26,5 +29,22 @@ void col2im(const float *col /* (c*k*k, oh*ow) */, int c, int h, int w, int k, i
  * A is stored (m, k), or (k, m) when trans_a; B is (k, n), or (n, k) when trans_b. */
 void cnn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
               const float *a, const float *b, float beta, float *c);
+
+/* Which kernels run. The vectorised ones (direct convolution, im2col,
+ * Adam's update, tanh and sigmoid) are compiled once per instruction-set level and one level
+ * is chosen at run time (src/kernels/dispatch.c): the widest this CPU runs,
+ * or the one the environment variable CNN_ISA names (baseline | avx2).
+ *
+ * cnn_kernels_select makes the choice now and fails (-1, err says why) if
+ * CNN_ISA names a level that is unknown or that this CPU lacks; call it
+ * before anything else (the choice cannot change once a kernel has run).
+ * Without it the first kernel call chooses, ignoring an impossible CNN_ISA. */
+int cnn_kernels_select(struct cnn_error *err);
+
+/* The chosen level's name: "baseline", "avx2". */
+const char *cnn_kernels_name(void);
+
+/* One line for --version and summary: the level and why. Returns buf. */
+const char *cnn_kernels_describe(char *buf, size_t len);
 
 #endif

@@ -17,8 +17,12 @@
 
 #include <string.h>
 
-/* The vectorised path needs both; -march=native on any x86 of the last decade has them. */
-#if defined(__AVX2__) && defined(__FMA__)
+#include "kernels/dispatch.h"
+#include "kernels/isa.h"
+
+/* The vectorised path needs AVX2 and FMA: the copy of this file compiled
+ * for that level (src/kernels/avx2/) has it, the baseline copy does not. */
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX2
 #define CONV_VEC 1
 #include "kernels/conv_direct_wide.h"
 #include "kernels/simd_scan.h"
@@ -485,8 +489,8 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 	int *nnz;              /* (filters): non-zeros of each dy plane */
 	double gather_cost;
 
-	if (conv_wide_applies(g)) {
-		conv_wide_backward(g, w, x, dy, dx, dw, db, n, scratch);
+	if (KERNEL_FN(conv_wide_applies)(g)) {
+		KERNEL_FN(conv_wide_backward)(g, w, x, dy, dx, dw, db, n, scratch);
 		return;
 	}
 	plan_floats(g, &p, scratch);
@@ -528,30 +532,31 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 	}
 }
 
-bool conv_direct_vectorised(const struct conv_geom *g)
+bool KERNEL_FN(conv_direct_vectorised)(const struct conv_geom *g)
 {
 	return g->stride == 1 && g->k <= 8;
 }
 
-size_t conv_direct_scratch_floats(const struct conv_geom *g)
+size_t KERNEL_FN(conv_direct_scratch_floats)(const struct conv_geom *g)
 {
 	struct plan p;
 
-	if (!conv_direct_vectorised(g))
+	if (!KERNEL_FN(conv_direct_vectorised)(g))
 		return 0;
-	size_t planar = plan_floats(g, &p, NULL), wide = conv_wide_applies(g) ? conv_wide_scratch_floats(g) : 0;
+	size_t planar = plan_floats(g, &p, NULL);
+	size_t wide = KERNEL_FN(conv_wide_applies)(g) ? KERNEL_FN(conv_wide_scratch_floats)(g) : 0;
 	return planar > wide ? planar : wide;
 }
 
 #else /* no AVX2 and FMA: the portable path only */
 
-bool conv_direct_vectorised(const struct conv_geom *g)
+bool KERNEL_FN(conv_direct_vectorised)(const struct conv_geom *g)
 {
 	(void)g;
 	return false;
 }
 
-size_t conv_direct_scratch_floats(const struct conv_geom *g)
+size_t KERNEL_FN(conv_direct_scratch_floats)(const struct conv_geom *g)
 {
 	(void)g;
 	return 0;
@@ -559,13 +564,13 @@ size_t conv_direct_scratch_floats(const struct conv_geom *g)
 
 #endif
 
-void conv_direct_forward(const struct conv_geom *g, const float *w, const float *b,
-                         const float *x, float *y, int n, float *scratch)
+void KERNEL_FN(conv_direct_forward)(const struct conv_geom *g, const float *w, const float *b,
+                                    const float *x, float *y, int n, float *scratch)
 {
 	size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)g->filters * g->oh * g->ow;
 
 #ifdef CONV_VEC
-	if (conv_direct_vectorised(g)) {
+	if (KERNEL_FN(conv_direct_vectorised)(g)) {
 		vec_forward(g, w, b, x, y, n, scratch);
 		return;
 	}
@@ -575,14 +580,14 @@ void conv_direct_forward(const struct conv_geom *g, const float *w, const float 
 		generic_forward(g, w, b, x + i * in_size, y + i * out_size);
 }
 
-void conv_direct_backward(const struct conv_geom *g, const float *w, const float *x,
-                          const float *dy, float *dx, float *dw, float *db, int n,
-                          float *scratch)
+void KERNEL_FN(conv_direct_backward)(const struct conv_geom *g, const float *w, const float *x,
+                                     const float *dy, float *dx, float *dw, float *db, int n,
+                                     float *scratch)
 {
 	size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)g->filters * g->oh * g->ow;
 
 #ifdef CONV_VEC
-	if (conv_direct_vectorised(g)) {
+	if (KERNEL_FN(conv_direct_vectorised)(g)) {
 		vec_backward(g, w, x, dy, dx, dw, db, n, scratch);
 		return;
 	}

@@ -23,7 +23,7 @@
  * 2.4x faster than the planar kernel (docs/performance.md). */
 #include "kernels/conv_direct_wide.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX2
 
 #include <string.h>
 
@@ -81,12 +81,12 @@ static size_t wide_plan_floats(const struct conv_geom *g, struct wide_plan *p, f
 	return at;
 }
 
-bool conv_wide_applies(const struct conv_geom *g)
+bool KERNEL_FN(conv_wide_applies)(const struct conv_geom *g)
 {
 	return g->c >= CONV_WIDE_MIN_CHANNELS;
 }
 
-size_t conv_wide_scratch_floats(const struct conv_geom *g)
+size_t KERNEL_FN(conv_wide_scratch_floats)(const struct conv_geom *g)
 {
 	struct wide_plan p = { 0 };
 
@@ -214,9 +214,9 @@ static void list_nonzeros(const struct conv_geom *g, const struct wide_plan *p, 
 	}
 }
 
-void conv_wide_backward(const struct conv_geom *g, const float *w, const float *x,
-                        const float *dy, float *dx, float *dw, float *db, int n,
-                        float *scratch)
+void KERNEL_FN(conv_wide_backward)(const struct conv_geom *g, const float *w, const float *x,
+                                   const float *dy, float *dx, float *dw, float *db, int n,
+                                   float *scratch)
 {
 	struct wide_plan p = { 0 };
 	int k = g->k;
@@ -262,25 +262,8 @@ void conv_wide_backward(const struct conv_geom *g, const float *w, const float *
 				dw[((size_t)f * g->c + c) * kk + j] += p.dwacc[((size_t)f * kk + j) * p.c8 + c];
 }
 
-#else /* no AVX2 and FMA: conv_direct.c never calls it */
+#else /* the baseline copy: conv_direct.c calls it only from AVX2 up */
 
-bool conv_wide_applies(const struct conv_geom *g)
-{
-	(void)g;
-	return false;
-}
-
-size_t conv_wide_scratch_floats(const struct conv_geom *g)
-{
-	(void)g;
-	return 0;
-}
-
-void conv_wide_backward(const struct conv_geom *g, const float *w, const float *x,
-                        const float *dy, float *dx, float *dw, float *db, int n,
-                        float *scratch)
-{
-	(void)g, (void)w, (void)x, (void)dy, (void)dx, (void)dw, (void)db, (void)n, (void)scratch;
-}
+typedef int conv_direct_wide_needs_avx2;   /* ISO C wants a non-empty file */
 
 #endif

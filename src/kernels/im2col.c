@@ -10,7 +10,10 @@
 
 #include <string.h>
 
-#if defined(__AVX2__)
+#include "kernels/dispatch.h"
+#include "kernels/isa.h"
+
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX2
 #include <immintrin.h>
 #endif
 
@@ -21,7 +24,7 @@
  * last 8 overlapping the ones before (masked stores are slow on AMD). */
 static inline void copy_row(float *dst, const float *src, int n)
 {
-#if defined(__AVX2__)
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX2
 	if (n >= 8) {
 		for (int i = 0; i + 8 < n; i += 8)
 			_mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
@@ -57,8 +60,8 @@ static void im2col_range(int w, int stride, int pad_left, int kj, int ow, int *l
 	*hi = b;
 }
 
-void im2col(const float *x, int c, int h, int w, int k, int stride,
-            int pad_top, int pad_left, int oh, int ow, float *col)
+void KERNEL_FN(im2col)(const float *x, int c, int h, int w, int k, int stride,
+                       int pad_top, int pad_left, int oh, int ow, float *col)
 {
 	size_t ohw = (size_t)oh * (size_t)ow;
 
@@ -96,8 +99,8 @@ void im2col(const float *x, int c, int h, int w, int k, int stride,
 	}
 }
 
-void col2im(const float *col, int c, int h, int w, int k, int stride,
-            int pad_top, int pad_left, int oh, int ow, float *dx)
+void KERNEL_FN(col2im)(const float *col, int c, int h, int w, int k, int stride,
+                       int pad_top, int pad_left, int oh, int ow, float *dx)
 {
 	size_t ohw = (size_t)oh * (size_t)ow;
 

@@ -7,13 +7,14 @@
  * y = e / (1 + e) for x < 0. The second is a product, not 1 - 1 / (1 + e),
  * so a tiny y (x far below 0) keeps its digits instead of cancelling to 0.
  * One exp per element (vexp.h's, which vectorises); the choice is a select,
- * not a branch, and the loop runs in SIMD. A NaN stays NaN.
+ * not a branch, and the loop runs in SIMD (a kernel:
+ * src/kernels/activations.c). A NaN stays NaN.
  *
  * Gradients: backward OVERWRITES dx = dy * y * (1 - y), from y alone. */
 #include <math.h>
 
 #include "cnn/layers.h"
-#include "vexp.h"
+#include "kernels/dispatch.h"
 
 static void sigmoid_forward(const struct layer *l, const float *w, const float *x, float *y,
                             int n, const struct layer_ctx *ctx)
@@ -22,12 +23,7 @@ static void sigmoid_forward(const struct layer *l, const float *w, const float *
 
 	(void)w;
 	(void)ctx;
-	for (size_t i = 0; i < count; i++) {
-		float em1;
-		float e = vexp_neg(-fabsf(x[i]), &em1);
-		float s = 1.0f / (1.0f + e);
-		y[i] = x[i] >= 0.0f ? s : e * s;
-	}
+	cnn_kernels()->sigmoid_range(x, y, count);   /* src/kernels/activations.c */
 }
 
 static void sigmoid_backward(const struct layer *l, const float *w, const float *x,

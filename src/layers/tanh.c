@@ -9,11 +9,12 @@
  * with the sign of x put back: m lies in [-1, 0], so nothing overflows for
  * large |x| (y is then exactly +-1), and m keeps its relative accuracy near
  * 0, where 1 - exp(-2|x|) would cancel. Unlike a call to tanhf per element,
- * the loop vectorises. A NaN stays NaN. */
+ * the loop vectorises (it is a kernel: src/kernels/activations.c). A NaN
+ * stays NaN. */
 #include <math.h>
 
 #include "cnn/layers.h"
-#include "vexp.h"
+#include "kernels/dispatch.h"
 
 static void tanh_forward(const struct layer *l, const float *w, const float *x, float *y,
                          int n, const struct layer_ctx *ctx)
@@ -22,12 +23,7 @@ static void tanh_forward(const struct layer *l, const float *w, const float *x, 
 
 	(void)w;
 	(void)ctx;
-	for (size_t i = 0; i < count; i++) {
-		float em1;
-		(void)vexp_neg(-2.0f * fabsf(x[i]), &em1);
-		float t = -em1 / (2.0f + em1);   /* tanh |x| */
-		y[i] = x[i] < 0.0f ? -t : t;
-	}
+	cnn_kernels()->tanh_range(x, y, count);   /* src/kernels/activations.c */
 }
 
 static void tanh_backward(const struct layer *l, const float *w, const float *x,

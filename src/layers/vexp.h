@@ -1,7 +1,7 @@
 /* exp(a) and exp(a) - 1 for a <= 0, in plain float arithmetic that the
  * compiler vectorises: libm's expf and tanhf are one call per element, which
- * made tanh and sigmoid 20-30 times slower than relu. Shared by tanh.c and
- * sigmoid.c; private to src/layers/.
+ * made tanh and sigmoid 20-30 times slower than relu. Used by their loops in
+ * src/kernels/activations.c.
  *
  * Method: a = n ln2 + r with n = round(a / ln2) and |r| <= ln2/2, ln2 split in
  * two (Cody and Waite) so n ln2 is subtracted without rounding; then

@@ -2,6 +2,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "cnn/kernels.h"
 #include "cnn/runner.h"
 
 static void human_count(double v, char *buf, size_t len)
@@ -35,7 +36,8 @@ void print_layer_table(FILE *f, const struct net *net, int batch)
 	human_count(net_flops(net), flops, sizeof flops);
 	fprintf(f, "total: %zu parameters, %s FLOPs per image forward (about 3x that to train)\n",
 	        net->n_params, flops);
-	fprintf(f, "batch %d on %d thread%s\n", batch, net->threads, net->threads == 1 ? "" : "s");
+	fprintf(f, "batch %d on %d thread%s, %s kernels\n", batch, net->threads,
+	        net->threads == 1 ? "" : "s", cnn_kernels_name());
 }
 
 void print_memory(FILE *f, const struct mem_estimate *m, double limit)

@@ -2,30 +2,7 @@
 # The command line as users meet it: each row runs cnnrun and checks the exit
 # status and a line of its output (stderr for errors). Usage:
 #   test_cli.sh PATH/TO/cnnrun SOURCE_DIR
-set -u
-cnnrun=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$src" || exit 1
-passed=0 failed=0
-
-# expect STATUS PATTERN -- ARGS...: PATTERN is a fixed string that must occur
-# in the combined output.
-expect() {
-	local want=$1 pattern=$2
-	shift 3
-	local out status
-	out=$("$cnnrun" "$@" 2>&1)
-	status=$?
-	if [[ $status -eq $want && $out == *"$pattern"* ]]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		printf 'FAILED: cnnrun %s\n  expected status %s and "%s"\n  got status %s:\n%s\n' \
-			"$*" "$want" "$pattern" "$status" "$(printf '%s\n' "$out" | head -5 | sed 's/^/    /')"
-	fi
-}
+. "$(dirname "$0")/harness.sh"
 
 printf 'name: bad\ndata: {dataset: mnist}\ninput: [1, 28, 28]\nlayers: []\n' >"$tmp/empty-layers.yaml"
 printf 'a: 1\n\tb: 2\n' >"$tmp/tab.yaml"
