@@ -267,10 +267,7 @@ static int unknown_format(const struct cfg_node *n, const char *key, struct cnn_
 static const struct data_format *find_format(struct cfg_node *map, struct cnn_error *err)
 {
 	/* Looked up without cfg_get, which would list both keys as known in every message. */
-	const char *key = "format";
-	for (int i = 0; i < map->n; i++)
-		if (!strcmp(map->keys[i], "dataset"))
-			key = "dataset";
+	const char *key = cfg_peek(map, "dataset") ? "dataset" : "format";
 	struct cfg_node *n = cfg_get(map, key);
 	if (!n) {
 		char what[280] = "one of: ";

@@ -70,15 +70,6 @@ const char *stop_signal_word(void)
 	}
 }
 
-/* Looks a key up without marking it used (cfg_get would). */
-static const struct cfg_node *map_find(const struct cfg_node *map, const char *key)
-{
-	for (int i = 0; map && map->kind == CFG_MAP && i < map->n; i++)
-		if (!strcmp(map->keys[i], key))
-			return map->vals[i];
-	return NULL;
-}
-
 struct difference {
 	char path[256];                 /* "layers.0.filters" */
 	const struct cfg_node *mine;    /* in the config given; NULL: absent */
@@ -120,11 +111,11 @@ static bool find_difference(const struct cfg_node *a, const struct cfg_node *b,
 	}
 	for (int i = 0; i < a->n; i++) {
 		size_t next = path_push(d, at, a->keys[i], 0);
-		if (find_difference(a->vals[i], map_find(b, a->keys[i]), d, next))
+		if (find_difference(a->vals[i], cfg_peek(b, a->keys[i]), d, next))
 			return true;
 	}
 	for (int i = 0; i < b->n; i++) {
-		if (map_find(a, b->keys[i]))
+		if (cfg_peek(a, b->keys[i]))
 			continue;
 		path_push(d, at, b->keys[i], 0);
 		return differs(NULL, b->vals[i], d);
@@ -161,11 +152,11 @@ int resume_check_config(const struct checkpoint *c, struct cfg_node *root, struc
 		                  "the config saved in this checkpoint cannot be read");
 	for (size_t i = 0; i < sizeof resume_keys / sizeof resume_keys[0]; i++) {
 		const char *key = resume_keys[i][0], *sub = resume_keys[i][1];
-		const struct cfg_node *a = map_find(root, key), *b = map_find(saved.root, key);
+		const struct cfg_node *a = cfg_peek(root, key), *b = cfg_peek(saved.root, key);
 		size_t at = path_push(&d, 0, key, 0);
 		if (sub) {
-			a = map_find(a, sub);
-			b = map_find(b, sub);
+			a = cfg_peek(a, sub);
+			b = cfg_peek(b, sub);
 			at = path_push(&d, at, sub, 0);
 		}
 		if (!find_difference(a, b, &d, at))
