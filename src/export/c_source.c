@@ -163,6 +163,47 @@ static void fn_begin(struct gen *g, const struct cstep *s, const char *what, con
 	fprintf(g->c, "static void layer_%s(const %s *x, %s *y)\n{\n", s->id, type, type);
 }
 
+/* The body of a conv step. Each output plane starts at the bias and takes
+ * the products of one weight at a time over the rows and columns where its
+ * input pixel lies inside the image: the same sums, in the same order, as
+ * the textbook loop (bias, then c, ky, kx), with the innermost loop running
+ * over a row. int8 sums into acc, one int32 plane shared by all conv steps. */
+static void conv_loops(struct gen *g, const char *id, struct shape in, struct shape out,
+                       const struct layer_attrs *a, bool int8)
+{
+	FILE *c = g->c;
+	bool pad_y = a->pad_top || a->pad_bottom, pad_x = a->pad_left || a->pad_right;
+	const char *plane = int8 ? "conv_acc" : "yf";
+	fprintf(c, "\tint f, c, ky, kx, oy, ox, oy0 = 0, oy1 = %d, ox0 = 0, ox1 = %d;\n\n", out.h, out.w);
+	fprintf(c, "\tfor (f = 0; f < %d; f++) {\n", out.c);
+	if (!int8)
+		fprintf(c, "\t\tfloat *yf = y + f * %d;\n", out.h * out.w);
+	fprintf(c, "\t\tfor (oy = 0; oy < %d; oy++)\n\t\t\t%s[oy] = %s_bias[f];\n", out.h * out.w, plane, id);
+	fprintf(c, "\t\tfor (c = 0; c < %d; c++)\n\t\t\tfor (ky = 0; ky < %d; ky++) {\n", in.c, a->kernel);
+	if (pad_y)   /* the output rows whose input row lies inside the image */
+		fprintf(c, "\t\t\t\toy0 = ky < %d ? (%d - ky + %d) / %d : 0;\n"
+		        "\t\t\t\toy1 = %d - ky < 0 ? 0 : (%d - ky) / %d + 1;\n\t\t\t\tif (oy1 > %d)\n\t\t\t\t\toy1 = %d;\n",
+		        a->pad_top, a->pad_top, a->stride - 1, a->stride, in.h - 1 + a->pad_top,
+		        in.h - 1 + a->pad_top, a->stride, out.h, out.h);
+	fprintf(c, "\t\t\t\tfor (kx = 0; kx < %d; kx++) {\n", a->kernel);
+	fprintf(c, "\t\t\t\t\t%s w = %s_weight[((f * %d + c) * %d + ky) * %d + kx];\n", int8 ? "int32_t" : "float",
+	        id, in.c, a->kernel, a->kernel);
+	if (pad_x)
+		fprintf(c, "\t\t\t\t\tox0 = kx < %d ? (%d - kx + %d) / %d : 0;\n"
+		        "\t\t\t\t\tox1 = %d - kx < 0 ? 0 : (%d - kx) / %d + 1;\n\t\t\t\t\tif (ox1 > %d)\n\t\t\t\t\t\tox1 = %d;\n",
+		        a->pad_left, a->pad_left, a->stride - 1, a->stride, in.w - 1 + a->pad_left,
+		        in.w - 1 + a->pad_left, a->stride, out.w, out.w);
+	fprintf(c, "\t\t\t\t\tfor (oy = oy0; oy < oy1; oy++) {\n"
+	        "\t\t\t\t\t\tint row = (c * %d + oy * %d + ky - %d) * %d + kx - %d;\n"
+	        "\t\t\t\t\t\tfor (ox = ox0; ox < ox1; ox++)\n"
+	        "\t\t\t\t\t\t\t%s[oy * %d + ox] += w * x[row + ox * %d];\n\t\t\t\t\t}\n\t\t\t\t}\n\t\t\t}\n",
+	        in.h, a->stride, a->pad_top, in.w, a->pad_left, plane, out.w, a->stride);
+	if (int8)
+		fprintf(c, "\t\tfor (oy = 0; oy < %d; oy++)\n\t\t\ty[f * %d + oy] = requant(conv_acc[oy], %s_mult[f], %s_shift[f]);\n",
+		        out.h * out.w, out.h * out.w, id, id);
+	fputs("\t}\n}\n", c);
+}
+
 static void emit_conv_float(struct gen *g, const struct cstep *s)
 {
 	const struct layer *l = s->l;
@@ -179,22 +220,7 @@ static void emit_conv_float(struct gen *g, const struct cstep *s)
 	snprintf(what, sizeof what, "conv %dx%d/%d, padding %d %d %d %d", a.kernel, a.kernel, a.stride,
 	         a.pad_top, a.pad_left, a.pad_bottom, a.pad_right);
 	fn_begin(g, s, what, "float");
-	fputs("\tint f, oy, ox, c, ky, kx;\n\n", g->c);
-	fprintf(g->c, "\tfor (f = 0; f < %d; f++)\n\t\tfor (oy = 0; oy < %d; oy++)\n"
-	        "\t\t\tfor (ox = 0; ox < %d; ox++) {\n\t\t\t\tfloat sum = %s_bias[f];\n"
-	        "\t\t\t\tfor (c = 0; c < %d; c++)\n\t\t\t\t\tfor (ky = 0; ky < %d; ky++) {\n",
-	        l->out.c, l->out.h, l->out.w, s->id, l->in.c, a.kernel);
-	fprintf(g->c, "\t\t\t\t\t\tint iy = oy * %d + ky - %d;\n", a.stride, a.pad_top);
-	if (a.pad_top || a.pad_bottom)
-		fprintf(g->c, "\t\t\t\t\t\tif (iy < 0 || iy >= %d)\n\t\t\t\t\t\t\tcontinue;\n", l->in.h);
-	fprintf(g->c, "\t\t\t\t\t\tfor (kx = 0; kx < %d; kx++) {\n", a.kernel);
-	fprintf(g->c, "\t\t\t\t\t\t\tint ix = ox * %d + kx - %d;\n", a.stride, a.pad_left);
-	if (a.pad_left || a.pad_right)
-		fprintf(g->c, "\t\t\t\t\t\t\tif (ix < 0 || ix >= %d)\n\t\t\t\t\t\t\t\tcontinue;\n", l->in.w);
-	fprintf(g->c, "\t\t\t\t\t\t\tsum += %s_weight[((f * %d + c) * %d + ky) * %d + kx] * "
-	        "x[(c * %d + iy) * %d + ix];\n", s->id, l->in.c, a.kernel, a.kernel, l->in.h, l->in.w);
-	fprintf(g->c, "\t\t\t\t\t\t}\n\t\t\t\t\t}\n\t\t\t\ty[(f * %d + oy) * %d + ox] = sum;\n\t\t\t}\n}\n",
-	        l->out.h, l->out.w);
+	conv_loops(g, s->id, l->in, l->out, &a, false);
 }
 
 static void emit_dense_float(struct gen *g, const struct cstep *s)
@@ -338,13 +364,13 @@ static void emit_q_weights(struct gen *g, const struct cstep *s, size_t nw, cons
 	size_t out = (size_t)q->out_shape.c;
 	char name[64];
 	snprintf(name, sizeof name, "%s_weight", s->id);
-	ints(g, "signed char", name, wshape, q->w, nw, 1);
+	ints(g, "int8_t", name, wshape, q->w, nw, 1);
 	snprintf(name, sizeof name, "%s_bias", s->id);
-	ints(g, "long", name, "(out): in units of the input scale times the weight scale", q->bias, out, 4);
+	ints(g, "int32_t", name, "(out): in units of the input scale times the weight scale", q->bias, out, 4);
 	snprintf(name, sizeof name, "%s_mult", s->id);
-	ints(g, "long", name, "(out): output multiplier, Q31", q->mult, out, 4);
+	ints(g, "int32_t", name, "(out): output multiplier, Q31", q->mult, out, 4);
 	snprintf(name, sizeof name, "%s_shift", s->id);
-	ints(g, "signed char", name, "(out): right shift after the product", q->shift, out, 1);
+	ints(g, "int8_t", name, "(out): right shift after the product", q->shift, out, 1);
 }
 
 static void emit_q_conv(struct gen *g, const struct cstep *s)
@@ -358,23 +384,8 @@ static void emit_q_conv(struct gen *g, const struct cstep *s)
 	snprintf(what, sizeof what, "int8 conv %dx%d/%d, padding %d %d %d %d%s", a->kernel, a->kernel,
 	         a->stride, a->pad_top, a->pad_left, a->pad_bottom, a->pad_right,
 	         q->folded >= 0 ? ", batchnorm folded in" : "");
-	fn_begin(g, s, what, "signed char");
-	fputs("\tint f, oy, ox, c, ky, kx;\n\n", g->c);
-	fprintf(g->c, "\tfor (f = 0; f < %d; f++)\n\t\tfor (oy = 0; oy < %d; oy++)\n"
-	        "\t\t\tfor (ox = 0; ox < %d; ox++) {\n\t\t\t\tlong acc = %s_bias[f];\n"
-	        "\t\t\t\tfor (c = 0; c < %d; c++)\n\t\t\t\t\tfor (ky = 0; ky < %d; ky++) {\n",
-	        o.c, o.h, o.w, s->id, i.c, a->kernel);
-	fprintf(g->c, "\t\t\t\t\t\tint iy = oy * %d + ky - %d;\n", a->stride, a->pad_top);
-	if (a->pad_top || a->pad_bottom)
-		fprintf(g->c, "\t\t\t\t\t\tif (iy < 0 || iy >= %d)\n\t\t\t\t\t\t\tcontinue;\n", i.h);
-	fprintf(g->c, "\t\t\t\t\t\tfor (kx = 0; kx < %d; kx++) {\n", a->kernel);
-	fprintf(g->c, "\t\t\t\t\t\t\tint ix = ox * %d + kx - %d;\n", a->stride, a->pad_left);
-	if (a->pad_left || a->pad_right)
-		fprintf(g->c, "\t\t\t\t\t\t\tif (ix < 0 || ix >= %d)\n\t\t\t\t\t\t\t\tcontinue;\n", i.w);
-	fprintf(g->c, "\t\t\t\t\t\t\tacc += (long)%s_weight[((f * %d + c) * %d + ky) * %d + kx] * "
-	        "x[(c * %d + iy) * %d + ix];\n", s->id, i.c, a->kernel, a->kernel, i.h, i.w);
-	fprintf(g->c, "\t\t\t\t\t\t}\n\t\t\t\t\t}\n\t\t\t\ty[(f * %d + oy) * %d + ox] = "
-	        "requant(acc, %s_mult[f], %s_shift[f]);\n\t\t\t}\n}\n", o.h, o.w, s->id, s->id);
+	fn_begin(g, s, what, "int8_t");
+	conv_loops(g, s->id, i, o, a, true);
 }
 
 static void emit_q_dense(struct gen *g, const struct cstep *s)
@@ -384,9 +395,9 @@ static void emit_q_dense(struct gen *g, const struct cstep *s)
 	char shape[64];
 	snprintf(shape, sizeof shape, "(%d, %zu) int8", q->out_shape.c, in);
 	emit_q_weights(g, s, (size_t)q->out_shape.c * in, shape);
-	fn_begin(g, s, q->folded >= 0 ? "int8 dense, batchnorm folded in" : "int8 dense", "signed char");
-	fprintf(g->c, "\tint u, i;\n\n\tfor (u = 0; u < %d; u++) {\n\t\tlong acc = %s_bias[u];\n"
-	        "\t\tfor (i = 0; i < %zu; i++)\n\t\t\tacc += (long)%s_weight[u * %zu + i] * x[i];\n"
+	fn_begin(g, s, q->folded >= 0 ? "int8 dense, batchnorm folded in" : "int8 dense", "int8_t");
+	fprintf(g->c, "\tint u, i;\n\n\tfor (u = 0; u < %d; u++) {\n\t\tint32_t acc = %s_bias[u];\n"
+	        "\t\tfor (i = 0; i < %zu; i++)\n\t\t\tacc += (int32_t)%s_weight[u * %zu + i] * x[i];\n"
 	        "\t\ty[u] = requant(acc, %s_mult[u], %s_shift[u]);\n\t}\n}\n",
 	        q->out_shape.c, s->id, in, s->id, in, s->id, s->id);
 }
@@ -396,9 +407,9 @@ static void emit_q_affine(struct gen *g, const struct cstep *s)
 	const struct qstep *q = s->q;
 	int hw = q->in_shape.h * q->in_shape.w;
 	emit_q_weights(g, s, (size_t)q->out_shape.c, "(channels) int8");
-	fn_begin(g, s, "int8 batchnorm, running statistics", "signed char");
+	fn_begin(g, s, "int8 batchnorm, running statistics", "int8_t");
 	fprintf(g->c, "\tint c, p;\n\n\tfor (c = 0; c < %d; c++)\n\t\tfor (p = 0; p < %d; p++)\n"
-	        "\t\t\ty[c * %d + p] = requant((long)%s_weight[c] * x[c * %d + p] + %s_bias[c], "
+	        "\t\t\ty[c * %d + p] = requant((int32_t)%s_weight[c] * x[c * %d + p] + %s_bias[c], "
 	        "%s_mult[c], %s_shift[c]);\n}\n", q->out_shape.c, hw, hw, s->id, hw, s->id, s->id, s->id);
 }
 
@@ -406,9 +417,9 @@ static void emit_q_table(struct gen *g, const struct cstep *s)
 {
 	char name[64], expr[96];
 	snprintf(name, sizeof name, "%s_table", s->id);
-	ints(g, "signed char", name, "(256): output code for input code + 128", s->q->table, 256, 1);
+	ints(g, "int8_t", name, "(256): output code for input code + 128", s->q->table, 256, 1);
 	snprintf(expr, sizeof expr, "%s_table[xv + 128]", s->id);
-	emit_map(g, s, s->l->ops->type, "signed char", expr);
+	emit_map(g, s, s->l->ops->type, "int8_t", expr);
 }
 
 static int emit_q_step(struct gen *g, const struct cstep *s, struct cnn_error *err)
@@ -426,18 +437,18 @@ static int emit_q_step(struct gen *g, const struct cstep *s, struct cnn_error *e
 		emit_q_affine(g, s);
 		break;
 	case Q_RELU:
-		emit_map(g, s, "relu", "signed char", "xv > 0 ? xv : 0");
+		emit_map(g, s, "relu", "int8_t", "xv > 0 ? xv : 0");
 		break;
 	case Q_MAXPOOL:
-		emit_pool(g, s, "signed char", "int", "-128", "if (xv > v)\n\t\t\t\t\t\t\t\tv = xv;", "(signed char)v");
+		emit_pool(g, s, "int8_t", "int", "-128", "if (xv > v)\n\t\t\t\t\t\t\t\tv = xv;", "(int8_t)v");
 		break;
 	case Q_AVGPOOL:
 		snprintf(expr, sizeof expr, "div_round(v, %d)", q->a.kernel * q->a.kernel);
-		emit_pool(g, s, "signed char", "long", "0", "v += xv;", expr);
+		emit_pool(g, s, "int8_t", "int32_t", "0", "v += xv;", expr);
 		break;
 	case Q_GLOBAL_AVGPOOL:
 		snprintf(expr, sizeof expr, "div_round(v, %d)", q->in_shape.h * q->in_shape.w);
-		emit_global_avgpool(g, s, "signed char", "long", expr);
+		emit_global_avgpool(g, s, "int8_t", "int32_t", expr);
 		break;
 	case Q_TABLE:
 		emit_q_table(g, s);
@@ -454,21 +465,21 @@ static int emit_q_step(struct gen *g, const struct cstep *s, struct cnn_error *e
  * a step uses it (an unused static function would be a warning). */
 static const char q_requant[] =
 	"/* clamp(round(acc * mult * 2^-shift), -127, 127), rounding half away from zero */\n"
-	"static signed char requant(long acc, long mult, int shift)\n"
+	"static int8_t requant(int32_t acc, int32_t mult, int shift)\n"
 	"{\n"
-	"\tlong long p = (long long)acc * mult;\n"
-	"\tlong long r = p < 0 ? -p : p;\n"
+	"\tint64_t p = (int64_t)acc * mult;\n"
+	"\tint64_t r = p < 0 ? -p : p;\n"
 	"\n"
-	"\tr = (r + (1LL << (shift - 1))) >> shift;\n"
+	"\tr = (r + ((int64_t)1 << (shift - 1))) >> shift;\n"
 	"\tif (r > 127)\n"
 	"\t\tr = 127;\n"
-	"\treturn (signed char)(p < 0 ? -r : r);\n"
+	"\treturn (int8_t)(p < 0 ? -r : r);\n"
 	"}\n";
 static const char q_div_round[] =
 	"/* v / n rounded half away from zero (n > 0) */\n"
-	"static signed char div_round(long v, long n)\n"
+	"static int8_t div_round(int32_t v, int32_t n)\n"
 	"{\n"
-	"\treturn (signed char)(v < 0 ? -((-v + n / 2) / n) : (v + n / 2) / n);\n"
+	"\treturn (int8_t)(v < 0 ? -((-v + n / 2) / n) : (v + n / 2) / n);\n"
 	"}\n";
 
 /* ---- the steps and the two files ---- */
@@ -549,7 +560,7 @@ static void write_header(FILE *h, const struct gen *g)
 /* predict: normalise (and quantise) the input, run the steps, softmax. */
 static void write_predict(struct gen *g, const struct plan *p)
 {
-	const char *type = g->q ? "signed char" : "float";
+	const char *type = g->q ? "int8_t" : "float";
 	size_t in = shape_size(g->m->net->input);
 	fputs("\n/* Activations: tensors whose lives do not overlap share an arena. */\n", g->c);
 	for (int a = 0; a < p->n_arenas; a++)
@@ -561,7 +572,7 @@ static void write_predict(struct gen *g, const struct plan *p)
 	        g->m->scale, g->m->offset);
 	if (g->q) {
 		fprintf(g->c, "\t\tfloat t = v * %.9ef;\n\t\tint q = (int)(t < 0.0f ? t - 0.5f : t + 0.5f);\n"
-		        "\t\tin[i] = (signed char)(q > 127 ? 127 : q < -127 ? -127 : q);\n\t}\n",
+		        "\t\tin[i] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);\n\t}\n",
 		        (double)(1.0f / g->q->in_scale));
 	} else {
 		fputs("\t\tin[i] = v;\n\t}\n", g->c);
@@ -609,8 +620,17 @@ int export_c(const struct export_model *m, const struct quant_model *q, const ch
 		goto out;
 	}
 	fprintf(g.c, "/* %s.c: the cnnrun model \"%s\" (%s), generated by `cnnrun export --c`;\n"
-	        " * see %s.h. */\n#include <math.h>\n\n#include \"%s.h\"\n", prefix, m->name,
-	        q ? "int8 quantised" : "float", prefix, prefix);
+	        " * see %s.h. */\n#include <math.h>\n%s\n#include \"%s.h\"\n", prefix, m->name,
+	        q ? "int8 quantised" : "float", prefix, q ? "#include <stdint.h>\n" : "", prefix);
+	size_t acc_plane = 0;
+	for (int i = 0; q && i < q->n; i++) {
+		size_t hw = (size_t)q->steps[i].out_shape.h * (size_t)q->steps[i].out_shape.w;
+		if (q->steps[i].op == Q_CONV && hw > acc_plane)
+			acc_plane = hw;
+	}
+	if (acc_plane)
+		fprintf(g.c, "\n/* The int32 sums of one output plane of a conv, shared by all convs. */\n"
+		        "static int32_t conv_acc[%zu];\n", acc_plane);
 	for (int k = 0; q && k < 2; k++) {
 		bool used = false;
 		for (int i = 0; i < q->n; i++) {
@@ -624,7 +644,6 @@ int export_c(const struct export_model *m, const struct quant_model *q, const ch
 	for (int s = 0; s < p.n_steps; s++) {
 		if (p.steps[s].alias)
 			continue;
-		fputc('\n', g.c);
 		if (q ? emit_q_step(&g, &p.steps[s], err) : emit_float_layer(&g, &p.steps[s], err))
 			goto out;
 	}
@@ -646,6 +665,7 @@ int export_c(const struct export_model *m, const struct quant_model *q, const ch
 	fp->ram = 0;
 	for (int a = 0; a < p.n_arenas; a++)
 		fp->ram += p.arena_size[a] * (q ? 1 : sizeof(float));
+	fp->ram += acc_plane * 4;
 	fp->arenas = p.n_arenas;
 	rc = 0;
 out:

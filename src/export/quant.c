@@ -320,29 +320,52 @@ void quant_free(struct quant_model *q)
 
 /* ---- the reference interpreter: the generated code's arithmetic ---- */
 
+/* First and one-past-last output index o with 0 <= o * s + k - pad < n. */
+static void inside(int k, int pad, int s, int n, int out, int *o0, int *o1)
+{
+	*o0 = k < pad ? (pad - k + s - 1) / s : 0;
+	*o1 = n - 1 + pad - k < 0 ? 0 : (n - 1 + pad - k) / s + 1;
+	if (*o1 > out)
+		*o1 = out;
+}
+
+/* The generated code's loop order (c_source.c conv_loops); with integers
+ * any order gives the same sums. */
 static void run_conv(const struct qstep *q, const int8_t *x, int8_t *y)
 {
 	struct shape i = q->in_shape, o = q->out_shape;
-	int k = q->a.kernel;
-	for (int f = 0; f < o.c; f++)
-		for (int oy = 0; oy < o.h; oy++)
-			for (int ox = 0; ox < o.w; ox++) {
-				long acc = q->bias[f];
-				for (int c = 0; c < i.c; c++)
-					for (int ky = 0; ky < k; ky++) {
-						int iy = oy * q->a.stride + ky - q->a.pad_top;
-						if (iy < 0 || iy >= i.h)
-							continue;
-						for (int kx = 0; kx < k; kx++) {
-							int ix = ox * q->a.stride + kx - q->a.pad_left;
-							if (ix < 0 || ix >= i.w)
-								continue;
-							acc += (long)q->w[(((size_t)f * i.c + c) * k + ky) * k + kx] *
-							       x[((size_t)c * i.h + iy) * i.w + ix];
-						}
+	int k = q->a.kernel, s = q->a.stride;
+	size_t hw = (size_t)o.h * (size_t)o.w;
+	int32_t *acc = malloc(hw * sizeof *acc);
+	CNN_ASSERT(acc);
+	for (int f = 0; f < o.c; f++) {
+		for (size_t p = 0; p < hw; p++)
+			acc[p] = q->bias[f];
+		for (int c = 0; c < i.c; c++)
+			for (int ky = 0; ky < k; ky++) {
+				int oy0, oy1;
+				inside(ky, q->a.pad_top, s, i.h, o.h, &oy0, &oy1);
+				for (int kx = 0; kx < k; kx++) {
+					int32_t w = q->w[(((size_t)f * i.c + c) * k + ky) * k + kx];
+					int ox0, ox1;
+					inside(kx, q->a.pad_left, s, i.w, o.w, &ox0, &ox1);
+					for (int oy = oy0; oy < oy1; oy++) {
+						const int8_t *xr = x + ((size_t)c * i.h + (size_t)(oy * s + ky - q->a.pad_top)) * i.w;
+						int32_t *ar = acc + (size_t)oy * o.w;
+						int off = kx - q->a.pad_left;
+						if (s == 1)   /* contiguous: vectorises */
+							for (int ox = ox0; ox < ox1; ox++)
+								ar[ox] += w * xr[ox + off];
+						else
+							for (int ox = ox0; ox < ox1; ox++)
+								ar[ox] += w * xr[ox * s + off];
 					}
-				y[((size_t)f * o.h + oy) * o.w + ox] = quant_requant((int32_t)acc, q->mult[f], q->shift[f]);
+				}
 			}
+		for (size_t p = 0; p < hw; p++)
+			y[(size_t)f * hw + p] = quant_requant(acc[p], q->mult[f], q->shift[f]);
+	}
+	free(acc);
 }
 
 static void run_dense(const struct qstep *q, const int8_t *x, int8_t *y)
@@ -463,20 +486,26 @@ void quant_predict(const struct quant_model *q, const float *pixels, float *prob
 double quant_accuracy(const struct quant_model *q, const struct dataset *d)
 {
 	size_t n_in = shape_size(q->input);
-	float *pixels = malloc(n_in * sizeof *pixels), *probs = malloc((size_t)q->n_classes * sizeof *probs);
 	long correct = 0;
-	CNN_ASSERT(pixels && probs);
-	for (int i = 0; i < d->n; i++) {
-		for (size_t k = 0; k < n_in; k++)
-			pixels[k] = d->images[(size_t)i * n_in + k];
-		quant_predict(q, pixels, probs);
-		int best = 0;
-		for (int k = 1; k < q->n_classes; k++)
-			if (probs[k] > probs[best])
-				best = k;
-		correct += best == d->labels[i];
+	/* images are independent and the count is a sum of integers: the same
+	 * result on any number of threads */
+	#pragma omp parallel
+	{
+		float *pixels = malloc(n_in * sizeof *pixels), *probs = malloc((size_t)q->n_classes * sizeof *probs);
+		CNN_ASSERT(pixels && probs);
+		#pragma omp for reduction(+ : correct) schedule(dynamic, 64)
+		for (int i = 0; i < d->n; i++) {
+			for (size_t k = 0; k < n_in; k++)
+				pixels[k] = d->images[(size_t)i * n_in + k];
+			quant_predict(q, pixels, probs);
+			int best = 0;
+			for (int k = 1; k < q->n_classes; k++)
+				if (probs[k] > probs[best])
+					best = k;
+			correct += best == d->labels[i];
+		}
+		free(pixels);
+		free(probs);
 	}
-	free(pixels);
-	free(probs);
 	return d->n ? (double)correct / d->n : NAN;
 }

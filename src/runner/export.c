@@ -90,9 +90,6 @@ static int export_c_source(struct saved_model *sm, const struct export_model *em
 	struct quant_model *q = NULL;
 	struct export_footprint fp;
 	if (o->prefix) {
-		if (!export_is_identifier(o->prefix) || strlen(o->prefix) >= sizeof prefix)
-			return cnn_errorf(err, (struct cnn_loc){ "--prefix", 0, 0 }, "'%s' is not a C identifier "
-			                  "(letters, digits and _, not starting with a digit)", o->prefix);
 		snprintf(prefix, sizeof prefix, "%s", o->prefix);
 	} else {
 		default_prefix(em->name, prefix, sizeof prefix);
@@ -117,6 +114,11 @@ int run_export(const char *ckpt, const struct export_options *o, FILE *out, stru
 {
 	struct saved_model m;
 	const char *outputs[] = { o->npz, o->onnx };
+	if (o->prefix && (!export_is_identifier(o->prefix) || strlen(o->prefix) > 48)) {
+		cnn_errorf(err, (struct cnn_loc){ "--prefix", 0, 0 }, "'%s' is not a C identifier of at most 48 "
+		           "characters (letters, digits and _, not starting with a digit)", o->prefix);
+		return CNN_BAD_CONFIG;
+	}
 	for (size_t k = 0; k < sizeof outputs / sizeof outputs[0]; k++)
 		if (outputs[k] && refuse_overwrite(ckpt, outputs[k], err))
 			return CNN_FAILED;

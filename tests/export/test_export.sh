@@ -25,6 +25,26 @@ nice "$cnnrun" "$config" --quiet --out "$tmp/run" "$@" >/dev/null
 ckpt=$tmp/run/last.ckpt
 "$dump" "$ckpt" "$tmp"
 
+# refusals: an output naming the checkpoint itself, a prefix that is not a
+# C identifier, --int8 without --c (status 1, 2 and 2, the checkpoint intact)
+cp "$ckpt" "$tmp/before.ckpt"
+refuse() {
+	local want=$1 pattern=$2 out status
+	shift 2
+	out=$("$cnnrun" export "$@" 2>&1) && status=0 || status=$?
+	if [[ $status -ne $want || $out != *"$pattern"* ]]; then
+		printf 'FAILED: cnnrun export %s: status %s (want %s), output:\n%s\n' "$*" "$status" "$want" "$out" >&2
+		exit 1
+	fi
+}
+refuse 1 "refusing to write over the checkpoint being exported" "$ckpt" --onnx "$ckpt"
+refuse 1 "refusing to write over the checkpoint being exported" "$ckpt" --npz "$tmp/run/../run/last.ckpt"
+ln -s last.ckpt "$tmp/run/model.c"
+refuse 1 "refusing to write over the checkpoint being exported" "$ckpt" --c "$tmp/run" --prefix model
+refuse 2 "'9lives' is not a C identifier" "$ckpt" --c "$tmp/c" --prefix 9lives
+refuse 2 "--int8 is for the C export (--c DIR)" "$ckpt" --onnx "$tmp/x.onnx" --int8
+cmp "$ckpt" "$tmp/before.ckpt"
+
 if [[ $name == mnist || $name == all-layers ]]; then
 	"$cnnrun" export "$ckpt" --onnx "$tmp/$name.onnx"
 	"$python" "$src/tests/export/onnx_check.py" "$tmp/$name.onnx" "$tmp"
