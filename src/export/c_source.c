@@ -549,9 +549,9 @@ static void write_header(FILE *h, const struct gen *g)
 	fprintf(h, "#ifndef %s_H\n#define %s_H\n\n", upper, upper);
 	fprintf(h, "#define %s_INPUT_C %d\n#define %s_INPUT_H %d\n#define %s_INPUT_W %d\n#define %s_CLASSES %d\n\n",
 	        P, net->input.c, P, net->input.h, P, net->input.w, P, net->n_classes);
-	fprintf(h, "/* input: %s_INPUT_C x %s_INPUT_H x %s_INPUT_W raw pixel values 0..255 (channel,\n"
-	        " * row, column; the model's normalisation is applied inside); probs: the\n"
-	        " * %s_CLASSES class probabilities. */\n", P, P, P, P);
+	fputs("/* input: the image's raw pixel values 0..255 as floats, (C, H, W) in row\n"
+	      " * order (the model's normalisation is applied inside); probs: the class\n"
+	      " * probabilities. */\n", h);
 	fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
 	fprintf(h, "void %s_predict(const float *input, float *probs);\n", P);
 	fprintf(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
