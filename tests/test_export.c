@@ -104,6 +104,24 @@ static void test_unknown_type_refused(void **state)
 	net_free(net);
 }
 
+/* Adding a layer type means teaching the exporters too. */
+static void test_every_registered_type(void **state)
+{
+	int n;
+	const struct layer_type *types = layer_types(&n);
+	(void)state;
+	for (int i = 0; i < n; i++) {
+		if (!export_onnx_handles(types[i].name) || !export_c_handles(types[i].name) ||
+		    !export_int8_handles(types[i].name))
+			fail_msg("layer type '%s' is not handled by every exporter (ONNX %d, C %d, int8 %d)",
+			         types[i].name, export_onnx_handles(types[i].name), export_c_handles(types[i].name),
+			         export_int8_handles(types[i].name));
+	}
+	assert_false(export_onnx_handles("mystery"));
+	assert_false(export_c_handles("mystery"));
+	assert_false(export_int8_handles("mystery"));
+}
+
 static void test_identifiers(void **state)
 {
 	(void)state;
@@ -121,6 +139,7 @@ int main(void)
 		cmocka_unit_test(test_float_and_nesting),
 		cmocka_unit_test_setup_teardown(test_c_footprint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_type_refused, setup, teardown),
+		cmocka_unit_test(test_every_registered_type),
 		cmocka_unit_test(test_identifiers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

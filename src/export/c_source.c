@@ -313,47 +313,128 @@ static int emit_batchnorm_float(struct gen *g, const struct cstep *s, struct cnn
 	return 0;
 }
 
+typedef int (*float_emit_fn)(struct gen *g, const struct cstep *s, struct cnn_error *err);
+
+static int float_conv(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	(void)err;
+	emit_conv_float(g, s);
+	return 0;
+}
+
+static int float_dense(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	(void)err;
+	emit_dense_float(g, s);
+	return 0;
+}
+
+static int float_maxpool(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	(void)err;
+	emit_pool(g, s, "float", "float", "-HUGE_VALF", "if (xv > v)\n\t\t\t\t\t\t\t\tv = xv;", "v");
+	return 0;
+}
+
+static int float_avgpool(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	struct layer_attrs a;
+	char expr[64];
+	(void)err;
+	s->l->ops->attrs(s->l, &a);
+	/* as the layer: the window's sum times 1 / (pool * pool) in float */
+	snprintf(expr, sizeof expr, "v * %.9ef", (double)(1.0f / ((float)a.kernel * (float)a.kernel)));
+	emit_pool(g, s, "float", "float", "0", "v += xv;", expr);
+	return 0;
+}
+
+static int float_global_avgpool(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	char expr[64];
+	(void)err;
+	snprintf(expr, sizeof expr, "v * %.9ef", (double)(1.0f / (float)(s->l->in.h * s->l->in.w)));
+	emit_global_avgpool(g, s, "float", "float", expr);
+	return 0;
+}
+
+static int float_relu(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	(void)err;
+	emit_map(g, s, "relu", "float", "xv > 0.0f ? xv : 0.0f");
+	return 0;
+}
+
+static int float_leaky_relu(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	struct layer_attrs a;
+	char expr[96];
+	(void)err;
+	s->l->ops->attrs(s->l, &a);
+	snprintf(expr, sizeof expr, "xv > 0.0f ? xv : %.9ef * xv", (double)(float)a.value);
+	emit_map(g, s, "leaky_relu", "float", expr);
+	return 0;
+}
+
+static int float_tanh(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	(void)err;
+	emit_map(g, s, "tanh", "float", "tanhf(xv)");
+	return 0;
+}
+
+static int float_sigmoid(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	(void)err;
+	emit_map(g, s, "sigmoid", "float", "1.0f / (1.0f + expf(-xv))");
+	return 0;
+}
+
+/* The float code of each type; flatten and dropout have none (aliases). */
+static const struct {
+	const char *type;
+	float_emit_fn emit;   /* NULL: an alias, no code */
+} float_emitters[] = {
+	{ "conv", float_conv },
+	{ "dense", float_dense },
+	{ "maxpool", float_maxpool },
+	{ "avgpool", float_avgpool },
+	{ "global_avgpool", float_global_avgpool },
+	{ "relu", float_relu },
+	{ "leaky_relu", float_leaky_relu },
+	{ "tanh", float_tanh },
+	{ "sigmoid", float_sigmoid },
+	{ "batchnorm", emit_batchnorm_float },
+	{ "flatten", NULL },
+	{ "dropout", NULL },
+};
+
+/* The table row of a type; -1 when the C export does not know it. */
+static int float_emitter(const char *type)
+{
+	for (size_t k = 0; k < sizeof float_emitters / sizeof float_emitters[0]; k++)
+		if (!strcmp(float_emitters[k].type, type))
+			return (int)k;
+	return -1;
+}
+
+bool export_c_handles(const char *type)
+{
+	return float_emitter(type) >= 0;
+}
+
 static int emit_float_layer(struct gen *g, const struct cstep *s, struct cnn_error *err)
 {
-	const char *t = s->l->ops->type;
-	char expr[96];
-	if (!strcmp(t, "conv")) {
-		emit_conv_float(g, s);
-	} else if (!strcmp(t, "dense")) {
-		emit_dense_float(g, s);
-	} else if (!strcmp(t, "maxpool")) {
-		emit_pool(g, s, "float", "float", "-HUGE_VALF", "if (xv > v)\n\t\t\t\t\t\t\t\tv = xv;", "v");
-	} else if (!strcmp(t, "avgpool")) {
-		struct layer_attrs a;
-		s->l->ops->attrs(s->l, &a);
-		snprintf(expr, sizeof expr, "v * %.9ef", (double)(1.0f / ((float)a.kernel * (float)a.kernel)));
-		emit_pool(g, s, "float", "float", "0", "v += xv;", expr);
-	} else if (!strcmp(t, "global_avgpool")) {
-		snprintf(expr, sizeof expr, "v * %.9ef", (double)(1.0f / (float)(s->l->in.h * s->l->in.w)));
-		emit_global_avgpool(g, s, "float", "float", expr);
-	} else if (!strcmp(t, "relu")) {
-		emit_map(g, s, "relu", "float", "xv > 0.0f ? xv : 0.0f");
-	} else if (!strcmp(t, "leaky_relu")) {
-		struct layer_attrs a;
-		s->l->ops->attrs(s->l, &a);
-		snprintf(expr, sizeof expr, "xv > 0.0f ? xv : %.9ef * xv", (double)(float)a.value);
-		emit_map(g, s, "leaky_relu", "float", expr);
-	} else if (!strcmp(t, "tanh")) {
-		emit_map(g, s, "tanh", "float", "tanhf(xv)");
-	} else if (!strcmp(t, "sigmoid")) {
-		emit_map(g, s, "sigmoid", "float", "1.0f / (1.0f + expf(-xv))");
-	} else if (!strcmp(t, "batchnorm")) {
-		return emit_batchnorm_float(g, s, err);
-	} else {
+	int k = float_emitter(s->l->ops->type);
+	if (k < 0)
 		return export_refuse(g->m, s->l, "C", "the C export has no code for this type", err);
-	}
-	return 0;
+	return float_emitters[k].emit ? float_emitters[k].emit(g, s, err) : 0;
 }
 
 /* Whether a layer type has no code of its own (its output is its input). */
 static bool is_alias_type(const char *type)
 {
-	return !strcmp(type, "flatten") || !strcmp(type, "dropout");
+	int k = float_emitter(type);
+	return k >= 0 && !float_emitters[k].emit;
 }
 
 /* ---- int8 steps ---- */

@@ -55,6 +55,12 @@ struct quant_model;          /* quant.h: an int8 version of the network */
 int export_c(const struct export_model *m, const struct quant_model *q, const char *dir,
              const char *prefix, struct export_footprint *fp, struct cnn_error *err);
 
+/* Whether each exporter knows a layer type (a test checks every type of
+ * the registry): ONNX, float C, int8 C. */
+bool export_onnx_handles(const char *type);
+bool export_c_handles(const char *type);
+bool export_int8_handles(const char *type);
+
 /* Whether s is a C identifier (letters, digits, '_', not starting with a digit). */
 bool export_is_identifier(const char *s);
 

@@ -349,6 +349,11 @@ static emit_fn emitter(const char *type)
 	return NULL;
 }
 
+bool export_onnx_handles(const char *type)
+{
+	return emitter(type) != NULL;
+}
+
 /* pixels -> Mul [-> Add] -> o->input */
 static void emit_normalisation(struct onnx *o)
 {

@@ -230,6 +230,14 @@ static const struct {
 	{ "flatten", Q_ALIAS }, { "dropout", Q_ALIAS },
 };
 
+bool export_int8_handles(const char *type)
+{
+	for (size_t k = 0; k < sizeof qops / sizeof qops[0]; k++)
+		if (!strcmp(qops[k].type, type))
+			return true;
+	return false;
+}
+
 static int build_steps(const struct export_model *m, struct quant_model *qm, const double *maxabs,
                        struct cnn_error *err)
 {
