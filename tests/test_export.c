@@ -130,6 +130,13 @@ static void test_identifiers(void **state)
 	assert_false(export_is_identifier("mnist-tiny"));
 	assert_false(export_is_identifier("2m"));
 	assert_false(export_is_identifier(""));
+	char buf[16];
+	export_identifier("mnist-tiny", 'm', buf, sizeof buf);
+	assert_string_equal(buf, "mnist_tiny");
+	export_identifier("1conv", 'l', buf, sizeof buf);
+	assert_string_equal(buf, "l1conv");
+	export_identifier("", 'm', buf, sizeof buf);
+	assert_string_equal(buf, "m");
 }
 
 int main(void)

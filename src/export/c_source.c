@@ -121,17 +121,6 @@ static void plan_free(struct plan *p)
 
 /* ---- writing constants ---- */
 
-static void c_ident(const char *name, char *buf, size_t len)
-{
-	size_t n = 0;
-	for (; *name && n + 1 < len; name++) {
-		char c = *name;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-		buf[n++] = ok ? c : '_';
-	}
-	buf[n] = '\0';
-}
-
 static void floats(struct gen *g, const char *name, const char *shape, const float *v, size_t n)
 {
 	fprintf(g->c, "static const float %s[%zu] = { /* %s */", name, n, shape);
@@ -605,7 +594,7 @@ static void name_steps(struct plan *p)
 {
 	for (int i = 0; i < p->n_steps; i++) {
 		struct cstep *s = &p->steps[i];
-		c_ident(s->l->name, s->id, sizeof s->id);
+		export_identifier(s->l->name, 'l', s->id, sizeof s->id);
 		for (int j = 0; j < i; j++)
 			if (!strcmp(p->steps[j].id, s->id)) {
 				size_t len = strlen(s->id);

@@ -30,6 +30,18 @@ bool export_is_identifier(const char *s)
 	return true;
 }
 
+void export_identifier(const char *name, char lead, char *buf, size_t len)
+{
+	size_t n = 0;
+	if (len < 2)
+		return;
+	if (!isalpha((unsigned char)*name) && *name != '_')
+		buf[n++] = lead;   /* a digit first, or nothing at all */
+	for (; *name && n + 1 < len; name++)
+		buf[n++] = isalnum((unsigned char)*name) ? *name : '_';
+	buf[n] = '\0';
+}
+
 int export_refuse(const struct export_model *m, const struct layer *l, const char *what,
                   const char *why, struct cnn_error *err)
 {

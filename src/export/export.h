@@ -68,6 +68,10 @@ bool export_is_identifier(const char *s);
  * the network's flat array; its element count into *n when n is not NULL. */
 const float *export_param(const struct net *net, const struct layer *l, int k, size_t *n);
 
+/* name as a C identifier into buf: any other character becomes '_', and
+ * `lead` goes first when name starts with a digit or is empty. */
+void export_identifier(const char *name, char lead, char *buf, size_t len);
+
 /* Refuses layer l for the exporter `what` ("ONNX", "C"): the message names
  * the layer, its type and why. Returns -1. */
 int export_refuse(const struct export_model *m, const struct layer *l, const char *what,

@@ -39,22 +39,6 @@ static int export_npz(struct saved_model *m, const char *path, FILE *out, struct
 	return 0;
 }
 
-/* The config's name as a C identifier: other characters become '_'. */
-static void default_prefix(const char *name, char *buf, size_t len)
-{
-	size_t n = 0;
-	if (name[0] >= '0' && name[0] <= '9' && n + 1 < len)
-		buf[n++] = 'm';
-	for (; *name && n + 1 < len; name++) {
-		char c = *name;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		buf[n++] = ok ? c : '_';
-	}
-	buf[n] = '\0';
-	if (!n)
-		snprintf(buf, len, "model");
-}
-
 /* --int8: calibrates on training images, prints both test accuracies. */
 static int build_int8(struct saved_model *sm, const struct export_model *em, FILE *out,
                       struct quant_model **q, struct cnn_error *err)
@@ -92,7 +76,7 @@ static int export_c_source(struct saved_model *sm, const struct export_model *em
 	if (o->prefix) {
 		snprintf(prefix, sizeof prefix, "%s", o->prefix);
 	} else {
-		default_prefix(em->name, prefix, sizeof prefix);
+		export_identifier(em->name, 'm', prefix, sizeof prefix);
 	}
 	for (int k = 0; k < 2; k++) {
 		snprintf(path, sizeof path, "%s/%s.%s", o->c_dir, prefix, k ? "c" : "h");
