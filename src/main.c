@@ -25,6 +25,10 @@ static const char usage[] =
 	"       cnnrun predict CKPT IMAGE... [--json]\n"
 	"                                         classify PNG, JPEG, PGM or PPM images\n"
 	"       cnnrun export CKPT --npz FILE     the weights as a NumPy .npz (PyTorch layouts)\n"
+	"       cnnrun export CKPT --onnx FILE    the model as ONNX (opset 13)\n"
+	"       cnnrun export CKPT --c DIR [--prefix NAME] [--int8]\n"
+	"                                         standalone C99 source NAME.h and NAME.c (float,\n"
+	"                                         or int8 quantised), with its memory footprint\n"
 	"       cnnrun report RUN_DIR             rebuild RUN_DIR/report.md and its pictures\n"
 	"       cnnrun compare RUN_DIR... [--out FILE]\n"
 	"                                         compare runs: a table, and their validation\n"
@@ -210,30 +214,35 @@ static const struct {
 	{ "eval", "--data", "a path (in place of data.path: a folder, or an .npz)" },
 	{ "eval", "--out", "a folder" },
 	{ "export", "--npz", "a file name" },
+	{ "export", "--onnx", "a file name" },
+	{ "export", "--c", "a folder" },
+	{ "export", "--prefix", "a C identifier" },
 };
-enum { FLAG_DATA, FLAG_OUT, FLAG_NPZ, N_MODEL_FLAGS };
+enum { FLAG_DATA, FLAG_OUT, FLAG_NPZ, FLAG_ONNX, FLAG_C, FLAG_PREFIX, N_MODEL_FLAGS };
 
 /* The arguments each command needs; usage_error's status if one is missing. */
-static int model_usage(const char *command, int n, const char **args, const char **flags)
+static int model_usage(const char *command, int n, const char **args, const char **flags, bool int8)
 {
 	if (!strcmp(command, "predict") && n < 2)
 		return usage_error("%s: missing IMAGE (a PNG, JPEG, PGM or PPM file)", command);
 	if (strcmp(command, "predict") && n > 1)
 		return usage_error("unexpected argument '%s'", args[1]);
-	if (!strcmp(command, "export") && !flags[FLAG_NPZ])
-		return usage_error("%s: missing --npz FILE", command);
+	if (!strcmp(command, "export") && !flags[FLAG_NPZ] && !flags[FLAG_ONNX] && !flags[FLAG_C])
+		return usage_error("%s: missing --npz FILE, --onnx FILE or --c DIR", command);
+	if ((flags[FLAG_PREFIX] || int8) && !flags[FLAG_C])
+		return usage_error("%s is for the C export (--c DIR)", flags[FLAG_PREFIX] ? "--prefix" : "--int8");
 	return CNN_OK;
 }
 
 /* `eval CKPT [--data PATH] [--out DIR]`, `predict CKPT IMAGE... [--json]`
- * and `export CKPT --npz FILE`: commands on a saved model, which take no
+ * and `export CKPT --npz FILE | --onnx FILE | --c DIR`: commands on a saved model, which take no
  * config. argv[0] is the command; args collects CKPT and the IMAGEs. */
 static int run_model_command(int argc, char **argv)
 {
 	struct cnn_error err = { 0 };
 	const char *cmd = argv[0], *flags[N_MODEL_FLAGS] = { 0 };
 	const char **args = calloc((size_t)argc, sizeof *args);
-	bool json = false;
+	bool json = false, int8 = false;
 	int n = 0, status;
 	if (!args)
 		return CNN_FAILED;
@@ -250,6 +259,8 @@ static int run_model_command(int argc, char **argv)
 			}
 		} else if (!strcmp(cmd, "predict") && !strcmp(a, "--json")) {
 			json = true;
+		} else if (!strcmp(cmd, "export") && !strcmp(a, "--int8")) {
+			int8 = true;
 		} else if (a[0] == '-' && a[1]) {
 			free(args);
 			return usage_error("unknown option '%s'", a);
@@ -261,7 +272,7 @@ static int run_model_command(int argc, char **argv)
 		free(args);
 		return usage_error("%s: missing CKPT (a checkpoint, e.g. runs/mnist/last.ckpt)", cmd);
 	}
-	if ((status = model_usage(cmd, n, args, flags)) != CNN_OK) {
+	if ((status = model_usage(cmd, n, args, flags, int8)) != CNN_OK) {
 		free(args);
 		return status;
 	}
@@ -270,7 +281,8 @@ static int run_model_command(int argc, char **argv)
 	else if (!strcmp(cmd, "predict"))
 		status = run_predict(args[0], args + 1, n - 1, json, stdout, stderr, &err);
 	else
-		status = run_export(args[0], flags[FLAG_NPZ], stdout, &err);
+		status = run_export(args[0], &(struct export_options){ .npz = flags[FLAG_NPZ], .onnx = flags[FLAG_ONNX],
+		                    .c_dir = flags[FLAG_C], .prefix = flags[FLAG_PREFIX], .int8 = int8 }, stdout, &err);
 	if (status != CNN_OK)
 		print_error(&err);
 	free(args);

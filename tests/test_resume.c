@@ -649,7 +649,7 @@ static void init_from_exported_weights(void **state)
 	struct cnn_error err;
 	FILE *null = fopen("/dev/null", "w");
 	assert_non_null(null);
-	if (run_export(ckpt, npz, null, &err) != CNN_OK)
+	if (run_export(ckpt, &(struct export_options){ .npz = npz }, null, &err) != CNN_OK)
 		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
 	fclose(null);
 	/* --set cannot add a mapping: init is added to the tree by hand */

@@ -64,6 +64,14 @@ struct layer_ctx {
 	double *stats;
 };
 
+/* The settings of a layer beyond its type and shapes, for exporters (ONNX,
+ * C source) that re-express the layer in another runtime. */
+struct layer_attrs {
+	int kernel, stride;  /* window side and step (conv, maxpool, avgpool) */
+	int pad_top, pad_left, pad_bottom, pad_right; /* zeros around the input (conv) */
+	double value;        /* leaky_relu: slope; batchnorm: eps */
+};
+
 struct layer;
 
 struct layer_ops {
@@ -111,6 +119,10 @@ struct layer_ops {
 
 	/* Frees the layer (its own struct). */
 	void (*destroy)(struct layer *l);
+
+	/* Fills the settings an exporter needs (struct layer_attrs). NULL: the
+	 * type has none beyond its shapes (relu, flatten, dense, ...). */
+	void (*attrs)(const struct layer *l, struct layer_attrs *a);
 };
 
 struct layer {

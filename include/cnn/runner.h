@@ -64,9 +64,17 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 int run_predict(const char *ckpt, const char *const *images, int n, bool json, FILE *out,
                 FILE *diag, struct cnn_error *err);
 
-/* `cnnrun export CKPT --npz FILE`: the checkpoint's parameters as NumPy
- * arrays in PyTorch's layouts (see docs/formats.md). */
-int run_export(const char *ckpt, const char *npz_path, FILE *out, struct cnn_error *err);
+/* `cnnrun export CKPT`: the checkpoint's parameters as NumPy arrays in
+ * PyTorch's layouts (npz, see docs/formats.md), the model as ONNX (onnx),
+ * and/or as standalone C99 source PREFIX.h and PREFIX.c in c_dir (float,
+ * or int8 quantised); see docs/embedding.md. NULL: not that output. An
+ * output that names the checkpoint itself is refused. */
+struct export_options {
+	const char *npz, *onnx, *c_dir;
+	const char *prefix;     /* --prefix: the C names' prefix; NULL: the config's name */
+	bool int8;              /* --int8: quantise the C export */
+};
+int run_export(const char *ckpt, const struct export_options *o, FILE *out, struct cnn_error *err);
 
 /* `cnnrun summary`: the layer table, totals and the memory plan. */
 int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err);

@@ -111,12 +111,18 @@ static void avgpool_destroy(struct layer *l)
 	free(l);
 }
 
+static void avgpool_attrs(const struct layer *l, struct layer_attrs *a)
+{
+	*a = (struct layer_attrs){ .kernel = avgpool_of(l)->pool, .stride = avgpool_of(l)->stride };
+}
+
 static const struct layer_ops avgpool_ops = {
 	.type = "avgpool",
 	.forward = avgpool_forward,
 	.backward = avgpool_backward,
 	.describe = avgpool_describe,
 	.destroy = avgpool_destroy,
+	.attrs = avgpool_attrs,
 };
 
 int avgpool_create(struct cfg_node *args, struct shape in, struct layer **out,

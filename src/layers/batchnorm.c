@@ -240,6 +240,11 @@ static void batchnorm_destroy(struct layer *l)
 	free(l);
 }
 
+static void batchnorm_attrs(const struct layer *l, struct layer_attrs *a)
+{
+	*a = (struct layer_attrs){ .value = batchnorm_of(l)->eps };
+}
+
 static const struct layer_ops batchnorm_ops = {
 	.type = "batchnorm",
 	.forward = batchnorm_forward,
@@ -250,6 +255,7 @@ static const struct layer_ops batchnorm_ops = {
 	.stats_doubles = batchnorm_stats_doubles,
 	.after_step = batchnorm_after_step,
 	.destroy = batchnorm_destroy,
+	.attrs = batchnorm_attrs,
 };
 
 int batchnorm_create(struct cfg_node *args, struct shape in, struct layer **out,

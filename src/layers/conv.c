@@ -251,6 +251,15 @@ static void conv_destroy(struct layer *l)
 	free(l);
 }
 
+static void conv_attrs(const struct layer *l, struct layer_attrs *a)
+{
+	const struct conv *cv = conv_of(l);
+
+	*a = (struct layer_attrs){ .kernel = cv->k, .stride = cv->stride,
+	                           .pad_top = cv->pad_top, .pad_left = cv->pad_left,
+	                           .pad_bottom = cv->pad_bottom, .pad_right = cv->pad_right };
+}
+
 static const struct layer_ops conv_ops = {
 	.type = "conv",
 	.forward = conv_forward,
@@ -261,6 +270,7 @@ static const struct layer_ops conv_ops = {
 	.describe = conv_describe,
 	.plan = conv_plan,
 	.destroy = conv_destroy,
+	.attrs = conv_attrs,
 };
 
 /* `padding` is either a word or a number, which no single getter reads. */

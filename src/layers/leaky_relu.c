@@ -60,6 +60,11 @@ static void leaky_relu_destroy(struct layer *l)
 	free(l);
 }
 
+static void leaky_relu_attrs(const struct layer *l, struct layer_attrs *a)
+{
+	*a = (struct layer_attrs){ .value = leaky_relu_of(l)->slope };
+}
+
 static const struct layer_ops leaky_relu_ops = {
 	.type = "leaky_relu",
 	.dx_density = layer_density_same,
@@ -67,6 +72,7 @@ static const struct layer_ops leaky_relu_ops = {
 	.backward = leaky_relu_backward,
 	.describe = leaky_relu_describe,
 	.destroy = leaky_relu_destroy,
+	.attrs = leaky_relu_attrs,
 };
 
 int leaky_relu_create(struct cfg_node *args, struct shape in, struct layer **out,

@@ -231,6 +231,11 @@ static double maxpool_dx_density(const struct layer *l, double dy_density)
 	return dy_density * (double)shape_size(l->out) / (double)shape_size(l->in);
 }
 
+static void maxpool_attrs(const struct layer *l, struct layer_attrs *a)
+{
+	*a = (struct layer_attrs){ .kernel = maxpool_of(l)->pool, .stride = maxpool_of(l)->stride };
+}
+
 static const struct layer_ops maxpool_ops = {
 	.type = "maxpool",
 	.forward = maxpool_forward,
@@ -238,6 +243,7 @@ static const struct layer_ops maxpool_ops = {
 	.dx_density = maxpool_dx_density,
 	.describe = maxpool_describe,
 	.destroy = maxpool_destroy,
+	.attrs = maxpool_attrs,
 };
 
 int maxpool_create(struct cfg_node *args, struct shape in, struct layer **out,
