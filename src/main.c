@@ -13,7 +13,9 @@ static const char usage[] =
 	"usage: cnnrun [train] CONFIG [options]   train, evaluate and write runs/<name>/\n"
 	"       cnnrun train CONFIG --resume CKPT [options]\n"
 	"                                         continue a run from its last.ckpt (or best.ckpt)\n"
-	"       cnnrun summary CONFIG [options]   print the layers, shapes, parameters and FLOPs\n"
+	"       cnnrun summary CONFIG [options] [--svg FILE]\n"
+	"                                         print the layers, their inputs, shapes, parameters\n"
+	"                                         and FLOPs; --svg: draw the network into FILE\n"
 	"       cnnrun eval CKPT [--data PATH] [--out DIR]\n"
 	"                                         test metrics of a saved model, written to DIR\n"
 	"                                         (default: the checkpoint's folder + /eval)\n"
@@ -51,7 +53,7 @@ static const struct {
 };
 
 struct cli {
-	const char *command, *config, *out_dir, *resume;
+	const char *command, *config, *out_dir, *resume, *svg;
 	bool quiet, verbose;
 	int n_sets;
 	char **sets; /* "key.path=value", owned */
@@ -125,6 +127,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		} else if (is_flag(a, "--resume")) {
 			if (!(c->resume = flag_value(argc, argv, &i, "--resume")))
 				return usage_error("%s needs a checkpoint (e.g. runs/mnist/last.ckpt)", "--resume");
+		} else if (is_flag(a, "--svg")) {
+			if (!(c->svg = flag_value(argc, argv, &i, "--svg")))
+				return usage_error("%s needs a file name (e.g. network.svg)", "--svg");
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			c->quiet = true;
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -145,6 +150,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		return usage_error("%s: missing CONFIG (e.g. configs/mnist.yaml)", c->command);
 	if (c->resume && strcmp(c->command, "train"))
 		return usage_error("--resume is for training; %s does not take it", c->command);
+	if (c->svg && strcmp(c->command, "summary"))
+		return usage_error("--svg is for summary (training draws RUN_DIR/network.svg); %s does not take it",
+		                   c->command);
 	return CNN_OK;
 }
 
@@ -300,7 +308,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!strcmp(cli.command, "summary")) {
-		status = run_summary(&doc, stdout, &err);
+		status = run_summary(&doc, cli.svg, stdout, &err);
 	} else {
 		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet, .verbose = cli.verbose,
 		                           .resume = cli.resume };

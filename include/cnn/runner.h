@@ -60,7 +60,7 @@ int run_predict(const char *ckpt, const char *const *images, int n, bool json, F
 int run_export(const char *ckpt, const char *npz_path, FILE *out, struct cnn_error *err);
 
 /* `cnnrun summary`: the layer table, totals and the memory plan. */
-int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err);
+int run_summary(struct cfg_doc *doc, const char *svg_path, FILE *out, struct cnn_error *err);
 
 /* Standardises train, val and test (either may be NULL) as the config's
  * data.normalize says, computing mean and std from train if not given and

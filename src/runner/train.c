@@ -20,6 +20,8 @@
 #include "cnn/rng.h"
 #include "cnn/runner.h"
 
+#include "plot/file.h"
+#include "plot/network.h"
 #include "runner/checkpointing.h"
 #include "runner/common.h"
 #include "runner/progress.h"
@@ -403,6 +405,15 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	return 0;
 }
 
+/* network.svg, the picture of the layers, before training starts. */
+static int write_network_svg(const char *dir, const struct net *net, struct cnn_error *err)
+{
+	char path[4200];
+	if (plot_join(path, sizeof path, dir, "network.svg", err))
+		return -1;
+	return plot_write_file(path, network_svg_write, net, err);
+}
+
 static void print_start(const struct run *r, FILE *log)
 {
 	fprintf(log, "%s: %d training, %d validation, %d test images; batch %d, %d thread%s, %s lr %g\n",
@@ -490,7 +501,7 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 	if (report_write_all(r->out_dir, &result, err))
 		return CNN_FAILED;
 	printf("results: %s/{report.md,metrics.json,history.csv,batches.csv,config.yaml}\n", r->out_dir);
-	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png}\n", r->out_dir);
+	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png,network.svg}\n", r->out_dir);
 	printf("checkpoints: %s/last.ckpt%s\n", r->out_dir,
 	       r->best_epoch ? ", best.ckpt" : "");
 	return CNN_OK;
@@ -511,7 +522,7 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 	if (opt->resume && (status = resume(&r, doc, opt->resume, err)) != CNN_OK)
 		goto out;
 	status = CNN_FAILED;
-	if (write_resolved_config(r.out_dir, doc->root, err))
+	if (write_resolved_config(r.out_dir, doc->root, err) || write_network_svg(r.out_dir, r.net, err))
 		goto out;
 	FILE *log = opt->quiet ? NULL : stdout;
 	if (log)
