@@ -3,7 +3,8 @@
 # Run by `make` before configuring; does nothing when all are present.
 set -euo pipefail
 
-packages=(gcc make cmake pkg-config libyaml-dev zlib1g-dev libcmocka-dev libopenblas-dev)
+packages=(gcc make cmake pkg-config libyaml-dev zlib1g-dev libcmocka-dev libopenblas-dev
+          python3-numpy python3-torch)   # python3-torch: test_torch_npz
 # --fuzz: clang with libFuzzer and its OpenMP runtime, for `make fuzz`
 if [[ ${1:-} == --fuzz ]]; then
 	packages+=(clang libclang-rt-dev libomp-dev)

@@ -42,16 +42,6 @@ static const char config[] =
 	"  - {type: dense, units: 10}\n"
 	"optimizer: {type: adam, lr: 0.01}\n";
 
-/* FNV-1a over the bytes of the floats. */
-static uint64_t hash_floats(const float *v, size_t n)
-{
-	uint64_t h = 1469598103934665603u;
-	const unsigned char *p = (const unsigned char *)v;
-	for (size_t i = 0; i < n * sizeof *v; i++)
-		h = (h ^ p[i]) * 1099511628211u;
-	return h;
-}
-
 static uint64_t train_hash(int threads)
 {
 	enum { batch = 16, steps = 12 };
@@ -73,7 +63,7 @@ static uint64_t train_hash(int threads)
 		net_train_step(net, labels, batch, &loss, &correct);
 		optim_step(&opt, net->params, net->grads);
 	}
-	uint64_t h = hash_floats(net->params, net->n_params);
+	uint64_t h = test_hash_floats(net->params, net->n_params);
 	optim_free(&opt);
 	net_free(net);
 	return h;

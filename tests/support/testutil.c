@@ -97,3 +97,12 @@ float test_uniform(uint64_t *state, float lo, float hi)
 	z ^= z >> 31;
 	return lo + (hi - lo) * (float)((double)(z >> 40) / (double)(1ULL << 24));
 }
+
+uint64_t test_hash_floats(const float *v, size_t n)
+{
+	uint64_t h = 1469598103934665603u;
+	const unsigned char *p = (const unsigned char *)v;
+	for (size_t i = 0; i < n * sizeof *v; i++)
+		h = (h ^ p[i]) * 1099511628211u;
+	return h;
+}

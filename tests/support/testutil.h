@@ -15,5 +15,7 @@ char *test_write_file(const char *dir, const char *name, const void *data, size_
 char *test_read_file(const char *path, size_t *len);
 /* Deterministic uniform floats in [lo, hi) from a 64-bit state. */
 float test_uniform(uint64_t *state, float lo, float hi);
+/* FNV-1a over the bytes of n floats: pins a result's exact bits in a test. */
+uint64_t test_hash_floats(const float *v, size_t n);
 
 #endif
