@@ -20,7 +20,9 @@
 #include "cnn/optim.h"
 #include "build_helpers.h"
 #include "gradcheck.h"
+#include "plot/network.h"
 #include "testutil.h"
+#include "xml_check.h"
 
 /* ------------------------------------------------------------------ */
 /* The layers                                                           */
@@ -461,6 +463,35 @@ static void builder_reads_inputs(void **state)
 	cfg_free(&doc);
 }
 
+/* network.svg: well-formed, one box per layer plus the input's, and each
+ * layer's name on its box. */
+static void network_picture(void **state)
+{
+	(void)state;
+	const char *configs[] = { sequential, residual, concat_net, fanout };
+	for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+		struct net *net = bh_net(configs[c], 2, 1, 1);
+		char *text = NULL, msg[300];
+		size_t len = 0;
+		struct cnn_error err;
+		FILE *f = open_memstream(&text, &len);
+		assert_non_null(f);
+		assert_int_equal(network_svg_write(f, net, &err), 0);
+		assert_int_equal(fclose(f), 0);
+		if (xml_check(text, msg, sizeof msg))
+			fail_msg("%s", msg);
+		/* the white background, then the boxes */
+		assert_int_equal(xml_count_elements(text, "rect"), 1 + 1 + net->n_layers);
+		for (int i = 0; i < net->n_layers; i++) {
+			char name[48];
+			snprintf(name, sizeof name, ">%s<", net->layers[i]->name);
+			assert_non_null(strstr(text, name));
+		}
+		free(text);
+		net_free(net);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +507,7 @@ int main(void)
 		cmocka_unit_test(one_and_two_threads_agree),
 		cmocka_unit_test(builder_refusals),
 		cmocka_unit_test(builder_reads_inputs),
+		cmocka_unit_test(network_picture),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
