@@ -18,7 +18,9 @@ static const char usage[] =
 	"usage: cnnrun [train] CONFIG [options]   train, evaluate and write runs/<name>/\n"
 	"       cnnrun train CONFIG --resume CKPT [options]\n"
 	"                                         continue a run from its last.ckpt (or best.ckpt)\n"
-	"       cnnrun summary CONFIG [options]   print the layers, shapes, parameters and FLOPs\n"
+	"       cnnrun summary CONFIG [options] [--svg FILE]\n"
+	"                                         print the layers, their inputs, shapes, parameters\n"
+	"                                         and FLOPs; --svg: draw the network into FILE\n"
 	"       cnnrun eval CKPT [--data PATH] [--out DIR]\n"
 	"                                         test metrics of a saved model, written to DIR\n"
 	"                                         (default: the checkpoint's folder + /eval)\n"
@@ -62,7 +64,7 @@ static const struct {
 };
 
 struct cli {
-	const char *command, *config, *out_dir, *resume;
+	const char *command, *config, *out_dir, *resume, *svg;
 	bool quiet, verbose, overwrite;
 	int n_sets;
 	char **sets; /* "key.path=value", owned */
@@ -140,6 +142,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 				return usage_error("%s needs a checkpoint (e.g. runs/mnist/last.ckpt)", "--resume");
 		} else if (!strcmp(a, "--overwrite")) {
 			c->overwrite = true;
+		} else if (is_flag(a, "--svg")) {
+			if (!(c->svg = flag_value(argc, argv, &i, "--svg")))
+				return usage_error("%s needs a file name (e.g. network.svg)", "--svg");
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			c->quiet = true;
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -160,6 +165,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		return usage_error("%s: missing CONFIG (e.g. configs/mnist.yaml)", c->command);
 	if (c->resume && strcmp(c->command, "train"))
 		return usage_error("--resume is for training; %s does not take it", c->command);
+	if (c->svg && strcmp(c->command, "summary"))
+		return usage_error("--svg is for summary (training draws RUN_DIR/network.svg); %s does not take it",
+		                   c->command);
 	return CNN_OK;
 }
 
@@ -363,7 +371,7 @@ int main(int argc, char **argv)
 		if (cfg_set(&doc, cli.sets[i], &err))
 			goto done;
 	if (!strcmp(cli.command, "summary")) {
-		status = run_summary(&doc, stdout, &err);
+		status = run_summary(&doc, cli.svg, stdout, &err);
 	} else {
 		struct run_options opt = { .out_dir = cli.out_dir, .quiet = cli.quiet, .verbose = cli.verbose,
 		                           .resume = cli.resume, .overwrite = cli.overwrite, .dist = comm };

@@ -49,7 +49,7 @@ static void test_registry_lookup(void **state)
 	assert_true(count >= 10);
 	for (int i = 0; i < count; i++) {
 		assert_non_null(types[i].name);
-		assert_non_null(types[i].create);
+		assert_true(!types[i].create != !types[i].create_multi);   /* exactly one */
 		assert_non_null(types[i].summary);
 		assert_true(types[i].summary[0] != '\0');
 		assert_ptr_equal(layer_type_find(types[i].name), &types[i]);   /* names unique */
@@ -60,7 +60,9 @@ static void test_registry_lookup(void **state)
 }
 
 /* Forward then backward on n = 2 with exactly sized buffers; every output
- * and gradient must be finite. */
+ * and gradient must be finite. A multi-input layer gets two inputs of
+ * l->in, and its second input the same values and gradient buffers as its
+ * first. */
 static void run_once(const struct layer *l)
 {
 	int n = 2;
@@ -68,6 +70,8 @@ static void run_once(const struct layer *l)
 	size_t nw = gradcheck_param_count(l);
 	size_t ns = l->ops->scratch_floats ? l->ops->scratch_floats(l, n) : 0;
 	float *x = malloc(nin * sizeof(*x)), *dx = malloc(nin * sizeof(*dx));
+	const float *xs[2] = { x, x };
+	float *dxs[2] = { dx, dx };
 	float *y = malloc(nout * sizeof(*y)), *dy = malloc(nout * sizeof(*dy));
 	float *w = malloc((nw ? nw : 1) * sizeof(*w)), *dw = calloc(nw ? nw : 1, sizeof(*dw));
 	float *scratch = malloc((ns ? ns : 1) * sizeof(*scratch));
@@ -82,11 +86,11 @@ static void run_once(const struct layer *l)
 		w[i] = test_uniform(&rng, -0.5f, 0.5f);
 
 	struct layer_ctx ctx = { .scratch = ns ? scratch : NULL, .train = true };
-	l->ops->forward(l, nw ? w : NULL, x, y, n, &ctx);
+	gradcheck_forward(l, nw ? w : NULL, xs, y, n, &ctx);
 	for (size_t i = 0; i < nout; i++)
 		if (!isfinite(y[i]))
 			fail_msg("%s: y[%zu] = %g", l->ops->type, i, (double)y[i]);
-	l->ops->backward(l, nw ? w : NULL, x, y, dy, dx, nw ? dw : NULL, n, &ctx);
+	gradcheck_backward(l, nw ? w : NULL, xs, y, dy, dxs, nw ? dw : NULL, n, &ctx);
 	for (size_t i = 0; i < nin; i++)
 		if (!isfinite(dx[i]))
 			fail_msg("%s: dx[%zu] = %g", l->ops->type, i, (double)dx[i]);
@@ -94,7 +98,7 @@ static void run_once(const struct layer *l)
 		if (!isfinite(dw[i]))
 			fail_msg("%s: dw[%zu] = %g", l->ops->type, i, (double)dw[i]);
 	ctx.train = false;
-	l->ops->forward(l, nw ? w : NULL, x, y, n, &ctx);
+	gradcheck_forward(l, nw ? w : NULL, xs, y, n, &ctx);
 	free(x);
 	free(dx);
 	free(y);
@@ -116,14 +120,20 @@ static void test_registry_creates_every_type(void **state)
 		struct layer *l;
 		char buf[600];
 
-		if (gradcheck_make_layer(types[i].create, types[i].name, yaml, input, &l, &err))
+		const struct layer_input_ref two[2] = { { .shape = input }, { .shape = input } };
+		int rc = types[i].create
+		       ? gradcheck_make_layer(types[i].create, types[i].name, yaml, input, &l, &err)
+		       : gradcheck_make_layer_multi(types[i].create_multi, types[i].name, yaml, two, 2, &l, &err);
+		if (rc)
 			fail_msg("%s %s: %s (does the type need a line in minimal_args?)",
 			         types[i].name, yaml, cnn_error_str(&err, buf, sizeof(buf)));
 		assert_non_null(l);
 		assert_non_null(l->ops);
 		assert_string_equal(l->ops->type, types[i].name);
-		assert_non_null(l->ops->forward);
-		assert_non_null(l->ops->backward);
+		/* one interface or the other, whole */
+		assert_true(types[i].create ? l->ops->forward && l->ops->backward && !l->ops->forward_multi
+		                            : l->ops->forward_multi && l->ops->backward_multi && !l->ops->forward);
+		assert_true(!l->ops->backward == !l->ops->forward);
 		assert_non_null(l->ops->destroy);
 		assert_true(l->in.c == input.c && l->in.h == input.h && l->in.w == input.w);
 		assert_true(l->out.c >= 1 && l->out.h >= 1 && l->out.w >= 1);

@@ -8,7 +8,9 @@
  *     file is refused with the message users see;
  *   - best.ckpt follows validation accuracy, and is absent without it;
  *   - eval reproduces training's test metrics; predict classifies a PGM and
- *     a PNG exactly as the network does; init.from loads exported weights. */
+ *     a PNG exactly as the network does; init.from loads exported weights.
+ * The network is a graph (a residual add inside a concat), so all of this
+ * holds for graphs; sequential ones are the older case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,7 +109,12 @@ static void load_config(struct cfg_doc *doc, const char *const *sets)
 	         "input: [1, 28, 28]\n"
 	         "layers:\n"
 	         "  - {type: conv, filters: 4, kernel_size: 5, stride: 2}\n"
-	         "  - {type: relu}\n"
+	         "  - {type: relu, name: a}\n"
+	         "  - {type: conv, filters: 4, kernel_size: 3, padding: same}\n"
+	         "  - {type: relu, name: b}\n"
+	         "  - {type: conv, filters: 4, kernel_size: 1}\n"
+	         "  - {type: add, inputs: [b, -1]}\n"
+	         "  - {type: concat, inputs: [a, -1]}\n"
 	         "  - {type: maxpool, pool_size: 2}\n"
 	         "  - {type: flatten}\n"
 	         "  - {type: dense, units: 10}\n"

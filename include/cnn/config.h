@@ -96,6 +96,9 @@ int cfg_map(struct cfg_node *map, const char *key, bool required,
 int cfg_missing_key(struct cfg_node *map, const char *key, const char *what,
                     const char *expected, struct cnn_error *err);
 
+/* Levenshtein distance, for near-miss hints (99 for strings over 30 chars). */
+int cfg_edit_distance(const char *a, const char *b);
+
 /* Every key of `map` must have been asked for by a getter. The error names the
  * first unknown key at its position, lists the known keys, and hints where
  * the key is another tool's name (num_output, out_channels, size, ...) or a

@@ -12,8 +12,15 @@
  *
  * Gradient convention (Caffe's): backward() ADDS this batch's parameter
  * gradients into dw (the runner zeroes dw once per step) and OVERWRITES dx.
- * dx is NULL for the first layer: nothing needs it, so skip that work.
- * Gradients have the true sign (d loss / d w), never darknet's negated delta. */
+ * dx is NULL where the layer reads the network's input: nothing needs it, so
+ * skip that work.
+ * Gradients have the true sign (d loss / d w), never darknet's negated delta.
+ *
+ * The network is a graph: each layer reads one or more earlier outputs (or
+ * the network's input), listed in `inputs`. Most layers read one and keep
+ * the plain forward/backward above; a layer that reads several (add,
+ * concat) sets forward_multi/backward_multi instead, which take arrays of
+ * input pointers in the order of its `inputs`. */
 #ifndef CNN_LAYER_H
 #define CNN_LAYER_H
 
@@ -117,6 +124,17 @@ struct layer_ops {
 	double (*dx_density)(const struct layer *l, double dy_density);
 	void (*plan)(struct layer *l, double dy_density);
 
+	/* Multi-input layers (add, concat) set these instead of forward and
+	 * backward: xs[k] is input k, (n, in shape k); dxs[k] receives dL/dx_k
+	 * (overwritten, or NULL when input k is the network's input). The
+	 * network passes a distinct dxs[k] for each k even when two inputs are
+	 * the same activation, and sums them itself. */
+	void (*forward_multi)(const struct layer *l, const float *w, const float *const *xs,
+	                      float *y, int n, const struct layer_ctx *ctx);
+	void (*backward_multi)(const struct layer *l, const float *w, const float *const *xs,
+	                       const float *y, const float *dy, float *const *dxs, float *dw,
+	                       int n, const struct layer_ctx *ctx);
+
 	/* Frees the layer (its own struct). */
 	void (*destroy)(struct layer *l);
 
@@ -125,6 +143,11 @@ struct layer_ops {
 	void (*attrs)(const struct layer *l, struct layer_attrs *a);
 };
 
+/* The most inputs a layer may read (an Inception block concatenates 4). */
+#define LAYER_MAX_INPUTS 16
+/* inputs[k] naming the network's input rather than a layer. */
+#define LAYER_INPUT_NET (-1)
+
 struct layer {
 	const struct layer_ops *ops;
 	struct shape in, out;
@@ -132,7 +155,26 @@ struct layer {
 	char name[32];        /* "conv1", "dense1": unique in the network, used for export */
 	size_t param_offset;  /* this layer's run in the flat parameter/gradient arrays */
 	size_t param_count;   /* floats in that run */
+	/* What the layer reads: layer indices (all smaller than its own), or
+	 * LAYER_INPUT_NET. n_inputs 0 (a layer built outside the builder, as
+	 * tests do) means the layer above, or the input for the first layer.
+	 * A multi-input constructor sets n_inputs; the builder fills inputs. */
+	int n_inputs;
+	int inputs[LAYER_MAX_INPUTS];
 };
+
+/* Input k of layer i of a network (reading n_inputs 0 as "the layer above"),
+ * and how many inputs it has. */
+static inline int layer_n_inputs(const struct layer *l)
+{
+	return l->n_inputs ? l->n_inputs : 1;
+}
+
+static inline int layer_input(const struct layer *l, int i, int k)
+{
+	_Static_assert(LAYER_INPUT_NET == -1, "the first layer's 'layer above' is the input");
+	return l->n_inputs ? l->inputs[k] : i - 1;
+}
 
 /* A layer constructor validates its keys (through the cfg getters, which also
  * report unknown keys afterwards), infers out shape from `in`, and allocates
@@ -140,10 +182,24 @@ struct layer {
 typedef int (*layer_create_fn)(struct cfg_node *args, struct shape in,
                                struct layer **out, struct cnn_error *err);
 
+/* One input of a multi-input layer as its constructor sees it: the shape,
+ * and the reference in `inputs` (its position and the name written there),
+ * so that a mismatch is reported where it was written. */
+struct layer_input_ref {
+	struct shape shape;
+	struct cnn_loc loc;
+	const char *name;
+};
+
+/* A multi-input constructor: like layer_create_fn, with n_in >= 2 inputs. */
+typedef int (*layer_create_multi_fn)(struct cfg_node *args, const struct layer_input_ref *in,
+                                     int n_in, struct layer **out, struct cnn_error *err);
+
 struct layer_type {
 	const char *name;
-	layer_create_fn create;
+	layer_create_fn create;   /* single-input types; NULL for multi-input ones */
 	const char *summary; /* one line for docs and for "known types" lists */
+	layer_create_multi_fn create_multi;   /* multi-input types (add, concat); else NULL */
 };
 
 /* The registry (src/builder/registry.c): a static table, looked up by name. */

@@ -38,4 +38,12 @@ int dropout_create(struct cfg_node *args, struct shape in, struct layer **out, s
  * evaluation; keys momentum (default 0.1), eps (default 1e-5) */
 int batchnorm_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
 
+/* Multi-input layers (layer_create_multi_fn), 2 to LAYER_MAX_INPUTS inputs. */
+/* y = x_0 + x_1 + ..., inputs of one shape; no keys */
+int add_create(struct cfg_node *args, const struct layer_input_ref *in, int n_in,
+               struct layer **out, struct cnn_error *err);
+/* y = [x_0; x_1; ...] along channels, inputs of one height and width; no keys */
+int concat_create(struct cfg_node *args, const struct layer_input_ref *in, int n_in,
+                  struct layer **out, struct cnn_error *err);
+
 #endif

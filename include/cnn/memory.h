@@ -11,7 +11,7 @@ struct mem_estimate {
 	double grads;         /* gradients, one array per thread */
 	double optimizer;     /* optimizer state */
 	double activations;   /* input and every layer's output for a batch */
-	double backward;      /* the two gradient ping-pong buffers */
+	double backward;      /* the activation gradients' slots (net_plan_grads) and dlogits */
 	double scratch;       /* one per thread */
 	double data;          /* the dataset, as bytes */
 	double total;

@@ -1,10 +1,12 @@
-/* The network: an ordered list of layers and all the memory they run on.
+/* The network: a list of layers, each reading earlier outputs (a graph whose
+ * list order is the execution order), and all the memory they run on.
  *
  * The network, not the layers, owns memory (llm.c's malloc_and_point):
  *   params   (n_params)           every learnable float, layer after layer
  *   grads    (n_params)           d loss / d params, same layout
  *   acts     input + each layer's output for `batch` samples, one arena
- *   dbuf[2]  ping-pong input/output gradients for backward
+ *   gbuf     the activation gradients of backward, in slots planned from
+ *            the graph (struct net_grad_plan; a chain needs two)
  *   per thread: scratch (largest layer need) and, for threads > 0, its own
  *   gradient array, summed into grads in thread order (deterministic).
  * A step runs the batch split into one contiguous chunk per OpenMP thread;
@@ -18,6 +20,31 @@
 #include "cnn/layer.h"
 
 struct dist;
+
+/* Where backward keeps each activation's gradient (net_plan_grads). A slot
+ * holds (batch, widest) floats; thread chunks use disjoint regions of it.
+ * The gradient of layer i's output lives in grad_slot[i] from the backward
+ * of its last reader (the first to run) until layer i's own backward.
+ * Layer i's backward writes the gradient of its input k into dx_slot[i][k]:
+ * the producer's own slot for the first writer, or, with dx_add[i][k], a
+ * temporary that is then added into it. So where an output fans out, its
+ * gradient is summed from its last reader in the list to its first, and
+ * within one layer from input 0 up: ((d_last + d_before) + ...), the same
+ * order for any thread count. */
+#define NET_SLOT_NONE (-1)    /* no gradient: the network's input, or not yet planned */
+#define NET_SLOT_LOGITS (-2)  /* the last layer's: net->dlogits */
+struct net_grad_plan {
+	int n_slots;
+	int *grad_slot;                        /* [n_layers] */
+	int (*dx_slot)[LAYER_MAX_INPUTS];      /* [n_layers][inputs] */
+	bool (*dx_add)[LAYER_MAX_INPUTS];      /* [n_layers][inputs] */
+};
+
+/* Plans the slots for these layers; refuses a layer (not the last) whose
+ * output nobody reads. Shared with mem_estimate, so the estimate is exact. */
+int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_plan *p,
+                   struct cnn_error *err);
+void net_grad_plan_free(struct net_grad_plan *p);
 
 struct net_param {
 	char name[48];           /* "conv1.weight" */
@@ -42,8 +69,12 @@ struct net {
 	float *arena;            /* input and activations */
 	float *x;                /* (batch, input): the batch being run, in arena */
 	float **acts;            /* acts[i]: (batch, layers[i]->out) in arena */
-	float *dbuf[2];          /* (batch, widest) each: sample i's gradient at i * widest */
+	struct net_grad_plan grad_plan;
+	float *gbuf;             /* (grad_plan.n_slots, batch, widest): slot s's sample i at
+	                          * (s * batch + i) * widest */
 	size_t widest;           /* the largest activation (input included), per sample */
+	/* Floats allocated, for the test that holds mem_estimate to them. */
+	size_t arena_floats, gbuf_floats, scratch_floats;
 	float *dlogits;          /* (batch, n_classes) */
 	float **scratch;         /* [threads] */
 	float **thread_grads;    /* [threads]; [0] is grads itself */

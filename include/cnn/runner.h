@@ -77,7 +77,7 @@ struct export_options {
 int run_export(const char *ckpt, const struct export_options *o, FILE *out, struct cnn_error *err);
 
 /* `cnnrun summary`: the layer table, totals and the memory plan. */
-int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err);
+int run_summary(struct cfg_doc *doc, const char *svg_path, FILE *out, struct cnn_error *err);
 
 /* Standardises train, val and test (either may be NULL) as the config's
  * data.normalize says, computing mean and std from train if not given and

@@ -90,6 +90,9 @@ static int name_layer(struct model_config *c, const struct cfg_node *items, stru
 		if (!valid_name(given))
 			return cnn_errorf(err, n->loc, "%s: 'name' must be 1-31 letters, digits or '_', got '%s'",
 			                  l->ops->type, given);
+		if (!strcmp(given, "input"))
+			return cnn_errorf(err, n->loc, "%s: the name 'input' is the network's input in 'inputs'; "
+			                  "choose another", l->ops->type);
 		for (int i = 0; i < c->n_layers; i++)
 			if (!strcmp(c->layers[i]->name, given))
 				return cnn_errorf(err, n->loc, "%s: name '%s' is already used by layer %d",
@@ -106,8 +109,122 @@ static int name_layer(struct model_config *c, const struct cfg_node *items, stru
 	return 0;
 }
 
+/* The nearest earlier layer name (or 'input') to a misspelt reference, as
+ * " (did you mean 'x'?)", or "". */
+static void input_hint(const struct model_config *c, const char *s, char *buf, size_t len)
+{
+	const char *near = cfg_edit_distance(s, "input") <= 2 ? "input" : NULL;
+	int best = near ? cfg_edit_distance(s, "input") : 3;
+	for (int j = 0; j < c->n_layers; j++) {
+		int d = cfg_edit_distance(s, c->layers[j]->name);
+		if (d < best) {
+			best = d;
+			near = c->layers[j]->name;
+		}
+	}
+	buf[0] = '\0';
+	if (near)
+		snprintf(buf, len, " (did you mean '%s'?)", near);
+}
+
+/* One entry of layer i's `inputs`: -1 (the layer above), `input` (the
+ * network's input) or an earlier layer's name, as a layer index or
+ * LAYER_INPUT_NET. Numbers other than -1 are refused: they silently change
+ * meaning when a layer is inserted. */
+static int resolve_input(const struct model_config *c, const struct cfg_node *items, int i,
+                         const struct cfg_node *ref, const char *type, int *out, struct cnn_error *err)
+{
+	long v;
+	if (ref->kind != CFG_SCALAR)
+		return cnn_errorf(err, ref->loc, "%s: each entry of 'inputs' is a layer name, 'input' or -1, got %s",
+		                  type, ref->kind == CFG_SEQ ? "a list" : "a mapping");
+	const char *s = ref->text;
+	if (!ref->quoted && cfg_parse_long(s, &v) == 0) {
+		if (v != -1)
+			return cnn_errorf(err, ref->loc, "%s: 'inputs' takes layer names, 'input' or -1 (the layer "
+			                  "above), not the number %s; give the layer a name: and use it", type, s);
+		*out = i - 1;
+		return 0;
+	}
+	if (!strcmp(s, "input")) {
+		*out = LAYER_INPUT_NET;
+		return 0;
+	}
+	for (int j = 0; j < c->n_layers; j++)
+		if (!strcmp(c->layers[j]->name, s)) {
+			*out = j;
+			return 0;
+		}
+	const char *own = given_name(items->vals[i]);
+	if (own && !strcmp(own, s))
+		return cnn_errorf(err, ref->loc, "%s: input '%s' is this layer itself; a layer reads only "
+		                  "layers above it", type, s);
+	for (int j = i + 1; j < items->n; j++) {
+		const char *g = given_name(items->vals[j]);
+		if (g && !strcmp(g, s))
+			return cnn_errorf(err, ref->loc, "%s: input '%s' is layer %d, after this one (layer %d); "
+			                  "a layer reads only layers above it", type, s, j + 1, i + 1);
+	}
+	char hint[64];
+	input_hint(c, s, hint, sizeof hint);
+	return cnn_errorf(err, ref->loc, "%s: unknown input '%s'%s; inputs are earlier layers' names, "
+	                  "'input' or -1", type, s, hint);
+}
+
+/* Reads layer i's `inputs` (absent: the layer above) into idx[], and their
+ * shapes and positions into refs[] for the constructor's messages. */
+static int read_inputs(const struct model_config *c, const struct cfg_node *items, int i,
+                       struct cfg_node *item, const char *type, int *idx,
+                       struct layer_input_ref *refs, int *n_in, struct cnn_error *err)
+{
+	struct cfg_node *list = cfg_get(item, "inputs");
+	*n_in = 0;
+	if (!list) {
+		idx[0] = i - 1;
+		refs[0].loc = item->loc;
+	} else {
+		if (list->kind != CFG_SEQ || list->n == 0)
+			return cnn_errorf(err, list->loc, "%s: 'inputs' must be a list such as [a, -1] "
+			                  "(layer names, 'input' or -1)", type);
+		if (list->n > LAYER_MAX_INPUTS)
+			return cnn_errorf(err, list->vals[LAYER_MAX_INPUTS]->loc, "%s: at most %d inputs",
+			                  type, LAYER_MAX_INPUTS);
+		for (int k = 0; k < list->n; k++) {
+			if (resolve_input(c, items, i, list->vals[k], type, &idx[k], err))
+				return -1;
+			refs[k].loc = list->vals[k]->loc;
+		}
+	}
+	*n_in = list ? list->n : 1;
+	for (int k = 0; k < *n_in; k++) {
+		refs[k].shape = idx[k] == LAYER_INPUT_NET ? c->input : c->layers[idx[k]]->out;
+		refs[k].name = idx[k] == LAYER_INPUT_NET ? "input" : c->layers[idx[k]]->name;
+	}
+	return 0;
+}
+
+/* Calls the type's constructor with the inputs it takes. */
+static int create_layer(const struct layer_type *t, struct cfg_node *item, const char *type,
+                        const struct layer_input_ref *refs, int n_in, struct layer **l,
+                        struct cnn_error *err)
+{
+	struct cfg_node *list = cfg_get(item, "inputs");
+	if (t->create) {
+		if (n_in > 1)
+			return cnn_errorf(err, list->vals[1]->loc, "%s: takes one input, but 'inputs' lists %d; "
+			                  "only add and concat read several", type, n_in);
+		return t->create(item, refs[0].shape, l, err);
+	}
+	if (!list)
+		return cnn_errorf(err, item->loc, "%s: needs 'inputs', the layers it reads, e.g. inputs: [a, -1]",
+		                  type);
+	if (n_in < 2)
+		return cnn_errorf(err, list->loc, "%s: needs at least 2 inputs, got 1", type);
+	return t->create_multi(item, refs, n_in, l, err);
+}
+
 static int build_layer(struct model_config *c, const struct cfg_node *items, struct cfg_node *item,
-                       struct shape in, struct cnn_error *err)
+                       struct cnn_error *err)
 {
 	if (item->kind != CFG_MAP)
 		return cnn_errorf(err, item->loc, "each layer must be a mapping such as {type: relu}, got %s",
@@ -118,10 +235,15 @@ static int build_layer(struct model_config *c, const struct cfg_node *items, str
 	const struct layer_type *t = layer_type_find(type);
 	if (!t)
 		return unknown_type(cfg_get(item, "type"), err);
+	int idx[LAYER_MAX_INPUTS], n_in;
+	struct layer_input_ref refs[LAYER_MAX_INPUTS];
 	struct layer *l = NULL;
-	if (t->create(item, in, &l, err))
+	if (read_inputs(c, items, c->n_layers, item, type, idx, refs, &n_in, err) ||
+	    create_layer(t, item, type, refs, n_in, &l, err))
 		return -1;
 	l->loc = item->loc;
+	l->n_inputs = n_in;
+	memcpy(l->inputs, idx, (size_t)n_in * sizeof *idx);
 	c->layers[c->n_layers] = l;
 	if (name_layer(c, items, l, item, err) || cfg_check_keys(item, type, err)) {
 		l->ops->destroy(l);
@@ -129,6 +251,23 @@ static int build_layer(struct model_config *c, const struct cfg_node *items, str
 		return -1;
 	}
 	c->n_layers++;
+	return 0;
+}
+
+/* Every output but the last must be read: a branch that ends nowhere is
+ * always a mistake (a forgotten add or concat). */
+static int check_dangling(const struct model_config *c, struct cnn_error *err)
+{
+	for (int j = 0; j < c->n_layers - 1; j++) {
+		bool read = false;
+		for (int i = j + 1; i < c->n_layers && !read; i++)
+			for (int k = 0; k < c->layers[i]->n_inputs; k++)
+				read |= c->layers[i]->inputs[k] == j;
+		const struct layer *l = c->layers[j];
+		if (!read)
+			return cnn_errorf(err, l->loc, "%s: the output of '%s' is never read; only the last layer's "
+			                  "may be left unread (is an add or concat missing it?)", l->ops->type, l->name);
+	}
 	return 0;
 }
 
@@ -144,26 +283,37 @@ static int read_layers(struct cfg_node *root, struct model_config *c, struct cnn
 	c->layers = calloc((size_t)seq->n, sizeof *c->layers);
 	if (!c->layers)
 		return cnn_errorf_plain(err, "out of memory");
-	struct shape in = c->input;
-	for (int i = 0; i < seq->n; i++) {
-		if (build_layer(c, seq, seq->vals[i], in, err))
+	for (int i = 0; i < seq->n; i++)
+		if (build_layer(c, seq, seq->vals[i], err))
 			return -1;
-		in = c->layers[i]->out;
-	}
-	return 0;
+	return check_dangling(c, err);
 }
 
 /* Tells each layer how sparse its output gradient is expected to be, from
- * the loss (dense) back to the input: see layer_ops.plan and dx_density. */
-static void plan_layers(struct model_config *c)
+ * the loss (dense) back to the input: see layer_ops.plan and dx_density.
+ * Where an output fans out its gradient is a sum, non-zero where any term
+ * is: 1 - (1 - a)(1 - b), taking the terms as independent. */
+static int plan_layers(struct model_config *c, struct cnn_error *err)
 {
-	double density = 1.0;
+	double *density = malloc((size_t)c->n_layers * sizeof *density);
+	if (!density)
+		return cnn_errorf_plain(err, "out of memory");
+	for (int i = 0; i < c->n_layers; i++)
+		density[i] = -1;   /* no reader seen yet */
+	density[c->n_layers - 1] = 1.0;
 	for (int i = c->n_layers - 1; i >= 0; i--) {
 		struct layer *l = c->layers[i];
 		if (l->ops->plan)
-			l->ops->plan(l, density);
-		density = l->ops->dx_density ? l->ops->dx_density(l, density) : 1.0;
+			l->ops->plan(l, density[i]);
+		double d = l->ops->dx_density ? l->ops->dx_density(l, density[i]) : 1.0;
+		for (int k = 0; k < layer_n_inputs(l); k++) {
+			int j = layer_input(l, i, k);
+			if (j != LAYER_INPUT_NET)
+				density[j] = density[j] < 0 ? d : 1 - (1 - density[j]) * (1 - d);
+		}
 	}
+	free(density);
+	return 0;
 }
 
 static int read_input(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
@@ -561,9 +711,9 @@ int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_e
 	if (cfg_string(root, "name", CFG_OPTIONAL, "model", &c->name, NULL, err) ||
 	    check_run_name(root, c->name, err) ||
 	    cfg_int(root, "seed", CFG_OPTIONAL, 1, 0, 2147483647L, &seed, NULL, err) ||
-	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err))
+	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err) ||
+	    plan_layers(c, err))
 		goto fail;
-	plan_layers(c);
 	c->seed = (uint64_t)seed;
 	struct cfg_node *opt;
 	if (read_loss(root, c, err) ||
@@ -591,10 +741,8 @@ int model_config_build_model(struct cfg_doc *doc, struct model_config *c, struct
 	if (!root || root->kind != CFG_MAP)
 		return cnn_errorf(err, (struct cnn_loc){ doc->file, 0, 0 }, "the config is not a mapping of keys");
 	if (cfg_string(root, "name", CFG_OPTIONAL, "model", &c->name, NULL, err) ||
-	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err))
-		goto fail;
-	plan_layers(c);
-	if (check_head(c, err))
+	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err) ||
+	    plan_layers(c, err) || check_head(c, err))
 		goto fail;
 	return 0;
 fail:

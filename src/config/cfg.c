@@ -194,6 +194,11 @@ static void record_default(struct cfg_node *map, const char *key, const char *te
 
 static const char *foreign_for(const char *theirs, const char *ours, const char **tool);
 static int edit_distance(const char *a, const char *b);
+int cfg_edit_distance(const char *a, const char *b)
+{
+	return edit_distance(a, b);
+}
+
 static bool is_known(const struct cfg_node *map, const char *key);
 
 int cfg_missing_key(struct cfg_node *map, const char *key, const char *what,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cnn/memory.h"
+#include "cnn/net.h"
 
 void mem_estimate(struct layer *const *layers, int n_layers, struct shape input, int batch,
                   int threads, int optimizer_states, double data_bytes, struct mem_estimate *out)
@@ -29,12 +30,22 @@ void mem_estimate(struct layer *const *layers, int n_layers, struct shape input,
 		double s = l->ops->scratch_floats ? (double)l->ops->scratch_floats(l, chunk) : 0;
 		scratch = s > scratch ? s : scratch;
 	}
+	/* backward's gradient slots, as net_create plans them; should the plan
+	 * fail (a dangling layer, which the builder refuses first), a bound */
+	struct net_grad_plan plan;
+	struct cnn_error ignored;
+	double slots = n_layers + 1.0;
+	if (n_layers > 0 && net_plan_grads(layers, n_layers, &plan, &ignored) == 0) {
+		slots = plan.n_slots;
+		net_grad_plan_free(&plan);
+	}
+	double n_classes = n_layers > 0 ? (double)shape_size(layers[n_layers - 1]->out) : 0;
 	const double f = sizeof(float);
 	out->params = n_params * f;
 	out->grads = n_params * f * threads;
 	out->optimizer = n_params * f * optimizer_states;
 	out->activations = acts * f * batch;
-	out->backward = 2 * widest * f * batch;
+	out->backward = (slots * widest + n_classes) * f * batch;   /* gbuf and dlogits */
 	out->scratch = scratch * f * threads;
 	out->data = data_bytes;
 	out->total = out->params + out->grads + out->optimizer + out->activations +

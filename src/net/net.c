@@ -22,8 +22,8 @@ void net_free(struct net *net)
 	free(net->param_tensors);
 	free(net->arena);
 	free(net->acts);
-	free(net->dbuf[0]);
-	free(net->dbuf[1]);
+	free(net->gbuf);
+	net_grad_plan_free(&net->grad_plan);
 	free(net->dlogits);
 	if (net->scratch)
 		for (int t = 0; t < net->threads; t++)
@@ -110,19 +110,24 @@ static int plan_activations(struct net *net, struct cnn_error *err)
 		if (s > scratch)
 			scratch = s;
 	}
+	if (net_plan_grads(net->layers, net->n_layers, &net->grad_plan, err))
+		return -1;
 	size_t arena, dsize;
-	if (!cnn_mul_size(total, batch, &arena) || !cnn_mul_size(widest, batch, &dsize))
+	if (!cnn_mul_size(total, batch, &arena) || !cnn_mul_size(widest, batch, &dsize) ||
+	    !cnn_mul_size(dsize, (size_t)net->grad_plan.n_slots, &dsize))
 		return cnn_errorf_plain(err, "activation memory for batch %d overflows", net->batch);
+	net->arena_floats = arena;
+	net->gbuf_floats = dsize;
+	net->scratch_floats = scratch;
 	net->arena = alloc_floats(arena);
 	net->acts = calloc((size_t)net->n_layers, sizeof *net->acts);
-	net->dbuf[0] = alloc_floats(dsize);
-	net->dbuf[1] = alloc_floats(dsize);
+	net->gbuf = alloc_floats(dsize);
 	net->dlogits = alloc_floats(batch * (size_t)net->n_classes);
 	net->scratch = calloc((size_t)net->threads, sizeof *net->scratch);
 	net->thread_grads = calloc((size_t)net->threads, sizeof *net->thread_grads);
 	net->thread_loss = calloc((size_t)net->threads, sizeof *net->thread_loss);
 	net->thread_correct = calloc((size_t)net->threads, sizeof *net->thread_correct);
-	if (!net->arena || !net->acts || !net->dbuf[0] || !net->dbuf[1] || !net->dlogits ||
+	if (!net->arena || !net->acts || !net->gbuf || !net->dlogits ||
 	    !net->scratch || !net->thread_grads || !net->thread_loss || !net->thread_correct)
 		return cnn_errorf_plain(err, "out of memory for activations (batch %d)", net->batch);
 	net->x = net->arena;
@@ -328,44 +333,97 @@ static struct layer_ctx layer_ctx_of(const struct net *net, const struct layer_c
 	return c;
 }
 
+/* Activation j (LAYER_INPUT_NET: the input) of the chunk from sample `start`. */
+static float *act_of(const struct net *net, int j, int start)
+{
+	if (j == LAYER_INPUT_NET)
+		return net->x + (size_t)start * shape_size(net->input);
+	return net->acts[j] + (size_t)start * shape_size(net->layers[j]->out);
+}
+
+/* Gradient slot s (a net_grad_plan slot) of the chunk from sample `start`:
+ * threads move through the layers at their own pace, so each chunk owns a
+ * fixed region of every slot, whatever the layer's width. NULL for
+ * NET_SLOT_NONE; the last layer's is dlogits. */
+static float *slot_of(const struct net *net, int s, int start)
+{
+	if (s == NET_SLOT_NONE)
+		return NULL;
+	if (s == NET_SLOT_LOGITS)
+		return net->dlogits + (size_t)start * (size_t)net->n_classes;
+	return net->gbuf + ((size_t)s * (size_t)net->batch + (size_t)start) * net->widest;
+}
+
+/* Layer i's forward on the chunk: the inputs its `inputs` name. */
+static void forward_layer(struct net *net, int i, int start, int count, const struct layer_ctx *c)
+{
+	const struct layer *l = net->layers[i];
+	const float *w = net->params + l->param_offset;
+	float *y = act_of(net, i, start);
+	if (l->ops->forward_multi) {
+		const float *xs[LAYER_MAX_INPUTS];
+		for (int k = 0; k < l->n_inputs; k++)
+			xs[k] = act_of(net, layer_input(l, i, k), start);
+		l->ops->forward_multi(l, w, xs, y, count, c);
+	} else {
+		l->ops->forward(l, w, act_of(net, layer_input(l, i, 0), start), y, count, c);
+	}
+}
+
 static void forward_chunk(struct net *net, int t, int start, int count, const struct layer_ctx *ctx)
 {
-	const float *x = net->x + (size_t)start * shape_size(net->input);
 	for (int i = 0; i < net->n_layers; i++) {
-		const struct layer *l = net->layers[i];
-		float *y = net->acts[i] + (size_t)start * shape_size(l->out);
 		struct layer_ctx c = layer_ctx_of(net, ctx, i, t);
 		double *slot = timing_slot(net, ctx, i), t0 = slot ? omp_get_wtime() : 0;
-		l->ops->forward(l, net->params + l->param_offset, x, y, count, &c);
+		forward_layer(net, i, start, count, &c);
 		if (slot)
 			*slot += omp_get_wtime() - t0;
-		x = y;
+	}
+}
+
+/* Layer i's backward on the chunk, with the input gradients where the plan
+ * puts them; a temporary (dx_add) is then added into its producer's
+ * gradient, so fan-out gradients sum in the plan's fixed order. */
+static void backward_layer(struct net *net, int i, int start, int count, float *grads,
+                           const struct layer_ctx *c)
+{
+	const struct layer *l = net->layers[i];
+	const struct net_grad_plan *p = &net->grad_plan;
+	const float *w = net->params + l->param_offset, *y = act_of(net, i, start);
+	const float *dy = slot_of(net, p->grad_slot[i], start);
+	float *dw = grads + l->param_offset;
+	float *dxs[LAYER_MAX_INPUTS];
+	const float *xs[LAYER_MAX_INPUTS];
+	int n_in = layer_n_inputs(l);
+	for (int k = 0; k < n_in; k++) {
+		xs[k] = act_of(net, layer_input(l, i, k), start);
+		dxs[k] = slot_of(net, p->dx_slot[i][k], start);
+	}
+	if (l->ops->backward_multi)
+		l->ops->backward_multi(l, w, xs, y, dy, dxs, dw, count, c);
+	else
+		l->ops->backward(l, w, xs[0], y, dy, dxs[0], dw, count, c);
+	for (int k = 0; k < n_in; k++) {
+		if (!p->dx_add[i][k])
+			continue;
+		int from = layer_input(l, i, k);
+		float *g = slot_of(net, p->grad_slot[from], start);
+		size_t m = (size_t)count * shape_size(net->layers[from]->out);
+		for (size_t j = 0; j < m; j++)
+			g[j] += dxs[k][j];
 	}
 }
 
 static void backward_chunk(struct net *net, int t, int start, int count, float *grads,
                            const struct layer_ctx *ctx)
 {
-	const float *dy = net->dlogits + (size_t)start * (size_t)net->n_classes;
-	/* Threads move through the layers at their own pace, so each chunk gets a
-	 * fixed region of the ping-pong buffers, whatever the layer's width. */
-	size_t region = (size_t)start * net->widest;
-	int flip = 0;
 	for (int i = net->n_layers - 1; i >= 0; i--) {
-		const struct layer *l = net->layers[i];
-		size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
-		const float *x = (i ? net->acts[i - 1] : net->x) + (size_t)start * in_size;
-		const float *y = net->acts[i] + (size_t)start * out_size;
-		float *dx = i ? net->dbuf[flip] + region : NULL;
 		struct layer_ctx c = layer_ctx_of(net, ctx, i, t);
 		c.stats = NULL;   /* forward's; backward leaves them */
 		double *slot = timing_slot(net, ctx, net->n_layers + i), t0 = slot ? omp_get_wtime() : 0;
-		l->ops->backward(l, net->params + l->param_offset, x, y, dy, dx,
-		                 grads + l->param_offset, count, &c);
+		backward_layer(net, i, start, count, grads, &c);
 		if (slot)
 			*slot += omp_get_wtime() - t0;
-		dy = dx;
-		flip ^= 1;
 	}
 }
 

@@ -17,6 +17,7 @@
 static const char *const run_files[] = {
 	"config.yaml", "last.ckpt", "best.ckpt", "metrics.json", "history.csv", "batches.csv",
 	"mistakes.bin", "report.md", "loss.svg", "accuracy.svg", "confusion.svg", "mistakes.png",
+	"network.svg",
 };
 #define N_RUN_FILES (sizeof run_files / sizeof run_files[0])
 /* The ones that mark a folder as a training run's (eval writes none). */

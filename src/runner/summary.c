@@ -4,6 +4,8 @@
 
 #include "cnn/kernels.h"
 #include "cnn/runner.h"
+#include "io/fileio.h"
+#include "plot/network.h"
 
 static void human_count(double v, char *buf, size_t len)
 {
@@ -17,12 +19,26 @@ static void human_count(double v, char *buf, size_t len)
 		snprintf(buf, len, "%.0f", v);
 }
 
+/* "a, conv2": the names of what layer i reads. */
+static void layer_inputs_str(const struct net *net, int i, char *buf, size_t len)
+{
+	const struct layer *l = net->layers[i];
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int k = 0; k < layer_n_inputs(l) && used < len; k++) {
+		int from = layer_input(l, i, k);
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", k ? ", " : "",
+		                         from == LAYER_INPUT_NET ? "input" : net->layers[from]->name);
+	}
+}
+
 void print_layer_table(FILE *f, const struct net *net, int batch)
 {
-	char shape[48], flops[32], desc[96];
+	char shape[48], flops[32], desc[96], inputs[160];
 	shape_str(net->input, shape, sizeof shape);
-	fprintf(f, "  #  %-16s %-14s %-12s %10s %10s  %s\n", "layer", "type", "output", "params", "FLOPs", "details");
-	fprintf(f, "  -  %-16s %-14s %-12s %10s %10s\n", "input", "", shape, "", "");
+	fprintf(f, "  #  %-16s %-14s %-16s %-12s %10s %10s  %s\n", "layer", "type", "inputs", "output", "params",
+	        "FLOPs", "details");
+	fprintf(f, "  -  %-16s %-14s %-16s %-12s %10s %10s\n", "input", "", "", shape, "", "");
 	for (int i = 0; i < net->n_layers; i++) {
 		const struct layer *l = net->layers[i];
 		shape_str(l->out, shape, sizeof shape);
@@ -30,8 +46,9 @@ void print_layer_table(FILE *f, const struct net *net, int batch)
 		desc[0] = '\0';
 		if (l->ops->describe)
 			l->ops->describe(l, desc, sizeof desc);
-		fprintf(f, "%3d  %-16s %-14s %-12s %10zu %10s  %s\n", i + 1, l->name, l->ops->type, shape,
-		        l->param_count, flops, desc);
+		layer_inputs_str(net, i, inputs, sizeof inputs);
+		fprintf(f, "%3d  %-16s %-14s %-16s %-12s %10zu %10s  %s\n", i + 1, l->name, l->ops->type, inputs,
+		        shape, l->param_count, flops, desc);
 	}
 	human_count(net_flops(net), flops, sizeof flops);
 	fprintf(f, "total: %zu parameters, %s FLOPs per image forward (about 3x that to train)\n",
@@ -54,7 +71,7 @@ void print_memory(FILE *f, const struct mem_estimate *m, double limit)
 	        total, parts[0], parts[1], parts[2], parts[3], parts[4], lim);
 }
 
-int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err)
+int run_summary(struct cfg_doc *doc, const char *svg_path, FILE *out, struct cnn_error *err)
 {
 	struct model_config c;
 	struct net *net;
@@ -73,7 +90,14 @@ int run_summary(struct cfg_doc *doc, FILE *out, struct cnn_error *err)
 	        c.input.c, c.input.h, c.input.w, n_layers, c.loss, c.optim.type, c.optim.lr);
 	print_layer_table(out, net, c.train.batch);
 	print_memory(out, &c.memory, c.memory_limit);
+	int status = CNN_OK;
+	if (svg_path) {
+		if (atomic_write_with(svg_path, network_svg_write, net, err))
+			status = CNN_FAILED;
+		else
+			fprintf(out, "picture: %s\n", svg_path);
+	}
 	net_free(net);
 	model_config_free(&c);   /* the data source; the layers went to the net */
-	return CNN_OK;
+	return status;
 }

@@ -22,6 +22,8 @@
 #include "cnn/runner.h"
 
 #include "io/fileio.h"
+#include "plot/file.h"
+#include "plot/network.h"
 #include "runner/checkpointing.h"
 #include "runner/common.h"
 #include "runner/progress.h"
@@ -573,6 +575,15 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	return run_reserve_blas(r->net->threads, err);
 }
 
+/* network.svg, the picture of the layers, before training starts. */
+static int write_network_svg(const char *dir, const struct net *net, struct cnn_error *err)
+{
+	char path[4200];
+	if (plot_join(path, sizeof path, dir, "network.svg", err))
+		return -1;
+	return atomic_write_with(path, network_svg_write, net, err);
+}
+
 /* The run has really started (set up, resumed): only now does an earlier
  * run's folder change. --overwrite clears its files (eval/ included), a
  * resume into a new folder brings its best.ckpt, and config.yaml is
@@ -593,7 +604,8 @@ static int start_run(struct run *r, const struct cfg_doc *doc, struct cnn_error 
 		if (rc)
 			return -1;
 	}
-	return write_resolved_config(r->out_dir, doc->root, err);
+	return write_resolved_config(r->out_dir, doc->root, err) || write_network_svg(r->out_dir, r->net, err)
+	       ? -1 : 0;
 }
 
 static void print_start(const struct run *r, FILE *log)
@@ -733,6 +745,9 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 	if (last || best)
 		printf("checkpoints: %s/%s%s%s\n", r->out_dir, last ? "last.ckpt" : "", last && best ? ", " : "",
 		       best ? "best.ckpt" : "");
+	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png,network.svg}\n", r->out_dir);
+	printf("checkpoints: %s/last.ckpt%s\n", r->out_dir,
+	       r->best_epoch ? ", best.ckpt" : "");
 	return CNN_OK;
 }
 

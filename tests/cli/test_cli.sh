@@ -37,6 +37,13 @@ expect 2 "dataset held in memory is 55.0 MB of it (the network at batch 8 takes 
 expect 1 "none/train-images-idx3-ubyte: not found (also tried .gz); run \`make data\`" -- "$tmp/nodata.yaml" --out "$tmp/out"
 expect 1 "cannot create"                                  -- configs/mnist.yaml --out /proc/cnnrun-cannot-write-here
 expect 0 "total: 1158 parameters"                         -- summary configs/mnist.yaml
+# graphs: what each layer reads, the picture, and a bad reference
+expect 0 " 10  add1             add            s0, batchnorm3"  -- summary configs/resnet-mnist.yaml
+expect 0 "picture: $tmp/net.svg"                          -- summary configs/inception-mnist.yaml --svg "$tmp/net.svg"
+expect 2 "--svg is for summary"                           -- configs/mnist.yaml --svg "$tmp/x.svg"
+expect 2 "--svg needs a file name"                        -- summary configs/mnist.yaml --svg
+expect 1 "nope/net.svg"                                   -- summary configs/mnist.yaml --svg "$tmp/nope/net.svg"
+expect 2 "--set: add: unknown input 'b9' (did you mean 'b1'?); inputs are earlier layers' names, 'input' or -1" -- summary configs/resnet-mnist.yaml --set layers.16.inputs.0=b9
 
 # Checkpoints: a tiny run on a synthetic dataset (blank digits, all "0"),
 # then eval, predict, export and resume on what it saved, good and bad.

@@ -42,6 +42,22 @@ struct gradcheck_result {
 int gradcheck_layer(const struct layer *l, int n, const float *x, const float *w,
                     const struct gradcheck_opts *opts, struct gradcheck_result *res);
 
+/* The same for a layer of any number of inputs (multi-input layers: add,
+ * concat): input k has shape in[k] and values x[k] (x or x[k] NULL: drawn).
+ * Every element of every input is checked, and backward is also run with
+ * every dx NULL. gradcheck_layer is this with one input, l->in. */
+int gradcheck_layer_multi(const struct layer *l, int n, const struct shape *in,
+                          const float *const *x, const float *w,
+                          const struct gradcheck_opts *opts, struct gradcheck_result *res);
+
+/* forward/backward through whichever interface l has (xs[0] and dxs[0] for
+ * a single-input layer). */
+void gradcheck_forward(const struct layer *l, const float *w, const float *const *xs, float *y,
+                       int n, const struct layer_ctx *ctx);
+void gradcheck_backward(const struct layer *l, const float *w, const float *const *xs,
+                        const float *y, const float *dy, float *const *dxs, float *dw, int n,
+                        const struct layer_ctx *ctx);
+
 /* Total parameter floats of l, from its params(). */
 size_t gradcheck_param_count(const struct layer *l);
 
@@ -52,5 +68,9 @@ size_t gradcheck_param_count(const struct layer *l);
  * freed. Returns 0 or -1. */
 int gradcheck_make_layer(layer_create_fn create, const char *type, const char *yaml,
                          struct shape in, struct layer **out, struct cnn_error *err);
+/* The same for a multi-input type, with n_in inputs described by in[]. */
+int gradcheck_make_layer_multi(layer_create_multi_fn create, const char *type, const char *yaml,
+                               const struct layer_input_ref *in, int n_in, struct layer **out,
+                               struct cnn_error *err);
 
 #endif

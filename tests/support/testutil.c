@@ -140,3 +140,12 @@ float *test_random_floats(size_t n, uint64_t *state)
 		p[i] = test_uniform(state, -1.0f, 1.0f);
 	return p;
 }
+
+uint64_t test_hash_floats(const float *v, size_t n)
+{
+	uint64_t h = 1469598103934665603u;
+	const unsigned char *p = (const unsigned char *)v;
+	for (size_t i = 0; i < n * sizeof *v; i++)
+		h = (h ^ p[i]) * 1099511628211u;
+	return h;
+}

@@ -34,5 +34,7 @@ float test_uniform(uint64_t *state, float lo, float hi);
 /* A malloc'd array of n such floats in [-1, 1) (at least one element, so
  * n = 0 is not NULL); aborts when out of memory. */
 float *test_random_floats(size_t n, uint64_t *state);
+/* FNV-1a over the bytes of n floats: pins a result's exact bits in a test. */
+uint64_t test_hash_floats(const float *v, size_t n);
 
 #endif
