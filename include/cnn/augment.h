@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "cnn/config.h"
-#include "cnn/layer.h"
+#include "cnn/shape.h"
 
 struct augment_config {
 	bool enabled;        /* any of the below non-zero */

@@ -24,10 +24,14 @@
 #include <stdint.h>
 
 #include "cnn/error.h"
-#include "cnn/net.h"
-#include "cnn/optim.h"
-#include "cnn/report.h"
+#include "cnn/history.h"
+#include "cnn/params.h"
 #include "cnn/rng.h"
+
+/* The file format needs no network or optimizer; saving from and applying
+ * to one takes them by pointer (src/io/checkpoint.c reads their arrays). */
+struct net;
+struct optim;
 
 #define CHECKPOINT_VERSION 1
 #define CHECKPOINT_MAX_NAME 47   /* longest tensor name (struct net_param's name[48]) */

@@ -13,7 +13,7 @@
 
 #include "cnn/config.h"
 #include "cnn/error.h"
-#include "cnn/layer.h"
+#include "cnn/shape.h"
 
 /* Per-channel statistics are kept for up to this many channels: images are
  * grey (1), RGB (3) or, from IDX files, single-channel. */

@@ -30,28 +30,8 @@
 
 #include "cnn/config.h"
 #include "cnn/error.h"
-
-struct shape {
-	int c, h, w; /* per sample; a flat vector of n values is (n, 1, 1) */
-};
-
-static inline size_t shape_size(struct shape s)
-{
-	return (size_t)s.c * (size_t)s.h * (size_t)s.w;
-}
-
-/* One learnable tensor of a layer, as the network needs to know it. */
-struct param_spec {
-	const char *name;  /* "weight", "bias": the export name is "<layer>.<name>" */
-	size_t n;          /* number of floats */
-	int ndim;
-	int dims[4];       /* PyTorch layout: conv (out, in, kh, kw), dense (out, in), bias (out) */
-	int fan_in;        /* He init: N(0, sqrt(2/fan_in)); 0 means the constant init_value */
-	bool decay;        /* weight decay applies (not to biases) */
-	float init_value;  /* with fan_in 0: every element starts here (0 unless set:
-	                    * batchnorm's gamma and running variance start at 1) */
-};
-#define LAYER_MAX_PARAMS 4
+#include "cnn/params.h"
+#include "cnn/shape.h"
 
 /* What a forward/backward call may use besides its tensors. Fields a caller
  * leaves zero (a test's `{ .scratch = s, .train = true }`) are valid. */
@@ -218,6 +198,5 @@ void layer_free_plain(struct layer *l);
 double layer_density_same(const struct layer *l, double dy_density);
 
 /* Helpers for constructors and messages. */
-void shape_str(struct shape s, char *buf, size_t len); /* "4x24x24" or "10" */
 
 #endif

@@ -46,12 +46,6 @@ int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_pl
                    struct cnn_error *err);
 void net_grad_plan_free(struct net_grad_plan *p);
 
-struct net_param {
-	char name[48];           /* "conv1.weight" */
-	struct param_spec spec;
-	size_t offset;           /* into params/grads */
-};
-
 struct net {
 	struct shape input;
 	int n_layers;

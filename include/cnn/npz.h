@@ -20,7 +20,8 @@
 #include <stdio.h>
 
 #include "cnn/error.h"
-#include "cnn/net.h"
+
+struct net;   /* net_export_npz / net_import_npz, src/io/net_npz.c */
 
 /* In-memory element types. */
 enum npy_type {

@@ -17,15 +17,8 @@
 
 #include "cnn/config.h"
 #include "cnn/error.h"
+#include "cnn/history.h"
 #include "cnn/metrics.h"
-
-struct epoch_record {
-	int epoch;                 /* 1-based */
-	double loss, accuracy;     /* training, averaged over the epoch's batches */
-	double val_loss, val_accuracy; /* NaN when there is no validation set */
-	double seconds;            /* wall time of the epoch (training + validation) */
-	double images_per_second;  /* training images / training seconds */
-};
 
 /* One misclassified test image. */
 struct mistake {

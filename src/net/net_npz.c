@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cnn/checkpoint.h"
+#include "cnn/net.h"
 #include "cnn/npz.h"
 
 int net_export_npz(const struct net *net, const char *path, struct cnn_error *err)
