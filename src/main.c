@@ -9,9 +9,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cnn/config.h"
-#include "cnn/kernels.h"
-#include "cnn/runner.h"
+#include "config/config.h"
+#include "kernels/kernels.h"
+#include "runner/runner.h"
 #include "dist/dist.h"
 
 static const char usage[] =

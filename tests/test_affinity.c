@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "cnn/net.h"
+#include "net/net.h"
 #include "testutil.h"
 
 #ifdef __linux__

@@ -22,8 +22,8 @@
 #include "cnnrun.h"
 
 #include "build_helpers.h"
-#include "cnn/checkpoint.h"
-#include "cnn/runner.h"
+#include "io/checkpoint.h"
+#include "runner/runner.h"
 #include "runner/common.h"
 #include "testutil.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cnn/augment.h"
+#include "data/augment.h"
 
 enum { H = 28, W = 28, N = 4 };
 static const struct shape shape = { 1, H, W };

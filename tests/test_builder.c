@@ -19,9 +19,9 @@
 #include <cmocka.h>
 
 #include "build_helpers.h"
-#include "cnn/builder.h"
-#include "cnn/conv_direct.h"
-#include "cnn/net.h"
+#include "builder/builder.h"
+#include "kernels/conv_direct.h"
+#include "net/net.h"
 #include "testutil.h"
 
 /* Lines 1-2 of most configs below. */

@@ -16,11 +16,11 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "cnn/builder.h"
-#include "cnn/checkpoint.h"
-#include "cnn/config.h"
-#include "cnn/net.h"
-#include "cnn/optim.h"
+#include "builder/builder.h"
+#include "io/checkpoint.h"
+#include "config/config.h"
+#include "net/net.h"
+#include "optim/optim.h"
 #include "file_fixture.h"
 #include "testutil.h"
 

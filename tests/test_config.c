@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "build_helpers.h"
-#include "cnn/config.h"
+#include "config/config.h"
 #include "testutil.h"
 
 /* Loads yaml, which must succeed; fails the test with the message otherwise. */

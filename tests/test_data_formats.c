@@ -20,9 +20,9 @@
 #include <jpeglib.h>
 #include <zlib.h>
 
-#include "cnn/config.h"
-#include "cnn/data.h"
-#include "cnn/image.h"
+#include "config/config.h"
+#include "data/data.h"
+#include "io/image.h"
 #include "plot/png.h"
 #include "testutil.h"
 

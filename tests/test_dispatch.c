@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "cnn/kernels.h"
+#include "kernels/kernels.h"
 #include "kernels/dispatch.h"
 #include "testutil.h"
 

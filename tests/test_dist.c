@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/runner.h"
+#include "runner/runner.h"
 #include "dist/dist.h"
 
 /* chain_sum on one process is the network's in-process fold: out = p0,

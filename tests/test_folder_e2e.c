@@ -17,7 +17,7 @@
 
 #include <jpeglib.h>
 
-#include "cnn/runner.h"
+#include "runner/runner.h"
 #include "json_check.h"
 #include "plot/png.h"
 #include "testutil.h"

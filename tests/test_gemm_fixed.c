@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cnn/kernels.h"
+#include "kernels/kernels.h"
 #include "kernels/gemm_fixed.h"
 #include "testutil.h"
 

@@ -13,11 +13,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cnn/builder.h"
-#include "cnn/layers.h"
-#include "cnn/memory.h"
-#include "cnn/net.h"
-#include "cnn/optim.h"
+#include "builder/builder.h"
+#include "layers/layers.h"
+#include "net/memory.h"
+#include "net/net.h"
+#include "optim/optim.h"
 #include "build_helpers.h"
 #include "gradcheck.h"
 #include "plot/network.h"

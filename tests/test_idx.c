@@ -11,8 +11,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "cnn/data.h"
-#include "cnn/error.h"
+#include "data/data.h"
+#include "util/error.h"
 #include "testutil.h"
 
 struct fixture {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cnn/runner.h"
+#include "runner/runner.h"
 #include "json_check.h"
 #include "testutil.h"
 

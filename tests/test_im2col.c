@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "cnn/kernels.h"
+#include "kernels/kernels.h"
 #include "testutil.h"
 
 struct geom {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "cnn/image.h"
+#include "io/image.h"
 #include "testutil.h"
 
 #define NAME "digit.png"

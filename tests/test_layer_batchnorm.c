@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "cnn/builder.h"
-#include "cnn/layers.h"
-#include "cnn/net.h"
-#include "cnn/optim.h"
+#include "builder/builder.h"
+#include "layers/layers.h"
+#include "net/net.h"
+#include "optim/optim.h"
 #include "gradcheck.h"
 #include "build_helpers.h"
 #include "testutil.h"

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "cnn/conv_direct.h"
-#include "cnn/layers.h"
+#include "kernels/conv_direct.h"
+#include "layers/layers.h"
 #include "gradcheck.h"
 #include "testutil.h"
 

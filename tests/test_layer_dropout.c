@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "cnn/builder.h"
-#include "cnn/layers.h"
-#include "cnn/net.h"
+#include "builder/builder.h"
+#include "layers/layers.h"
+#include "net/net.h"
 #include "gradcheck.h"
 #include "build_helpers.h"
 #include "testutil.h"

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 #include "gradcheck.h"
 #include "testutil.h"
 

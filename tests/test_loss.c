@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "build_helpers.h"
-#include "cnn/loss.h"
+#include "losses/loss.h"
 
 /* z = (ln 2, 0, 0): p = (1/2, 1/4, 1/4). Smoothing 0.3 over 3 classes gives
  * q = (0.7 + 0.1, 0.1, 0.1) for label 0:

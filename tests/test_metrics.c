@@ -37,7 +37,7 @@
 
 #include <cmocka.h>
 
-#include "cnn/metrics.h"
+#include "metrics/metrics.h"
 
 #define EPS 1e-12
 

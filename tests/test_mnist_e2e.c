@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "cnn/runner.h"
+#include "runner/runner.h"
 #include "json_check.h"
 #include "testutil.h"
 

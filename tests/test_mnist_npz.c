@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/data.h"
-#include "cnn/npz.h"
+#include "data/data.h"
+#include "io/npz.h"
 #include "file_fixture.h"
 #include "testutil.h"
 

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "cnn/builder.h"
-#include "cnn/config.h"
-#include "cnn/net.h"
-#include "cnn/npz.h"
+#include "builder/builder.h"
+#include "config/config.h"
+#include "net/net.h"
+#include "io/npz.h"
 #include "file_fixture.h"
 #include "testutil.h"
 

@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "cnn/net.h"
-#include "cnn/optim.h"
+#include "net/net.h"
+#include "optim/optim.h"
 
 static void adam_two_steps(void **state)
 {

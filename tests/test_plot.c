@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "cnn/report.h"
+#include "report/report.h"
 #include "plot/canvas.h"
 #include "plot/charts.h"
 #include "testutil.h"

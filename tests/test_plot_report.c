@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "cnn/report.h"
-#include "cnn/runner.h"
+#include "report/report.h"
+#include "runner/runner.h"
 #include "testutil.h"
 #include "xml_check.h"
 

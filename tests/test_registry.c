@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "cnn/layer.h"
+#include "layers/layer.h"
 #include "gradcheck.h"
 #include "testutil.h"
 

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "cnn/config.h"
-#include "cnn/report.h"
+#include "config/config.h"
+#include "report/report.h"
 #include "json_check.h"
 #include "report/json.h"
 #include "testutil.h"

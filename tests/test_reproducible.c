@@ -23,8 +23,8 @@
 #include <cblas.h>
 #include <cmocka.h>
 
-#include "cnn/net.h"
-#include "cnn/optim.h"
+#include "net/net.h"
+#include "optim/optim.h"
 #include "build_helpers.h"
 #include "kernels/gemm_fixed.h"
 #include "testutil.h"

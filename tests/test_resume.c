@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cnn/checkpoint.h"
-#include "cnn/config.h"
-#include "cnn/runner.h"
+#include "io/checkpoint.h"
+#include "config/config.h"
+#include "runner/runner.h"
 #include "json_check.h"
 #include "plot/png.h"
 #include "runner/common.h"

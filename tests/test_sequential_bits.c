@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cnn/net.h"
-#include "cnn/optim.h"
+#include "net/net.h"
+#include "optim/optim.h"
 #include "build_helpers.h"
 #include "testutil.h"
 

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cnn/builder.h"
-#include "cnn/net.h"
-#include "cnn/optim.h"
+#include "builder/builder.h"
+#include "net/net.h"
+#include "optim/optim.h"
 #include "build_helpers.h"
 #include "testutil.h"
 

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "cnn/builder.h"
-#include "cnn/config.h"
+#include "builder/builder.h"
+#include "config/config.h"
 #include "testutil.h"
 
 /* The corpus as shipped: 402 cases, 94 of them invalid. */

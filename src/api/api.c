@@ -15,7 +15,7 @@
 #include "cnnrun.h"
 
 #include "api/saved.h"
-#include "cnn/net.h"
+#include "net/net.h"
 
 /* Images run through the layers together: enough for the matrix products
  * to be efficient, few enough that the per-call memory stays small. */

@@ -5,9 +5,9 @@
 #ifndef CNN_API_SAVED_H
 #define CNN_API_SAVED_H
 
-#include "cnn/builder.h"
-#include "cnn/checkpoint.h"
-#include "cnn/config.h"
+#include "builder/builder.h"
+#include "io/checkpoint.h"
+#include "config/config.h"
 
 /* Fills the three (each zeroed first; on failure they hold nothing to
  * free). Errors name the file: checkpoint_load's for a bad file, and "the

@@ -1,10 +1,10 @@
-/* Config tree -> layers and settings. See include/cnn/builder.h. */
+/* Config tree -> layers and settings. See src/builder/builder.h. */
 #include <ctype.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/builder.h"
+#include "builder/builder.h"
 
 /* Type names users bring from other tools. */
 static const struct {

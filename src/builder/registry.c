@@ -3,8 +3,8 @@
  * load time, so static linking cannot drop a type (Caffe #2159). */
 #include <string.h>
 
-#include "cnn/layer.h"
-#include "cnn/layers.h"
+#include "layers/layer.h"
+#include "layers/layers.h"
 
 static const struct layer_type registry[] = {
 	{ "conv",    conv_create,    "2-D convolution: filters, kernel_size, stride, padding", NULL },

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/config.h"
+#include "config/config.h"
 
 struct cfg_node *cfg_node_new(enum cfg_kind kind, struct cnn_loc loc)
 {

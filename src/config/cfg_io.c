@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/config.h"
+#include "config/config.h"
 
 static const char set_origin[] = "--set";
 

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "cnn/config.h"
+#include "config/config.h"
 #include "io/fileio.h"
 
 struct loader {

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/augment.h"
-#include "cnn/rng.h"
+#include "data/augment.h"
+#include "util/rng.h"
 
 int augment_config_read(struct cfg_node *train, struct augment_config *out, struct cnn_error *err)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/data.h"
+#include "data/data.h"
 
 void data_free_names(char **names, int n)
 {

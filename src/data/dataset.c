@@ -1,6 +1,6 @@
 /* The dataset operations the runner needs, whatever the format: freeing,
  * the validation split, per-channel standardisation and batches. */
-#include "cnn/data.h"
+#include "data/data.h"
 
 #include <math.h>
 #include <stdlib.h>

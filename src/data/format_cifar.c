@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #include "io/fileio.h"
-#include "cnn/image.h"
+#include "io/image.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)

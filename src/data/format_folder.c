@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cnn/data.h"
+#include "data/data.h"
 #include "data/images.h"
 
 struct folder_source {

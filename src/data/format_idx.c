@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/data.h"
+#include "data/data.h"
 
 struct idx_source {
 	struct data_source base;

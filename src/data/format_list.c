@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "io/fileio.h"
-#include "cnn/config.h"
+#include "config/config.h"
 #include "data/images.h"
 
 struct list_source {

@@ -9,7 +9,7 @@
  * dims[] entries past ndim_expected are set to 1, so their product is the
  * element count whatever the number of dimensions. */
 #define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
-#include "cnn/data.h"
+#include "data/data.h"
 
 #include <errno.h>
 #include <fcntl.h>

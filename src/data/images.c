@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cnn/image.h"
+#include "io/image.h"
 #include "data/images.h"
 
 /* Sets this large get a progress line. */

@@ -3,7 +3,7 @@
 #ifndef CNN_DATA_IMAGES_H
 #define CNN_DATA_IMAGES_H
 
-#include "cnn/data.h"
+#include "data/data.h"
 
 struct image_entry {
 	char *path;             /* owned */

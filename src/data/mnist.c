@@ -1,7 +1,7 @@
 /* `format: mnist` (and the older `dataset: mnist`): MNIST from its four IDX
  * files or a Keras-style mnist.npz, in the folder `path` (default data/mnist).
  * Its one key is `path`; the ten classes are the digits. */
-#include "cnn/data.h"
+#include "data/data.h"
 
 #include <limits.h>
 #include <stdbool.h>

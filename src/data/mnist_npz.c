@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/data.h"
-#include "cnn/npz.h"
+#include "data/data.h"
+#include "io/npz.h"
 
 #define MNIST_CLASSES 10
 

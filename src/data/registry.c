@@ -2,7 +2,7 @@
  * here. Adding a format is one file in src/data/ and one line below. */
 #include <string.h>
 
-#include "cnn/data.h"
+#include "data/data.h"
 
 extern const struct data_format mnist_format;    /* mnist.c: MNIST's IDX files or mnist.npz */
 extern const struct data_format idx_format;      /* format_idx.c: any IDX pair per split */

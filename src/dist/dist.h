@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 struct dist;
 

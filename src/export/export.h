@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cnn/data.h"
-#include "cnn/error.h"
-#include "cnn/net.h"
+#include "data/data.h"
+#include "util/error.h"
+#include "net/net.h"
 
 struct export_model {
 	const struct net *net;

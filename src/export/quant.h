@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "cnn/data.h"
+#include "data/data.h"
 #include "export/export.h"
 
 enum qop { Q_CONV, Q_DENSE, Q_AFFINE, Q_RELU, Q_MAXPOOL, Q_AVGPOOL, Q_GLOBAL_AVGPOOL, Q_TABLE, Q_ALIAS };

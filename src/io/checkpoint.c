@@ -11,11 +11,11 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "cnn/checkpoint.h"
+#include "io/checkpoint.h"
 /* Saving from a network and applying to one still reads their arrays here:
  * the one place io looks above itself (moving it to net/ is left to do). */
-#include "cnn/net.h"
-#include "cnn/optim.h"
+#include "net/net.h"
+#include "optim/optim.h"
 #include "io/bytes.h"
 #include "io/fileio.h"
 

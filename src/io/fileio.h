@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 /* What every temporary file's name holds, and nothing else's. */
 #define ATOMIC_TMP_MARK ".cnnrun-tmp."

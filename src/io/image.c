@@ -15,7 +15,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "cnn/image.h"
+#include "io/image.h"
 #include "io/bytes.h"
 #include "io/fileio.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/image.h"
+#include "io/image.h"
 
 /* Channel k of pixel p of img, as `want` channels see it: grey copied to
  * each of R, G and B; RGB to grey as BT.601 luma, rounded. */

@@ -15,7 +15,7 @@
 
 #include <jpeglib.h>
 
-#include "cnn/image.h"
+#include "io/image.h"
 
 /* libjpeg-turbo's TurboJPEG API refuses files with more scans than this. */
 #define JPEG_MAX_SCANS 500

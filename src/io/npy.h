@@ -2,7 +2,7 @@
 #ifndef CNN_IO_NPY_H
 #define CNN_IO_NPY_H
 
-#include "cnn/npz.h"
+#include "io/npz.h"
 #include "io/bytes.h"
 
 /* Appends a .npy v1.0 image (magic, version, header padded so the data

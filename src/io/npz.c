@@ -11,7 +11,7 @@
 #include <sys/types.h>
 #include <zlib.h>
 
-#include "cnn/npz.h"
+#include "io/npz.h"
 #include "io/bytes.h"
 #include "io/fileio.h"
 #include "io/npy.h"

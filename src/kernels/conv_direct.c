@@ -1,4 +1,4 @@
-/* Direct convolution, forward and backward (see cnn/conv_direct.h).
+/* Direct convolution, forward and backward (see kernels/conv_direct.h).
  *
  * The portable path accumulates one weight at a time over whole output rows,
  * y[f][oy][lo..hi) += w[f][c][ki][kj] * x[c][iy][..], with the valid range of
@@ -13,7 +13,7 @@
  * Tiles run along the flattened output plane, so a narrow output (8 wide)
  * still fills 3 tiles from 3 rows. The backward pass of layers with 8 or
  * more input channels is in conv_direct_wide.c. */
-#include "cnn/conv_direct.h"
+#include "kernels/conv_direct.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cnn/conv_direct.h"
+#include "kernels/conv_direct.h"
 #include "kernels/isa.h"
 
 /* From this many input channels the channels-last backward is used. */

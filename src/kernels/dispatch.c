@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/kernels.h"
+#include "kernels/kernels.h"
 #include "kernels/dispatch.h"
 
 #define KERNELS_TABLE(sfx) {                                                 \

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cnn/conv_direct.h"
-#include "cnn/error.h"
+#include "kernels/conv_direct.h"
+#include "util/error.h"
 
 /* One Adam update's coefficients (src/optim/adam.c works them out). */
 struct adam_coef {

@@ -5,7 +5,7 @@
  * so that a config, seed and thread count give the same bits on every
  * x86-64 CPU: OpenBLAS picks its kernel by CPU and sums in that kernel's
  * order. docs/performance.md measures what this costs. */
-#include "cnn/kernels.h"
+#include "kernels/kernels.h"
 
 #include "gemm_fixed.h"
 

@@ -1,12 +1,12 @@
 /* im2col / col2im for one image, with top/left padding given and bottom/right
- * padding implied by the output size (see cnn/kernels.h for the layout).
+ * padding implied by the output size (see kernels/kernels.h for the layout).
  *
  *   x, dx: (c, h, w)    col: (c*k*k, oh*ow)
  *
  * col2im is the exact adjoint of im2col (<col2im(y), x> == <y, im2col(x)>), so
  * the convolution's input gradient is col2im(W^T dy). It accumulates because
  * overlapping windows (stride < k) send several col entries to one pixel. */
-#include "cnn/kernels.h"
+#include "kernels/kernels.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 static void add_forward(const struct layer *l, const float *w, const float *const *xs, float *y,
                         int n, const struct layer_ctx *ctx)

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 struct avgpool {
 	struct layer base;

@@ -40,7 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 struct batchnorm {
 	struct layer base;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 struct concat {
 	struct layer base;

@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/conv_direct.h"
-#include "cnn/kernels.h"
-#include "cnn/layers.h"
+#include "kernels/conv_direct.h"
+#include "kernels/kernels.h"
+#include "layers/layers.h"
 
 enum conv_padding { CONV_VALID, CONV_SAME, CONV_EXPLICIT };
 enum conv_algo { CONV_AUTO, CONV_IM2COL, CONV_DIRECT };

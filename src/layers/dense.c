@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cnn/kernels.h"
-#include "cnn/layers.h"
+#include "kernels/kernels.h"
+#include "layers/layers.h"
 
 struct dense {
 	struct layer base;

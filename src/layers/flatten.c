@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 static void flatten_forward(const struct layer *l, const float *w, const float *x, float *y,
                             int n, const struct layer_ctx *ctx)

@@ -10,7 +10,7 @@
  * small (a few hundred values) next to what float's 24 bits carry. */
 #include <stdio.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 static void global_avgpool_forward(const struct layer *l, const float *w, const float *x,
                                    float *y, int n, const struct layer_ctx *ctx)

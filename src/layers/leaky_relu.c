@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 struct leaky_relu {
 	struct layer base;

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 struct maxpool {
 	struct layer base;

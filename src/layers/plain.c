@@ -1,7 +1,7 @@
 /* The allocation shared by layer types that hold nothing of their own. */
 #include <stdlib.h>
 
-#include "cnn/layer.h"
+#include "layers/layer.h"
 
 int layer_new_plain(const struct layer_ops *ops, struct shape in, struct shape out_shape,
                     struct cnn_loc at, struct layer **out, struct cnn_error *err)

@@ -6,7 +6,7 @@
  * not x, so an in-place-style caller that kept only y still gets it right; at
  * the kink x = 0 the subgradient 0 is taken, as PyTorch and Caffe do. */
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 
 static void relu_forward(const struct layer *l, const float *w, const float *x, float *y,
                          int n, const struct layer_ctx *ctx)

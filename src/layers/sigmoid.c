@@ -13,7 +13,7 @@
  * Gradients: backward OVERWRITES dx = dy * y * (1 - y), from y alone. */
 #include <math.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 #include "kernels/dispatch.h"
 
 static void sigmoid_forward(const struct layer *l, const float *w, const float *x, float *y,

@@ -13,7 +13,7 @@
  * stays NaN. */
 #include <math.h>
 
-#include "cnn/layers.h"
+#include "layers/layers.h"
 #include "kernels/dispatch.h"
 
 static void tanh_forward(const struct layer *l, const float *w, const float *x, float *y,

@@ -1,6 +1,6 @@
 #include <math.h>
 
-#include "cnn/loss.h"
+#include "losses/loss.h"
 
 /* Classes whose exp() is kept between the two passes (MNIST has 10). */
 #define SOFTMAX_KEEP 64

@@ -7,13 +7,13 @@
  *   TN = N - TP - FN - FP
  * Every ratio with a zero denominator is 0 (scikit-learn's zero_division=0),
  * so a class that is never predicted or never present reports 0, not NaN. */
-#include "cnn/metrics.h"
+#include "metrics/metrics.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 int confusion_init(struct confusion *c, int k)
 {

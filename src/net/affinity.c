@@ -1,9 +1,9 @@
-/* Pinning the training threads to CPUs (see net_pin_threads in cnn/net.h). */
+/* Pinning the training threads to CPUs (see net_pin_threads in net/net.h). */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <omp.h>
 #include <stdlib.h>
 
-#include "cnn/net.h"
+#include "net/net.h"
 
 #ifdef __linux__
 #include <sched.h>

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "cnn/net.h"
+#include "net/net.h"
 
 static long first_nonfinite(const float *v, size_t n)
 {

@@ -5,8 +5,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cnn/memory.h"
-#include "cnn/net.h"
+#include "net/memory.h"
+#include "net/net.h"
 
 void mem_estimate(struct layer *const *layers, int n_layers, struct shape input, int batch,
                   int threads, int optimizer_states, double data_bytes, struct mem_estimate *out)

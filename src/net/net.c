@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/loss.h"
-#include "cnn/net.h"
-#include "cnn/rng.h"
+#include "losses/loss.h"
+#include "net/net.h"
+#include "util/rng.h"
 #include "dist/dist.h"
 
 void net_free(struct net *net)

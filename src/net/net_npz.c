@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/checkpoint.h"
-#include "cnn/net.h"
-#include "cnn/npz.h"
+#include "io/checkpoint.h"
+#include "net/net.h"
+#include "io/npz.h"
 
 int net_export_npz(const struct net *net, const char *path, struct cnn_error *err)
 {

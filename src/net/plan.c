@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/net.h"
+#include "net/net.h"
 
 void net_grad_plan_free(struct net_grad_plan *p)
 {

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdbool.h>
 
-#include "cnn/optim.h"
+#include "optim/optim.h"
 #include "kernels/dispatch.h"
 
 static void adam_update(struct optim *o, float *w, const float *g, bool decoupled)

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/params.h"
-#include "cnn/optim.h"
+#include "layers/params.h"
+#include "optim/optim.h"
 
 extern const struct optim_ops optim_adam_ops, optim_adamw_ops, optim_sgd_ops;
 

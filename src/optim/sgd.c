@@ -2,7 +2,7 @@
  * With momentum 0 this is plain gradient descent. Nesterov (PyTorch's form,
  * Sutskever et al.): w -= lr (g + mu v), with the v just updated. Weight
  * decay is L2, on the decayed ranges only: g' = g + weight_decay * w. */
-#include "cnn/optim.h"
+#include "optim/optim.h"
 
 struct sgd_coef {
 	float lr, mu, l2;

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 /* "dir/name" into buf; -1 with err filled if it does not fit. */
 int plot_join(char *buf, size_t len, const char *dir, const char *name, struct cnn_error *err);

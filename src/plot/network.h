@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "cnn/net.h"
+#include "net/net.h"
 
 /* A plot_writer (plot/file.h): ctx is the const struct net. */
 int network_svg_write(FILE *f, const void *net, struct cnn_error *err);

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 /* pixels: (height, width, channels) bytes, channels 1 (grey) or 3 (RGB).
  * *out gets a malloc'd PNG file image of *len bytes. */

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 struct svg {
 	FILE *f;

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "cnn/report.h"
+#include "report/report.h"
 
 enum figure { FIG_LOSS, FIG_ACCURACY, FIG_CONFUSION, FIG_MISTAKES, FIG_COUNT };
 

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 void json_init(struct json_writer *w, FILE *f, int indent)
 {

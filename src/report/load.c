@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cnn/report.h"
+#include "report/report.h"
 #include "report/json_read.h"
 #include "io/fileio.h"
 

@@ -1,10 +1,10 @@
 /* The most confident mistakes of a test pass, and mistakes.bin (the format
- * is in cnn/report.h). */
+ * is in report/report.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/report.h"
+#include "report/report.h"
 #include "io/fileio.h"
 
 static const char magic[8] = { 'C', 'N', 'N', 'M', 'I', 'S', 'T', '1' };

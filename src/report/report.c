@@ -2,7 +2,7 @@
  * end-of-run text. Every file goes through atomic_write_with (a temporary
  * file, synced, renamed over "name"), so an interrupted or failed write
  * never replaces a good file with a partial one. */
-#include "cnn/report.h"
+#include "report/report.h"
 
 #include <errno.h>
 #include <fcntl.h>

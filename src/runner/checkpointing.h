@@ -7,8 +7,8 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "cnn/checkpoint.h"
-#include "cnn/config.h"
+#include "io/checkpoint.h"
+#include "config/config.h"
 
 /* SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh session) only set a
  * flag, which training reads between batches and evaluation between its

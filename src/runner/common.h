@@ -4,14 +4,14 @@
 #ifndef CNN_RUNNER_COMMON_H
 #define CNN_RUNNER_COMMON_H
 
-#include "cnn/builder.h"
-#include "cnn/checkpoint.h"
-#include "cnn/config.h"
-#include "cnn/data.h"
-#include "cnn/metrics.h"
-#include "cnn/net.h"
-#include "cnn/report.h"
-#include "cnn/runner.h"
+#include "builder/builder.h"
+#include "io/checkpoint.h"
+#include "config/config.h"
+#include "data/data.h"
+#include "metrics/metrics.h"
+#include "net/net.h"
+#include "report/report.h"
+#include "runner/runner.h"
 
 double run_now(void);    /* monotonic seconds */
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/report.h"
-#include "cnn/runner.h"
+#include "report/report.h"
+#include "runner/runner.h"
 
 #include "plot/charts.h"
 #include "io/fileio.h"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/runner.h"
+#include "runner/runner.h"
 
 #include "runner/common.h"
 #include "runner/runfolder.h"

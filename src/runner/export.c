@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cnn/npz.h"
-#include "cnn/runner.h"
+#include "io/npz.h"
+#include "runner/runner.h"
 
 #include "export/export.h"
 #include "export/quant.h"

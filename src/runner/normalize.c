@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/runner.h"
+#include "runner/runner.h"
 
 static struct cfg_node *scalar(struct cnn_loc loc, const char *text)
 {

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn/data.h"
-#include "cnn/image.h"
-#include "cnn/runner.h"
+#include "data/data.h"
+#include "io/image.h"
+#include "runner/runner.h"
 
 #include "report/json.h"
 #include "runner/common.h"

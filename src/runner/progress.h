@@ -9,8 +9,8 @@
 
 #include <stdbool.h>
 
-#include "cnn/net.h"
-#include "cnn/report.h"
+#include "net/net.h"
+#include "report/report.h"
 
 /* A log line every 10 s is enough to see a run is alive without burying
  * the epoch summaries; a terminal is redrawn ten times a second. */

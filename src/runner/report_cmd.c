@@ -1,8 +1,8 @@
 /* `cnnrun report RUN_DIR`: rebuilds report.md and the pictures of a run
  * folder from its data files (metrics.json, history.csv, and batches.csv
  * and mistakes.bin when present), without the network or the dataset. */
-#include "cnn/report.h"
-#include "cnn/runner.h"
+#include "report/report.h"
+#include "runner/runner.h"
 
 #include "io/fileio.h"
 #include "report/figures.h"

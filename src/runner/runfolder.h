@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 #define RUN_LOCK_NAME ".cnnrun.lock"
 

@@ -2,8 +2,8 @@
 #include <omp.h>
 #include <string.h>
 
-#include "cnn/kernels.h"
-#include "cnn/runner.h"
+#include "kernels/kernels.h"
+#include "runner/runner.h"
 #include "io/fileio.h"
 #include "plot/network.h"
 

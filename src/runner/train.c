@@ -12,14 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cnn/augment.h"
-#include "cnn/data.h"
-#include "cnn/metrics.h"
-#include "cnn/npz.h"
-#include "cnn/optim.h"
-#include "cnn/report.h"
-#include "cnn/rng.h"
-#include "cnn/runner.h"
+#include "data/augment.h"
+#include "data/data.h"
+#include "metrics/metrics.h"
+#include "io/npz.h"
+#include "optim/optim.h"
+#include "report/report.h"
+#include "util/rng.h"
+#include "runner/runner.h"
 
 #include "io/fileio.h"
 #include "plot/file.h"

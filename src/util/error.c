@@ -1,4 +1,4 @@
-#include "cnn/error.h"
+#include "util/error.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* Fuzz target: checkpoint files. */
-#include "cnn/checkpoint.h"
+#include "io/checkpoint.h"
 #include "scratch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

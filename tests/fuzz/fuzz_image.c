@@ -1,7 +1,7 @@
 /* Fuzz target: the image decoders (PNG, JPEG, PGM/PPM) of datasets and
  * `cnnrun predict`, and fitting what they decode to a small input (channel
  * conversion and bilinear resizing). */
-#include "cnn/image.h"
+#include "io/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

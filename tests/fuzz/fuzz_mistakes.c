@@ -1,7 +1,7 @@
 /* Fuzz target: mistakes.bin of a run folder, read by
  * report_load as `cnnrun report` and `compare` do, then drawn into the
  * report's pictures and report.md. */
-#include "cnn/report.h"
+#include "report/report.h"
 #include "scratch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

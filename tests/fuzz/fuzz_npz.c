@@ -2,7 +2,7 @@
  * from the same bytes, a bare .npy. */
 #include <stdlib.h>
 
-#include "cnn/npz.h"
+#include "io/npz.h"
 #include "scratch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cnn/builder.h"
-#include "cnn/net.h"
-#include "cnn/config.h"
+#include "builder/builder.h"
+#include "net/net.h"
+#include "config/config.h"
 
 /* The name every helper gives the document, so messages start "t.yaml:". */
 #define BH_FILE "t.yaml"

@@ -3,7 +3,7 @@
 #ifndef CNN_FILE_FIXTURE_H
 #define CNN_FILE_FIXTURE_H
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 struct file_fixture {
 	char *dir;

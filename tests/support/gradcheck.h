@@ -6,7 +6,7 @@
  * +-eps (central difference, L summed in double) and the result compared with
  * backward's dw and dx under Caffe's scaled tolerance
  *   |numeric - analytic| <= tol * max(1, |numeric|, |analytic|).
- * Along the way it checks the gradient convention of cnn/layer.h: dw is
+ * Along the way it checks the gradient convention of layers/layer.h: dw is
  * accumulated into (it starts from a non-zero fill, subtracted afterwards), dx
  * is overwritten (it starts from garbage), and backward with dx == NULL gives
  * the same dw. Scratch is allocated per scratch_floats() and filled with
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cnn/layer.h"
+#include "layers/layer.h"
 
 struct gradcheck_opts {
 	double eps;         /* finite-difference step; 0 means 1e-3 */

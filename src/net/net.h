@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cnn/layer.h"
+#include "layers/layer.h"
 
 struct dist;
 

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 enum cfg_kind { CFG_SCALAR, CFG_MAP, CFG_SEQ };
 

@@ -6,7 +6,7 @@
 #ifndef CNN_LAYERS_H
 #define CNN_LAYERS_H
 
-#include "cnn/layer.h"
+#include "layers/layer.h"
 
 /* y = W * x + b, W (filters, in.c, k, k); keys filters, kernel_size, stride,
  * padding (valid | same | N), algorithm (auto | im2col | direct) */

@@ -23,10 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cnn/error.h"
-#include "cnn/history.h"
-#include "cnn/params.h"
-#include "cnn/rng.h"
+#include "util/error.h"
+#include "io/history.h"
+#include "layers/params.h"
+#include "util/rng.h"
 
 /* The file format needs no network or optimizer; saving from and applying
  * to one takes them by pointer (src/io/checkpoint.c reads their arrays). */

@@ -15,10 +15,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cnn/config.h"
-#include "cnn/error.h"
-#include "cnn/history.h"
-#include "cnn/metrics.h"
+#include "config/config.h"
+#include "util/error.h"
+#include "io/history.h"
+#include "metrics/metrics.h"
 
 /* One misclassified test image. */
 struct mistake {

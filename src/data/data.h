@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cnn/config.h"
-#include "cnn/error.h"
-#include "cnn/shape.h"
+#include "config/config.h"
+#include "util/error.h"
+#include "util/shape.h"
 
 /* Per-channel statistics are kept for up to this many channels: images are
  * grey (1), RGB (3) or, from IDX files, single-channel. */

@@ -18,8 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cnn/config.h"
-#include "cnn/error.h"
+#include "config/config.h"
+#include "util/error.h"
 
 /* The learning rate over training, as a function of the step:
  *   constant     lr

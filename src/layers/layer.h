@@ -28,10 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cnn/config.h"
-#include "cnn/error.h"
-#include "cnn/params.h"
-#include "cnn/shape.h"
+#include "config/config.h"
+#include "util/error.h"
+#include "layers/params.h"
+#include "util/shape.h"
 
 /* What a forward/backward call may use besides its tensors. Fields a caller
  * leaves zero (a test's `{ .scratch = s, .train = true }`) are valid. */

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cnn/error.h"
+#include "util/error.h"
 
 struct net;   /* net_export_npz / net_import_npz, src/io/net_npz.c */
 

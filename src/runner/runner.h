@@ -6,11 +6,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cnn/builder.h"
-#include "cnn/config.h"
-#include "cnn/data.h"
-#include "cnn/error.h"
-#include "cnn/net.h"
+#include "builder/builder.h"
+#include "config/config.h"
+#include "data/data.h"
+#include "util/error.h"
+#include "net/net.h"
 
 /* Exit statuses, also returned by the run functions. CNN_INTERRUPTED is
  * the shell's 128 + SIGINT: training stopped on request and saved. */

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cnn/data.h"
-#include "cnn/error.h"
+#include "data/data.h"
+#include "util/error.h"
 
 struct image {
 	int width, height;

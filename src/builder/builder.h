@@ -8,12 +8,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cnn/augment.h"
-#include "cnn/config.h"
-#include "cnn/data.h"
-#include "cnn/layer.h"
-#include "cnn/memory.h"
-#include "cnn/optim.h"
+#include "data/augment.h"
+#include "config/config.h"
+#include "data/data.h"
+#include "layers/layer.h"
+#include "net/memory.h"
+#include "optim/optim.h"
 
 struct data_config {
 	struct data_source *source; /* owned: the format (source->format) and its own keys */

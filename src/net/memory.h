@@ -4,7 +4,7 @@
 #ifndef CNN_MEMORY_H
 #define CNN_MEMORY_H
 
-#include "cnn/layer.h"
+#include "layers/layer.h"
 
 struct mem_estimate {
 	double params;        /* bytes: parameters */

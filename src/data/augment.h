@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cnn/config.h"
-#include "cnn/shape.h"
+#include "config/config.h"
+#include "util/shape.h"
 
 struct augment_config {
 	bool enabled;        /* any of the below non-zero */
