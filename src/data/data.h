@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "io/image.h"
 #include "util/error.h"
 #include "util/shape.h"
 
@@ -39,9 +40,6 @@ struct dataset {
 /* Formats                                                              */
 
 enum data_split { DATA_TRAIN, DATA_VAL, DATA_TEST };
-
-/* How an image whose size differs from the input's is made to fit. */
-enum data_resize { RESIZE_NONE, RESIZE_BILINEAR };
 
 /* What a loader is asked for: the config's input shape (image formats
  * convert every image to it; fixed-shape formats are checked against it by

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "io/fileio.h"
+#include "data/data.h"
 #include "io/image.h"
 
 #define CIFAR_SIDE 32

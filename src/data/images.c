@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/data.h"
 #include "io/image.h"
 #include "data/images.h"
 

@@ -25,7 +25,7 @@
 
 #include "util/error.h"
 #include "io/history.h"
-#include "layers/params.h"
+#include "util/params.h"
 #include "util/rng.h"
 
 /* The file format needs no network or optimizer; saving from and applying

@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/data.h"
 #include "util/error.h"
+#include "util/shape.h"
+
+/* How an image whose size differs from the input's is made to fit. */
+enum data_resize { RESIZE_NONE, RESIZE_BILINEAR };
 
 struct image {
 	int width, height;

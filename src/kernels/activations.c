@@ -10,7 +10,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/isa.h"
-#include "layers/vexp.h"
+#include "kernels/vexp.h"
 
 void KERNEL_FN(tanh_range)(const float *x, float *y, size_t count)
 {

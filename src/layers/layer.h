@@ -30,7 +30,7 @@
 
 #include "config/config.h"
 #include "util/error.h"
-#include "layers/params.h"
+#include "util/params.h"
 #include "util/shape.h"
 
 /* What a forward/backward call may use besides its tensors. Fields a caller

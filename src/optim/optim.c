@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers/params.h"
+#include "util/params.h"
 #include "optim/optim.h"
 
 extern const struct optim_ops optim_adam_ops, optim_adamw_ops, optim_sgd_ops;

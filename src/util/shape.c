@@ -1,6 +1,6 @@
 #include <stdio.h>
 
-#include "layers/layer.h"
+#include "util/shape.h"
 
 void shape_str(struct shape s, char *buf, size_t len)
 {
