@@ -13,6 +13,13 @@ install(TARGETS cnnrun_shared cnnrun_static EXPORT cnnrunTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS cnnrun RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The manual page, written by the program itself from the tables that also
+# make its --help (src/help.c), so the two cannot drift.
+add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/cnnrun.1
+                   COMMAND cnnrun --man > ${CMAKE_BINARY_DIR}/cnnrun.1
+                   DEPENDS cnnrun VERBATIM)
+add_custom_target(cnnrun_man ALL DEPENDS ${CMAKE_BINARY_DIR}/cnnrun.1)
+install(FILES ${CMAKE_BINARY_DIR}/cnnrun.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(EXPORT cnnrunTargets NAMESPACE cnnrun:: DESTINATION ${CNN_CMAKE_DIR})
 
 configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/cnnrunConfig.cmake.in

@@ -13,45 +13,7 @@
 #include "kernels/kernels.h"
 #include "runner/runner.h"
 #include "dist/dist.h"
-
-static const char usage[] =
-	"usage: cnnrun [train] CONFIG [options]   train, evaluate and write runs/<name>/\n"
-	"       cnnrun train CONFIG --resume CKPT [options]\n"
-	"                                         continue a run from its last.ckpt (or best.ckpt)\n"
-	"       cnnrun summary CONFIG [options] [--svg FILE]\n"
-	"                                         print the layers, their inputs, shapes, parameters\n"
-	"                                         and FLOPs; --svg: draw the network into FILE\n"
-	"       cnnrun eval CKPT [--data PATH] [--out DIR]\n"
-	"                                         test metrics of a saved model, written to DIR\n"
-	"                                         (default: the checkpoint's folder + /eval)\n"
-	"       cnnrun predict CKPT IMAGE... [--json]\n"
-	"                                         classify PNG, JPEG, PGM or PPM images\n"
-	"       cnnrun export CKPT --npz FILE     the weights as a NumPy .npz (PyTorch layouts)\n"
-	"       cnnrun export CKPT --onnx FILE    the model as ONNX (opset 13)\n"
-	"       cnnrun export CKPT --c DIR [--prefix NAME] [--int8]\n"
-	"                                         standalone C99 source NAME.h and NAME.c (float,\n"
-	"                                         or int8 quantised), with its memory footprint\n"
-	"       cnnrun report RUN_DIR             rebuild RUN_DIR/report.md and its pictures\n"
-	"       cnnrun compare RUN_DIR... [--out FILE]\n"
-	"                                         compare runs: a table, and their validation\n"
-	"                                         accuracy curves in FILE (default compare.svg)\n"
-	"\n"
-	"options:\n"
-	"  --epochs N          train.epochs\n"
-	"  --batch N           train.batch\n"
-	"  --threads N         train.threads (0: all cores)\n"
-	"  --seed N            seed (weights, validation split, batch order)\n"
-	"  --set KEY=VALUE     any config value, e.g. --set optimizer.lr=0.01 or --set layers.0.filters=8\n"
-	"  --out DIR           the run folder (default runs/<name>; with --resume, the checkpoint's folder)\n"
-	"  --overwrite         replace the run that already lives in the run folder (else refused)\n"
-	"  --resume CKPT       continue training from a checkpoint (same layers, seed and batch)\n"
-	"  --quiet             print only the final results\n"
-	"  --verbose           also print each layer's forward and backward time per epoch\n"
-	"  --help, --version\n"
-	"\n"
-	"The environment variable CNN_ISA=baseline|avx2 forces the kernels' instruction set\n"
-	"(default: the widest this CPU runs; --version says which run).\n"
-	"Exit status: 0 success, 2 bad usage or config, 1 any other failure.\n";
+#include "help.h"
 
 /* Flags that are shorthands for --set. */
 static const struct {
@@ -77,7 +39,7 @@ static int usage_error(const char *fmt, const char *arg)
 	fputs("cnnrun: ", stderr);
 	fprintf(stderr, fmt, arg);
 	fputs("\n\n", stderr);
-	fputs(usage, stderr);
+	help_print(stderr);
 	return CNN_BAD_CONFIG;
 }
 
@@ -262,7 +224,8 @@ static int run_model_command(int argc, char **argv)
 		if (f < N_MODEL_FLAGS) {
 			if (!(flags[f] = flag_value(argc, argv, &i, model_flags[f].flag))) {
 				free(args);
-				fprintf(stderr, "cnnrun: %s needs %s\n\n%s", model_flags[f].flag, model_flags[f].needs, usage);
+				fprintf(stderr, "cnnrun: %s needs %s\n\n", model_flags[f].flag, model_flags[f].needs);
+				help_print(stderr);
 				return CNN_BAD_CONFIG;
 			}
 		} else if (!strcmp(cmd, "predict") && !strcmp(a, "--json")) {
@@ -344,7 +307,11 @@ int main(int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(usage, stdout);
+			help_print(stdout);
+			return CNN_OK;
+		}
+		if (!strcmp(argv[i], "--man")) {   /* the build writes cnnrun.1 with it */
+			help_print_man(stdout, CNN_VERSION);
 			return CNN_OK;
 		}
 		if (!strcmp(argv[i], "--version")) {
