@@ -128,6 +128,19 @@ static void roff(FILE *f, const char *s)
 	}
 }
 
+/* A section of tagged paragraphs: each entry's head in bold, its text below. */
+static void man_list(FILE *f, const char *title, const char *prefix, const struct help_entry *e, size_t n)
+{
+	fprintf(f, ".SH %s\n", title);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, ".TP\n.B %s", prefix);
+		roff(f, e[i].head);
+		fputc('\n', f);
+		roff(f, e[i].text);
+		fputc('\n', f);
+	}
+}
+
 void help_print_man(FILE *f, const char *version)
 {
 	fprintf(f, ".TH CNNRUN 1 \"\" \"cnnrun %s\" \"User Commands\"\n", version);
@@ -141,22 +154,8 @@ void help_print_man(FILE *f, const char *version)
 	fputs(".SH DESCRIPTION\ncnnrun reads a network, its data and its training settings from a YAML\n"
 	      "file, checks every value, trains on the CPU and writes a run folder with\n"
 	      "metrics, reports, pictures and checkpoints (docs/config.md lists every key).\n", f);
-	fputs(".SH COMMANDS\n", f);
-	for (size_t i = 0; i < COUNT(commands); i++) {
-		fputs(".TP\n.B cnnrun ", f);
-		roff(f, commands[i].head);
-		fputc('\n', f);
-		roff(f, commands[i].text);
-		fputc('\n', f);
-	}
-	fputs(".SH OPTIONS\n", f);
-	for (size_t i = 0; i < COUNT(options); i++) {
-		fputs(".TP\n.B ", f);
-		roff(f, options[i].head);
-		fputc('\n', f);
-		roff(f, options[i].text);
-		fputc('\n', f);
-	}
+	man_list(f, "COMMANDS", "cnnrun ", commands, COUNT(commands));
+	man_list(f, "OPTIONS", "", options, COUNT(options));
 	for (size_t i = 0; i < COUNT(sections); i++) {
 		fprintf(f, ".SH %s\n", sections[i].head);
 		if (!strcmp(sections[i].head, "EXAMPLES")) {
