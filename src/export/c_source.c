@@ -9,7 +9,10 @@
  * Activation memory: each layer's output is a tensor that lives from the
  * step that writes it to the last step that reads it; tensors whose lives
  * do not overlap share a buffer ("arena"). The plan below assigns them in
- * order, each to the free arena it grows least (a chain needs two). flatten
+ * order, each to the free arena it grows least (a chain needs two; a graph
+ * more, as a tensor read by an add or concat further on stays alive until
+ * that last reader). add and concat steps take their inputs as separate
+ * pointers (x0, x1, ...), in the order of the layer's inputs. flatten
  * and dropout produce no tensor of their own: the next layer reads their
  * input (dropout is the identity in inference, flatten only a reshape).
  *
@@ -27,7 +30,9 @@
 struct cstep {
 	const struct layer *l;  /* float: the layer; int8: the (first) layer it computes */
 	const struct qstep *q;  /* int8 only */
-	int in;                 /* the step whose output it reads; -1: the input */
+	int n_in;               /* how many inputs: 1, or 2.. for add and concat */
+	int in[LAYER_MAX_INPUTS]; /* the steps whose outputs it reads; -1: the input */
+	size_t in_size[LAYER_MAX_INPUTS]; /* elements of each */
 	bool alias;             /* no code: its output is its input's tensor */
 	size_t out_size;        /* elements */
 	char id[40];            /* the layer's name as a C identifier */
@@ -70,9 +75,14 @@ static int plan_build(struct plan *p, struct cnn_error *err)
 	size[0] = shape_size(p->steps[0].l->in);
 	for (int s = 0; s < n; s++) {
 		struct cstep *st = &p->steps[s];
-		int in = st->in < 0 ? 0 : p->steps[st->in].tensor;
-		if (end[in] < s + 1)
-			end[in] = s + 1;
+		int in = 0;
+		/* every input lives until its last reader (an add's shortcut
+		 * stays alive through the whole branch beside it) */
+		for (int k = 0; k < st->n_in; k++) {
+			in = st->in[k] < 0 ? 0 : p->steps[st->in[k]].tensor;
+			if (end[in] < s + 1)
+				end[in] = s + 1;
+		}
 		if (st->alias) {
 			st->tensor = in;
 			continue;
@@ -150,6 +160,17 @@ static void fn_begin(struct gen *g, const struct cstep *s, const char *what, con
 	fprintf(g->c, "\n/* %s: %s; x (%d, %d, %d), y (%d, %d, %d) */\n", s->l->name, what, i.c, i.h, i.w,
 	        o.c, o.h, o.w);
 	fprintf(g->c, "static void layer_%s(const %s *x, %s *y)\n{\n", s->id, type, type);
+}
+
+/* The head of a step with several inputs: layer_ID(x0, x1, ..., y). */
+static void fn_begin_multi(struct gen *g, const struct cstep *s, const char *what, const char *type)
+{
+	struct shape o = s->l->out;
+	fprintf(g->c, "\n/* %s: %s of %d inputs; y (%d, %d, %d) */\nstatic void layer_%s(", s->l->name, what,
+	        s->n_in, o.c, o.h, o.w, s->id);
+	for (int k = 0; k < s->n_in; k++)
+		fprintf(g->c, "const %s *x%d, ", type, k);
+	fprintf(g->c, "%s *y)\n{\n", type);
 }
 
 /* The body of a conv step. Each output plane starts at the bias and takes
@@ -378,6 +399,45 @@ static int float_sigmoid(struct gen *g, const struct cstep *s, struct cnn_error 
 	return 0;
 }
 
+/* add: y = x0 + x1 + ..., summed in input order as the layer does. */
+static int float_add(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	(void)err;
+	fn_begin_multi(g, s, "add", "float");
+	fprintf(g->c, "\tint i;\n\n\tfor (i = 0; i < %zu; i++)\n\t\ty[i] = x0[i]", s->out_size);
+	for (int k = 1; k < s->n_in; k++)
+		fprintf(g->c, " + x%d[i]", k);
+	fputs(";\n}\n", g->c);
+	return 0;
+}
+
+/* concat: each input's (c, h, w) block after the one before. `value` is
+ * the expression of input k's element i (a %d for k). */
+static void emit_concat(struct gen *g, const struct cstep *s, const char *type, const char *const *value)
+{
+	size_t at = 0;
+	fn_begin_multi(g, s, "concat", type);
+	fputs("\tint i;\n\n", g->c);
+	for (int k = 0; k < s->n_in; k++) {
+		fprintf(g->c, "\tfor (i = 0; i < %zu; i++)\n\t\ty[%zu + i] = %s;\n", s->in_size[k], at, value[k]);
+		at += s->in_size[k];
+	}
+	fputs("}\n", g->c);
+}
+
+static int float_concat(struct gen *g, const struct cstep *s, struct cnn_error *err)
+{
+	char v[LAYER_MAX_INPUTS][16];
+	const char *value[LAYER_MAX_INPUTS];
+	(void)err;
+	for (int k = 0; k < s->n_in; k++) {
+		snprintf(v[k], sizeof v[k], "x%d[i]", k);
+		value[k] = v[k];
+	}
+	emit_concat(g, s, "float", value);
+	return 0;
+}
+
 /* The float code of each type; flatten and dropout have none (aliases). */
 static const struct {
 	const char *type;
@@ -385,6 +445,8 @@ static const struct {
 } float_emitters[] = {
 	{ "conv", float_conv },
 	{ "dense", float_dense },
+	{ "add", float_add },
+	{ "concat", float_concat },
 	{ "maxpool", float_maxpool },
 	{ "avgpool", float_avgpool },
 	{ "global_avgpool", float_global_avgpool },
@@ -492,6 +554,29 @@ static void emit_q_table(struct gen *g, const struct cstep *s)
 	emit_map(g, s, s->l->ops->type, "int8_t", expr);
 }
 
+/* int8 add: each input brought to the output scale in int32 (rescale,
+ * no clamp), summed, then clamped once. */
+static void emit_q_add(struct gen *g, const struct cstep *s)
+{
+	const struct qstep *q = s->q;
+	fn_begin_multi(g, s, "int8 add, each input rescaled to the output scale", "int8_t");
+	fprintf(g->c, "\tint i;\n\n\tfor (i = 0; i < %zu; i++) {\n\t\tint32_t v = 0;\n\n", s->out_size);
+	for (int k = 0; k < s->n_in; k++)
+		fprintf(g->c, "\t\tv += rescale(x%d[i], %ld, %d);\n", k, (long)q->mult[k], q->shift[k]);
+	fputs("\t\ty[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);\n\t}\n}\n", g->c);
+}
+
+static void emit_q_concat(struct gen *g, const struct cstep *s)
+{
+	char v[LAYER_MAX_INPUTS][64];
+	const char *value[LAYER_MAX_INPUTS];
+	for (int k = 0; k < s->n_in; k++) {
+		snprintf(v[k], sizeof v[k], "requant(x%d[i], %ld, %d)", k, (long)s->q->mult[k], s->q->shift[k]);
+		value[k] = v[k];
+	}
+	emit_concat(g, s, "int8_t", value);
+}
+
 static int emit_q_step(struct gen *g, const struct cstep *s, struct cnn_error *err)
 {
 	const struct qstep *q = s->q;
@@ -523,6 +608,12 @@ static int emit_q_step(struct gen *g, const struct cstep *s, struct cnn_error *e
 	case Q_TABLE:
 		emit_q_table(g, s);
 		break;
+	case Q_ADD:
+		emit_q_add(g, s);
+		break;
+	case Q_CONCAT:
+		emit_q_concat(g, s);
+		break;
 	case Q_ALIAS:
 		break;
 	default:
@@ -545,6 +636,15 @@ static const char q_requant[] =
 	"\t\tr = 127;\n"
 	"\treturn (int8_t)(p < 0 ? -r : r);\n"
 	"}\n";
+static const char q_rescale[] =
+	"/* round(v * mult * 2^-shift), half away from zero, not clamped */\n"
+	"static int32_t rescale(int32_t v, int32_t mult, int shift)\n"
+	"{\n"
+	"\tint64_t p = (int64_t)v * mult;\n"
+	"\tint64_t r = ((p < 0 ? -p : p) + ((int64_t)1 << (shift - 1))) >> shift;\n"
+	"\n"
+	"\treturn (int32_t)(p < 0 ? -r : r);\n"
+	"}\n";
 static const char q_div_round[] =
 	"/* v / n rounded half away from zero (n > 0) */\n"
 	"static int8_t div_round(int32_t v, int32_t n)\n"
@@ -562,10 +662,8 @@ static int steps_float(const struct export_model *m, struct plan *p, struct cnn_
 	p->n_steps = net->n_layers;
 	for (int i = 0; i < net->n_layers; i++) {
 		struct cstep *s = &p->steps[i];
-		int in;
-		export_inputs(net, i, &in, 1);
+		s->n_in = export_inputs(net, i, s->in, LAYER_MAX_INPUTS);
 		s->l = net->layers[i];
-		s->in = in;
 		s->alias = is_alias_type(s->l->ops->type);
 		s->out_size = shape_size(s->l->out);
 	}
@@ -582,7 +680,8 @@ static int steps_int8(const struct export_model *m, const struct quant_model *q,
 		struct cstep *s = &p->steps[i];
 		s->q = &q->steps[i];
 		s->l = m->net->layers[s->q->layer];
-		s->in = s->q->in;
+		s->n_in = s->q->n_in;
+		memcpy(s->in, s->q->in, sizeof s->in);
 		s->alias = s->q->op == Q_ALIAS;
 		s->out_size = shape_size(s->q->out_shape);
 	}
@@ -649,11 +748,17 @@ static void write_predict(struct gen *g, const struct plan *p)
 	}
 	for (int s = 0; s < p->n_steps; s++) {
 		const struct cstep *st = &p->steps[s];
-		int in_t = st->in < 0 ? 0 : p->steps[st->in].tensor;
-		if (st->alias)
+		int in_t = st->in[0] < 0 ? 0 : p->steps[st->in[0]].tensor;
+		if (st->alias) {
 			fprintf(g->c, "\t/* %s: no code, the next step reads arena%d */\n", st->l->name, p->arena[in_t]);
-		else
-			fprintf(g->c, "\tlayer_%s(arena%d, arena%d);\n", st->id, p->arena[in_t], p->arena[st->tensor]);
+			continue;
+		}
+		fprintf(g->c, "\tlayer_%s(", st->id);
+		for (int k = 0; k < st->n_in; k++) {
+			in_t = st->in[k] < 0 ? 0 : p->steps[st->in[k]].tensor;
+			fprintf(g->c, "arena%d, ", p->arena[in_t]);
+		}
+		fprintf(g->c, "arena%d);\n", p->arena[st->tensor]);
 	}
 	int logits = p->arena[p->steps[p->n_steps - 1].tensor];
 	if (g->q)
@@ -684,6 +789,11 @@ int export_c(const struct export_model *m, const struct quant_model *q, const ch
 			                  "infinity; nothing to export");
 	if ((q ? steps_int8(m, q, &p, err) : steps_float(m, &p, err)) || plan_build(&p, err))
 		goto out;
+	for (int s = 0; s < p.n_steps; s++)
+		for (int k = 0; k < p.steps[s].n_in; k++) {
+			int in = p.steps[s].in[k];
+			p.steps[s].in_size[k] = in < 0 ? shape_size(m->net->input) : p.steps[in].out_size;
+		}
 	name_steps(&p);
 	if (!(g.c = open_memstream(&ctext, &clen)) || !(h = open_memstream(&htext, &hlen))) {
 		cnn_errorf_plain(err, "out of memory");
@@ -701,15 +811,17 @@ int export_c(const struct export_model *m, const struct quant_model *q, const ch
 	if (acc_plane)
 		fprintf(g.c, "\n/* The int32 sums of one output plane of a conv, shared by all convs. */\n"
 		        "static int32_t conv_acc[%zu];\n", acc_plane);
-	for (int k = 0; q && k < 2; k++) {
+	for (int k = 0; q && k < 3; k++) {
+		static const char *const helper[] = { q_requant, q_div_round, q_rescale };
 		bool used = false;
 		for (int i = 0; i < q->n; i++) {
 			enum qop op = q->steps[i].op;
-			used |= k == 0 ? op == Q_CONV || op == Q_DENSE || op == Q_AFFINE
-			               : op == Q_AVGPOOL || op == Q_GLOBAL_AVGPOOL;
+			used |= k == 0 ? op == Q_CONV || op == Q_DENSE || op == Q_AFFINE || op == Q_CONCAT
+			      : k == 1 ? op == Q_AVGPOOL || op == Q_GLOBAL_AVGPOOL
+			               : op == Q_ADD;
 		}
 		if (used)
-			fprintf(g.c, "\n%s", k == 0 ? q_requant : q_div_round);
+			fprintf(g.c, "\n%s", helper[k]);
 	}
 	for (int s = 0; s < p.n_steps; s++) {
 		if (p.steps[s].alias)

@@ -19,12 +19,25 @@ int export_normalisation(const struct dataset *d, double *scale, double *offset,
 
 int export_inputs(const struct net *net, int i, int *inputs, int max)
 {
-	/* a chain: each layer reads the one before it, the first the input */
-	(void)net;
-	if (max < 1)
-		return 0;
-	inputs[0] = i - 1;
-	return 1;
+	/* the graph's wiring: inputs[] of the layer (LAYER_INPUT_NET, -1, is
+	 * the network input); a layer with n_inputs 0 reads the layer above */
+	const struct layer *l = net->layers[i];
+	int n = layer_n_inputs(l);
+	CNN_ASSERT(n <= max);
+	for (int k = 0; k < n; k++)
+		inputs[k] = layer_input(l, i, k);
+	return n;
+}
+
+int export_readers(const struct net *net, int o)
+{
+	int count = 0, in[LAYER_MAX_INPUTS];
+	for (int i = o + 1; i < net->n_layers; i++) {
+		int n = export_inputs(net, i, in, LAYER_MAX_INPUTS);
+		for (int k = 0; k < n; k++)
+			count += in[k] == o;
+	}
+	return count;
 }
 
 bool export_is_identifier(const char *s)

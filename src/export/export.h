@@ -32,10 +32,15 @@ struct export_model {
 int export_normalisation(const struct dataset *d, double *scale, double *offset, struct cnn_error *err);
 
 /* The layers whose outputs layer i reads, in order, into inputs[] (-1 is
- * the network input); returns how many. The one place the exporters learn
- * the network's wiring: a chain today (layer i - 1), a graph's input list
- * once layers have several. */
+ * the network input); returns how many (at most max, which should be
+ * LAYER_MAX_INPUTS). The one place the exporters learn the network's
+ * wiring: the layer's inputs[], or the layer above when it has none. */
 int export_inputs(const struct net *net, int i, int *inputs, int max);
+
+/* How many inputs of later layers read layer o's output (a layer reading
+ * it twice counts twice): an optimisation that rewrites o's output (a
+ * folded batchnorm, a scale taken after a relu) is sound only with one. */
+int export_readers(const struct net *net, int o);
 
 /* ONNX (opset 13) into path, written atomically. Refuses, naming it, a
  * layer that has no ONNX form here. */

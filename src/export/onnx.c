@@ -15,8 +15,10 @@
  * of those names, batchnorm -> BatchNormalization in inference form with
  * the running statistics (not folded into the conv before it, so the file
  * shows the network as trained), dropout -> nothing (the identity in
- * inference; the next node reads dropout's input). A type not in the table
- * below is refused by name. */
+ * inference; the next node reads dropout's input), add -> Add (Sum for
+ * three or more inputs), concat -> Concat (axis 1). Each node reads the
+ * tensors of its layer's inputs (export_inputs), so a graph stays a graph.
+ * A type not in the table below is refused by name. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,12 +151,21 @@ static int layer_initializers(struct onnx *o, const struct layer *l, const char 
 	return n;
 }
 
-/* The tensor layer i reads (one input for every type so far). */
+/* The tensors layer i reads, in order, into x[]; returns how many. */
+static int inputs_of(const struct onnx *o, int i, const struct tensor **x)
+{
+	int in[LAYER_MAX_INPUTS], n = export_inputs(o->m->net, i, in, LAYER_MAX_INPUTS);
+	for (int k = 0; k < n; k++)
+		x[k] = in[k] < 0 ? &o->input : &o->out[in[k]];
+	return n;
+}
+
+/* The tensor a one-input layer i reads. */
 static const struct tensor *input_of(const struct onnx *o, int i)
 {
-	int in;
-	export_inputs(o->m->net, i, &in, 1);
-	return in < 0 ? &o->input : &o->out[in];
+	const struct tensor *x[LAYER_MAX_INPUTS];
+	inputs_of(o, i, x);
+	return x[0];
 }
 
 typedef int (*emit_fn)(struct onnx *o, int i, struct cnn_error *err);
@@ -323,10 +334,45 @@ static int emit_dropout(struct onnx *o, int i, struct cnn_error *err)
 	return 0;
 }
 
+/* add -> Add (two inputs) or Sum (more), concat -> Concat on axis 1 (the
+ * channels, or the features of flat inputs). Inputs of different ranks
+ * (one flattened, one not) are refused: ONNX would broadcast them. */
+static int emit_multi(struct onnx *o, int i, const char *op, struct cnn_error *err)
+{
+	const struct layer *l = o->m->net->layers[i];
+	const struct tensor *x[LAYER_MAX_INPUTS] = { &o->input };
+	const char *in[LAYER_MAX_INPUTS];
+	struct pb n = { 0 };
+	int count = inputs_of(o, i, x);
+	for (int k = 0; k < count; k++) {
+		if (x[k]->rank != x[0]->rank)
+			return export_refuse(o->m, l, "ONNX", "some of its inputs are flat and some are not", err);
+		in[k] = x[k]->name;
+	}
+	node_begin(&n, op, l->name, in, count, o->out[i].name);
+	if (!strcmp(op, "Concat"))
+		attr_int(&n, "axis", 1);
+	pb_message(&o->graph, GRAPH_NODE, &n);
+	o->out[i].rank = x[0]->rank;
+	return 0;
+}
+
+static int emit_add(struct onnx *o, int i, struct cnn_error *err)
+{
+	return emit_multi(o, i, layer_n_inputs(o->m->net->layers[i]) == 2 ? "Add" : "Sum", err);
+}
+
+static int emit_concat(struct onnx *o, int i, struct cnn_error *err)
+{
+	return emit_multi(o, i, "Concat", err);
+}
+
 static const struct {
 	const char *type;
 	emit_fn emit;
 } emitters[] = {
+	{ "add", emit_add },
+	{ "concat", emit_concat },
 	{ "conv", emit_conv },
 	{ "maxpool", emit_maxpool },
 	{ "avgpool", emit_avgpool },

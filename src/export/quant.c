@@ -84,6 +84,13 @@ int8_t quant_requant(int32_t acc, int32_t mult, int shift)
 	return (int8_t)(p < 0 ? -r : r);
 }
 
+int32_t quant_rescale(int32_t v, int32_t mult, int shift)
+{
+	long long p = (long long)v * mult;
+	long long r = ((p < 0 ? -p : p) + (1LL << (shift - 1))) >> shift;
+	return (int32_t)(p < 0 ? -r : r);
+}
+
 static int8_t div_round(long v, long n)
 {
 	return (int8_t)(v < 0 ? -((-v + n / 2) / n) : (v + n / 2) / n);
@@ -120,9 +127,9 @@ static int quantise_weights(struct qstep *q, const double *w, const double *b, i
  * only the positive part survives, so calibrate on the relu's output. */
 static float out_scale(const struct net *net, int o, const double *maxabs)
 {
-	int in;
+	int in[LAYER_MAX_INPUTS];
 	if (o + 1 < net->n_layers && !strcmp(net->layers[o + 1]->ops->type, "relu") &&
-	    export_inputs(net, o + 1, &in, 1) == 1 && in == o)
+	    export_inputs(net, o + 1, in, LAYER_MAX_INPUTS) == 1 && in[0] == o && export_readers(net, o) == 1)
 		return scale_of(maxabs[o + 1]);
 	return scale_of(maxabs[o]);
 }
@@ -144,7 +151,7 @@ static int build_linear(struct quant_model *qm, struct qstep *q, const struct ne
                         const double *maxabs, float s_in, struct cnn_error *err)
 {
 	const struct layer *l = net->layers[i];
-	int out = l->out.c, in;
+	int out = l->out.c, in[LAYER_MAX_INPUTS];
 	size_t k = l->param_count / (size_t)out - 1;   /* weights per output, the bias aside */
 	const float *w = export_param(net, l, 0, NULL), *b = export_param(net, l, 1, NULL);
 	double *wd = malloc((size_t)out * k * sizeof *wd), *bd = malloc((size_t)out * sizeof *bd);
@@ -161,7 +168,7 @@ static int build_linear(struct quant_model *qm, struct qstep *q, const struct ne
 	}
 	q->folded = -1;
 	if (i + 1 < net->n_layers && !strcmp(net->layers[i + 1]->ops->type, "batchnorm") &&
-	    export_inputs(net, i + 1, &in, 1) == 1 && in == i) {
+	    export_inputs(net, i + 1, in, LAYER_MAX_INPUTS) == 1 && in[0] == i && export_readers(net, i) == 1) {
 		q->folded = i + 1;
 		bn_affine(net, net->layers[i + 1], a, c);
 	}
@@ -227,8 +234,23 @@ static const struct {
 	{ "conv", Q_CONV }, { "dense", Q_DENSE }, { "batchnorm", Q_AFFINE }, { "relu", Q_RELU },
 	{ "maxpool", Q_MAXPOOL }, { "avgpool", Q_AVGPOOL }, { "global_avgpool", Q_GLOBAL_AVGPOOL },
 	{ "leaky_relu", Q_TABLE }, { "tanh", Q_TABLE }, { "sigmoid", Q_TABLE },
-	{ "flatten", Q_ALIAS }, { "dropout", Q_ALIAS },
+	{ "add", Q_ADD }, { "concat", Q_CONCAT }, { "flatten", Q_ALIAS }, { "dropout", Q_ALIAS },
 };
+
+/* add, concat: the output scale from calibration (after a relu that alone
+ * reads it, as for a conv) and a multiplier per input from its scale. */
+static int build_multi(struct qstep *q, const struct net *net, int i, const double *maxabs,
+                       const float *s_in, struct cnn_error *err)
+{
+	q->mult = malloc((size_t)q->n_in * sizeof *q->mult);
+	q->shift = malloc((size_t)q->n_in);
+	if (!q->mult || !q->shift)
+		return cnn_errorf_plain(err, "out of memory");
+	q->scale = out_scale(net, i, maxabs);
+	for (int k = 0; k < q->n_in; k++)
+		multiplier((double)s_in[k] / q->scale, &q->mult[k], &q->shift[k]);
+	return 0;
+}
 
 bool export_int8_handles(const char *type)
 {
@@ -247,8 +269,9 @@ static int build_steps(const struct export_model *m, struct quant_model *qm, con
 		return cnn_errorf_plain(err, "out of memory");
 	for (int i = 0; i < net->n_layers; i++) {
 		const struct layer *l = net->layers[i];
-		int in, k = 0, n_q = (int)(sizeof qops / sizeof qops[0]);
-		export_inputs(net, i, &in, 1);
+		int ins[LAYER_MAX_INPUTS], k = 0, n_q = (int)(sizeof qops / sizeof qops[0]);
+		int n_in = export_inputs(net, i, ins, LAYER_MAX_INPUTS), in = ins[0];
+		float s_ins[LAYER_MAX_INPUTS];
 		while (k < n_q && strcmp(qops[k].type, l->ops->type))
 			k++;
 		if (k == n_q) {
@@ -261,9 +284,12 @@ static int build_steps(const struct export_model *m, struct quant_model *qm, con
 		}
 		struct qstep *q = &qm->steps[qm->n];
 		float s_in = in < 0 ? qm->in_scale : qm->steps[step_of[in]].scale;
-		*q = (struct qstep){ .op = qops[k].op, .layer = i, .folded = -1,
-		                     .in = in < 0 ? -1 : step_of[in], .in_shape = l->in, .out_shape = l->out,
-		                     .scale = s_in };
+		*q = (struct qstep){ .op = qops[k].op, .layer = i, .folded = -1, .n_in = n_in,
+		                     .in_shape = l->in, .out_shape = l->out, .scale = s_in };
+		for (int j = 0; j < n_in; j++) {
+			q->in[j] = ins[j] < 0 ? -1 : step_of[ins[j]];
+			s_ins[j] = ins[j] < 0 ? qm->in_scale : qm->steps[step_of[ins[j]]].scale;
+		}
 		if (l->ops->attrs)
 			l->ops->attrs(l, &q->a);
 		step_of[i] = qm->n++;
@@ -274,6 +300,8 @@ static int build_steps(const struct export_model *m, struct quant_model *qm, con
 			rc = build_affine(q, net, i, maxabs, s_in, err);
 		else if (q->op == Q_TABLE)
 			build_table(q, l, maxabs, i, s_in);
+		else if (q->op == Q_ADD || q->op == Q_CONCAT)
+			rc = build_multi(q, net, i, maxabs, s_ins, err);
 		if (rc) {
 			free(step_of);
 			return -1;
@@ -407,6 +435,26 @@ static void run_pool(const struct qstep *q, const int8_t *x, int8_t *y, bool max
 			}
 }
 
+/* add and concat, as emit_q_add and emit_q_concat write them */
+static void run_multi(const struct qstep *q, const int8_t *const *xs, const size_t *sizes, int8_t *y)
+{
+	size_t n = shape_size(q->out_shape), at = 0;
+	if (q->op == Q_ADD) {
+		for (size_t i = 0; i < n; i++) {
+			int32_t v = 0;
+			for (int k = 0; k < q->n_in; k++)
+				v += quant_rescale(xs[k][i], q->mult[k], q->shift[k]);
+			y[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+		}
+		return;
+	}
+	for (int k = 0; k < q->n_in; k++) {
+		for (size_t i = 0; i < sizes[k]; i++)
+			y[at + i] = quant_requant(xs[k][i], q->mult[k], q->shift[k]);
+		at += sizes[k];
+	}
+}
+
 static void run_step(const struct qstep *q, const int8_t *x, int8_t *y)
 {
 	size_t n = shape_size(q->in_shape);
@@ -447,6 +495,10 @@ static void run_step(const struct qstep *q, const int8_t *x, int8_t *y)
 	case Q_ALIAS:
 		memcpy(y, x, n);
 		break;
+	case Q_ADD:
+	case Q_CONCAT:
+		CNN_ASSERT(!"run_multi computes these");
+		break;
 	}
 }
 
@@ -468,7 +520,17 @@ void quant_predict(const struct quant_model *q, const float *pixels, float *prob
 	for (int s = 0; s < q->n; s++) {
 		const struct qstep *st = &q->steps[s];
 		CNN_ASSERT((t[s + 1] = malloc(shape_size(st->out_shape))));
-		run_step(st, t[st->in + 1], t[s + 1]);
+		if (st->op == Q_ADD || st->op == Q_CONCAT) {
+			const int8_t *xs[LAYER_MAX_INPUTS];
+			size_t sizes[LAYER_MAX_INPUTS];
+			for (int k = 0; k < st->n_in; k++) {
+				xs[k] = t[st->in[k] + 1];
+				sizes[k] = st->in[k] < 0 ? n_in : shape_size(q->steps[st->in[k]].out_shape);
+			}
+			run_multi(st, xs, sizes, t[s + 1]);
+		} else {
+			run_step(st, t[st->in[0] + 1], t[s + 1]);
+		}
 	}
 	const int8_t *logits = t[q->n];
 	float last = q->steps[q->n - 1].scale;

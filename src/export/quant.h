@@ -12,6 +12,12 @@
  *   relu, maxpool, avgpool, global_avgpool: on the int8 values, the scale
  *     unchanged (average: integer sum, divided with rounding)
  *   leaky_relu, tanh, sigmoid: a 256-entry table from input to output code
+ *   add: each input rescaled to the output scale (a multiplier and shift
+ *     per input, rounded, not clamped), summed in int32, clamped once
+ *   concat: each input requantised to the output scale (the largest |x|
+ *     of the concatenation), copied to its place
+ *   a folded batchnorm or a scale taken after a relu only when that layer
+ *     is the sole reader of the conv's (or dense's, add's...) output
  *   the logits: dequantised to float, then softmax as in the float model.
  * The generated code (c_source.c) does exactly the integer arithmetic of
  * quant_predict below, so the accuracy printed is the exported code's. */
@@ -23,20 +29,22 @@
 #include "data/data.h"
 #include "export/export.h"
 
-enum qop { Q_CONV, Q_DENSE, Q_AFFINE, Q_RELU, Q_MAXPOOL, Q_AVGPOOL, Q_GLOBAL_AVGPOOL, Q_TABLE, Q_ALIAS };
+enum qop { Q_CONV, Q_DENSE, Q_AFFINE, Q_RELU, Q_MAXPOOL, Q_AVGPOOL, Q_GLOBAL_AVGPOOL, Q_TABLE, Q_ADD, Q_CONCAT,
+           Q_ALIAS };
 
 /* One int8 step: layer `layer` of the float network (with a folded
  * batchnorm, the batchnorm's index is `folded`, else -1). */
 struct qstep {
 	enum qop op;
 	int layer, folded;
-	int in;                 /* the step whose output it reads, -1: the quantised input */
+	int n_in;               /* 1, or 2.. for add and concat */
+	int in[LAYER_MAX_INPUTS]; /* the steps whose outputs it reads, -1: the quantised input */
 	struct shape in_shape, out_shape;
 	struct layer_attrs a;   /* conv: window, stride, padding; pools: window, stride */
 	int8_t *w;              /* conv (out, in, k, k), dense (out, in), affine (c): int8 weights */
 	int32_t *bias;          /* (out) in units of s_in * s_w[f] */
-	int32_t *mult;          /* (out): the output multiplier in Q31 */
-	int8_t *shift;          /* (out): right shift after the Q31 product, 31 + e */
+	int32_t *mult;          /* (out): the output multiplier in Q31; add, concat: (n_in), input k's */
+	int8_t *shift;          /* (out): right shift after the Q31 product, 31 + e; add, concat: (n_in) */
 	int8_t table[256];      /* Q_TABLE: output code for input code - (-128) */
 	float scale;            /* of this step's output */
 };
@@ -68,5 +76,8 @@ double quant_accuracy(const struct quant_model *q, const struct dataset *d);
 /* The requantisation both quant.c and the generated code use:
  * clamp(round(acc * mult * 2^-shift), -127, 127). */
 int8_t quant_requant(int32_t acc, int32_t mult, int shift);
+
+/* round(v * mult * 2^-shift), half away from zero, not clamped (add). */
+int32_t quant_rescale(int32_t v, int32_t mult, int shift);
 
 #endif

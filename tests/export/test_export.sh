@@ -45,7 +45,7 @@ refuse 2 "'9lives' is not a C identifier" "$ckpt" --c "$tmp/c" --prefix 9lives
 refuse 2 "--int8 is for the C export (--c DIR)" "$ckpt" --onnx "$tmp/x.onnx" --int8
 cmp "$ckpt" "$tmp/before.ckpt"
 
-if [[ $name == mnist || $name == all-layers ]]; then
+if [[ $name == mnist || $name == all-layers || $name == graph ]]; then
 	"$cnnrun" export "$ckpt" --onnx "$tmp/$name.onnx"
 	"$python" "$src/tests/export/onnx_check.py" "$tmp/$name.onnx" "$tmp"
 fi
