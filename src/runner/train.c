@@ -734,7 +734,7 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 	if (dist_agree(r->dist, report_write_all(r->out_dir, &result, err) ? CNN_FAILED : CNN_OK, err))
 		return CNN_FAILED;
 	printf("results: %s/{report.md,metrics.json,history.csv,batches.csv,config.yaml}\n", r->out_dir);
-	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png}\n", r->out_dir);
+	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png,network.svg}\n", r->out_dir);
 	/* Only what is there: a resume may have brought no best.ckpt. */
 	char path[4200];
 	struct stat st;
@@ -745,9 +745,6 @@ static int finish(struct run *r, struct cfg_doc *doc, const char *config_path, s
 	if (last || best)
 		printf("checkpoints: %s/%s%s%s\n", r->out_dir, last ? "last.ckpt" : "", last && best ? ", " : "",
 		       best ? "best.ckpt" : "");
-	printf("pictures: %s/{loss.svg,accuracy.svg,confusion.svg,mistakes.png,network.svg}\n", r->out_dir);
-	printf("checkpoints: %s/last.ckpt%s\n", r->out_dir,
-	       r->best_epoch ? ", best.ckpt" : "");
 	return CNN_OK;
 }
 

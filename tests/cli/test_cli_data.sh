@@ -2,29 +2,7 @@
 # Data formats from the command line: a folder of PPM images trains, and
 # bad data stops the run before training with the file named and status 1
 # (config mistakes: 2). Usage: test_cli_data.sh PATH/TO/cnnrun SOURCE_DIR
-set -u
-cnnrun=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$src" || exit 1
-passed=0 failed=0
-
-# expect STATUS PATTERN -- ARGS...: PATTERN must occur in the combined output.
-expect() {
-	local want=$1 pattern=$2
-	shift 3
-	local out status
-	out=$("$cnnrun" "$@" 2>&1)
-	status=$?
-	if [[ $status -eq $want && $out == *"$pattern"* ]]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		printf 'FAILED: cnnrun %s\n  expected status %s and "%s"\n  got status %s:\n%s\n' \
-			"$*" "$want" "$pattern" "$status" "$(printf '%s\n' "$out" | head -5 | sed 's/^/    /')"
-	fi
-}
+source "$(dirname "$0")/harness.sh"
 
 # ppm FILE BYTE: a 6x6 colour image, every byte BYTE (octal)
 ppm() { { printf 'P6\n6 6\n255\n'; for _ in $(seq 108); do printf "\\$2"; done; } >"$1"; }
