@@ -137,13 +137,19 @@ EOF
 	# Stop under mpirun (SIGTERM, as mpirun forwards SIGINT and SIGTERM),
 	# then resume with 2 ranks, and again on one process: both end with
 	# the bits of the uninterrupted run.
-	train full 0 "$cfg" --threads 2 --epochs 60
-	"${mpi[@]}" -np 2 "$cnnrun" "$cfg" --threads 1 --epochs 60 --out "$tmp/stop" --quiet \
-		>"$tmp/stop.out" 2>"$tmp/stop.err" &
+	stop_epochs=1500
+	train full 0 "$cfg" --threads 2 --epochs $stop_epochs
+	# mpirun passes SIGTERM on to the ranks only after its grace period
+	# (odls_base_sigkill_timeout, 1 s: SIGCONT at once, SIGTERM after the
+	# period, SIGKILL one period later), so the run must outlast it.
+	"${mpi[@]}" -np 2 "$cnnrun" "$cfg" --threads 1 --epochs $stop_epochs \
+		--out "$tmp/stop" --quiet >"$tmp/stop.out" 2>"$tmp/stop.err" &
 	pid=$!
-	# after the first epoch's checkpoint: the signal handlers are in place,
-	# and 59 epochs are left (seconds even on a fast idle machine)
-	for _ in $(seq 600); do [[ -f $tmp/stop/last.ckpt ]] && break; sleep 0.1; done
+	# as soon as the run has started (config.yaml is written once the data is
+	# loaded; the signal handlers are in place from the start): an epoch of
+	# this set takes milliseconds, so the run must be long enough that the
+	# signal, a second later, lands inside it on a fast machine.
+	for _ in $(seq 6000); do [[ -f $tmp/stop/config.yaml ]] && break; sleep 0.01; done
 	kill -TERM "$pid"
 	wait "$pid"
 	status=$?
@@ -154,10 +160,10 @@ EOF
 		fail "SIGTERM to mpirun: status $status: $(head -3 "$tmp/stop.err")"
 	fi
 	cp -r "$tmp/stop" "$tmp/stop1"
-	"${mpi[@]}" -np 2 "$cnnrun" "$cfg" --threads 1 --epochs 60 --resume "$tmp/stop/last.ckpt" \
+	"${mpi[@]}" -np 2 "$cnnrun" "$cfg" --threads 1 --epochs $stop_epochs --resume "$tmp/stop/last.ckpt" \
 		>"$tmp/stop.out" 2>"$tmp/stop.err" || fail "resume under mpirun: $(head -3 "$tmp/stop.err")"
 	same "stop under mpirun, resume with 2 ranks" "$tmp/full" "$tmp/stop"
-	timeout 600 "$cnnrun" "$cfg" --threads 2 --epochs 60 --resume "$tmp/stop1/last.ckpt" \
+	timeout 600 "$cnnrun" "$cfg" --threads 2 --epochs $stop_epochs --resume "$tmp/stop1/last.ckpt" \
 		>"$tmp/stop1.out" 2>"$tmp/stop1.err" || fail "resume on one process: $(head -3 "$tmp/stop1.err")"
 	same "stop under mpirun, resume on one process" "$tmp/full" "$tmp/stop1"
 
