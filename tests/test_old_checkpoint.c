@@ -1,5 +1,5 @@
 /* A checkpoint of a sequential network written before networks became
- * graphs (tests/data/sequential-before-graphs.ckpt, by the code of commit
+ * graphs (tests/data/sequential-before-graphs.ckpt.bin, by the code of commit
  * ac72cc8: conv, batchnorm, relu, maxpool, conv, relu, maxpool, flatten,
  * dense, one short epoch) still loads, and gives the same scores bit for
  * bit: OLD_PROBS_HASH was computed by this test built against that code. */
@@ -23,7 +23,7 @@ static void old_checkpoint_loads(void **state)
 	struct saved_model m;
 	struct cnn_error err;
 	char msg[600];
-	if (saved_model_open("tests/data/sequential-before-graphs.ckpt", n, 1, &m, &err))
+	if (saved_model_open("tests/data/sequential-before-graphs.ckpt.bin", n, 1, &m, &err))
 		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
 	assert_int_equal(m.net->n_layers, 9);
 	assert_int_equal(m.net->n_classes, 10);
