@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -65,8 +66,13 @@ void test_rmdir(const char *dir)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		char path[4096];
+		struct stat st;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
+		/* a run's eval/ and other subfolders too; a link is removed, never followed */
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			test_rmdir(path);
+		else
+			unlink(path);
 	}
 	closedir(d);
 	rmdir(dir);

@@ -7,7 +7,7 @@
 
 /* A fresh temporary folder (mkdtemp under $TMPDIR or /tmp); caller frees the string. */
 char *test_tmpdir(void);
-/* Removes a folder made by test_tmpdir and the plain files in it. */
+/* Removes a folder made by test_tmpdir and everything in it (links are not followed). */
 void test_rmdir(const char *dir);
 /* Writes bytes to dir/name; returns the malloc'd full path. */
 char *test_write_file(const char *dir, const char *name, const void *data, size_t len);
