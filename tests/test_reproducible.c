@@ -28,6 +28,7 @@
 #include "build_helpers.h"
 #include "kernels/gemm_fixed.h"
 #include "testutil.h"
+#include "util/hash.h"
 
 /* The loss summed over the batch at the last step, and FNV-1a of the
  * final parameters' bytes. */
@@ -70,15 +71,6 @@ static void make_batch(float *x, int *labels, uint64_t *rng)
 	}
 }
 
-static uint64_t fnv1a(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * UINT64_C(0x100000001b3);
-	return h;
-}
 
 /* OpenBLAS must have taken the kernel the environment forces, or the
  * registrations that force one would test nothing. */
@@ -134,7 +126,7 @@ static void short_run_gives_the_pinned_bits(void **state)
 		net_train_step(net, labels, BATCH, &loss, &correct);
 		optim_step(&opt, net->params, net->grads);
 	}
-	uint64_t h = fnv1a(net->params, net->n_params * sizeof(*net->params));
+	uint64_t h = fnv1a_bytes(FNV1A_OFFSET, net->params, net->n_params * sizeof(*net->params));
 	snprintf(got, sizeof(got), "%a", loss);
 	print_message("after %d steps: loss %s (%.9g), %d/%d correct, parameters' FNV-1a 0x%016llx\n",
 	              STEPS, got, loss, correct, BATCH, (unsigned long long)h);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dist/dist.h"
+#include "util/hash.h"
 
 static void local_allgather(const struct dist *d, void *buf, const size_t *offsets)
 {
@@ -82,11 +83,7 @@ bool dist_should_print(const struct dist *d)
 
 uint64_t dist_checksum(const void *p, size_t n)
 {
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3u;
-	return h;
+	return fnv1a_bytes(FNV1A_OFFSET, p, n);
 }
 
 int dist_check_same(const struct dist *d, uint64_t mine, const char *what, struct cnn_error *err)

@@ -18,6 +18,7 @@
 #include "optim/optim.h"
 #include "io/bytes.h"
 #include "io/fileio.h"
+#include "util/hash.h"
 
 static const unsigned char ckpt_magic[8] = { 'C', 'N', 'N', 'C', 'K', 'P', 'T', '\0' };
 
@@ -39,24 +40,21 @@ static const unsigned char ckpt_magic[8] = { 'C', 'N', 'N', 'C', 'K', 'P', 'T', 
 #define TAG_PROV "PROV"
 #define CKPT_PROV_BYTES (CHECKPOINT_RUN_ID_LEN + 4 + 8 + 4 + 8)
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME  0x100000001b3ULL
-
+/* Over each float's little-endian bytes, so the hash a checkpoint records
+ * is the same on any host. */
 static uint64_t hash_floats(uint64_t h, const float *x, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint32_t u = f32_bits(x[i]);
-		for (int k = 0; k < 4; k++) {
-			h ^= (u >> (8 * k)) & 0xffu;
-			h *= FNV_PRIME;
-		}
+		unsigned char le[4] = { u & 0xffu, (u >> 8) & 0xffu, (u >> 16) & 0xffu, u >> 24 };
+		h = fnv1a_bytes(h, le, sizeof le);
 	}
 	return h;
 }
 
 uint64_t checkpoint_net_hash(const struct net *net)
 {
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = FNV1A_OFFSET;
 	for (int i = 0; i < net->n_param_tensors; i++)
 		h = hash_floats(h, net->params + net->param_tensors[i].offset, net->param_tensors[i].spec.n);
 	return h;
@@ -64,7 +62,7 @@ uint64_t checkpoint_net_hash(const struct net *net)
 
 static uint64_t tensors_hash(const struct checkpoint *c)
 {
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = FNV1A_OFFSET;
 	for (int i = 0; i < c->n_tensors; i++)
 		h = hash_floats(h, c->tensors[i].data, c->tensors[i].n);
 	return h;
