@@ -257,6 +257,7 @@ static void sigterm_in_evaluation_and_resume(void **state)
 		train_ok(dir, NULL, ckpt, 0, CNN_OK);
 		assert_same_run(world.straight, dir);
 		free(ckpt);
+		test_rmdir(dir);
 		free(dir);
 	}
 }
