@@ -17,7 +17,7 @@
 #include <zlib.h>
 
 #include "builder/builder.h"
-#include "io/checkpoint.h"
+#include "net/net_checkpoint.h"
 #include "config/config.h"
 #include "net/net.h"
 #include "optim/optim.h"

@@ -54,7 +54,7 @@ while IFS= read -r -d '' f; do
 	fi
 	while IFS=: read -r line inc; do
 		checked=$((checked + 1))
-		dir=$(dirname "$f")
+		dir=${f%/*}
 		case $inc in
 		../*)
 			target=$(realpath -m --relative-to=. "$dir/$inc")
