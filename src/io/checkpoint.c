@@ -3,7 +3,9 @@
  * The whole file is assembled in memory, its CRC computed, and written in
  * one atomic_write; reading takes the whole file in, checks magic, version,
  * length and CRC before parsing anything, and then checks every count
- * against the bytes left in its section before allocating for it. */
+ * against the bytes left in its section before allocating for it. A
+ * network's parameters and an optimizer's state arrive as flat arrays
+ * (struct checkpoint_arrays); src/net/net_checkpoint.c hands them over. */
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
