@@ -1,7 +1,8 @@
 # `cmake --install build --prefix P`: the public header, the shared and
 # static libcnnrun, pkg-config's cnnrun.pc, the CMake package
 # (find_package(cnnrun) -> cnnrun::cnnrun, cnnrun::cnnrun_static) and the
-# cnnrun program. Internal headers (include/cnn/) are not installed.
+# cnnrun program. Only the public header is installed: the internal ones
+# live beside their code in src/.
 include(CMakePackageConfigHelpers)
 
 set(CNN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/cnnrun)

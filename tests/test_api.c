@@ -22,7 +22,7 @@
 #include "cnnrun.h"
 
 #include "build_helpers.h"
-#include "io/checkpoint.h"
+#include "net/net_checkpoint.h"
 #include "runner/runner.h"
 #include "runner/common.h"
 #include "testutil.h"

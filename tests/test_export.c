@@ -69,7 +69,7 @@ static void test_c_footprint(void **state)
 {
 	struct file_fixture *f = *state;
 	struct net *net = bh_net(chain, 1, 1, 1);
-	struct export_model m = { .net = net, .name = "chain", .source = "chain.ckpt", .scale = 1.0 / 255 };
+	struct export_model m = { .net = net, .name = "chain", .source = "chain.ckpt", .scale = { 1.0 / 255 } };
 	struct export_footprint fp;
 	assert_ok(f, export_c(&m, NULL, f->dir, "chain", &fp, &f->err));
 	assert_int_equal(fp.flash, net->n_params * sizeof(float));
@@ -87,7 +87,7 @@ static void test_unknown_type_refused(void **state)
 	struct layer *relu = net->layers[1];
 	const struct layer_ops *real = relu->ops;
 	struct layer_ops mystery = *real;
-	struct export_model m = { .net = net, .name = "chain", .source = "chain.ckpt", .scale = 1.0 / 255 };
+	struct export_model m = { .net = net, .name = "chain", .source = "chain.ckpt", .scale = { 1.0 / 255 } };
 	struct export_footprint fp;
 	char msg[1024];
 	mystery.type = "mystery";

@@ -16,6 +16,7 @@
 
 #include "api/saved.h"
 #include "net/net.h"
+#include "net/net_checkpoint.h"
 
 /* Images run through the layers together: enough for the matrix products
  * to be efficient, few enough that the per-call memory stays small. */

@@ -726,19 +726,43 @@ static void write_header(FILE *h, const struct gen *g)
 	fprintf(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
+/* A model standardised per channel: channel k's pixel v becomes
+ * (float)(v * input_scale[k] + input_offset[k]), in double as cnnrun
+ * computes it. ("input" is no layer's name, so no layer's array clashes.) */
+static void write_norm_arrays(struct gen *g)
+{
+	int c = g->m->net->input.c;
+	const double *v[2] = { g->m->scale, g->m->offset };
+	fputs("\n/* The model's normalisation, per input channel. */\n", g->c);
+	for (int a = 0; a < 2; a++) {
+		fprintf(g->c, "static const double input_%s[%d] = {", a ? "offset" : "scale", c);
+		for (int k = 0; k < c; k++)
+			fprintf(g->c, " %.17g%s", v[a][k], k + 1 < c ? "," : " ");
+		fputs("};\n", g->c);
+	}
+	g->flash += 2 * (size_t)c * sizeof(double);
+}
+
 /* predict: normalise (and quantise) the input, run the steps, softmax. */
 static void write_predict(struct gen *g, const struct plan *p)
 {
 	const char *type = g->q ? "int8_t" : "float";
 	size_t in = shape_size(g->m->net->input);
+	if (!export_norm_uniform(g->m))
+		write_norm_arrays(g);
 	fputs("\n/* Activations: tensors whose lives do not overlap share an arena. */\n", g->c);
 	for (int a = 0; a < p->n_arenas; a++)
 		fprintf(g->c, "static %s arena%d[%zu];\n", type, a, p->arena_size[a]);
 	fprintf(g->c, "\nvoid %s_predict(const float *input, float *probs)\n{\n", g->prefix);
 	fprintf(g->c, "\t%s *in = arena%d;\n\tdouble z[%d], max, sum = 0;\n\tint i;\n\n", type,
 	        p->arena[0], g->m->net->n_classes);
-	fprintf(g->c, "\tfor (i = 0; i < %zu; i++) {\n\t\tfloat v = (float)(input[i] * %.17g + %.17g);\n", in,
-	        g->m->scale, g->m->offset);
+	if (export_norm_uniform(g->m))
+		fprintf(g->c, "\tfor (i = 0; i < %zu; i++) {\n\t\tfloat v = (float)(input[i] * %.17g + %.17g);\n", in,
+		        g->m->scale[0], g->m->offset[0]);
+	else
+		fprintf(g->c, "\tfor (i = 0; i < %zu; i++) {\n\t\tfloat v = (float)(input[i] * input_scale[i / %d] + "
+		        "input_offset[i / %d]);\n", in, g->m->net->input.h * g->m->net->input.w,
+		        g->m->net->input.h * g->m->net->input.w);
 	if (g->q) {
 		fprintf(g->c, "\t\tfloat t = v * %.9ef;\n\t\tint q = (int)(t < 0.0f ? t - 0.5f : t + 0.5f);\n"
 		        "\t\tin[i] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);\n\t}\n",

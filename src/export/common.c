@@ -3,18 +3,22 @@
 
 #include "export/export.h"
 
-int export_normalisation(const struct dataset *d, double *scale, double *offset, struct cnn_error *err)
+void export_normalisation(const struct dataset *d, struct export_model *m)
 {
-	/* as dataset_batch: v / 255 unless standardised */
-	*scale = d->standardized ? d->scale[0] : 1.0 / 255.0;
-	*offset = d->standardized ? d->offset[0] : 0.0;
-	/* The exported graphs and sources scale every channel alike. */
-	for (int c = 1; d->standardized && c < d->shape.c && c < DATA_MAX_CHANNELS; c++)
-		if (d->scale[c] != d->scale[0] || d->offset[c] != d->offset[0])
-			return cnn_errorf_plain(err, "this model standardises each colour channel with its own mean "
-			                        "and std, which the exporters cannot express yet; train it with "
-			                        "data.normalize: scale (or one mean and std for all channels) to export it");
-	return 0;
+	CNN_ASSERT(d->shape.c >= 1 && d->shape.c <= DATA_MAX_CHANNELS);
+	/* as dataset_batch: v / 255 unless standardised, then per channel */
+	for (int c = 0; c < d->shape.c; c++) {
+		m->scale[c] = d->standardized ? d->scale[c] : 1.0 / 255.0;
+		m->offset[c] = d->standardized ? d->offset[c] : 0.0;
+	}
+}
+
+bool export_norm_uniform(const struct export_model *m)
+{
+	for (int c = 1; c < m->net->input.c; c++)
+		if (m->scale[c] != m->scale[0] || m->offset[c] != m->offset[0])
+			return false;
+	return true;
 }
 
 int export_inputs(const struct net *net, int i, int *inputs, int max)

@@ -21,15 +21,21 @@ struct export_model {
 	const struct net *net;
 	const char *name;        /* the config's `name`, for comments and producer fields */
 	const char *source;      /* the checkpoint's path, for messages */
-	/* The model's input normalisation: a pixel value v (0..255) becomes
-	 * v * scale + offset, computed in double and rounded to float, as
-	 * dataset_batch does. Exported models take raw pixel values and apply
-	 * it themselves. */
-	double scale, offset;
+	/* The model's input normalisation: a pixel value v (0..255) of channel
+	 * k becomes v * scale[k] + offset[k], computed in double and rounded to
+	 * float, as dataset_batch does (the same numbers for every channel
+	 * unless the model was standardised per channel). Exported models take
+	 * raw pixel values and apply it themselves. */
+	double scale[DATA_MAX_CHANNELS], offset[DATA_MAX_CHANNELS];   /* (net->input.c) */
 };
 
-/* The model's normalisation as the dataset code applies it. */
-int export_normalisation(const struct dataset *d, double *scale, double *offset, struct cnn_error *err);
+/* The model's normalisation as the dataset code applies it, into m's
+ * scale[] and offset[] for each of d's channels. */
+void export_normalisation(const struct dataset *d, struct export_model *m);
+
+/* Whether every channel is normalised alike (then scale[0] and offset[0]
+ * say it all: one constant in the exported graph or source). */
+bool export_norm_uniform(const struct export_model *m);
 
 /* The layers whose outputs layer i reads, in order, into inputs[] (-1 is
  * the network input); returns how many (at most max, which should be

@@ -3,7 +3,8 @@
  *
  *   pixels (1, C, H, W), raw values 0..255
  *     -> Mul by normalize.scale [-> Add normalize.offset]   the model's own
- *        normalisation, so callers feed pixels as they are
+ *        normalisation, so callers feed pixels as they are (scalars, or
+ *        (1, C, 1, 1) for a model standardised per channel)
  *     -> one node per layer, named after the layer, its output tensor too
  *     -> Softmax "probs" (1, classes)
  *
@@ -400,19 +401,30 @@ bool export_onnx_handles(const char *type)
 	return emitter(type) != NULL;
 }
 
-/* pixels -> Mul [-> Add] -> o->input */
+/* pixels -> Mul [-> Add] -> o->input: scalars when every channel is
+ * normalised alike, else (1, C, 1, 1) constants that broadcast over each
+ * channel's plane. */
 static void emit_normalisation(struct onnx *o)
 {
-	float scale = (float)o->m->scale, offset = (float)o->m->offset;
-	const char *mul_out = offset != 0.0f ? "normalize.scaled" : "normalize";
+	const struct export_model *m = o->m;
+	bool uniform = export_norm_uniform(m);
+	int c = uniform ? 1 : m->net->input.c, dims[4] = { 1, c, 1, 1 };
+	float scale[DATA_MAX_CHANNELS], offset[DATA_MAX_CHANNELS];
+	bool any_offset = false;
+	for (int k = 0; k < c; k++) {
+		scale[k] = (float)m->scale[k];
+		offset[k] = (float)m->offset[k];
+		any_offset |= offset[k] != 0.0f;
+	}
+	const char *mul_out = any_offset ? "normalize.scaled" : "normalize";
 	const char *mul_in[2] = { "pixels", "normalize.scale" };
 	struct pb n = { 0 };
-	initializer(o, "normalize.scale", NULL, 0, &scale);
+	initializer(o, "normalize.scale", dims, uniform ? 0 : 4, scale);
 	node_begin(&n, "Mul", mul_out, mul_in, 2, mul_out);
 	pb_message(&o->graph, GRAPH_NODE, &n);
-	if (offset != 0.0f) {
+	if (any_offset) {
 		const char *add_in[2] = { mul_out, "normalize.offset" };
-		initializer(o, "normalize.offset", NULL, 0, &offset);
+		initializer(o, "normalize.offset", dims, uniform ? 0 : 4, offset);
 		node_begin(&n, "Add", "normalize", add_in, 2, "normalize");
 		pb_message(&o->graph, GRAPH_NODE, &n);
 	}
@@ -420,17 +432,33 @@ static void emit_normalisation(struct onnx *o)
 	o->input.rank = 4;
 }
 
+/* The graph's doc_string: the input, its normalisation, the output. */
+static void describe_graph(const struct onnx *o, char *doc, size_t len)
+{
+	const struct export_model *m = o->m;
+	const struct shape s = m->net->input;
+	int c = export_norm_uniform(m) ? 1 : s.c;
+	size_t at = (size_t)snprintf(doc, len, "pixels: (1, %d, %d, %d) raw values 0..255, normalised inside "
+	                             "(v * %s", s.c, s.h, s.w, c > 1 ? "[" : "");
+	for (int k = 0; k < c && at < len; k++)
+		at += (size_t)snprintf(doc + at, len - at, "%s%.9g", k ? ", " : "", m->scale[k]);
+	at += at < len ? (size_t)snprintf(doc + at, len - at, "%s + %s", c > 1 ? "]" : "", c > 1 ? "[" : "") : 0;
+	for (int k = 0; k < c && at < len; k++)
+		at += (size_t)snprintf(doc + at, len - at, "%s%.9g", k ? ", " : "", m->offset[k]);
+	if (at < len)
+		snprintf(doc + at, len - at, "%s%s); probs: the %d class probabilities", c > 1 ? "]" : "",
+		         c > 1 ? ", per channel" : "", m->net->n_classes);
+}
+
 static int emit_graph(struct onnx *o, struct cnn_error *err)
 {
 	const struct net *net = o->m->net;
 	const struct shape s = net->input;
 	int in_dims[4] = { 1, s.c, s.h, s.w }, out_dims[2] = { 1, net->n_classes };
-	char doc[256];
+	char doc[512];
 
 	pb_string(&o->graph, GRAPH_NAME, o->m->name);
-	snprintf(doc, sizeof doc, "pixels: (1, %d, %d, %d) raw values 0..255, normalised inside "
-	         "(v * %.9g + %.9g); probs: the %d class probabilities", s.c, s.h, s.w, o->m->scale,
-	         o->m->offset, net->n_classes);
+	describe_graph(o, doc, sizeof doc);
 	pb_string(&o->graph, GRAPH_DOC, doc);
 	value_info(&o->graph, GRAPH_INPUT, "pixels", in_dims, 4);
 	emit_normalisation(o);

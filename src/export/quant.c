@@ -326,10 +326,15 @@ int quant_build(const struct export_model *m, struct net *net, const struct data
 	}
 	q->n_classes = net->n_classes;
 	q->input = net->input;
-	q->norm_scale = m->scale;
-	q->norm_offset = m->offset;
-	/* the input's range is known: the normalised values of 0 and 255 */
-	q->in_scale = scale_of(fmax(fabs(m->offset), fabs(255.0 * m->scale + m->offset)));
+	/* the input's range is known: the normalised values of 0 and 255, in
+	 * the channel that reaches furthest (one scale for the whole tensor) */
+	double in_max = 0;
+	for (int c = 0; c < net->input.c; c++) {
+		q->norm_scale[c] = m->scale[c];
+		q->norm_offset[c] = m->offset[c];
+		in_max = fmax(in_max, fmax(fabs(m->offset[c]), fabs(255.0 * m->scale[c] + m->offset[c])));
+	}
+	q->in_scale = scale_of(in_max);
 	if (calibrate(net, calib, count, maxabs, err) || build_steps(m, q, maxabs, err)) {
 		free(maxabs);
 		quant_free(q);
@@ -511,8 +516,9 @@ void quant_predict(const struct quant_model *q, const float *pixels, float *prob
 	CNN_ASSERT(t);
 	CNN_ASSERT((t[0] = malloc(n_in)));
 	float inv = 1.0f / q->in_scale;
+	size_t plane = (size_t)q->input.h * (size_t)q->input.w;
 	for (size_t i = 0; i < n_in; i++) {
-		float v = (float)(pixels[i] * q->norm_scale + q->norm_offset);
+		float v = (float)(pixels[i] * q->norm_scale[i / plane] + q->norm_offset[i / plane]);
 		float s = v * inv;
 		int c = (int)(s < 0.0f ? s - 0.5f : s + 0.5f);
 		t[0][i] = (int8_t)(c > 127 ? 127 : c < -127 ? -127 : c);

@@ -55,7 +55,8 @@ struct quant_model {
 	float in_scale;         /* of the quantised input */
 	int n_classes;
 	struct shape input;
-	double norm_scale, norm_offset;  /* the float model's normalisation */
+	double norm_scale[DATA_MAX_CHANNELS], norm_offset[DATA_MAX_CHANNELS]; /* (input.c) the float
+	                                 * model's normalisation, per channel */
 };
 
 /* Quantises m's network, calibrating activations on the first `count`

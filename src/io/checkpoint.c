@@ -3,7 +3,9 @@
  * The whole file is assembled in memory, its CRC computed, and written in
  * one atomic_write; reading takes the whole file in, checks magic, version,
  * length and CRC before parsing anything, and then checks every count
- * against the bytes left in its section before allocating for it. */
+ * against the bytes left in its section before allocating for it. A
+ * network's parameters and an optimizer's state arrive as flat arrays
+ * (struct checkpoint_arrays); src/net/net_checkpoint.c hands them over. */
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,10 +14,6 @@
 #include <zlib.h>
 
 #include "io/checkpoint.h"
-/* Saving from a network and applying to one still reads their arrays here:
- * the one place io looks above itself (moving it to net/ is left to do). */
-#include "net/net.h"
-#include "optim/optim.h"
 #include "io/bytes.h"
 #include "io/fileio.h"
 #include "util/hash.h"
@@ -52,11 +50,11 @@ static uint64_t hash_floats(uint64_t h, const float *x, size_t n)
 	return h;
 }
 
-uint64_t checkpoint_net_hash(const struct net *net)
+uint64_t checkpoint_params_hash(const struct net_param *tensors, int n, const float *params)
 {
 	uint64_t h = FNV1A_OFFSET;
-	for (int i = 0; i < net->n_param_tensors; i++)
-		h = hash_floats(h, net->params + net->param_tensors[i].offset, net->param_tensors[i].spec.n);
+	for (int i = 0; i < n; i++)
+		h = hash_floats(h, params + tensors[i].offset, tensors[i].spec.n);
 	return h;
 }
 
@@ -115,35 +113,35 @@ static void put_floats(struct bytebuf *b, const float *x, size_t n)
 		put_le32(p + 4 * i, f32_bits(x[i]));
 }
 
-static void put_params(struct bytebuf *b, const struct net *net)
+static void put_params(struct bytebuf *b, const struct checkpoint_arrays *a)
 {
 	size_t at = section_begin(b, TAG_PARM);
 
-	bytebuf_u32(b, (uint32_t)net->n_param_tensors);
-	for (int i = 0; i < net->n_param_tensors; i++) {
-		const struct net_param *p = &net->param_tensors[i];
+	bytebuf_u32(b, (uint32_t)a->n_tensors);
+	for (int i = 0; i < a->n_tensors; i++) {
+		const struct net_param *p = &a->tensors[i];
 		size_t len = strlen(p->name);
 		bytebuf_u16(b, (uint16_t)len);
 		bytebuf_put(b, p->name, len);
 		bytebuf_u8(b, (unsigned)p->spec.ndim);
 		for (int d = 0; d < p->spec.ndim; d++)
 			bytebuf_u32(b, (uint32_t)p->spec.dims[d]);
-		put_floats(b, net->params + p->offset, p->spec.n);
+		put_floats(b, a->params + p->offset, p->spec.n);
 	}
 	section_end(b, at);
 }
 
-static void put_optim(struct bytebuf *b, const struct optim *opt)
+static void put_optim(struct bytebuf *b, const struct checkpoint_arrays *a)
 {
 	size_t at = section_begin(b, TAG_OPTM);
-	size_t len = strlen(opt->ops->type);
+	size_t len = strlen(a->optim_type);
 
 	bytebuf_u16(b, (uint16_t)len);
-	bytebuf_put(b, opt->ops->type, len);
-	bytebuf_u64(b, (uint64_t)(int64_t)opt->t);
-	bytebuf_u32(b, (uint32_t)opt->ops->n_states);
-	bytebuf_u64(b, (uint64_t)opt->n);
-	put_floats(b, opt->state, (size_t)opt->ops->n_states * opt->n);
+	bytebuf_put(b, a->optim_type, len);
+	bytebuf_u64(b, (uint64_t)(int64_t)a->optim_t);
+	bytebuf_u32(b, (uint32_t)a->optim_n_states);
+	bytebuf_u64(b, (uint64_t)a->optim_n);
+	put_floats(b, a->optim_state, (size_t)a->optim_n_states * a->optim_n);
 	section_end(b, at);
 }
 
@@ -193,7 +191,7 @@ static void put_run_state(struct bytebuf *b, const struct checkpoint *s)
 	section_end(b, at);
 }
 
-static void put_provenance(struct bytebuf *b, const struct checkpoint *s, const struct net *net)
+static void put_provenance(struct bytebuf *b, const struct checkpoint *s, const struct checkpoint_arrays *a)
 {
 	size_t at = section_begin(b, TAG_PROV);
 	char id[CHECKPOINT_RUN_ID_LEN];
@@ -202,14 +200,14 @@ static void put_provenance(struct bytebuf *b, const struct checkpoint *s, const 
 	memcpy(id, s->prov.run_id, strnlen(s->prov.run_id, sizeof id));
 	bytebuf_put(b, id, sizeof id);
 	bytebuf_u32(b, (uint32_t)s->epoch);
-	bytebuf_u64(b, checkpoint_net_hash(net));
+	bytebuf_u64(b, checkpoint_params_hash(a->tensors, a->n_tensors, a->params));
 	bytebuf_u32(b, (uint32_t)s->prov.best_epoch);
 	bytebuf_u64(b, s->prov.best_hash);
 	section_end(b, at);
 }
 
-int checkpoint_save(const char *path, const struct net *net, const struct optim *opt,
-                    const struct checkpoint *state, struct cnn_error *err)
+int checkpoint_write(const char *path, const struct checkpoint_arrays *a,
+                     const struct checkpoint *state, struct cnn_error *err)
 {
 	struct bytebuf b = { 0 };
 	const char *conf = state->config_text ? state->config_text : "";
@@ -219,7 +217,8 @@ int checkpoint_save(const char *path, const struct net *net, const struct optim 
 	CNN_ASSERT(state->n_order >= 0 && (state->n_order == 0 || state->order));
 	CNN_ASSERT(state->n_history >= 0 && (state->n_history == 0 || state->history));
 	CNN_ASSERT(state->n_batch_loss >= 0 && (state->n_batch_loss == 0 || state->batch_loss));
-	CNN_ASSERT(!opt || opt->n == net->n_params);
+	CNN_ASSERT(a->n_tensors >= 0 && (a->n_tensors == 0 || (a->tensors && a->params)));
+	CNN_ASSERT(!a->optim_type || (a->optim_n_states >= 0 && a->optim_state));
 
 	bytebuf_put(&b, ckpt_magic, sizeof ckpt_magic);
 	bytebuf_u32(&b, CHECKPOINT_VERSION);
@@ -229,12 +228,12 @@ int checkpoint_save(const char *path, const struct net *net, const struct optim 
 	at = section_begin(&b, TAG_CONF);
 	bytebuf_put(&b, conf, strlen(conf));
 	section_end(&b, at);
-	put_params(&b, net);
-	if (opt)
-		put_optim(&b, opt);
+	put_params(&b, a);
+	if (a->optim_type)
+		put_optim(&b, a);
 	put_run_state(&b, state);
 	if (state->prov.present)
-		put_provenance(&b, state, net);
+		put_provenance(&b, state, a);
 
 	if (!b.failed)
 		put_le64(b.data + 16, (uint64_t)(b.len - CKPT_HEADER));
@@ -683,7 +682,7 @@ int checkpoint_check_best(const struct checkpoint *best, const struct checkpoint
 }
 
 /* ------------------------------------------------------------------ */
-/* Applying                                                             */
+/* Checking against a layout                                             */
 
 static bool same_shape(const struct checkpoint_tensor *t, const struct param_spec *s)
 {
@@ -695,15 +694,16 @@ static bool same_shape(const struct checkpoint_tensor *t, const struct param_spe
 	return true;
 }
 
-static int check_tensors(const struct checkpoint *c, const struct net *net, struct cnn_error *err)
+int checkpoint_check_params(const struct checkpoint *c, const struct net_param *tensors, int n,
+                            struct cnn_error *err)
 {
 	struct cnn_loc at = at_file(c->path);
 	char a[64], b[64];
 	int i;
 
-	for (i = 0; i < c->n_tensors && i < net->n_param_tensors; i++) {
+	for (i = 0; i < c->n_tensors && i < n; i++) {
 		const struct checkpoint_tensor *t = &c->tensors[i];
-		const struct net_param *p = &net->param_tensors[i];
+		const struct net_param *p = &tensors[i];
 		if (!strcmp(t->name, p->name) && same_shape(t, &p->spec))
 			continue;
 		checkpoint_dims_str(t->dims, t->ndim, a, sizeof a);
@@ -719,46 +719,36 @@ static int check_tensors(const struct checkpoint *c, const struct net *net, stru
 		checkpoint_dims_str(t->dims, t->ndim, a, sizeof a);
 		return cnn_errorf(err, at, "checkpoint has %s %s, which the config does not make "
 		                  "(%d parameter tensors in the checkpoint, %d in the config)",
-		                  t->name, a, c->n_tensors, net->n_param_tensors);
+		                  t->name, a, c->n_tensors, n);
 	}
-	if (i < net->n_param_tensors) {
-		const struct net_param *p = &net->param_tensors[i];
+	if (i < n) {
+		const struct net_param *p = &tensors[i];
 		checkpoint_dims_str(p->spec.dims, p->spec.ndim, b, sizeof b);
 		return cnn_errorf(err, at, "the config makes %s %s, which the checkpoint lacks "
 		                  "(%d parameter tensors in the checkpoint, %d in the config)",
-		                  p->name, b, c->n_tensors, net->n_param_tensors);
+		                  p->name, b, c->n_tensors, n);
 	}
 	return 0;
 }
 
-static int check_optim(const struct checkpoint *c, const struct optim *opt, struct cnn_error *err)
+int checkpoint_check_optim(const struct checkpoint *c, const char *type, int n_states, size_t n,
+                           struct cnn_error *err)
 {
 	struct cnn_loc at = at_file(c->path);
 
 	if (!c->optim_type[0])
 		return cnn_errorf(err, at, "checkpoint holds no optimizer state; it cannot resume training");
-	if (strcmp(c->optim_type, opt->ops->type))
+	if (strcmp(c->optim_type, type))
 		return cnn_errorf(err, at, "checkpoint was trained with optimizer %s, the config uses %s",
-		                  c->optim_type, opt->ops->type);
-	if (c->optim_n_states != opt->ops->n_states || c->optim_n != opt->n)
+		                  c->optim_type, type);
+	if (c->optim_n_states != n_states || c->optim_n != n)
 		return cnn_errorf(err, at, "checkpoint's %s state is %d x %zu floats, the config's is %d x %zu",
-		                  c->optim_type, c->optim_n_states, c->optim_n, opt->ops->n_states, opt->n);
+		                  c->optim_type, c->optim_n_states, c->optim_n, n_states, n);
 	return 0;
 }
 
-int checkpoint_apply(const struct checkpoint *c, struct net *net, struct optim *opt,
-                     struct cnn_error *err)
+void checkpoint_copy_params(const struct checkpoint *c, const struct net_param *tensors, float *params)
 {
-	/* Check everything before changing anything. */
-	if (check_tensors(c, net, err) || (opt && check_optim(c, opt, err)))
-		return -1;
 	for (int i = 0; i < c->n_tensors; i++)
-		memcpy(net->params + net->param_tensors[i].offset, c->tensors[i].data,
-		       c->tensors[i].n * sizeof(float));
-	if (opt) {
-		opt->t = c->optim_t;
-		memcpy(opt->state, c->optim_state,
-		       (size_t)c->optim_n_states * c->optim_n * sizeof(float));
-	}
-	return 0;
+		memcpy(params + tensors[i].offset, c->tensors[i].data, c->tensors[i].n * sizeof(float));
 }

@@ -11,7 +11,13 @@
  * Files are written atomically (temporary file, fsync, rename, fsync of the
  * folder): a crash while saving leaves the previous checkpoint in place.
  *
- * Typical use:
+ * This file knows bytes, sections and flat arrays only: a network's
+ * parameters reach it as one flat array with the names, shapes and offsets
+ * of its tensors (struct net_param), an optimizer's state as flat arrays.
+ * Saving from and applying to a struct net and struct optim is
+ * src/net/net_checkpoint.h's.
+ *
+ * Typical use (with net/net_checkpoint.h):
  *   save:   fill a struct checkpoint's caller fields, checkpoint_save()
  *   resume: checkpoint_load(); build the net from c.config_text (or the
  *           user's config); checkpoint_apply(); continue from c.epoch/c.batch;
@@ -27,11 +33,6 @@
 #include "io/history.h"
 #include "util/params.h"
 #include "util/rng.h"
-
-/* The file format needs no network or optimizer; saving from and applying
- * to one takes them by pointer (src/io/checkpoint.c reads their arrays). */
-struct net;
-struct optim;
 
 #define CHECKPOINT_VERSION 1
 #define CHECKPOINT_MAX_NAME 47   /* longest tensor name (struct net_param's name[48]) */
@@ -58,7 +59,7 @@ struct checkpoint_provenance {
 };
 
 struct checkpoint {
-	/* Run state: set by the caller for checkpoint_save (pointers are only
+	/* Run state: set by the caller for checkpoint_write (pointers are only
 	 * read), filled and owned by checkpoint_load. */
 	char *config_text;          /* the resolved config, YAML, NUL-terminated */
 	int epoch;                  /* epochs completed */
@@ -75,11 +76,12 @@ struct checkpoint {
 	int n_history;
 	float *batch_loss;          /* (n_batch_loss) each batch's mean training loss so far */
 	int n_batch_loss;
-	/* checkpoint_save writes it when present, computing weights_hash from
-	 * the net itself; checkpoint_load fills it and checks the hash. */
+	/* checkpoint_write writes it when present, computing weights_hash from
+	 * the parameters; checkpoint_load fills it and checks the hash. */
 	struct checkpoint_provenance prov;
 
-	/* Filled by checkpoint_load; checkpoint_save reads these from net and opt. */
+	/* Filled by checkpoint_load (checkpoint_write takes the tensors and the
+	 * optimizer state from a struct checkpoint_arrays instead). */
 	char *path;                 /* the file it came from, for messages */
 	int prov_epoch;             /* PROV's epoch, checked against PROG's */
 	int n_tensors;
@@ -91,10 +93,24 @@ struct checkpoint {
 	float *optim_state;         /* (optim_n_states, optim_n) */
 };
 
-/* Writes net's parameters, opt's state (opt may be NULL: no optimizer
- * section) and state's run fields to path, atomically. */
-int checkpoint_save(const char *path, const struct net *net, const struct optim *opt,
-                    const struct checkpoint *state, struct cnn_error *err);
+/* What checkpoint_write stores of a network and its optimizer (pointers
+ * are only read). */
+struct checkpoint_arrays {
+	const struct net_param *tensors; /* (n_tensors) names, shapes, offsets into params */
+	int n_tensors;
+	const float *params;        /* the flat parameter array */
+	const char *optim_type;     /* "adam", ...; NULL: no optimizer section */
+	long optim_t;               /* steps taken */
+	int optim_n_states;
+	size_t optim_n;             /* floats per state array */
+	const float *optim_state;   /* (optim_n_states, optim_n) */
+};
+
+/* Writes a's parameters and optimizer state and state's run fields to
+ * path, atomically; the PROV section (when state->prov.present) records
+ * the parameters' checkpoint_params_hash. */
+int checkpoint_write(const char *path, const struct checkpoint_arrays *a,
+                     const struct checkpoint *state, struct cnn_error *err);
 
 /* Reads and verifies a checkpoint into *out (zeroed first; on failure it
  * holds nothing to free). Refused, with messages naming the file: a file
@@ -103,20 +119,26 @@ int checkpoint_save(const char *path, const struct net *net, const struct optim 
  * and sizes that do not fit in the file. */
 int checkpoint_load(const char *path, struct checkpoint *out, struct cnn_error *err);
 
-/* Copies the parameters into net and, if opt is not NULL, the optimizer's
- * step count and state into opt. Every tensor's name and shape must match
- * the net's, in order, and the optimizer's type and size must match opt;
- * otherwise nothing is changed and the message says what differs
- * ("checkpoint has conv1.weight 8x1x5x5, the config makes 4x1x5x5"). */
-int checkpoint_apply(const struct checkpoint *c, struct net *net, struct optim *opt,
-                     struct cnn_error *err);
+/* Whether c's tensors are tensors[0..n), in order, by name and shape; if
+ * not, the message says what differs ("checkpoint has conv1.weight
+ * 8x1x5x5, the config makes 4x1x5x5"). */
+int checkpoint_check_params(const struct checkpoint *c, const struct net_param *tensors, int n,
+                            struct cnn_error *err);
+/* Whether c holds optimizer state of this type and size (n_states arrays
+ * of n floats); if not, the message says what differs. */
+int checkpoint_check_optim(const struct checkpoint *c, const char *type, int n_states, size_t n,
+                           struct cnn_error *err);
+/* Copies c's tensors into params at tensors[i].offset; only after
+ * checkpoint_check_params has accepted them. */
+void checkpoint_copy_params(const struct checkpoint *c, const struct net_param *tensors, float *params);
 
 /* Frees what checkpoint_load allocated (not what a caller set for saving). */
 void checkpoint_free(struct checkpoint *c);
 
 /* FNV-1a (64 bits) over the parameters' little-endian bytes, tensor by
- * tensor: what PROV records, so two checkpoints can be matched. */
-uint64_t checkpoint_net_hash(const struct net *net);
+ * tensor (tensors[0..n) in the flat array params): what PROV records, so
+ * two checkpoints can be matched. */
+uint64_t checkpoint_params_hash(const struct net_param *tensors, int n, const float *params);
 
 /* Whether best (a loaded best.ckpt) is the one `want` (a last.ckpt's or a
  * run's record) names: the same run id, epoch and weights. If not, err says

@@ -20,6 +20,7 @@
 #include "api/saved.h"
 #include "dist/dist.h"
 #include "io/fileio.h"
+#include "net/net_checkpoint.h"
 #include "runner/checkpointing.h"
 #include "runner/common.h"
 

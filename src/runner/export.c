@@ -116,8 +116,7 @@ int run_export(const char *ckpt, const struct export_options *o, FILE *out, stru
 	if (saved_model_normalize(&m, &scaling, err))
 		goto out;
 	struct export_model em = { .net = m.net, .name = m.cfg.name, .source = ckpt };
-	if (export_normalisation(&scaling, &em.scale, &em.offset, err))
-		goto out;
+	export_normalisation(&scaling, &em);
 	if (o->npz && export_npz(&m, o->npz, out, err))
 		goto out;
 	if (o->onnx) {

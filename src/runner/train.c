@@ -22,6 +22,7 @@
 #include "runner/runner.h"
 
 #include "io/fileio.h"
+#include "net/net_checkpoint.h"
 #include "plot/file.h"
 #include "plot/network.h"
 #include "runner/checkpointing.h"
