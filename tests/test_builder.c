@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -105,10 +107,14 @@ static void test_mnist_yaml(void **state)
 {
 	struct cfg_doc doc;
 	struct model_config cfg;
+	struct cnn_error err;
+	char path[1024], msg[1024];
 	(void)state;
-	char *text = read_source_file("configs/mnist.yaml");
-	build_ok(text, &doc, &cfg);
-	free(text);
+	/* from its file, so its data path resolves against configs/ */
+	snprintf(path, sizeof(path), "%s/configs/mnist.yaml", getenv("CNN_SOURCE_DIR") ? getenv("CNN_SOURCE_DIR") : ".");
+	assert_int_equal(cfg_load_file(path, &doc, &err), 0);
+	if (model_config_build(&doc, &cfg, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof(msg)));
 
 	assert_string_equal(cfg.name, "mnist");
 	assert_int_equal(cfg.seed, 1);
@@ -118,7 +124,10 @@ static void test_mnist_yaml(void **state)
 	assert_int_equal(cfg.input_loc.line, 11);
 	assert_int_equal(cfg.input_loc.col, 8);
 	assert_string_equal(cfg.data.format, "mnist");
-	assert_string_equal(cfg_get(cfg.data.map, "path")->text, "data/mnist");
+	/* written relative to configs/, made absolute: the repository's data/mnist */
+	assert_string_equal(cfg_get(cfg.data.map, "path")->written, "../data/mnist");
+	const char *abs = cfg_get(cfg.data.map, "path")->text;
+	assert_true(abs[0] == '/' && strlen(abs) > 11 && !strcmp(abs + strlen(abs) - 11, "/data/mnist"));
 	assert_int_equal(cfg.data.validation, 5000);
 	assert_int_equal(cfg.data.n_classes, 10);
 	assert_string_equal(cfg.loss, "softmax_cross_entropy");
@@ -149,7 +158,7 @@ static void test_mnist_yaml(void **state)
 		assert_int_equal(cfg.layers[i]->loc.line, 13 + i);
 		assert_int_equal(cfg.layers[i]->loc.col, 5);
 	}
-	assert_string_equal(cfg.layers[0]->loc.file, BH_FILE);
+	assert_string_equal(cfg.layers[0]->loc.file, path);
 
 	assert_int_equal(count_params(&cfg), 1158);
 	model_config_free(&cfg);
@@ -343,13 +352,17 @@ static void test_defaults_recorded_and_rebuild(void **state)
 	         "  - {type: dense, units: 10}\n",
 	         &doc, &cfg);
 	const struct cfg_node *r = doc.root;
-	static const struct {
+	char mnist[4200], cwd[4096];
+	/* a default path is resolved as a written one: here (a string), against the working directory */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(mnist, sizeof(mnist), "%s/data/mnist", strcmp(cwd, "/") ? cwd : "");
+	const struct {
 		const char *map, *key, *text;
 	} defaults[] = {
 		{ NULL, "name", "model" },
 		{ NULL, "seed", "1" },
 		{ NULL, "loss", "softmax_cross_entropy" },
-		{ "data", "path", "data/mnist" },
+		{ "data", "path", mnist },
 		{ "data", "validation", "5000" },
 		{ "optimizer", "lr", "0.001" },
 		{ "optimizer", "beta1", "0.9" },
@@ -781,6 +794,88 @@ static void test_error_from_file(void **state)
 	free(dir);
 }
 
+/* A relative path in a config file resolves against the file's folder,
+ * one from --set against the working directory; the resolved config holds
+ * absolute paths, and a missing one is named with where it came from. */
+static void test_paths_relative_to_config(void **state)
+{
+	struct cfg_doc doc;
+	struct model_config cfg;
+	struct cnn_error err;
+	char msg[1024], want[2048], sub[1200], cwd[1024], abs[64];
+	(void)state;
+	char *dir = test_tmpdir();
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	const char *yaml = "data: {format: folder, path: imgs}\ninput: [3, 4, 4]\nlayers:\n"
+	                   "  - {type: flatten}\n  - {type: dense, units: 2}\noptimizer: {type: adam}\n"
+	                   "init: {from: ../w.npz}\n";
+	char *path = test_write_file(sub, "x.yaml", yaml, strlen(yaml));
+	assert_int_equal(cfg_load_file(path, &doc, &err), 0);
+	if (model_config_build(&doc, &cfg, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof(msg)));
+	struct cfg_node *p = cfg_get(cfg.data.map, "path");
+	snprintf(want, sizeof(want), "%s/imgs", sub);
+	assert_string_equal(p->text, want);
+	assert_string_equal(p->written, "imgs");
+	snprintf(want, sizeof(want), "%s/w.npz", dir);
+	assert_string_equal(cfg.init_from, want);
+	/* missing: at the value, the path as written and the one tried */
+	assert_int_equal(cfg_check_paths(cfg.data.map, "data", &err), -1);
+	snprintf(want, sizeof(want), "%s:1:30: data.path 'imgs' (resolved to %s/imgs): no such folder", path, sub);
+	assert_string_equal(cnn_error_str(&err, msg, sizeof(msg)), want);
+	assert_int_equal(cfg_check_paths(cfg_get(doc.root, "init"), "init", &err), -1);
+	snprintf(want, sizeof(want), "%s:7:14: init.from '../w.npz' (resolved to %s/w.npz): no such file", path, dir);
+	assert_string_equal(cnn_error_str(&err, msg, sizeof(msg)), want);
+	snprintf(want, sizeof(want), "%s/imgs", sub);
+	assert_int_equal(mkdir(want, 0777), 0);
+	assert_int_equal(cfg_check_paths(cfg.data.map, "data", &err), 0);
+	/* the resolved config records the absolute path; building it again changes nothing */
+	char *text = bh_yaml_text(doc.root);
+	snprintf(want, sizeof(want), "path: %s/imgs", sub);
+	assert_non_null(strstr(text, want));
+	free(text);
+	model_config_free(&cfg);
+	cfg_free(&doc);
+
+	/* --set: the working directory; a default: the config's folder */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	yaml = "data: {dataset: mnist}\ninput: [1, 28, 28]\nlayers:\n"
+	       "  - {type: flatten}\n  - {type: dense, units: 10}\noptimizer: {type: adam}\n";
+	free(path);
+	path = test_write_file(sub, "y.yaml", yaml, strlen(yaml));
+	assert_int_equal(cfg_load_file(path, &doc, &err), 0);
+	assert_int_equal(model_config_build(&doc, &cfg, &err), 0);
+	snprintf(want, sizeof(want), "%s/data/mnist", sub);
+	assert_string_equal(cfg_get(cfg.data.map, "path")->text, want);
+	model_config_free(&cfg);
+	cfg_free(&doc);
+	assert_int_equal(cfg_load_file(path, &doc, &err), 0);
+	assert_int_equal(cfg_set(&doc, "data.path=rel/./m", &err), 0);
+	assert_int_equal(model_config_build(&doc, &cfg, &err), 0);
+	snprintf(want, sizeof(want), "%s/rel/m", cwd);
+	assert_string_equal(cfg_get(cfg.data.map, "path")->text, want);
+	assert_int_equal(cfg_check_paths(cfg.data.map, "data", &err), -1);
+	snprintf(want, sizeof(want), "--set: data.path 'rel/./m' (resolved to %s/rel/m): no such file or folder; ", cwd);
+	assert_int_equal(strncmp(cnn_error_str(&err, msg, sizeof(msg)), want, strlen(want)), 0);
+	model_config_free(&cfg);
+	cfg_free(&doc);
+
+	/* "." and ".." folded as text */
+	assert_int_equal(cfg_abs_path("/a/b", "../c", abs, sizeof(abs)), 0);
+	assert_string_equal(abs, "/a/c");
+	assert_int_equal(cfg_abs_path("/a", "./b//c/.", abs, sizeof(abs)), 0);
+	assert_string_equal(abs, "/a/b/c");
+	assert_int_equal(cfg_abs_path("/", "../..", abs, sizeof(abs)), 0);
+	assert_string_equal(abs, "/");
+	assert_int_equal(cfg_abs_path("/ignored", "/x/../y/", abs, sizeof(abs)), 0);
+	assert_string_equal(abs, "/y");
+	assert_int_equal(cfg_abs_path("/a", "bcdefgh", abs, 8), -1);
+	free(path);
+	test_rmdir(dir);
+	free(dir);
+}
+
 /* A network too big for limits.memory is refused, naming the largest layer. */
 static void test_memory_limit(void **state)
 {
@@ -962,6 +1057,7 @@ int main(void)
 		cmocka_unit_test(test_all_shipped_configs),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_error_from_file),
+		cmocka_unit_test(test_paths_relative_to_config),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_reader_error_position),
 		cmocka_unit_test(test_limits_collection_message),

@@ -547,7 +547,7 @@ static int read_init(struct cfg_node *root, struct model_config *c, struct cnn_e
 	if (!cfg_get(root, "init"))
 		return 0;
 	if (cfg_map(root, "init", CFG_REQUIRED, &map, NULL, err) ||
-	    cfg_string(map, "from", CFG_REQUIRED, NULL, &c->init_from, "init", err) ||
+	    cfg_path(map, "from", CFG_REQUIRED, NULL, CFG_PATH_FILE, NULL, &c->init_from, "init", err) ||
 	    cfg_check_keys(map, "init", err))
 		return -1;
 	c->init_loc = cfg_get(map, "from")->loc;

@@ -37,8 +37,11 @@ int run_resolve_classes(struct model_config *c, struct cnn_error *err);
 
 /* Loads one split through the config's data format (path_override, when
  * not NULL, replaces its data.path: eval --data) and checks its sample
- * shape against the config's input, reporting at `input`. Returns 1 for
- * DATA_VAL when the data has no validation files. */
+ * shape against the config's input, reporting at `input`. Returns 0, 1 for
+ * DATA_VAL when the data has no validation files, -1 when loading failed,
+ * or RUN_BAD_CONFIG when the mistake is the config's or the command line's
+ * (status 2: the shapes differ, --data for a format that cannot take it). */
+#define RUN_BAD_CONFIG (-2)
 int run_load_split(const struct model_config *c, enum data_split split, const char *path_override,
                    bool quiet, struct dataset *out, struct cnn_error *err);
 
