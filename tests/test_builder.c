@@ -307,6 +307,50 @@ static void test_explicit_names(void **state)
 	cfg_free(&doc);
 }
 
+/* An unnamed layer's name is its type and count alone: naming another layer
+ * leaves it (and its tensors' names) as it was. A checkpoint's config from
+ * before, where a name: took an automatic name, still builds with the names
+ * its tensors were saved under. */
+static void test_auto_names_never_shift(void **state)
+{
+	static const char *const layers[] = { "conv", "relu", "maxpool", "conv", "relu", "flatten", "dense" };
+	static const char *const names[] = { "conv1", "relu1", "maxpool1", "conv2", "relu2", "flatten1", "dense1" };
+	struct cfg_doc doc;
+	struct model_config cfg;
+	struct cnn_error err;
+	char yaml[2048], msg[1024];
+	(void)state;
+	for (int named = -1; named < 7; named++) {
+		size_t used = (size_t)snprintf(yaml, sizeof(yaml), "%s", HEAD);
+		for (int i = 0; i < 7; i++) {
+			const char *args = !strcmp(layers[i], "conv") ? ", filters: 2, kernel_size: 3"
+			                 : !strcmp(layers[i], "dense") ? ", units: 10"
+			                 : !strcmp(layers[i], "maxpool") ? ", pool_size: 2" : "";
+			used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, "  - {type: %s%s%s}\n", layers[i],
+			                         args, i == named ? ", name: mine" : "");
+		}
+		build_ok(yaml, &doc, &cfg);
+		for (int i = 0; i < 7; i++)
+			assert_string_equal(cfg.layers[i]->name, i == named ? "mine" : names[i]);
+		model_config_free(&cfg);
+		cfg_free(&doc);
+	}
+	/* refused for training, built for a checkpoint with the names of then */
+	const char *old = HEAD "  - {type: conv, name: relu1, filters: 2, kernel_size: 3}\n  - {type: relu}\n"
+	                  "  - {type: flatten}\n  - {type: dense, units: 10}\n";
+	assert_int_equal(bh_load(old, &doc, msg, sizeof(msg)), 0);
+	assert_int_equal(model_config_build(&doc, &cfg, &err), -1);
+	cfg_free(&doc);
+	assert_int_equal(bh_load(old, &doc, msg, sizeof(msg)), 0);
+	if (model_config_build_model(&doc, &cfg, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof(msg)));
+	assert_string_equal(cfg.layers[0]->name, "relu1");
+	assert_string_equal(cfg.layers[1]->name, "relu2");
+	assert_string_equal(cfg.layers[2]->name, "flatten1");
+	model_config_free(&cfg);
+	cfg_free(&doc);
+}
+
 static void test_sgd_and_settings(void **state)
 {
 	struct cfg_doc doc;
@@ -657,8 +701,25 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:5:27: flatten: 'name' must be 1-31 letters, digits or '_', got 'a0123456789012345678901234567890'" },
 	{ HEAD "  - {type: relu, name: a}\n  - {type: relu, name: a}\n",
 	  "t.yaml:6:24: relu: name 'a' is already used by layer 1" },
+	/* a misspelt required key, at the key with its suggestion */
+	{ "data: {datset: mnist}\n" INPUT OPT NET,
+	  "t.yaml:1:8: data: unknown key 'datset' (did you mean 'dataset'?)" },
+	{ "data: {fromat: mnist}\n" INPUT OPT NET,
+	  "t.yaml:1:8: data: unknown key 'fromat' (did you mean 'format'?)" },
+	{ HEAD "  - {type: conv, filtres: 2, kernel_size: 3}\n",
+	  "t.yaml:5:18: conv: unknown key 'filtres' (did you mean 'filters'?)" },
+	{ HEAD "  - {type: flatten}\n  - {type: add, input: [-1]}\n",
+	  "t.yaml:6:17: add: unknown key 'input' (did you mean 'inputs'?)" },
+	/* a name: that is another layer's automatic name, before or after it */
 	{ HEAD "  - {type: relu}\n  - {type: relu, name: relu1}\n",
-	  "t.yaml:6:5: relu: the loss needs the last layer to output 10 values (one per class), but relu1 outputs 1x28x28; end with {type: dense, units: 10} after {type: flatten}" },
+	  "t.yaml:6:24: relu: name 'relu1' is the automatic name of layer 1 (relu number 1 in the list: a layer "
+	  "without a name: is called by its type and count); choose another name" },
+	{ HEAD "  - {type: conv, name: relu1, filters: 2, kernel_size: 3}\n  - {type: relu}\n",
+	  "t.yaml:5:24: conv: name 'relu1' is the automatic name of layer 2 (relu number 1 in the list: a layer "
+	  "without a name: is called by its type and count); choose another name" },
+	{ HEAD "  - {type: conv, filters: 2, kernel_size: 3}\n  - {type: conv, name: conv1, filters: 2, kernel_size: 3}\n",
+	  "t.yaml:6:24: conv: name 'conv1' is the automatic name of layer 1 (conv number 1 in the list: a layer "
+	  "without a name: is called by its type and count); choose another name" },
 	/* the head: one score per class */
 	{ HEAD "  - {type: flatten}\n  - {type: dense, units: 12}\n",
 	  "t.yaml:6:5: dense: the loss needs the last layer to output 10 values (one per class), but dense1 outputs 12; "
@@ -1051,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_stride_two),
 		cmocka_unit_test(test_kernel_equal_to_input_and_1x1),
 		cmocka_unit_test(test_explicit_names),
+		cmocka_unit_test(test_auto_names_never_shift),
 		cmocka_unit_test(test_sgd_and_settings),
 		cmocka_unit_test(test_defaults_recorded_and_rebuild),
 		cmocka_unit_test(test_set_then_build),

@@ -44,6 +44,7 @@ expect 2 "--svg is for summary"                           -- configs/mnist.yaml 
 expect 2 "--svg needs a file name"                        -- summary configs/mnist.yaml --svg
 expect 1 "nope/net.svg"                                   -- summary configs/mnist.yaml --svg "$tmp/nope/net.svg"
 expect 2 "--set: add: unknown input 'b9' (did you mean 'b1'?); inputs are earlier layers' names, 'input' or -1" -- summary configs/resnet-mnist.yaml --set layers.16.inputs.0=b9
+expect 2 "--set: conv: name 'relu1' is the automatic name of layer 2 (relu number 1 in the list" -- summary configs/mnist.yaml --set layers.0.name=relu1
 
 # Checkpoints: a tiny run on a synthetic dataset (blank digits, all "0"),
 # then eval, predict, export and resume on what it saved, good and bad.
