@@ -272,16 +272,20 @@ int run_resolve_classes(struct model_config *c, struct cnn_error *err)
 		p.class_names = NULL;
 		data_probe_free(&p);
 	}
-	if (!d->n_classes)
-		return cnn_errorf(err, d->source->loc, "data: the classes cannot be told from the files; "
-		                  "list their names in data.classes");
+	if (!d->n_classes) {
+		cnn_errorf(err, d->source->loc, "data: the classes cannot be told from the files; "
+		           "list their names in data.classes");
+		return RUN_BAD_CONFIG;
+	}
 	if (c->n_layers) {
 		const struct layer *last = c->layers[c->n_layers - 1];
-		if ((int)shape_size(last->out) != d->n_classes)
-			return cnn_errorf(err, last->loc, "%s: the loss needs the last layer to output %d values "
-			                  "(one per class: the data has %d), but %s outputs %d; end with "
-			                  "{type: dense, units: %d}", last->ops->type, d->n_classes, d->n_classes,
-			                  last->name, (int)shape_size(last->out), d->n_classes);
+		if ((int)shape_size(last->out) != d->n_classes) {
+			cnn_errorf(err, last->loc, "%s: the loss needs the last layer to output %d values "
+			           "(one per class: the data has %d), but %s outputs %d; end with "
+			           "{type: dense, units: %d}", last->ops->type, d->n_classes, d->n_classes,
+			           last->name, (int)shape_size(last->out), d->n_classes);
+			return RUN_BAD_CONFIG;
+		}
 	}
 	return 0;
 }

@@ -117,9 +117,9 @@ static int load_data(struct run *r, struct cnn_error *err)
 {
 	const struct data_config *d = &r->cfg.data;
 	bool quiet = r->opt->quiet;
-	if (run_resolve_classes(&r->cfg, err))
-		return -1;
-	int rc = run_load_split(&r->cfg, DATA_TRAIN, NULL, quiet, &r->train, err), test;
+	int rc = run_resolve_classes(&r->cfg, err), test;
+	if (rc == 0)
+		rc = run_load_split(&r->cfg, DATA_TRAIN, NULL, quiet, &r->train, err);
 	if (rc == 0)
 		rc = run_load_split(&r->cfg, DATA_VAL, NULL, quiet, &r->val, err);
 	if (rc >= 0 && (test = run_load_split(&r->cfg, DATA_TEST, NULL, quiet, &r->test, err)))
