@@ -538,9 +538,11 @@ static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_e
 	d->map = map;
 	d->validation = (int)validation;
 	long n_train = probe_data(d);
+	const struct cfg_node *v = cfg_get(map, "validation");
 	if (n_train && validation >= n_train)
-		return cnn_errorf(err, cfg_get(map, "validation")->loc,
-		                  "data: 'validation' (%ld) must be smaller than the %ld training images", validation, n_train);
+		return cnn_errorf(err, v->loc, "data: 'validation' (%ld%s%s) must be smaller than the %ld training "
+		                  "images", validation, v->implicit ? ", the default for format " : "",
+		                  v->implicit ? f->name : "", n_train);
 	return 0;
 }
 

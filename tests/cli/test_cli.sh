@@ -130,6 +130,8 @@ mkdir "$tmp/tiny20"
 { printf '\x00\x00\x08\x01'; be32 4; head -c 4 /dev/zero; } >"$tmp/tiny20/t10k-labels-idx1-ubyte"
 expect 2 "last.ckpt:3:8: 'input' is [1, 28, 28] but the test images are [1, 20, 20]" -- eval "$ckpt" --data "$tmp/tiny20" --out "$tmp/eval20"
 expect 2 "--set: data: 'validation' (500) must be smaller than the 200 training images" -- "$tmp/tiny.yaml" --set data.validation=500 --out "$tmp/val500"
+sed "s|, validation: 20}|}|" "$tmp/tiny.yaml" >"$tmp/noval.yaml"
+expect 2 "noval.yaml:2:7: data: 'validation' (5000, the default for format mnist) must be smaller than the 200 training images" -- "$tmp/noval.yaml" --out "$tmp/noval"
 # The shipped configs find the repository's data/mnist from any folder (10
 # training images, so it takes a second; `make data` fetches MNIST).
 if [[ -e data/mnist/train-images-idx3-ubyte || -e data/mnist/train-images-idx3-ubyte.gz ]]; then
