@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -105,10 +107,14 @@ static void test_mnist_yaml(void **state)
 {
 	struct cfg_doc doc;
 	struct model_config cfg;
+	struct cnn_error err;
+	char path[1024], msg[1024];
 	(void)state;
-	char *text = read_source_file("configs/mnist.yaml");
-	build_ok(text, &doc, &cfg);
-	free(text);
+	/* from its file, so its data path resolves against configs/ */
+	snprintf(path, sizeof(path), "%s/configs/mnist.yaml", getenv("CNN_SOURCE_DIR") ? getenv("CNN_SOURCE_DIR") : ".");
+	assert_int_equal(cfg_load_file(path, &doc, &err), 0);
+	if (model_config_build(&doc, &cfg, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof(msg)));
 
 	assert_string_equal(cfg.name, "mnist");
 	assert_int_equal(cfg.seed, 1);
@@ -118,7 +124,10 @@ static void test_mnist_yaml(void **state)
 	assert_int_equal(cfg.input_loc.line, 11);
 	assert_int_equal(cfg.input_loc.col, 8);
 	assert_string_equal(cfg.data.format, "mnist");
-	assert_string_equal(cfg_get(cfg.data.map, "path")->text, "data/mnist");
+	/* written relative to configs/, made absolute: the repository's data/mnist */
+	assert_string_equal(cfg_get(cfg.data.map, "path")->written, "../data/mnist");
+	const char *abs = cfg_get(cfg.data.map, "path")->text;
+	assert_true(abs[0] == '/' && strlen(abs) > 11 && !strcmp(abs + strlen(abs) - 11, "/data/mnist"));
 	assert_int_equal(cfg.data.validation, 5000);
 	assert_int_equal(cfg.data.n_classes, 10);
 	assert_string_equal(cfg.loss, "softmax_cross_entropy");
@@ -149,7 +158,7 @@ static void test_mnist_yaml(void **state)
 		assert_int_equal(cfg.layers[i]->loc.line, 13 + i);
 		assert_int_equal(cfg.layers[i]->loc.col, 5);
 	}
-	assert_string_equal(cfg.layers[0]->loc.file, BH_FILE);
+	assert_string_equal(cfg.layers[0]->loc.file, path);
 
 	assert_int_equal(count_params(&cfg), 1158);
 	model_config_free(&cfg);
@@ -298,6 +307,50 @@ static void test_explicit_names(void **state)
 	cfg_free(&doc);
 }
 
+/* An unnamed layer's name is its type and count alone: naming another layer
+ * leaves it (and its tensors' names) as it was. A checkpoint's config from
+ * before, where a name: took an automatic name, still builds with the names
+ * its tensors were saved under. */
+static void test_auto_names_never_shift(void **state)
+{
+	static const char *const layers[] = { "conv", "relu", "maxpool", "conv", "relu", "flatten", "dense" };
+	static const char *const names[] = { "conv1", "relu1", "maxpool1", "conv2", "relu2", "flatten1", "dense1" };
+	struct cfg_doc doc;
+	struct model_config cfg;
+	struct cnn_error err;
+	char yaml[2048], msg[1024];
+	(void)state;
+	for (int named = -1; named < 7; named++) {
+		size_t used = (size_t)snprintf(yaml, sizeof(yaml), "%s", HEAD);
+		for (int i = 0; i < 7; i++) {
+			const char *args = !strcmp(layers[i], "conv") ? ", filters: 2, kernel_size: 3"
+			                 : !strcmp(layers[i], "dense") ? ", units: 10"
+			                 : !strcmp(layers[i], "maxpool") ? ", pool_size: 2" : "";
+			used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, "  - {type: %s%s%s}\n", layers[i],
+			                         args, i == named ? ", name: mine" : "");
+		}
+		build_ok(yaml, &doc, &cfg);
+		for (int i = 0; i < 7; i++)
+			assert_string_equal(cfg.layers[i]->name, i == named ? "mine" : names[i]);
+		model_config_free(&cfg);
+		cfg_free(&doc);
+	}
+	/* refused for training, built for a checkpoint with the names of then */
+	const char *old = HEAD "  - {type: conv, name: relu1, filters: 2, kernel_size: 3}\n  - {type: relu}\n"
+	                  "  - {type: flatten}\n  - {type: dense, units: 10}\n";
+	assert_int_equal(bh_load(old, &doc, msg, sizeof(msg)), 0);
+	assert_int_equal(model_config_build(&doc, &cfg, &err), -1);
+	cfg_free(&doc);
+	assert_int_equal(bh_load(old, &doc, msg, sizeof(msg)), 0);
+	if (model_config_build_model(&doc, &cfg, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof(msg)));
+	assert_string_equal(cfg.layers[0]->name, "relu1");
+	assert_string_equal(cfg.layers[1]->name, "relu2");
+	assert_string_equal(cfg.layers[2]->name, "flatten1");
+	model_config_free(&cfg);
+	cfg_free(&doc);
+}
+
 static void test_sgd_and_settings(void **state)
 {
 	struct cfg_doc doc;
@@ -343,13 +396,17 @@ static void test_defaults_recorded_and_rebuild(void **state)
 	         "  - {type: dense, units: 10}\n",
 	         &doc, &cfg);
 	const struct cfg_node *r = doc.root;
-	static const struct {
+	char mnist[4200], cwd[4096];
+	/* a default path is resolved as a written one: here (a string), against the working directory */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(mnist, sizeof(mnist), "%s/data/mnist", strcmp(cwd, "/") ? cwd : "");
+	const struct {
 		const char *map, *key, *text;
 	} defaults[] = {
 		{ NULL, "name", "model" },
 		{ NULL, "seed", "1" },
 		{ NULL, "loss", "softmax_cross_entropy" },
-		{ "data", "path", "data/mnist" },
+		{ "data", "path", mnist },
 		{ "data", "validation", "5000" },
 		{ "optimizer", "lr", "0.001" },
 		{ "optimizer", "beta1", "0.9" },
@@ -644,8 +701,25 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:5:27: flatten: 'name' must be 1-31 letters, digits or '_', got 'a0123456789012345678901234567890'" },
 	{ HEAD "  - {type: relu, name: a}\n  - {type: relu, name: a}\n",
 	  "t.yaml:6:24: relu: name 'a' is already used by layer 1" },
+	/* a misspelt required key, at the key with its suggestion */
+	{ "data: {datset: mnist}\n" INPUT OPT NET,
+	  "t.yaml:1:8: data: unknown key 'datset' (did you mean 'dataset'?)" },
+	{ "data: {fromat: mnist}\n" INPUT OPT NET,
+	  "t.yaml:1:8: data: unknown key 'fromat' (did you mean 'format'?)" },
+	{ HEAD "  - {type: conv, filtres: 2, kernel_size: 3}\n",
+	  "t.yaml:5:18: conv: unknown key 'filtres' (did you mean 'filters'?)" },
+	{ HEAD "  - {type: flatten}\n  - {type: add, input: [-1]}\n",
+	  "t.yaml:6:17: add: unknown key 'input' (did you mean 'inputs'?)" },
+	/* a name: that is another layer's automatic name, before or after it */
 	{ HEAD "  - {type: relu}\n  - {type: relu, name: relu1}\n",
-	  "t.yaml:6:5: relu: the loss needs the last layer to output 10 values (one per class), but relu1 outputs 1x28x28; end with {type: dense, units: 10} after {type: flatten}" },
+	  "t.yaml:6:24: relu: name 'relu1' is the automatic name of layer 1 (relu number 1 in the list: a layer "
+	  "without a name: is called by its type and count); choose another name" },
+	{ HEAD "  - {type: conv, name: relu1, filters: 2, kernel_size: 3}\n  - {type: relu}\n",
+	  "t.yaml:5:24: conv: name 'relu1' is the automatic name of layer 2 (relu number 1 in the list: a layer "
+	  "without a name: is called by its type and count); choose another name" },
+	{ HEAD "  - {type: conv, filters: 2, kernel_size: 3}\n  - {type: conv, name: conv1, filters: 2, kernel_size: 3}\n",
+	  "t.yaml:6:24: conv: name 'conv1' is the automatic name of layer 1 (conv number 1 in the list: a layer "
+	  "without a name: is called by its type and count); choose another name" },
 	/* the head: one score per class */
 	{ HEAD "  - {type: flatten}\n  - {type: dense, units: 12}\n",
 	  "t.yaml:6:5: dense: the loss needs the last layer to output 10 values (one per class), but dense1 outputs 12; "
@@ -776,6 +850,88 @@ static void test_error_from_file(void **state)
 	cfg_free(&doc);
 	snprintf(expected, sizeof(expected), "%s:5:27: conv: 'filters' must be an integer in [1, 65536], got 0", path);
 	assert_string_equal(cnn_error_str(&err, msg, sizeof(msg)), expected);
+	free(path);
+	test_rmdir(dir);
+	free(dir);
+}
+
+/* A relative path in a config file resolves against the file's folder,
+ * one from --set against the working directory; the resolved config holds
+ * absolute paths, and a missing one is named with where it came from. */
+static void test_paths_relative_to_config(void **state)
+{
+	struct cfg_doc doc;
+	struct model_config cfg;
+	struct cnn_error err;
+	char msg[1024], want[2048], sub[1200], cwd[1024], abs[64];
+	(void)state;
+	char *dir = test_tmpdir();
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	const char *yaml = "data: {format: folder, path: imgs}\ninput: [3, 4, 4]\nlayers:\n"
+	                   "  - {type: flatten}\n  - {type: dense, units: 2}\noptimizer: {type: adam}\n"
+	                   "init: {from: ../w.npz}\n";
+	char *path = test_write_file(sub, "x.yaml", yaml, strlen(yaml));
+	assert_int_equal(cfg_load_file(path, &doc, &err), 0);
+	if (model_config_build(&doc, &cfg, &err))
+		fail_msg("%s", cnn_error_str(&err, msg, sizeof(msg)));
+	struct cfg_node *p = cfg_get(cfg.data.map, "path");
+	snprintf(want, sizeof(want), "%s/imgs", sub);
+	assert_string_equal(p->text, want);
+	assert_string_equal(p->written, "imgs");
+	snprintf(want, sizeof(want), "%s/w.npz", dir);
+	assert_string_equal(cfg.init_from, want);
+	/* missing: at the value, the path as written and the one tried */
+	assert_int_equal(cfg_check_paths(cfg.data.map, "data", &err), -1);
+	snprintf(want, sizeof(want), "%s:1:30: data.path 'imgs' (resolved to %s/imgs): no such folder", path, sub);
+	assert_string_equal(cnn_error_str(&err, msg, sizeof(msg)), want);
+	assert_int_equal(cfg_check_paths(cfg_get(doc.root, "init"), "init", &err), -1);
+	snprintf(want, sizeof(want), "%s:7:14: init.from '../w.npz' (resolved to %s/w.npz): no such file", path, dir);
+	assert_string_equal(cnn_error_str(&err, msg, sizeof(msg)), want);
+	snprintf(want, sizeof(want), "%s/imgs", sub);
+	assert_int_equal(mkdir(want, 0777), 0);
+	assert_int_equal(cfg_check_paths(cfg.data.map, "data", &err), 0);
+	/* the resolved config records the absolute path; building it again changes nothing */
+	char *text = bh_yaml_text(doc.root);
+	snprintf(want, sizeof(want), "path: %s/imgs", sub);
+	assert_non_null(strstr(text, want));
+	free(text);
+	model_config_free(&cfg);
+	cfg_free(&doc);
+
+	/* --set: the working directory; a default: the config's folder */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	yaml = "data: {dataset: mnist}\ninput: [1, 28, 28]\nlayers:\n"
+	       "  - {type: flatten}\n  - {type: dense, units: 10}\noptimizer: {type: adam}\n";
+	free(path);
+	path = test_write_file(sub, "y.yaml", yaml, strlen(yaml));
+	assert_int_equal(cfg_load_file(path, &doc, &err), 0);
+	assert_int_equal(model_config_build(&doc, &cfg, &err), 0);
+	snprintf(want, sizeof(want), "%s/data/mnist", sub);
+	assert_string_equal(cfg_get(cfg.data.map, "path")->text, want);
+	model_config_free(&cfg);
+	cfg_free(&doc);
+	assert_int_equal(cfg_load_file(path, &doc, &err), 0);
+	assert_int_equal(cfg_set(&doc, "data.path=rel/./m", &err), 0);
+	assert_int_equal(model_config_build(&doc, &cfg, &err), 0);
+	snprintf(want, sizeof(want), "%s/rel/m", cwd);
+	assert_string_equal(cfg_get(cfg.data.map, "path")->text, want);
+	assert_int_equal(cfg_check_paths(cfg.data.map, "data", &err), -1);
+	snprintf(want, sizeof(want), "--set: data.path 'rel/./m' (resolved to %s/rel/m): no such file or folder; ", cwd);
+	assert_int_equal(strncmp(cnn_error_str(&err, msg, sizeof(msg)), want, strlen(want)), 0);
+	model_config_free(&cfg);
+	cfg_free(&doc);
+
+	/* "." and ".." folded as text */
+	assert_int_equal(cfg_abs_path("/a/b", "../c", abs, sizeof(abs)), 0);
+	assert_string_equal(abs, "/a/c");
+	assert_int_equal(cfg_abs_path("/a", "./b//c/.", abs, sizeof(abs)), 0);
+	assert_string_equal(abs, "/a/b/c");
+	assert_int_equal(cfg_abs_path("/", "../..", abs, sizeof(abs)), 0);
+	assert_string_equal(abs, "/");
+	assert_int_equal(cfg_abs_path("/ignored", "/x/../y/", abs, sizeof(abs)), 0);
+	assert_string_equal(abs, "/y");
+	assert_int_equal(cfg_abs_path("/a", "bcdefgh", abs, 8), -1);
 	free(path);
 	test_rmdir(dir);
 	free(dir);
@@ -956,12 +1112,14 @@ int main(void)
 		cmocka_unit_test(test_stride_two),
 		cmocka_unit_test(test_kernel_equal_to_input_and_1x1),
 		cmocka_unit_test(test_explicit_names),
+		cmocka_unit_test(test_auto_names_never_shift),
 		cmocka_unit_test(test_sgd_and_settings),
 		cmocka_unit_test(test_defaults_recorded_and_rebuild),
 		cmocka_unit_test(test_set_then_build),
 		cmocka_unit_test(test_all_shipped_configs),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_error_from_file),
+		cmocka_unit_test(test_paths_relative_to_config),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_reader_error_position),
 		cmocka_unit_test(test_limits_collection_message),

@@ -55,16 +55,42 @@ static int valid_name(const char *s)
 	return 1;
 }
 
-/* The `name:` written in layer item i, without marking it read. */
-static const char *given_name(const struct cfg_node *item)
+/* The scalar `key` written in a layer item, without marking it read. */
+static const char *item_text(const struct cfg_node *item, const char *key)
 {
-	for (int i = 0; item->kind == CFG_MAP && i < item->n; i++)
-		if (!strcmp(item->keys[i], "name") && item->vals[i]->kind == CFG_SCALAR)
-			return item->vals[i]->text;
-	return NULL;
+	const struct cfg_node *v = cfg_peek(item, key);
+	return v && v->kind == CFG_SCALAR ? v->text : NULL;
 }
 
-static bool name_taken(const struct model_config *c, const struct cfg_node *items, const char *name)
+static const char *given_name(const struct cfg_node *item)
+{
+	return item_text(item, "name");
+}
+
+/* The automatic name of layer item j: its type and its count among the
+ * layers of that type, named or not ("relu2": the list's second relu).
+ * Nothing else enters it, so naming or un-naming another layer never
+ * renames this one (nor its exported tensors). "" when j has no type. */
+static void auto_name(const struct cfg_node *items, int j, char *buf, size_t len)
+{
+	const char *type = item_text(items->vals[j], "type");
+	int count = 0;
+	for (int i = 0; type && i <= j; i++) {
+		const char *t = item_text(items->vals[i], "type");
+		count += t && !strcmp(t, type);
+	}
+	if (type)
+		snprintf(buf, len, "%s%d", type, count);
+	else
+		buf[0] = '\0';
+}
+
+/* Before automatic names were counts alone, an unnamed layer took the next
+ * count no `name:` in the list held (a conv named relu1 made the relu
+ * relu2). A checkpoint's config is named that way, which gives the same
+ * names as today's rule for every config the builder accepts now and the
+ * names the tensors were saved under for the rest. */
+static bool legacy_name_taken(const struct model_config *c, const struct cfg_node *items, const char *name)
 {
 	for (int i = 0; i < c->n_layers; i++)
 		if (!strcmp(c->layers[i]->name, name))
@@ -77,12 +103,27 @@ static bool name_taken(const struct model_config *c, const struct cfg_node *item
 	return false;
 }
 
-/* "conv1", "relu2": the type and a count, skipping names written anywhere in
- * the list, unless the layer has its own `name:`. */
+/* A `name:` must not be another layer's automatic name: the index of the
+ * unnamed layer that has it, or -1. */
+static int auto_name_owner(const struct cfg_node *items, int self, const char *name)
+{
+	char a[64];
+	for (int j = 0; j < items->n; j++) {
+		if (j == self || given_name(items->vals[j]))
+			continue;
+		auto_name(items, j, a, sizeof a);
+		if (!strcmp(a, name))
+			return j;
+	}
+	return -1;
+}
+
+/* The layer's own `name:`, or its automatic name (see auto_name). */
 static int name_layer(struct model_config *c, const struct cfg_node *items, struct layer *l,
-                      struct cfg_node *args, struct cnn_error *err)
+                      struct cfg_node *args, bool legacy, struct cnn_error *err)
 {
 	const char *given = NULL;
+	int self = c->n_layers, owner;
 	if (cfg_string(args, "name", CFG_OPTIONAL, NULL, &given, l->ops->type, err))
 		return -1;
 	if (given) {
@@ -93,6 +134,12 @@ static int name_layer(struct model_config *c, const struct cfg_node *items, stru
 		if (!strcmp(given, "input"))
 			return cnn_errorf(err, n->loc, "%s: the name 'input' is the network's input in 'inputs'; "
 			                  "choose another", l->ops->type);
+		if (!legacy && (owner = auto_name_owner(items, self, given)) >= 0) {
+			const char *type = item_text(items->vals[owner], "type");
+			return cnn_errorf(err, n->loc, "%s: name '%s' is the automatic name of layer %d (%s number %s "
+			                  "in the list: a layer without a name: is called by its type and count); "
+			                  "choose another name", l->ops->type, given, owner + 1, type, given + strlen(type));
+		}
 		for (int i = 0; i < c->n_layers; i++)
 			if (!strcmp(c->layers[i]->name, given))
 				return cnn_errorf(err, n->loc, "%s: name '%s' is already used by layer %d",
@@ -100,12 +147,16 @@ static int name_layer(struct model_config *c, const struct cfg_node *items, stru
 		snprintf(l->name, sizeof l->name, "%s", given);
 		return 0;
 	}
+	if (!legacy) {
+		auto_name(items, self, l->name, sizeof l->name);
+		return 0;
+	}
 	int count = 1;
 	for (int i = 0; i < c->n_layers; i++)
 		count += c->layers[i]->ops == l->ops;
 	do
 		snprintf(l->name, sizeof l->name, "%s%d", l->ops->type, count++);
-	while (name_taken(c, items, l->name));
+	while (legacy_name_taken(c, items, l->name));
 	return 0;
 }
 
@@ -216,15 +267,16 @@ static int create_layer(const struct layer_type *t, struct cfg_node *item, const
 		return t->create(item, refs[0].shape, l, err);
 	}
 	if (!list)
-		return cnn_errorf(err, item->loc, "%s: needs 'inputs', the layers it reads, e.g. inputs: [a, -1]",
-		                  type);
+		return cfg_near_miss(item, "inputs", type, err) ? -1
+		       : cnn_errorf(err, item->loc, "%s: needs 'inputs', the layers it reads, e.g. inputs: [a, -1]",
+		                    type);
 	if (n_in < 2)
 		return cnn_errorf(err, list->loc, "%s: needs at least 2 inputs, got 1", type);
 	return t->create_multi(item, refs, n_in, l, err);
 }
 
 static int build_layer(struct model_config *c, const struct cfg_node *items, struct cfg_node *item,
-                       struct cnn_error *err)
+                       bool legacy_names, struct cnn_error *err)
 {
 	if (item->kind != CFG_MAP)
 		return cnn_errorf(err, item->loc, "each layer must be a mapping such as {type: relu}, got %s",
@@ -245,7 +297,7 @@ static int build_layer(struct model_config *c, const struct cfg_node *items, str
 	l->n_inputs = n_in;
 	memcpy(l->inputs, idx, (size_t)n_in * sizeof *idx);
 	c->layers[c->n_layers] = l;
-	if (name_layer(c, items, l, item, err) || cfg_check_keys(item, type, err)) {
+	if (name_layer(c, items, l, item, legacy_names, err) || cfg_check_keys(item, type, err)) {
 		l->ops->destroy(l);
 		c->layers[c->n_layers] = NULL;
 		return -1;
@@ -271,7 +323,8 @@ static int check_dangling(const struct model_config *c, struct cnn_error *err)
 	return 0;
 }
 
-static int read_layers(struct cfg_node *root, struct model_config *c, struct cnn_error *err)
+/* legacy_names: for a checkpoint's config (see legacy_name_taken). */
+static int read_layers(struct cfg_node *root, struct model_config *c, bool legacy_names, struct cnn_error *err)
 {
 	struct cfg_node *seq = cfg_get(root, "layers");
 	if (!seq)
@@ -284,7 +337,7 @@ static int read_layers(struct cfg_node *root, struct model_config *c, struct cnn
 	if (!c->layers)
 		return cnn_errorf_plain(err, "out of memory");
 	for (int i = 0; i < seq->n; i++)
-		if (build_layer(c, seq, seq->vals[i], err))
+		if (build_layer(c, seq, seq->vals[i], legacy_names, err))
 			return -1;
 	return check_dangling(c, err);
 }
@@ -422,7 +475,9 @@ static const struct data_format *find_format(struct cfg_node *map, struct cnn_er
 	if (!n) {
 		char what[280] = "one of: ";
 		known_formats(what + strlen(what), sizeof what - strlen(what));
-		cfg_missing_key(map, "format", "data", what, err);
+		/* `datset: mnist` is a misspelt key too */
+		if (!cfg_near_miss(map, "format", "data", err) && !cfg_near_miss(map, "dataset", "data", err))
+			cfg_missing_key(map, "format", "data", what, err);
 		return NULL;
 	}
 	if (!strcmp(key, "dataset") && cfg_get(map, "format")) {
@@ -483,9 +538,11 @@ static int read_data(struct cfg_node *root, struct model_config *c, struct cnn_e
 	d->map = map;
 	d->validation = (int)validation;
 	long n_train = probe_data(d);
+	const struct cfg_node *v = cfg_get(map, "validation");
 	if (n_train && validation >= n_train)
-		return cnn_errorf(err, cfg_get(map, "validation")->loc,
-		                  "data: 'validation' (%ld) must be smaller than the %ld training images", validation, n_train);
+		return cnn_errorf(err, v->loc, "data: 'validation' (%ld%s%s) must be smaller than the %ld training "
+		                  "images", validation, v->implicit ? ", the default for format " : "",
+		                  v->implicit ? f->name : "", n_train);
 	return 0;
 }
 
@@ -547,7 +604,7 @@ static int read_init(struct cfg_node *root, struct model_config *c, struct cnn_e
 	if (!cfg_get(root, "init"))
 		return 0;
 	if (cfg_map(root, "init", CFG_REQUIRED, &map, NULL, err) ||
-	    cfg_string(map, "from", CFG_REQUIRED, NULL, &c->init_from, "init", err) ||
+	    cfg_path(map, "from", CFG_REQUIRED, NULL, CFG_PATH_FILE, NULL, &c->init_from, "init", err) ||
 	    cfg_check_keys(map, "init", err))
 		return -1;
 	c->init_loc = cfg_get(map, "from")->loc;
@@ -711,7 +768,7 @@ int model_config_build(struct cfg_doc *doc, struct model_config *c, struct cnn_e
 	if (cfg_string(root, "name", CFG_OPTIONAL, "model", &c->name, NULL, err) ||
 	    check_run_name(root, c->name, err) ||
 	    cfg_int(root, "seed", CFG_OPTIONAL, 1, 0, 2147483647L, &seed, NULL, err) ||
-	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err) ||
+	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, false, err) ||
 	    plan_layers(c, err))
 		goto fail;
 	c->seed = (uint64_t)seed;
@@ -741,7 +798,7 @@ int model_config_build_model(struct cfg_doc *doc, struct model_config *c, struct
 	if (!root || root->kind != CFG_MAP)
 		return cnn_errorf(err, (struct cnn_loc){ doc->file, 0, 0 }, "the config is not a mapping of keys");
 	if (cfg_string(root, "name", CFG_OPTIONAL, "model", &c->name, NULL, err) ||
-	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, err) ||
+	    read_data(root, c, err) || read_input(root, c, err) || read_layers(root, c, true, err) ||
 	    plan_layers(c, err) || check_head(c, err))
 		goto fail;
 	return 0;

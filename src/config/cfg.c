@@ -2,8 +2,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/config.h"
 
@@ -31,6 +34,7 @@ void cfg_node_free(struct cfg_node *n)
 	free(n->vals);
 	free(n->known);
 	free(n->text);
+	free(n->written);
 	free(n);
 }
 
@@ -38,8 +42,10 @@ void cfg_free(struct cfg_doc *doc)
 {
 	cfg_node_free(doc->root);
 	free(doc->file);
+	free(doc->dir);
 	doc->root = NULL;
 	doc->file = NULL;
+	doc->dir = NULL;
 }
 
 static int grow(struct cfg_node *n)
@@ -190,6 +196,7 @@ static void record_default(struct cfg_node *map, const char *key, const char *te
 		return;
 	}
 	n->implicit = n->used = true;
+	n->base = map->base;
 }
 
 static const char *foreign_for(const char *theirs, const char *ours, const char **tool);
@@ -201,8 +208,7 @@ int cfg_edit_distance(const char *a, const char *b)
 
 static bool is_known(const struct cfg_node *map, const char *key);
 
-int cfg_missing_key(struct cfg_node *map, const char *key, const char *what,
-                    const char *expected, struct cnn_error *err)
+int cfg_near_miss(struct cfg_node *map, const char *key, const char *what, struct cnn_error *err)
 {
 	char p[64];
 	/* A key from another tool, or a near miss, standing where ours is missing
@@ -222,6 +228,15 @@ int cfg_missing_key(struct cfg_node *map, const char *key, const char *what,
 			return cnn_errorf(err, map->key_locs[i], "%sunknown key '%s' (did you mean '%s'?)",
 			                  pfx(what, p, sizeof p), k, key);
 	}
+	return 0;
+}
+
+int cfg_missing_key(struct cfg_node *map, const char *key, const char *what,
+                    const char *expected, struct cnn_error *err)
+{
+	char p[64];
+	if (cfg_near_miss(map, key, what, err))
+		return -1;
 	return cnn_errorf(err, map ? map->loc : (struct cnn_loc){ 0 }, "%smissing required key '%s' (%s)",
 	                  pfx(what, p, sizeof p), key, expected);
 }
@@ -363,6 +378,119 @@ int cfg_string(struct cfg_node *map, const char *key, bool required, const char 
 	return 0;
 }
 
+int cfg_abs_path(const char *base, const char *rel, char *out, size_t len)
+{
+	char cwd[PATH_MAX], joined[2 * PATH_MAX + 2];
+	if (rel[0] != '/' && !base) {
+		if (!getcwd(cwd, sizeof cwd))
+			return -1;
+		base = cwd;
+	}
+	int n = rel[0] == '/' ? snprintf(joined, sizeof joined, "%s", rel)
+	                      : snprintf(joined, sizeof joined, "%s/%s", base, rel);
+	if (n < 0 || (size_t)n >= sizeof joined)
+		return -1;
+	/* Folds "//", "." and ".." part by part into out, which stays absolute. */
+	size_t used = 0;
+	for (char *save = NULL, *part = strtok_r(joined, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(part, "."))
+			continue;
+		if (!strcmp(part, "..")) {
+			while (used > 0 && out[used - 1] != '/')
+				used--;
+			if (used > 0)
+				used--;     /* the '/' before the part taken away */
+			continue;
+		}
+		size_t plen = strlen(part);
+		if (used + 1 + plen + 1 > len)
+			return -1;
+		out[used++] = '/';
+		memcpy(out + used, part, plen);
+		used += plen;
+	}
+	if (used == 0) {
+		if (len < 2)
+			return -1;
+		out[used++] = '/';
+	}
+	out[used] = '\0';
+	return 0;
+}
+
+int cfg_path(struct cfg_node *map, const char *key, bool required, const char *def,
+             enum cfg_path_kind kind, const char *hint, const char **out, const char *what,
+             struct cnn_error *err)
+{
+	char p[64], abs[PATH_MAX];
+	if (cfg_string(map, key, required, def, out, what, err))
+		return -1;
+	struct cfg_node *n = cfg_peek(map, key);
+	if (!*out || !n)   /* absent and optional (or no mapping to record a default in) */
+		return 0;
+	if (n->path_kind) {   /* read before (a second build of the same tree) */
+		*out = n->text;
+		return 0;
+	}
+	if (cfg_abs_path(n->base, n->text, abs, sizeof abs))
+		return cnn_errorf(err, n->loc, "%s'%s': the path '%s' is too long%s", pfx(what, p, sizeof p), key,
+		                  n->text, n->base ? "" : " (or the working directory is unknown)");
+	if (strcmp(abs, n->text)) {
+		char *copy = strdup(abs);
+		if (!copy)
+			return cnn_errorf(err, n->loc, "out of memory");
+		n->written = n->text;
+		n->text = copy;
+	}
+	n->path_kind = kind;
+	n->path_hint = hint;
+	*out = n->text;
+	return 0;
+}
+
+/* The one path node n (named `name`, e.g. "data.path"). */
+static int check_path(const struct cfg_node *n, const char *name, struct cnn_error *err)
+{
+	struct stat st;
+	const char *problem = NULL;
+	if (stat(n->text, &st) != 0) {
+		problem = errno != ENOENT && errno != ENOTDIR ? strerror(errno)
+		        : n->path_kind == CFG_PATH_FILE ? "no such file"
+		        : n->path_kind == CFG_PATH_FOLDER ? "no such folder" : "no such file or folder";
+	} else if (n->path_kind == CFG_PATH_FILE && S_ISDIR(st.st_mode)) {
+		problem = "is a folder, not a file";
+	} else if (n->path_kind == CFG_PATH_FOLDER && !S_ISDIR(st.st_mode)) {
+		problem = "is not a folder";
+	}
+	if (!problem)
+		return 0;
+	char hint[200] = "";
+	if (n->path_hint)
+		snprintf(hint, sizeof hint, "; %s", n->path_hint);
+	if (n->written)
+		return cnn_errorf(err, n->loc, "%s '%s' (resolved to %s): %s%s", name, n->written, n->text,
+		                  problem, hint);
+	return cnn_errorf(err, n->loc, "%s '%s': %s%s", name, n->text, problem, hint);
+}
+
+int cfg_check_paths(const struct cfg_node *n, const char *prefix, struct cnn_error *err)
+{
+	char name[256];
+	if (!n)
+		return 0;
+	if (n->kind == CFG_SCALAR)
+		return n->path_kind ? check_path(n, prefix ? prefix : "path", err) : 0;
+	for (int i = 0; i < n->n; i++) {
+		if (n->kind == CFG_MAP)
+			snprintf(name, sizeof name, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", n->keys[i]);
+		else
+			snprintf(name, sizeof name, "%s%s%d", prefix ? prefix : "", prefix ? "." : "", i);
+		if (cfg_check_paths(n->vals[i], name, err))
+			return -1;
+	}
+	return 0;
+}
+
 static void join_choices(const char *const *choices, char *buf, size_t len)
 {
 	size_t used = 0;
@@ -410,6 +538,7 @@ int cfg_map(struct cfg_node *map, const char *key, bool required,
 			n = cfg_node_new(CFG_MAP, map->loc);
 			if (n && cfg_map_put(map, key, map->loc, n) == 0) {
 				n->implicit = n->used = true;
+				n->base = map->base;
 				*out = n;
 			} else {
 				cfg_node_free(n);

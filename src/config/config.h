@@ -30,11 +30,19 @@ struct cfg_node {
 	struct cfg_node **vals;  /* CFG_MAP: values; CFG_SEQ: items */
 	int n_known;             /* CFG_MAP: keys a getter asked for */
 	const char **known;      /* (static strings) */
+	/* Paths (see cfg_path): */
+	const char *base;        /* the folder relative paths here resolve against: the
+	                          * config file's (owned by its doc); NULL: the working
+	                          * directory (--set, a config given as a string) */
+	int path_kind;           /* CFG_SCALAR read by cfg_path: enum cfg_path_kind; 0: not a path */
+	char *written;           /* ... the path as written, when resolving changed it (else NULL) */
+	const char *path_hint;   /* ... (static) what to do when it is missing, or NULL */
 };
 
 struct cfg_doc {
 	struct cfg_node *root;
 	char *file;              /* owned copy of the file name used in locations */
+	char *dir;               /* cfg_load_file: the absolute folder holding the file */
 };
 
 /* Nodes deeper than this are refused (a defence against pathological input). */
@@ -42,7 +50,9 @@ struct cfg_doc {
 /* Configs are small; larger inputs are refused before parsing. */
 #define CFG_MAX_BYTES (1u << 20)
 
-/* Parses YAML into doc. Anchors, aliases, tags on collections, duplicate keys,
+/* Parses YAML into doc. cfg_load_file records the file's folder in every
+ * node (cfg_node.base), so that its relative paths resolve against it;
+ * cfg_load_string leaves them to the working directory. Anchors, aliases, tags on collections, duplicate keys,
  * non-scalar keys and multi-document streams are refused with positions. */
 int cfg_load_file(const char *path, struct cfg_doc *doc, struct cnn_error *err);
 int cfg_load_string(const char *text, size_t len, const char *name,
@@ -84,6 +94,30 @@ int cfg_bool(struct cfg_node *map, const char *key, bool required, bool def,
              bool *out, const char *what, struct cnn_error *err);
 int cfg_string(struct cfg_node *map, const char *key, bool required, const char *def,
                const char **out, const char *what, struct cnn_error *err);
+/* A path: a non-empty string that, when relative, is made absolute against
+ * the folder of the config file that wrote it (or, for a value from --set or
+ * a config given as a string, the working directory; for a default, the
+ * folder of the mapping it is recorded in). The node's text becomes the
+ * absolute path, so the resolved config records it; *out points at it. The
+ * disk is not looked at here (cfg_check_paths does). `hint` (static, or
+ * NULL) is added to the message when the path turns out to be missing. */
+enum cfg_path_kind { CFG_PATH_FILE = 1, CFG_PATH_FOLDER, CFG_PATH_ANY /* a file or a folder */ };
+int cfg_path(struct cfg_node *map, const char *key, bool required, const char *def,
+             enum cfg_path_kind kind, const char *hint, const char **out, const char *what,
+             struct cnn_error *err);
+
+/* `rel` made absolute against `base` (NULL: the working directory), with
+ * "." and ".." parts folded away as text (as a shell's `cd -L` does).
+ * -1 when it does not fit in len or the working directory is unknown. */
+int cfg_abs_path(const char *base, const char *rel, char *out, size_t len);
+
+/* Every path read by cfg_path in the tree under `n` must exist, as a file
+ * or folder as its getter asked. The error is at the value's position and
+ * names the key, the path as written and the absolute path tried:
+ *   `x.yaml:9:9: data.path 'data/mnist' (resolved to /abs/data/mnist): no such folder`
+ * `prefix` is the key path of n ("data"), or NULL for the root. */
+int cfg_check_paths(const struct cfg_node *n, const char *prefix, struct cnn_error *err);
+
 /* One of `choices` (NULL-terminated); *out is the index. */
 int cfg_enum(struct cfg_node *map, const char *key, bool required, int def,
              const char *const *choices, int *out, const char *what, struct cnn_error *err);
@@ -95,6 +129,11 @@ int cfg_map(struct cfg_node *map, const char *key, bool required,
  * or a near miss that stands in its place, else at the mapping. Returns -1. */
 int cfg_missing_key(struct cfg_node *map, const char *key, const char *what,
                     const char *expected, struct cnn_error *err);
+
+/* The error for a required key that is absent, when a key from another tool
+ * or a near miss (what cfg_missing_key looks for) stands in its place:
+ * returns -1 with the error at that key; 0 (err untouched) when none does. */
+int cfg_near_miss(struct cfg_node *map, const char *key, const char *what, struct cnn_error *err);
 
 /* Levenshtein distance, for near-miss hints (99 for strings over 30 chars). */
 int cfg_edit_distance(const char *a, const char *b);

@@ -8,6 +8,7 @@
  *  - duplicate keys: libyaml accepts them, and the last one silently wins;
  *  - non-scalar keys and more than one document. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -297,6 +298,34 @@ fail:
 	return -1;
 }
 
+static void set_base(struct cfg_node *n, const char *dir)
+{
+	if (!n)
+		return;
+	n->base = dir;
+	for (int i = 0; i < n->n; i++)
+		set_base(n->vals[i], dir);
+}
+
+/* The absolute folder of a config file, which its relative paths resolve
+ * against ("configs/x.yaml" -> "/cwd/configs", "x.yaml" -> "/cwd"). */
+static int record_dir(const char *path, struct cfg_doc *doc, struct cnn_error *err)
+{
+	char dir[PATH_MAX], abs[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	if (cfg_abs_path(NULL, dir, abs, sizeof abs) || !(doc->dir = strdup(abs)))
+		return cnn_errorf(err, (struct cnn_loc){ path, 0, 0 }, "cannot tell the config's folder "
+		                  "(a path too long, or the working directory is gone)");
+	set_base(doc->root, doc->dir);
+	return 0;
+}
+
 int cfg_load_file(const char *path, struct cfg_doc *doc, struct cnn_error *err)
 {
 	struct cnn_loc whole = { path, 0, 0 };
@@ -330,5 +359,9 @@ int cfg_load_file(const char *path, struct cfg_doc *doc, struct cnn_error *err)
 	}
 	int rc = cfg_load_string(buf, len, path, doc, err);
 	free(buf);
+	if (rc == 0 && record_dir(path, doc, err)) {
+		cfg_free(doc);
+		return -1;
+	}
 	return rc;
 }

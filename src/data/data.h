@@ -73,6 +73,7 @@ struct data_source {
 struct data_format {
 	const char *name;       /* `format:` */
 	int validation;         /* the default data.validation: training images held out */
+	bool fixed_files;       /* its files are named key by key (idx): eval --data cannot replace them */
 	/* Reads the format's own keys of the `data` mapping (the generic ones,
 	 * validation and normalize, are the builder's). Checks nothing on disk. */
 	int (*create)(struct cfg_node *map, struct data_source **out, struct cnn_error *err);

@@ -54,7 +54,7 @@ static int cifar_create_kind(struct cfg_node *map, const struct cifar_kind *kind
 		return cnn_errorf_plain(err, "out of memory");
 	*out = &c->base;
 	c->kind = kind;
-	if (cfg_string(map, "path", CFG_REQUIRED, NULL, &c->path, "data", err) ||
+	if (cfg_path(map, "path", CFG_REQUIRED, NULL, CFG_PATH_FOLDER, NULL, &c->path, "data", err) ||
 	    (kind == &cifar100 && cfg_enum(map, "label", CFG_OPTIONAL, 0, label_names, &which, "data", err)) ||
 	    data_read_resize(map, &c->base.resize, err))
 		return -1;

@@ -83,7 +83,7 @@ static int folder_create(struct cfg_node *map, struct data_source **out, struct 
 	if (!f)
 		return cnn_errorf_plain(err, "out of memory");
 	*out = &f->base;
-	return cfg_string(map, "path", CFG_REQUIRED, NULL, &f->path, "data", err) ||
+	return cfg_path(map, "path", CFG_REQUIRED, NULL, CFG_PATH_FOLDER, NULL, &f->path, "data", err) ||
 	       data_read_resize(map, &f->base.resize, err);
 }
 

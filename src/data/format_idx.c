@@ -74,8 +74,8 @@ static int read_pair(struct cfg_node *map, const char *split, const char **pair,
 	char what[16];
 	snprintf(what, sizeof what, "data.%s", split);
 	if (cfg_map(map, split, CFG_REQUIRED, &files, "data", err) ||
-	    cfg_string(files, "images", CFG_REQUIRED, NULL, &pair[0], what, err) ||
-	    cfg_string(files, "labels", CFG_REQUIRED, NULL, &pair[1], what, err))
+	    cfg_path(files, "images", CFG_REQUIRED, NULL, CFG_PATH_FILE, NULL, &pair[0], what, err) ||
+	    cfg_path(files, "labels", CFG_REQUIRED, NULL, CFG_PATH_FILE, NULL, &pair[1], what, err))
 		return -1;
 	return cfg_check_keys(files, split, err);
 }
@@ -104,17 +104,16 @@ static int idx_format_load(const struct data_source *s, enum data_split split, c
                            const struct data_request *req, struct dataset *out, struct cnn_error *err)
 {
 	const struct idx_source *x = (const struct idx_source *)s;
+	(void)path;   /* never set: fixed_files */
 	if (split == DATA_VAL)
 		return 1;
-	if (path)
-		return cnn_errorf_plain(err, "--data names a folder or file; this config reads its own IDX "
-		                        "files (data.format: idx)");
 	const char *const *pair = x->files[split == DATA_TEST];
 	return idx_pair_load(pair[0], pair[1], req->n_classes, out, err);
 }
 
 const struct data_format idx_format = {
 	.name = "idx",
+	.fixed_files = true,
 	.create = idx_create,
 	.probe = idx_probe,
 	.load = idx_format_load,

@@ -32,9 +32,9 @@ static int list_create(struct cfg_node *map, struct data_source **out, struct cn
 	if (!l)
 		return cnn_errorf_plain(err, "out of memory");
 	*out = &l->base;
-	return cfg_string(map, "train", CFG_REQUIRED, NULL, &l->files[DATA_TRAIN], "data", err) ||
-	       cfg_string(map, "test", CFG_REQUIRED, NULL, &l->files[DATA_TEST], "data", err) ||
-	       (cfg_get(map, "val") && cfg_string(map, "val", CFG_REQUIRED, NULL, &l->files[DATA_VAL], "data", err)) ||
+	return cfg_path(map, "train", CFG_REQUIRED, NULL, CFG_PATH_FILE, NULL, &l->files[DATA_TRAIN], "data", err) ||
+	       cfg_path(map, "test", CFG_REQUIRED, NULL, CFG_PATH_FILE, NULL, &l->files[DATA_TEST], "data", err) ||
+	       cfg_path(map, "val", CFG_OPTIONAL, NULL, CFG_PATH_FILE, NULL, &l->files[DATA_VAL], "data", err) ||
 	       data_read_resize(map, &l->base.resize, err);
 }
 

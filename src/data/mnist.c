@@ -100,6 +100,10 @@ int mnist_load(const char *path, const char *split, struct dataset *out, struct 
 	return idx_pair_load(img_path, lab_path, MNIST_CLASSES, out, err);
 }
 
+/* For a data.path that is not there (see cfg_check_paths). */
+static const char mnist_fetch_hint[] = "run `make data` in cnnrun's folder, or data/fetch-mnist.sh FOLDER, "
+                                       "to download MNIST, or put the four IDX files (or mnist.npz) there";
+
 struct mnist_source {
 	struct data_source base;
 	const char *path;       /* into the config tree */
@@ -111,7 +115,7 @@ static int mnist_create(struct cfg_node *map, struct data_source **out, struct c
 	if (!m)
 		return cnn_errorf_plain(err, "out of memory");
 	*out = &m->base;
-	return cfg_string(map, "path", CFG_OPTIONAL, "data/mnist", &m->path, "data", err);
+	return cfg_path(map, "path", CFG_OPTIONAL, "data/mnist", CFG_PATH_ANY, mnist_fetch_hint, &m->path, "data", err);
 }
 
 /* The IDX headers: how many images of what size (an .npz is not opened). */

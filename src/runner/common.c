@@ -2,6 +2,7 @@
 /* MAP_ANONYMOUS */
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -272,18 +273,42 @@ int run_resolve_classes(struct model_config *c, struct cnn_error *err)
 		p.class_names = NULL;
 		data_probe_free(&p);
 	}
-	if (!d->n_classes)
-		return cnn_errorf(err, d->source->loc, "data: the classes cannot be told from the files; "
-		                  "list their names in data.classes");
+	if (!d->n_classes) {
+		cnn_errorf(err, d->source->loc, "data: the classes cannot be told from the files; "
+		           "list their names in data.classes");
+		return RUN_BAD_CONFIG;
+	}
 	if (c->n_layers) {
 		const struct layer *last = c->layers[c->n_layers - 1];
-		if ((int)shape_size(last->out) != d->n_classes)
-			return cnn_errorf(err, last->loc, "%s: the loss needs the last layer to output %d values "
-			                  "(one per class: the data has %d), but %s outputs %d; end with "
-			                  "{type: dense, units: %d}", last->ops->type, d->n_classes, d->n_classes,
-			                  last->name, (int)shape_size(last->out), d->n_classes);
+		if ((int)shape_size(last->out) != d->n_classes) {
+			cnn_errorf(err, last->loc, "%s: the loss needs the last layer to output %d values "
+			           "(one per class: the data has %d), but %s outputs %d; end with "
+			           "{type: dense, units: %d}", last->ops->type, d->n_classes, d->n_classes,
+			           last->name, (int)shape_size(last->out), d->n_classes);
+			return RUN_BAD_CONFIG;
+		}
 	}
 	return 0;
+}
+
+/* eval --data: a path on the command line, so relative to the working
+ * directory; a missing one is named with the absolute path tried. */
+static int check_data_flag(const struct data_config *d, const char *path, struct cnn_error *err)
+{
+	struct cnn_loc at = { "--data", 0, 0 };
+	char abs[PATH_MAX];
+	struct stat st;
+	if (d->source->format->fixed_files) {
+		cnn_errorf(err, at, "this model's config names its test files itself (data.format: %s, "
+		           "data.test.images and data.test.labels), so --data cannot replace them; "
+		           "evaluate without --data", d->format);
+		return RUN_BAD_CONFIG;
+	}
+	if (stat(path, &st) == 0)
+		return 0;
+	if (cfg_abs_path(NULL, path, abs, sizeof abs) || !strcmp(abs, path))
+		return cnn_errorf(err, at, "'%s': no such file or folder", path);
+	return cnn_errorf(err, at, "'%s' (resolved to %s): no such file or folder", path, abs);
 }
 
 static const char *const split_names[] = { "train", "validation", "test" };
@@ -301,14 +326,18 @@ int run_load_split(const struct model_config *c, enum data_split split, const ch
 		.quiet = quiet,
 	};
 	memset(out, 0, sizeof *out);
-	int rc = d->source->format->load(d->source, split, path_override, &req, out, err);
+	int rc;
+	if (path_override && (rc = check_data_flag(d, path_override, err)))
+		return rc;
+	rc = d->source->format->load(d->source, split, path_override, &req, out, err);
 	if (rc)
 		return rc;
 	struct shape s = out->shape;
 	if (s.c != c->input.c || s.h != c->input.h || s.w != c->input.w) {
 		dataset_free(out);
-		return cnn_errorf(err, c->input_loc, "'input' is [%d, %d, %d] but the %s images are [%d, %d, %d]",
-		                  c->input.c, c->input.h, c->input.w, split_names[split], s.c, s.h, s.w);
+		cnn_errorf(err, c->input_loc, "'input' is [%d, %d, %d] but the %s images are [%d, %d, %d]",
+		           c->input.c, c->input.h, c->input.w, split_names[split], s.c, s.h, s.w);
+		return RUN_BAD_CONFIG;
 	}
 	return 0;
 }

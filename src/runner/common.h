@@ -30,15 +30,21 @@ int run_reserve_blas(int threads, struct cnn_error *err);
  * results should fail before the work, not after. */
 int run_prepare_out_dir(const char *dir, struct cnn_error *err);
 
+/* Returned (instead of -1) where the mistake is the config's or the command
+ * line's: the caller exits with status 2 (CNN_BAD_CONFIG). */
+#define RUN_BAD_CONFIG (-2)
+
 /* The class count and names, from the files when the config does not list
  * them (a folder's subfolders), checked against the last layer's output
  * while c still holds the layers. */
-int run_resolve_classes(struct model_config *c, struct cnn_error *err);
+int run_resolve_classes(struct model_config *c, struct cnn_error *err);   /* 0, -1 or RUN_BAD_CONFIG */
 
 /* Loads one split through the config's data format (path_override, when
  * not NULL, replaces its data.path: eval --data) and checks its sample
- * shape against the config's input, reporting at `input`. Returns 1 for
- * DATA_VAL when the data has no validation files. */
+ * shape against the config's input, reporting at `input`. Returns 0, 1 for
+ * DATA_VAL when the data has no validation files, -1 when loading failed,
+ * or RUN_BAD_CONFIG when the mistake is the config's or the command line's
+ * (status 2: the shapes differ, --data for a format that cannot take it). */
 int run_load_split(const struct model_config *c, enum data_split split, const char *path_override,
                    bool quiet, struct dataset *out, struct cnn_error *err);
 

@@ -64,8 +64,13 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 		status = CNN_BAD_CONFIG;
 		goto out;
 	}
-	if (run_folder_open(dir, &folder, err) || run_load_split(&m.cfg, DATA_TEST, data_path, true, &test, err))
+	if (run_folder_open(dir, &folder, err))
 		goto out;
+	int rc = run_load_split(&m.cfg, DATA_TEST, data_path, true, &test, err);
+	if (rc) {
+		status = rc == RUN_BAD_CONFIG ? CNN_BAD_CONFIG : CNN_FAILED;   /* 2: --data that does not fit */
+		goto out;
+	}
 	if (saved_model_normalize(&m, &test, err) || eval_buffers_init(&b, m.net, err))
 		goto out;
 	if (confusion_init(&cm, m.net->n_classes) ||

@@ -118,12 +118,15 @@ static int load_data(struct run *r, struct cnn_error *err)
 {
 	const struct data_config *d = &r->cfg.data;
 	bool quiet = r->opt->quiet;
-	if (run_resolve_classes(&r->cfg, err) ||
-	    run_load_split(&r->cfg, DATA_TRAIN, NULL, quiet, &r->train, err))
-		return -1;
-	int rc = run_load_split(&r->cfg, DATA_VAL, NULL, quiet, &r->val, err);
-	if (rc < 0 || run_load_split(&r->cfg, DATA_TEST, NULL, quiet, &r->test, err))
-		return -1;
+	int rc = run_resolve_classes(&r->cfg, err), test;
+	if (rc == 0)
+		rc = run_load_split(&r->cfg, DATA_TRAIN, NULL, quiet, &r->train, err);
+	if (rc == 0)
+		rc = run_load_split(&r->cfg, DATA_VAL, NULL, quiet, &r->val, err);
+	if (rc >= 0 && (test = run_load_split(&r->cfg, DATA_TEST, NULL, quiet, &r->test, err)))
+		rc = test;
+	if (rc < 0)
+		return rc == RUN_BAD_CONFIG ? CNN_BAD_CONFIG : -1;
 	/* Mistakes of the config that only the data reveals: status 2, at the key. */
 	if (rc == 0 && d->validation > 0) {
 		cnn_errorf(err, cfg_key_loc(d->map, "validation"), "data: 'validation' holds out "
@@ -528,6 +531,11 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 		if (check_earlier_run(r, opt, err))
 			return CNN_BAD_CONFIG;
 	}
+	/* A missing path is named with where the config said it (status 1, as
+	 * any missing data), before any file is read. */
+	if (cfg_check_paths(r->cfg.data.map, "data", err) ||
+	    (r->cfg.init_from && !opt->resume && cfg_check_paths(cfg_peek(doc->root, "init"), "init", err)))
+		return -1;
 	int rc = load_data(r, err);
 	if (rc)
 		return rc == CNN_BAD_CONFIG ? CNN_BAD_CONFIG : -1;

@@ -34,7 +34,7 @@ expect 2 "dup.yaml:2:1: duplicate key 'name' (first given at line 1, column 1)" 
 expect 2 "empty-layers.yaml:4:9: 'layers' is empty"       -- "$tmp/empty-layers.yaml"
 expect 2 "above limits.memory 10.0 MB"                    -- summary configs/mnist.yaml --set limits.memory=10MB
 expect 2 "dataset held in memory is 55.0 MB of it (the network at batch 8 takes the rest); a smaller train.batch does not change the dataset" -- summary configs/mnist.yaml --set limits.memory=10MB
-expect 1 "none/train-images-idx3-ubyte: not found (also tried .gz); run \`make data\`" -- "$tmp/nodata.yaml" --out "$tmp/out"
+expect 1 "nodata.yaml:2:30: data.path '$tmp/none': no such file or folder; run \`make data\`" -- "$tmp/nodata.yaml" --out "$tmp/out"
 expect 1 "cannot create"                                  -- configs/mnist.yaml --out /proc/cnnrun-cannot-write-here
 expect 0 "total: 1158 parameters"                         -- summary configs/mnist.yaml
 # graphs: what each layer reads, the picture, and a bad reference
@@ -44,6 +44,7 @@ expect 2 "--svg is for summary"                           -- configs/mnist.yaml 
 expect 2 "--svg needs a file name"                        -- summary configs/mnist.yaml --svg
 expect 1 "nope/net.svg"                                   -- summary configs/mnist.yaml --svg "$tmp/nope/net.svg"
 expect 2 "--set: add: unknown input 'b9' (did you mean 'b1'?); inputs are earlier layers' names, 'input' or -1" -- summary configs/resnet-mnist.yaml --set layers.16.inputs.0=b9
+expect 2 "--set: conv: name 'relu1' is the automatic name of layer 2 (relu number 1 in the list" -- summary configs/mnist.yaml --set layers.0.name=relu1
 
 # Checkpoints: a tiny run on a synthetic dataset (blank digits, all "0"),
 # then eval, predict, export and resume on what it saved, good and bad.
@@ -72,7 +73,7 @@ expect 1 "mnist.yaml: not a cnnrun checkpoint (it does not start with \"CNNCKPT\
 expect 1 "flipped.ckpt: corrupted: CRC mismatch (stored"  -- eval "$tmp/flipped.ckpt"
 expect 1 "cut.ckpt: truncated: the header promises"       -- eval "$tmp/cut.ckpt"
 expect 1 "no-such.ckpt"                                   -- eval "$tmp/no-such.ckpt"
-expect 1 "none/t10k-images-idx3-ubyte: not found"         -- eval "$ckpt" --data "$tmp/none" --out "$tmp/eval"
+expect 1 "--data: '$tmp/none': no such file or folder"   -- eval "$ckpt" --data "$tmp/none" --out "$tmp/eval"
 expect 0 "$tmp/blank.pgm: 0 (0."                          -- predict "$ckpt" "$tmp/blank.pgm"
 expect 0 "{\"image\": \"$tmp/blank.pgm\", \"class\": 0, \"top\": [{\"class\": 0, " -- predict "$ckpt" "$tmp/blank.pgm" --json
 expect 1 "small.pgm: the image is 20x20 pixels, the network takes 28x28 (width x height); resize it first" -- predict "$ckpt" "$tmp/small.pgm" "$tmp/blank.pgm"
@@ -94,6 +95,50 @@ expect 2 "last.ckpt: the checkpoint has trained 2 epochs, more than train.epochs
 printf 'name: x\ndata: {dataset: mnist, path: %s/tiny, validation: 20}\ninput: [1, 28, 28]\ninit: {from: %s/w.npz}\nlayers:\n  - {type: conv, filters: 3, kernel_size: 5}\n  - {type: flatten}\n  - {type: dense, units: 10}\noptimizer: {type: adam}\n' "$tmp" "$tmp" >"$tmp/init.yaml"
 expect 1 "w.npz: "                                        -- "$tmp/init.yaml" --out "$tmp/r3"
 expect 2 "init: 'from' must not be empty"                 -- "$tmp/init.yaml" --set init.from=
+
+# Paths: relative to the config file's folder when written in it, to the
+# working directory when given on the command line; run folders record them
+# absolute, so a run resumes and evaluates from any folder.
+expect_in() { # DIR STATUS PATTERN -- ARGS...: expect, run from DIR
+	local dir=$1
+	shift
+	pushd "$dir" >/dev/null || return
+	expect "$@"
+	popd >/dev/null || return
+}
+mkdir -p "$tmp/cfgs" "$tmp/elsewhere"
+sed "s|path: $tmp/tiny|path: ../tiny|" "$tmp/tiny.yaml" >"$tmp/cfgs/rel.yaml"
+sed "s|path: $tmp/tiny|path: nowhere|" "$tmp/tiny.yaml" >"$tmp/cfgs/missing.yaml"
+expect 0 "test accuracy: 1.0000"                          -- "$tmp/cfgs/rel.yaml" --out "$tmp/rel1" --quiet
+expect_in / 0 "test accuracy: 1.0000"                     -- "$tmp/cfgs/rel.yaml" --out "$tmp/rel2" --quiet
+expect_in "$tmp/cfgs" 0 "test accuracy: 1.0000"           -- rel.yaml --out ../rel3 --quiet
+if grep -q "path: $tmp/tiny," "$tmp/rel1/config.yaml"; then passed=$((passed + 1)); else
+	failed=$((failed + 1)); printf 'FAILED: config.yaml does not record the absolute data path:\n%s\n' "$(grep path "$tmp/rel1/config.yaml")"; fi
+expect_in "$tmp/elsewhere" 0 "test accuracy: 1.0000"      -- train "$tmp/rel1/config.yaml" --resume "$tmp/rel1/last.ckpt" --epochs 2 --quiet
+expect_in "$tmp/elsewhere" 0 "test accuracy: 1.0000"      -- eval "$tmp/rel1/last.ckpt" --out "$tmp/rel1-eval"
+expect_in "$tmp" 0 "test accuracy: 1.0000"                -- "$tmp/cfgs/missing.yaml" --set data.path=tiny --out "$tmp/rel4" --quiet
+expect_in "$tmp/elsewhere" 1 "--set: data.path 'tiny' (resolved to $tmp/elsewhere/tiny): no such file or folder" -- "$tmp/cfgs/missing.yaml" --set data.path=tiny --out "$tmp/rel5"
+expect_in / 1 "$tmp/cfgs/missing.yaml:2:30: data.path 'nowhere' (resolved to $tmp/cfgs/nowhere): no such file or folder; run \`make data\`" -- "$tmp/cfgs/missing.yaml" --out "$tmp/rel6"
+expect_in "$tmp/elsewhere" 1 "--data: 'tiny' (resolved to $tmp/elsewhere/tiny): no such file or folder" -- eval "$tmp/rel1/last.ckpt" --data tiny --out "$tmp/rel1-eval"
+expect_in "$tmp" 0 "test accuracy: 1.0000"                -- eval "$tmp/rel1/last.ckpt" --data tiny --out "$tmp/rel1-eval"
+# Configuration and command-line mistakes that only the data reveals: status 2.
+sed "s|data: {dataset: mnist, path: $tmp/tiny, validation: 20}|data: {format: idx, classes: [a, b, c, d, e, f, g, h, i, j], validation: 20, train: {images: tiny/train-images-idx3-ubyte, labels: tiny/train-labels-idx1-ubyte}, test: {images: tiny/t10k-images-idx3-ubyte, labels: tiny/t10k-labels-idx1-ubyte}}|" "$tmp/tiny.yaml" >"$tmp/idx.yaml"
+expect_in / 0 "test accuracy: 1.0000"                     -- "$tmp/idx.yaml" --out "$tmp/idx" --quiet
+expect 2 "--data: this model's config names its test files itself (data.format: idx, data.test.images and data.test.labels), so --data cannot replace them" -- eval "$tmp/idx/last.ckpt" --data "$tmp/tiny" --out "$tmp/idx-eval"
+mkdir "$tmp/tiny20"
+{ printf '\x00\x00\x08\x03'; be32 4; be32 20; be32 20; head -c 1600 /dev/zero; } >"$tmp/tiny20/t10k-images-idx3-ubyte"
+{ printf '\x00\x00\x08\x01'; be32 4; head -c 4 /dev/zero; } >"$tmp/tiny20/t10k-labels-idx1-ubyte"
+expect 2 "last.ckpt:3:8: 'input' is [1, 28, 28] but the test images are [1, 20, 20]" -- eval "$ckpt" --data "$tmp/tiny20" --out "$tmp/eval20"
+expect 2 "--set: data: 'validation' (500) must be smaller than the 200 training images" -- "$tmp/tiny.yaml" --set data.validation=500 --out "$tmp/val500"
+sed "s|, validation: 20}|}|" "$tmp/tiny.yaml" >"$tmp/noval.yaml"
+expect 2 "noval.yaml:2:7: data: 'validation' (5000, the default for format mnist) must be smaller than the 200 training images" -- "$tmp/noval.yaml" --out "$tmp/noval"
+# The shipped configs find the repository's data/mnist from any folder (10
+# training images, so it takes a second; `make data` fetches MNIST).
+if [[ -e data/mnist/train-images-idx3-ubyte || -e data/mnist/train-images-idx3-ubyte.gz ]]; then
+	expect_in / 0 "test accuracy: "                       -- "$src/configs/mnist.yaml" --epochs 1 --set data.validation=59990 --out "$tmp/shipped" --quiet
+else
+	failed=$((failed + 1)); echo "FAILED: data/mnist is missing: run make data"
+fi
 
 # SIGTERM while training: saves last.ckpt, says how to resume, exits 130.
 "$cnnrun" "$tmp/tiny.yaml" --epochs 100000 --out "$tmp/term" --quiet >/dev/null 2>"$tmp/term.err" &

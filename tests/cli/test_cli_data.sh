@@ -31,10 +31,16 @@ rm "$tmp/f/train/dark/3b.ppm"
 mkdir "$tmp/f/test/grey"
 expect 1 "$tmp/f/test/grey: class folder 'grey' is not one of the 2 training classes" -- "$tmp/ok.yaml" --out "$tmp/r"
 cfg "$tmp/missing.yaml" "$tmp/nowhere"
-expect 1 "$tmp/nowhere/train: cannot open the folder: No such file or directory" -- "$tmp/missing.yaml" --out "$tmp/r"
+expect 1 "missing.yaml:2:30: data.path '$tmp/nowhere': no such folder" -- "$tmp/missing.yaml" --out "$tmp/r"
 printf 'f/train/dark/1.ppm 0\nf/train/light/1.ppm 1\nf/train/dark/9.ppm 0\n' >"$tmp/list.txt"
 printf 'name: l\ndata: {format: list, train: %s/list.txt, test: %s/list.txt}\ninput: [3, 4, 4]\nlayers:\n  - {type: flatten}\n  - {type: dense, units: 2}\noptimizer: {type: adam}\n' "$tmp" "$tmp" >"$tmp/list.yaml"
 expect 1 "$tmp/list.txt:3:1: $tmp/f/train/dark/9.ppm: no such file" -- "$tmp/list.yaml" --out "$tmp/r"
 
+# Config mistakes that only the data reveals: status 2, at the config's position.
+printf 'f/train/dark/1.ppm 0\nf/train/dark/2.ppm 0\n' >"$tmp/zeros.txt"
+printf 'name: z\ndata: {format: list, train: zeros.txt, test: zeros.txt}\ninput: [3, 4, 4]\nlayers:\n  - {type: flatten}\n  - {type: dense, units: 2}\noptimizer: {type: adam}\n' >"$tmp/zeros.yaml"
+expect 2 "zeros.yaml:2:7: data: the classes cannot be told from the files; list their names in data.classes" -- "$tmp/zeros.yaml" --out "$tmp/r"
+# list files named relative to the config's folder, from another folder
+expect 0 "test accuracy"                                  -- "$tmp/zeros.yaml" --out "$tmp/z" --set "data.classes=[a, b]" --quiet
 echo "test_cli_data: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -171,16 +171,16 @@ EOF
 	printf 'name: x\nname: y\n' >"$tmp/dup.yaml"
 	expect_failure badconfig 2 "dup.yaml:2:1: duplicate key 'name'" -np 2 "$cnnrun" "$tmp/dup.yaml"
 	sed "s#$tmp/syn#$tmp/none#" "$cfg" >"$tmp/nodata.yaml"
-	expect_failure nodata 1 "none/train-images-idx3-ubyte: not found" -np 2 "$cnnrun" "$tmp/nodata.yaml" \
+	expect_failure nodata 1 "data.path '$tmp/none': no such file or folder" -np 2 "$cnnrun" "$tmp/nodata.yaml" \
 		--out "$tmp/nodata"
 	expect_failure usage 2 "unknown option '--bogus'" -np 2 "$cnnrun" "$cfg" --bogus
 	expect_failure oneprocess 2 "summary runs in one process" -np 2 "$cnnrun" summary "$cfg"
-	# A file only rank 1 lacks: a relative data path from two folders.
+	# A file only rank 1 lacks: a relative data path, beside each rank's own config.
 	mkdir -p "$tmp/a/syn" "$tmp/b"
 	cp "$tmp"/syn/* "$tmp/a/syn/"
 	sed "s#$tmp/syn#syn#" "$cfg" >"$tmp/a/rel.yaml"
 	cp "$tmp/a/rel.yaml" "$tmp/b/rel.yaml"
-	expect_failure rank1 1 "syn/train-images-idx3-ubyte: not found" -np 1 -wdir "$tmp/a" "$cnnrun" rel.yaml \
+	expect_failure rank1 1 "data.path 'syn' (resolved to $tmp/b/syn): no such file or folder" -np 1 -wdir "$tmp/a" "$cnnrun" rel.yaml \
 		--out "$tmp/rel" : -np 1 -wdir "$tmp/b" "$cnnrun" rel.yaml --out "$tmp/rel"
 	[[ ! -e $tmp/rel/last.ckpt ]] && ok || fail "a failed rank 1 left a checkpoint"
 	# A loss that becomes NaN: all ranks stop at the batch one process

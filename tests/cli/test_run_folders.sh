@@ -51,7 +51,7 @@ sum=$(cat run/* | md5sum)
 expect 2 "already holds a run (config.yaml, last.ckpt, best.ckpt" -- other.yaml --out run --quiet
 [[ $(cat run/* | md5sum) == "$sum" ]] && ok || bad "a refused run changed the folder"
 # A run that fails (no data) after --overwrite leaves the earlier run whole.
-expect 1 "not found"                                     -- other.yaml --out run --overwrite --set "data.path=$tmp/none"
+expect 1 "no such file or folder"                        -- other.yaml --out run --overwrite --set "data.path=$tmp/none"
 [[ $(cat run/* | md5sum) == "$sum" ]] && ok || bad "a failed run changed the earlier run's files"
 mkdir -p run/eval && cp run/metrics.json run/eval/
 cp run/best.ckpt old-best.ckpt
