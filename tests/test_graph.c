@@ -278,6 +278,28 @@ static void memory_estimate_is_exact(void **state)
 			assert_true(m.activations == net->arena_floats * f);
 			assert_true(m.backward == (net->gbuf_floats + (size_t)net->batch * net->n_classes) * f);
 			assert_true(m.scratch == net->scratch_floats * f * net->threads);
+			assert_true(m.evaluation > 0);
+			assert_true(m.evaluation == net->eval_ws_floats * f * net->threads);
+			net_free(net);
+			model_config_free(&cfg);
+			cfg_free(&doc);
+			/* an evaluation network: the inference plan's workspaces only */
+			if (bh_build(configs[c], &doc, &cfg, msg, sizeof msg))
+				fail_msg("%s", msg);
+			mem_estimate_eval(cfg.layers, cfg.n_layers, cfg.input, threads, &m);
+			if (net_create_eval(cfg.layers, cfg.n_layers, cfg.input, threads, &net, &err))
+				fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
+			cfg.layers = NULL;
+			cfg.n_layers = 0;
+			assert_null(net->arena);
+			assert_null(net->grads);
+			assert_true(m.params == net->n_params * f);
+			assert_true(m.evaluation == net->eval_ws_floats * f * threads);
+			size_t slots;   /* the slots for eval_batch samples, 64-byte rounded */
+			net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, net->eval_batch, &slots);
+			assert_true(slots >= net->act_plan.per_sample * (size_t)net->eval_batch);
+			assert_true(m.activations == (double)slots * f * threads);
+			assert_true(m.total == m.params + m.evaluation);
 			net_free(net);
 			model_config_free(&cfg);
 			cfg_free(&doc);
