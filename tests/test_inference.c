@@ -58,15 +58,6 @@ static const char graph[] = HEAD
 
 enum { N = 37 };   /* not a multiple of any batch below */
 
-static void fill_inputs(struct net *net, int n, int *labels, uint64_t seed)
-{
-	uint64_t rng = seed;
-	for (size_t i = 0; i < (size_t)n * shape_size(net->input); i++)
-		net->x[i] = test_uniform(&rng, -1, 1);
-	for (int i = 0; i < n; i++)
-		labels[i] = (int)test_uniform(&rng, 0, 10) % 10;
-}
-
 /* A network a few training steps in: weights and batchnorm's running
  * statistics away from their initial values. */
 static struct net *trained(const char *yaml, int threads, int *labels)
@@ -75,10 +66,10 @@ static struct net *trained(const char *yaml, int threads, int *labels)
 	double loss;
 	int correct;
 	for (int step = 0; step < 3; step++) {
-		fill_inputs(net, N, labels, 10 + (uint64_t)step);
+		bh_fill_batch(net, N, labels, 10 + (uint64_t)step);
 		net_train_step(net, labels, N, &loss, &correct);
 	}
-	fill_inputs(net, N, labels, 99);
+	bh_fill_batch(net, N, labels, 99);
 	return net;
 }
 
