@@ -166,7 +166,8 @@ static void batch_does_not_matter(void **state)
 
 /* A chain needs two slots (the input's is reused once the first layer has
  * read it); a residual block keeps its input live across the block, one
- * slot more, and the concat's four inputs one each. */
+ * slot more, and the concat's four inputs one each. In-place layers take
+ * their input's slot. */
 static void plan_slots(void **state)
 {
 	(void)state;
@@ -185,6 +186,18 @@ static void plan_slots(void **state)
 	for (int i = 0; i <= 10; i++)
 		assert_int_not_equal(p->slot[i], p->input_slot);
 	assert_true(p->per_sample < 784 + 4 * 14 * 14 * 10);
+	/* in place: batchnorm and relu on the conv's output, which nothing else
+	 * reads; not where the input has another reader (stem, read by the
+	 * concat too), nor on the network's input (the caller's memory) */
+	assert_int_equal(seq->act_plan.slot[1], seq->act_plan.slot[0]);
+	assert_int_equal(seq->act_plan.slot[2], seq->act_plan.slot[0]);
+	assert_int_not_equal(seq->act_plan.slot[3], seq->act_plan.slot[2]);
+	assert_int_not_equal(p->slot[1], p->slot[0]);
+	assert_int_equal(p->slot[2], p->slot[1]);
+	struct net *first = bh_net(HEAD "  - {type: relu}\n  - {type: flatten}\n  - {type: dense, units: 10}\n",
+	                           1, 1, 1);
+	assert_int_not_equal(first->act_plan.slot[0], first->act_plan.input_slot);
+	net_free(first);
 	net_free(seq);
 	net_free(g);
 }

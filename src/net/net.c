@@ -713,7 +713,8 @@ static float *eval_act(const struct net *net, const struct eval_ws *e, int j)
 }
 
 /* Every layer on `count` (<= e->batch) samples, the first being sample
- * `sample0` of the caller's batch; returns the logits (count, n_classes). */
+ * `sample0` of the caller's batch; returns the logits (count, n_classes).
+ * An in-place layer (net_act_plan) gets y == x. */
 static const float *eval_forward(const struct net *net, const struct eval_ws *e, int count,
                                  int sample0)
 {

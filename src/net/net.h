@@ -53,11 +53,14 @@ void net_grad_plan_free(struct net_grad_plan *p);
  * A slot holds slot_floats[s] floats per sample (the largest activation it
  * ever holds); for a batch of B samples slot s is B * slot_floats[s] floats
  * at B * slot_at[s] in a thread's workspace. A chain needs two slots, and a
- * residual block three: the block's input stays live until its add. */
+ * residual block three: the block's input stays live until its add. An
+ * in-place layer (relu, batchnorm, dropout: layer_ops.inplace) whose input
+ * nobody else reads runs in its input's slot. */
 struct net_act_plan {
 	int n_slots;
 	int input_slot;          /* the input's slot (when evaluation loads it itself) */
-	int *slot;               /* [n_layers]: where layer i's output lives */
+	int *slot;               /* [n_layers]: where layer i's output lives (an in-place
+	                          * layer's: its input's) */
 	size_t *slot_floats;     /* [n_slots] per sample */
 	size_t *slot_at;         /* [n_slots] per-sample offsets: slots end to end */
 	size_t per_sample;       /* floats per sample, all slots */

@@ -94,24 +94,38 @@ void net_act_plan_free(struct net_act_plan *p)
 	memset(p, 0, sizeof *p);
 }
 
+/* Whether layer i runs in its input's memory: an in-place layer whose one
+ * input is another layer's output that nothing else reads (never the
+ * network's input, which may be the caller's). */
+static bool runs_in_place(struct layer *const *layers, int i, const int *readers)
+{
+	const struct layer *l = layers[i];
+	int from = layer_input(l, i, 0);
+	return l->ops->inplace && layer_n_inputs(l) == 1 && from != LAYER_INPUT_NET && readers[1 + from] == 1;
+}
+
 /* Walks the layers in forward order, as evaluation runs them. The input
  * takes the first slot; each layer's output takes the lowest slot that holds
  * nothing live (its own inputs are live while it runs), and a slot grows to
  * the largest activation it ever holds. After layer i, every activation
  * whose last reader is i is dead and its slot free for the next output. The
- * last layer's output (the logits) is never freed. */
+ * last layer's output (the logits) is never freed. An in-place layer
+ * (layer_ops.inplace) whose input nobody else reads takes over its input's
+ * slot and runs there (y == x). */
 int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
                   struct net_act_plan *p, struct cnn_error *err)
 {
 	memset(p, 0, sizeof *p);
 	size_t n = (size_t)n_layers;
 	int *last = malloc((n + 1) * sizeof *last);          /* [1 + n]: [0] the input's */
+	int *readers = calloc(n + 1, sizeof *readers);       /* [1 + n] */
 	bool *busy = calloc(n + 2, sizeof *busy);            /* at most one slot per activation */
 	p->slot = malloc(n * sizeof *p->slot);
 	p->slot_floats = calloc(n + 2, sizeof *p->slot_floats);
 	p->slot_at = calloc(n + 2, sizeof *p->slot_at);
-	if (!last || !busy || !p->slot || !p->slot_floats || !p->slot_at) {
+	if (!last || !readers || !busy || !p->slot || !p->slot_floats || !p->slot_at) {
 		free(last);
+		free(readers);
 		free(busy);
 		net_act_plan_free(p);
 		return cnn_errorf_plain(err, "out of memory");
@@ -119,8 +133,10 @@ int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
 	for (int j = 0; j <= n_layers; j++)
 		last[j] = -1;
 	for (int i = 0; i < n_layers; i++)
-		for (int k = 0; k < layer_n_inputs(layers[i]); k++)
+		for (int k = 0; k < layer_n_inputs(layers[i]); k++) {
 			last[1 + layer_input(layers[i], i, k)] = i;
+			readers[1 + layer_input(layers[i], i, k)]++;
+		}
 	last[n_layers] = n_layers;   /* the logits outlive every layer */
 
 	p->input_slot = take_slot(busy, &p->n_slots);
@@ -128,6 +144,11 @@ int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
 	for (int i = 0; i < n_layers; i++) {
 		const struct layer *l = layers[i];
 		size_t out = shape_size(l->out), touched = out;
+		if (runs_in_place(layers, i, readers)) {
+			/* the input's slot becomes this output's: nothing to free */
+			p->slot[i] = p->slot[layer_input(l, i, 0)];
+			continue;
+		}
 		int s = p->slot[i] = take_slot(busy, &p->n_slots);
 		if (out > p->slot_floats[s])
 			p->slot_floats[s] = out;
@@ -148,6 +169,7 @@ int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
 		p->per_sample += p->slot_floats[s];
 	}
 	free(last);
+	free(readers);
 	free(busy);
 	return 0;
 }
