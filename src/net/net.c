@@ -769,7 +769,7 @@ static void eval_planned(struct net *net, const struct net_input *in, const floa
                          int *fill_labels, const int *labels, int n, double *loss_sum, int *pred,
                          float *probs)
 {
-	CNN_ASSERT(n > 0 && net->eval_ws);
+	CNN_ASSERT(n > 0 && net->eval_ws && (in || x));
 	const struct chunk_plan p = plan_chunks(net, n);
 	int threads = p.local;
 	size_t scratch_at;
