@@ -71,7 +71,7 @@ void mem_estimate(struct layer *const *layers, int n_layers, struct shape input,
 	out->scratch = scratch * f * threads;
 	/* evaluation's workspaces, on the threads net_create keeps */
 	out->evaluation = eval_floats(layers, n_layers, input, NULL, NULL) * f *
-	                  (threads < batch ? threads : batch);
+	                  (threads < batch ? threads : batch) + NET_EVAL_STEP * sizeof(double);
 	out->data = data_bytes;
 	out->total = out->params + out->grads + out->optimizer + out->activations +
 	             out->backward + out->scratch + out->evaluation + out->data;
@@ -86,7 +86,8 @@ void mem_estimate_eval(struct layer *const *layers, int n_layers, struct shape i
 	memset(out, 0, sizeof *out);
 	out->largest_layer = train.largest_layer;
 	out->params = train.params;
-	out->evaluation = eval_floats(layers, n_layers, input, &acts, &scratch) * sizeof(float) * threads;
+	out->evaluation = eval_floats(layers, n_layers, input, &acts, &scratch) * sizeof(float) * threads +
+	                  NET_EVAL_STEP * sizeof(double);   /* and each sample's loss */
 	out->activations = acts * sizeof(float) * threads;
 	out->scratch = scratch * sizeof(float) * threads;
 	out->total = out->params + out->evaluation;

@@ -13,7 +13,8 @@ struct mem_estimate {
 	double activations;   /* input and every layer's output for a batch */
 	double backward;      /* the activation gradients' slots (net_plan_grads) and dlogits */
 	double scratch;       /* one per thread */
-	double evaluation;    /* the inference plan's workspaces, one per thread (net_act_plan) */
+	double evaluation;    /* the inference plan's workspaces, one per thread (net_act_plan),
+	                       * and the per-sample losses of one evaluation call */
 	double data;          /* the dataset, as bytes */
 	double total;
 	int largest_layer;    /* the layer with the largest output (-1: the input) */

@@ -45,6 +45,7 @@ void net_free(struct net *net)
 		for (int t = 0; t < net->threads; t++)
 			free(net->eval_ws[t]);
 	free(net->eval_ws);
+	free(net->eval_losses);
 	net_act_plan_free(&net->act_plan);
 	free(net);
 }
@@ -172,7 +173,7 @@ static int plan_stats(struct net *net, struct cnn_error *err)
 }
 
 /* The inference plan and, with `alloc`, one evaluation workspace per
- * thread (net->threads of them) and the per-thread loss sums. */
+ * thread (net->threads of them) and the per-sample losses of a call. */
 static int plan_eval(struct net *net, bool alloc, struct cnn_error *err)
 {
 	if (net_plan_acts(net->layers, net->n_layers, net->input, &net->act_plan, err))
@@ -184,9 +185,8 @@ static int plan_eval(struct net *net, bool alloc, struct cnn_error *err)
 	net->eval_ws_floats = net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan,
 	                                         net->eval_batch, &at);
 	net->eval_ws = calloc((size_t)net->threads, sizeof *net->eval_ws);
-	if (!net->thread_loss)
-		net->thread_loss = calloc((size_t)net->threads, sizeof *net->thread_loss);
-	if (!net->eval_ws || !net->thread_loss)
+	net->eval_losses = calloc(NET_EVAL_STEP, sizeof *net->eval_losses);
+	if (!net->eval_ws || !net->eval_losses)
 		return cnn_errorf_plain(err, "out of memory");
 	for (int t = 0; t < net->threads; t++)
 		if (!(net->eval_ws[t] = alloc_floats(net->eval_ws_floats)))
@@ -627,12 +627,12 @@ void net_train_step_from(struct net *net, const struct net_input *in, int *label
  * reaches every rank: each rank's samples are one contiguous run of the
  * batch, so labels, predictions and probabilities are gathered in place. */
 static void gather_eval(struct net *net, const struct chunk_plan *p, int n, int *fill_labels,
-                        int *pred, float *probs)
+                        int *pred, float *probs, double *losses)
 {
 	const struct dist *d = net->dist;
-	size_t sizes[3] = { sizeof(int), sizeof(int), (size_t)net->n_classes * sizeof(float) };
-	void *bufs[3] = { fill_labels, pred, probs };
-	for (int b = 0; b < 3; b++) {
+	size_t sizes[4] = { sizeof(int), sizeof(int), (size_t)net->n_classes * sizeof(float), sizeof(double) };
+	void *bufs[4] = { fill_labels, pred, probs, losses };
+	for (int b = 0; b < 4; b++) {
 		if (!bufs[b])
 			continue;
 		for (int r = 0; r <= d->size; r++) {
@@ -654,7 +654,7 @@ static void eval_gather(struct net *net, const struct chunk_plan *p, int n, int 
 	if (dist_parallel(net->dist)) {
 		int correct;   /* not counted here: the caller compares pred and labels */
 		gather_chunk_sums(net, p, loss_sum, &correct);
-		gather_eval(net, p, n, fill_labels, pred, probs);
+		gather_eval(net, p, n, fill_labels, pred, probs, NULL);
 		return;
 	}
 	*loss_sum = 0;
@@ -737,39 +737,40 @@ static const float *eval_forward(const struct net *net, const struct eval_ws *e,
 }
 
 /* Samples [start, end) on one thread, e->batch at a time: loaded by `in`
- * (or read from x), run, and their loss, predictions and probabilities
- * written at their place in the batch. The loss is summed one sample at a
- * time in sample order, so the sum does not depend on e->batch: the same
- * additions as one softmax_xent call over [start, end). */
-static double eval_range(const struct net *net, struct eval_ws *e, const struct net_input *in,
-                         int t, const float *x, int *fill_labels, const int *labels, int start,
-                         int end, int *pred, float *probs)
+ * (or read from x), run, and their loss (into losses, may be NULL),
+ * predictions and probabilities written at their place in the batch. */
+static void eval_range(const struct net *net, struct eval_ws *e, const struct net_input *in,
+                       int t, const float *x, int *fill_labels, const int *labels, int start,
+                       int end, double *losses, int *pred, float *probs)
 {
 	static const int no_label = 0;
 	size_t k = (size_t)net->n_classes, in_size = shape_size(net->input);
-	double loss = 0;
 	for (int b = start; b < end; b += e->batch) {
 		int count = end - b < e->batch ? end - b : e->batch;
 		e->x = x ? x + (size_t)b * in_size : NULL;
 		if (in)
 			in->fill(in->ctx, t, b, count, eval_act(net, e, LAYER_INPUT_NET), fill_labels + b);
 		const float *z = eval_forward(net, e, count, b);
-		for (int j = 0; j < count; j++)
-			loss += softmax_xent(z + (size_t)j * k, labels ? labels + b + j : &no_label, 1,
-			                     net->n_classes, 1.0f, NULL, pred ? pred + b + j : NULL,
-			                     probs ? probs + (size_t)(b + j) * k : NULL, NULL);
+		for (int j = 0; j < count; j++) {
+			double loss = softmax_xent(z + (size_t)j * k, labels ? labels + b + j : &no_label, 1,
+			                           net->n_classes, 1.0f, NULL, pred ? pred + b + j : NULL,
+			                           probs ? probs + (size_t)(b + j) * k : NULL, NULL);
+			if (losses)
+				losses[b + j] = loss;
+		}
 	}
-	return loss;
 }
 
 /* net_eval_from's (and an evaluation network's net_eval's) forward: each
  * thread its chunk (as training splits a batch, across ranks too) in its
- * own workspace. */
+ * own workspace. Each sample's loss is kept (across ranks, gathered) and
+ * summed in sample order, so the sum does not depend on how the samples
+ * were shared among threads and ranks, nor on eval_batch. */
 static void eval_planned(struct net *net, const struct net_input *in, const float *x,
                          int *fill_labels, const int *labels, int n, double *loss_sum, int *pred,
                          float *probs)
 {
-	CNN_ASSERT(n > 0 && net->eval_ws && (in || x));
+	CNN_ASSERT(n > 0 && n <= NET_EVAL_STEP && net->eval_ws && (in || x));
 	const struct chunk_plan p = plan_chunks(net, n);
 	int threads = p.local;
 	size_t scratch_at;
@@ -780,10 +781,14 @@ static void eval_planned(struct net *net, const struct net_input *in, const floa
 		chunk_of(n, p.first + t, p.chunks, &start, &end);
 		struct eval_ws e = { net->eval_ws[t], net->eval_batch, scratch_at, NULL };
 		if (t < threads)
-			net->thread_loss[t] = eval_range(net, &e, in, t, x, fill_labels, labels, start, end,
-			                                 pred, probs);
+			eval_range(net, &e, in, t, x, fill_labels, labels, start, end, net->eval_losses,
+			           pred, probs);
 	}
-	eval_gather(net, &p, n, fill_labels, loss_sum, pred, probs);
+	if (dist_parallel(net->dist))
+		gather_eval(net, &p, n, fill_labels, pred, probs, net->eval_losses);
+	*loss_sum = 0;
+	for (int i = 0; i < n; i++)
+		*loss_sum += net->eval_losses[i];
 }
 
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs)
@@ -802,9 +807,8 @@ void net_eval_from(struct net *net, const struct net_input *in, int *labels, int
 
 int net_eval_step(const struct net *net)
 {
-	int ranks = dist_parallel(net->dist) ? net->dist->size : 1;
-	long step = (long)ranks * net->threads * net->eval_batch;
-	return step < (1 << 20) ? (int)step : 1 << 20;
+	(void)net;
+	return NET_EVAL_STEP;
 }
 
 /* The rest of net_create_model and net_create_eval: parameters and the
@@ -875,7 +879,7 @@ int net_predict_batch(const struct net *net, const float *x, int n, float *probs
 			int t = omp_get_thread_num(), start, end;
 			chunk_of(n, t, threads, &start, &end);
 			struct eval_ws e = { ws[t], batch, scratch_at, NULL };
-			(void)eval_range(net, &e, NULL, t, x, NULL, NULL, start, end, NULL, probs);
+			eval_range(net, &e, NULL, t, x, NULL, NULL, start, end, NULL, NULL, probs);
 		}
 	}
 	for (int t = 0; ws && t < threads; t++)

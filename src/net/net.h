@@ -112,6 +112,7 @@ struct net {
 	int eval_batch;
 	float **eval_ws;         /* [threads] (eval_ws_floats); NULL for net_create_model */
 	size_t eval_ws_floats;
+	double *eval_losses;     /* (NET_EVAL_STEP): a call's loss per sample */
 	/* Floats allocated, for the test that holds mem_estimate to them. */
 	size_t arena_floats, gbuf_floats, scratch_floats;
 	float *dlogits;          /* (batch, n_classes) */
@@ -194,8 +195,12 @@ struct net_input {
 /* net_train_step and net_eval with the batch loaded by `in` (see above);
  * labels[0..n) is filled by it and read back after. net_eval_from runs the
  * inference plan (each thread loads and runs its share eval_batch samples
- * at a time), takes any n, and gives net_eval's bits; net_eval_step says
- * how many samples a call should get to keep every thread busy. */
+ * at a time), takes n <= NET_EVAL_STEP, and gives net_eval's predictions
+ * and probabilities bit for bit; its loss is summed sample by sample in
+ * order, so it is the same for any thread count, rank count or machine.
+ * net_eval_step: the samples a runner should hand each call, NET_EVAL_STEP
+ * everywhere (every rank must pass the same n). */
+#define NET_EVAL_STEP 4096
 void net_train_step_from(struct net *net, const struct net_input *in, int *labels, int n,
                          double *loss_sum, int *correct);
 void net_eval_from(struct net *net, const struct net_input *in, int *labels, int n,
