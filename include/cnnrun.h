@@ -15,7 +15,8 @@
  * Threads: a loaded model is only read by cnn_model_predict*, which keeps
  * its working memory per call, so any number of threads may predict with
  * one model at once. Loading and freeing are not concurrent with uses of
- * the same model.
+ * the same model. A call on n images shares them among OpenMP's threads
+ * (OMP_NUM_THREADS; 1 keeps each call on the calling thread).
  *
  * The library never exits the process, never prints, and changes no
  * process-wide state (no thread-count or affinity settings). Every

@@ -23,6 +23,9 @@ static const struct help_entry commands[] = {
 	{ "export CKPT --onnx FILE", "the model as ONNX (opset 13)" },
 	{ "export CKPT --c DIR [--prefix NAME] [--int8]",
 	  "standalone C99 source NAME.h and NAME.c (float,\nor int8 quantised), with its memory footprint" },
+	{ "bench CONFIG|CKPT [--threads N] [--batch N] [--seconds S]",
+	  "inference speed: images/s at N images per thread\n(default: what fits the L2 cache), batch-1 latency\n"
+	  "(median, p90) and the memory of the inference plan;\none key: value per line (a config: random weights)" },
 	{ "report RUN_DIR", "rebuild RUN_DIR/report.md and its pictures" },
 	{ "compare RUN_DIR... [--out FILE]",
 	  "compare runs: a table, and their validation\naccuracy curves in FILE (default compare.svg)" },

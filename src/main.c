@@ -260,6 +260,50 @@ static int run_model_command(int argc, char **argv)
 	return status;
 }
 
+/* A positive whole number or (seconds) a positive decimal, below `max`. */
+static bool positive(const char *s, bool decimal, double max, double *v)
+{
+	char *end;
+	*v = strtod(s, &end);
+	return end != s && !*end && *v > 0 && *v <= max && (decimal || *v == (double)(long)*v);
+}
+
+/* `bench CONFIG|CKPT [--threads N] [--batch N] [--seconds S]`. argv[0] is
+ * the command. */
+static int bench_command(int argc, char **argv)
+{
+	static const char *const flags[] = { "--threads", "--batch", "--seconds" };
+	static const char *const needs[] = { "a number of threads >= 1", "a number of images >= 1",
+	                                     "a number of seconds > 0" };
+	double v[3] = { 0, 0, 2 }, max[3] = { 4096, 65536, 3600 };
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		int f = 0;
+		while (f < 3 && !is_flag(argv[i], flags[f]))
+			f++;
+		if (f < 3) {
+			const char *val = flag_value(argc, argv, &i, flags[f]);
+			if (!val || !positive(val, f == 2, max[f], &v[f]))
+				return usage_error(f == 0 ? "--threads needs %s" : f == 1 ? "--batch needs %s"
+				                   : "--seconds needs %s", needs[f]);
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return usage_error("unknown option '%s'", argv[i]);
+		} else if (path) {
+			return usage_error("unexpected argument '%s'", argv[i]);
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path)
+		return usage_error("%s: missing CONFIG or CKPT", argv[0]);
+	struct cnn_error err = { 0 };
+	struct bench_options o = { (int)v[0], (int)v[1], v[2] };
+	int status = run_bench(path, &o, stdout, &err);
+	if (status != CNN_OK)
+		print_error(&err);
+	return status;
+}
+
 /* OpenBLAS starts its own threads before main, and each maps a work buffer
  * that, under an address-space limit (ulimit -v), it retries forever when
  * the mmap fails: the process spins and then hangs at exit. cnnrun calls
@@ -284,7 +328,8 @@ static void without_blas_threads(char **argv)
  * divides its work among them. */
 static bool is_one_process_command(const char *arg)
 {
-	static const char *const commands[] = { "summary", "report", "compare", "eval", "predict", "export" };
+	static const char *const commands[] = { "summary", "report", "compare", "eval", "predict", "export",
+	                                        "bench" };
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (!strcmp(arg, commands[i]))
 			return true;
@@ -326,6 +371,8 @@ int main(int argc, char **argv)
 		return run_folders_command(argc - 1, argv + 1);
 	if (argc > 1 && (!strcmp(argv[1], "eval") || !strcmp(argv[1], "predict") || !strcmp(argv[1], "export")))
 		return run_model_command(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "bench"))
+		return bench_command(argc - 1, argv + 1);
 	if ((status = parse_args(argc, argv, &cli)) != CNN_OK)
 		goto out;
 	/* Under mpirun or srun: join the other ranks (docs/distributed.md). */

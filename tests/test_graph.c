@@ -137,15 +137,6 @@ static const char sequential[] = HEAD
 	"  - {type: flatten}\n"
 	"  - {type: dense, units: 10}\n";
 
-static void fill_batch(struct net *net, int n, int *labels, uint64_t seed)
-{
-	uint64_t rng = seed;
-	for (size_t i = 0; i < (size_t)n * shape_size(net->input); i++)
-		net->x[i] = test_uniform(&rng, -1, 1);
-	for (int i = 0; i < n; i++)
-		labels[i] = (int)test_uniform(&rng, 0, 10) % 10;
-}
-
 static double mean_loss(struct net *net, const int *labels, int n)
 {
 	double loss;
@@ -164,7 +155,7 @@ static void check_net_gradient(const char *yaml)
 	int labels[n];
 	double loss;
 	int correct;
-	fill_batch(net, n, labels, 3);
+	bh_fill_batch(net, n, labels, 3);
 	net_train_step(net, labels, n, &loss, &correct);
 	float *g = malloc(net->n_params * sizeof *g);
 	assert_non_null(g);
@@ -278,6 +269,29 @@ static void memory_estimate_is_exact(void **state)
 			assert_true(m.activations == net->arena_floats * f);
 			assert_true(m.backward == (net->gbuf_floats + (size_t)net->batch * net->n_classes) * f);
 			assert_true(m.scratch == net->scratch_floats * f * net->threads);
+			assert_true(m.evaluation > 0);
+			assert_true(m.evaluation == net->eval_ws_floats * f * net->threads +
+			            NET_EVAL_STEP * sizeof(double));
+			net_free(net);
+			model_config_free(&cfg);
+			cfg_free(&doc);
+			/* an evaluation network: the inference plan's workspaces only */
+			if (bh_build(configs[c], &doc, &cfg, msg, sizeof msg))
+				fail_msg("%s", msg);
+			mem_estimate_eval(cfg.layers, cfg.n_layers, cfg.input, threads, &m);
+			if (net_create_eval(cfg.layers, cfg.n_layers, cfg.input, threads, &net, &err))
+				fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
+			cfg.layers = NULL;
+			cfg.n_layers = 0;
+			assert_null(net->arena);
+			assert_null(net->grads);
+			assert_true(m.params == net->n_params * f);
+			assert_true(m.evaluation == net->eval_ws_floats * f * threads + NET_EVAL_STEP * sizeof(double));
+			size_t slots;   /* the slots for eval_batch samples, 64-byte rounded */
+			net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, net->eval_batch, &slots);
+			assert_true(slots >= net->act_plan.per_sample * (size_t)net->eval_batch);
+			assert_true(m.activations == (double)slots * f * threads);
+			assert_true(m.total == m.params + m.evaluation);
 			net_free(net);
 			model_config_free(&cfg);
 			cfg_free(&doc);
@@ -317,7 +331,7 @@ static float *train(const char *yaml, int threads, int steps, size_t *n_params)
 	for (int s = 0; s < steps; s++) {
 		double loss;
 		int correct;
-		fill_batch(net, n, labels, 100 + (uint64_t)s);
+		bh_fill_batch(net, n, labels, 100 + (uint64_t)s);
 		net_train_step(net, labels, n, &loss, &correct);
 		optim_step(&opt, net->params, net->grads);
 	}
@@ -365,8 +379,8 @@ static void one_and_two_threads_agree(void **state)
 	double l1, l2;
 	int c1, c2;
 	assert_memory_equal(one->params, two->params, one->n_params * sizeof(float));
-	fill_batch(one, n, labels, 9);
-	fill_batch(two, n, labels, 9);
+	bh_fill_batch(one, n, labels, 9);
+	bh_fill_batch(two, n, labels, 9);
 	net_eval(one, labels, n, &l1, NULL, p1);
 	net_eval(two, labels, n, &l2, NULL, p2);
 	close_to(p1, p2, n * 10, 1e-5, "probabilities");

@@ -2,10 +2,10 @@
  *
  * A cnn_model is a network made by net_create_model (parameters only) and
  * what the checkpoint's config says about its input. Predictions run
- * net_infer on the calling thread with memory allocated per call, so the
- * model itself is only read: that is what makes one model usable from
- * several threads, and why nothing process-wide (OpenBLAS's threads, CPU
- * affinity) is set here. */
+ * net_predict, the inference plan on every OpenMP thread, with memory
+ * allocated per call, so the model itself is only read: that is what makes
+ * one model usable from several threads, and why nothing process-wide
+ * (OpenBLAS's threads, CPU affinity) is set here. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +18,9 @@
 #include "net/net.h"
 #include "net/net_checkpoint.h"
 
-/* Images run through the layers together: enough for the matrix products
- * to be efficient, few enough that the per-call memory stays small. */
-#define PREDICT_CHUNK 64
-/* ... and never more than this many floats of workspace for one chunk. */
-#define PREDICT_WS_FLOATS ((size_t)4 << 20)
+/* Raw pixels are scaled this many images at a time, each group then run
+ * on every thread, so the scaled copy stays small whatever n is. */
+#define PREDICT_RAW_GROUP 4096
 
 struct cnn_model {
 	struct net *net;       /* parameters only (net_create_model) */
@@ -197,8 +195,8 @@ const char *cnn_model_name(const cnn_model *m)
 	return m ? m->name : NULL;
 }
 
-/* Runs the n images in chunks; raw: x holds pixels, scaled into `scaled`
- * chunk by chunk first. */
+/* Runs the n images through net_predict; raw: x holds pixels, scaled
+ * into `scaled` group by group first. */
 static cnn_status predict(const cnn_model *m, const float *x, int n, float *probs, int raw)
 {
 	if (!m || n < 0 || (n > 0 && (!x || !probs)))
@@ -208,36 +206,28 @@ static cnn_status predict(const cnn_model *m, const float *x, int n, float *prob
 	if (n == 0)
 		return CNN_SUCCESS;
 	const struct net *net = m->net;
+	struct cnn_error err;
+	if (!raw)
+		return net_predict(net, x, n, probs, 0, &err) ? CNN_ERR_MEMORY : CNN_SUCCESS;
 	size_t in = shape_size(net->input), k = (size_t)net->n_classes;
-	size_t per_image = net_infer_floats(net, 1);
-	int chunk = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
-	while (chunk > 1 && (size_t)chunk * per_image > PREDICT_WS_FLOATS)
-		chunk /= 2;
-	float *ws = malloc(net_infer_floats(net, chunk) * sizeof *ws);          /* see net_infer */
-	float **acts = malloc((size_t)net->n_layers * sizeof *acts);
-	float *scaled = raw ? malloc((size_t)chunk * in * sizeof *scaled) : NULL; /* (chunk, c, h, w) */
-	cnn_status status = CNN_ERR_MEMORY;
-	if (!ws || !acts || (raw && !scaled))
-		goto out;
-	for (int start = 0; start < n; start += chunk) {
-		int count = n - start < chunk ? n - start : chunk;
+	int group = n < PREDICT_RAW_GROUP ? n : PREDICT_RAW_GROUP;
+	float *scaled = malloc((size_t)group * in * sizeof *scaled); /* (group, c, h, w) */
+	if (!scaled)
+		return CNN_ERR_MEMORY;
+	cnn_status status = CNN_SUCCESS;
+	size_t plane = (size_t)net->input.h * (size_t)net->input.w;
+	for (int start = 0; start < n && status == CNN_SUCCESS; start += group) {
+		int count = n - start < group ? n - start : group;
 		const float *src = x + (size_t)start * in;
-		if (raw) {
-			/* through double, as dataset_batch scales a pixel byte */
-			size_t plane = (size_t)net->input.h * (size_t)net->input.w;
-			for (size_t j = 0; j < (size_t)count * in; j++) {
-				size_t c = j / plane % (size_t)net->input.c;
-				scaled[j] = (float)((double)src[j] * m->scale[c] + m->offset[c]);
-			}
-			src = scaled;
+		/* through double, as dataset_batch scales a pixel byte */
+		for (size_t j = 0; j < (size_t)count * in; j++) {
+			size_t c = j / plane % (size_t)net->input.c;
+			scaled[j] = (float)((double)src[j] * m->scale[c] + m->offset[c]);
 		}
-		net_infer(net, src, count, probs + (size_t)start * k, ws, acts);
+		if (net_predict(net, scaled, count, probs + (size_t)start * k, 0, &err))
+			status = CNN_ERR_MEMORY;
 	}
-	status = CNN_SUCCESS;
-out:
 	free(scaled);
-	free(acts);
-	free(ws);
 	return status;
 }
 

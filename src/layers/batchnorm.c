@@ -256,6 +256,7 @@ static const struct layer_ops batchnorm_ops = {
 	.after_step = batchnorm_after_step,
 	.destroy = batchnorm_destroy,
 	.attrs = batchnorm_attrs,
+	.inplace = true,
 };
 
 int batchnorm_create(struct cfg_node *args, struct shape in, struct layer **out,

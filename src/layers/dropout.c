@@ -115,6 +115,7 @@ static const struct layer_ops dropout_ops = {
 	.dx_density = dropout_dx_density,
 	.describe = dropout_describe,
 	.destroy = dropout_destroy,
+	.inplace = true,
 };
 
 int dropout_create(struct cfg_node *args, struct shape in, struct layer **out,

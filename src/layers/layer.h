@@ -121,6 +121,12 @@ struct layer_ops {
 	/* Fills the settings an exporter needs (struct layer_attrs). NULL: the
 	 * type has none beyond its shapes (relu, flatten, dense, ...). */
 	void (*attrs)(const struct layer *l, struct layer_attrs *a);
+
+	/* For evaluation's plan (net_plan_acts): forward in evaluation may run
+	 * with y == x (each output element depends on its own input element
+	 * alone: relu, batchnorm and dropout in evaluation), so the plan gives
+	 * the layer its input's memory when nothing else reads that input. */
+	bool inplace;
 };
 
 /* The most inputs a layer may read (an Inception block concatenates 4). */

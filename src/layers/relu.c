@@ -54,6 +54,7 @@ static const struct layer_ops relu_ops = {
 	.backward = relu_backward,
 	.dx_density = relu_dx_density,
 	.destroy = layer_free_plain,
+	.inplace = true,
 };
 
 int relu_create(struct cfg_node *args, struct shape in, struct layer **out,

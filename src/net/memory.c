@@ -8,6 +8,28 @@
 #include "net/memory.h"
 #include "net/net.h"
 
+/* Floats of one thread's evaluation workspace (net_act_plan at its
+ * eval_batch), as net_create and net_create_eval allocate it; of which
+ * activations and scratch (may be NULL). 0 if the plan cannot be made. */
+static double eval_floats(struct layer *const *layers, int n_layers, struct shape input,
+                          double *acts, double *scratch)
+{
+	struct net_act_plan plan;
+	struct cnn_error ignored;
+	size_t at, total = 0;
+	if (n_layers > 0 && net_plan_acts(layers, n_layers, input, &plan, &ignored) == 0) {
+		total = net_eval_ws_floats(layers, n_layers, &plan, net_eval_batch_for(&plan), &at);
+		net_act_plan_free(&plan);
+	} else {
+		at = 0;
+	}
+	if (acts)
+		*acts = (double)at;
+	if (scratch)
+		*scratch = (double)(total - at);
+	return (double)total;
+}
+
 void mem_estimate(struct layer *const *layers, int n_layers, struct shape input, int batch,
                   int threads, int optimizer_states, double data_bytes, struct mem_estimate *out)
 {
@@ -47,9 +69,28 @@ void mem_estimate(struct layer *const *layers, int n_layers, struct shape input,
 	out->activations = acts * f * batch;
 	out->backward = (slots * widest + n_classes) * f * batch;   /* gbuf and dlogits */
 	out->scratch = scratch * f * threads;
+	/* evaluation's workspaces, on the threads net_create keeps */
+	out->evaluation = eval_floats(layers, n_layers, input, NULL, NULL) * f *
+	                  (threads < batch ? threads : batch) + NET_EVAL_STEP * sizeof(double);
 	out->data = data_bytes;
 	out->total = out->params + out->grads + out->optimizer + out->activations +
-	             out->backward + out->scratch + out->data;
+	             out->backward + out->scratch + out->evaluation + out->data;
+}
+
+void mem_estimate_eval(struct layer *const *layers, int n_layers, struct shape input, int threads,
+                       struct mem_estimate *out)
+{
+	double acts, scratch;
+	struct mem_estimate train;
+	mem_estimate(layers, n_layers, input, 1, 1, 0, 0, &train);
+	memset(out, 0, sizeof *out);
+	out->largest_layer = train.largest_layer;
+	out->params = train.params;
+	out->evaluation = eval_floats(layers, n_layers, input, &acts, &scratch) * sizeof(float) * threads +
+	                  NET_EVAL_STEP * sizeof(double);   /* and each sample's loss */
+	out->activations = acts * sizeof(float) * threads;
+	out->scratch = scratch * sizeof(float) * threads;
+	out->total = out->params + out->evaluation;
 }
 
 double mem_physical(void)

@@ -13,6 +13,8 @@ struct mem_estimate {
 	double activations;   /* input and every layer's output for a batch */
 	double backward;      /* the activation gradients' slots (net_plan_grads) and dlogits */
 	double scratch;       /* one per thread */
+	double evaluation;    /* the inference plan's workspaces, one per thread (net_act_plan),
+	                       * and the per-sample losses of one evaluation call */
 	double data;          /* the dataset, as bytes */
 	double total;
 	int largest_layer;    /* the layer with the largest output (-1: the input) */
@@ -21,6 +23,13 @@ struct mem_estimate {
 /* Doubles, so absurd configs cannot overflow the arithmetic itself. */
 void mem_estimate(struct layer *const *layers, int n_layers, struct shape input, int batch,
                   int threads, int optimizer_states, double data_bytes, struct mem_estimate *out);
+
+/* The same for an evaluation network (net_create_eval) on `threads`
+ * threads: params, and in `evaluation` the inference workspaces (their
+ * activations also in `activations`, their scratch in `scratch`); nothing
+ * for training. */
+void mem_estimate_eval(struct layer *const *layers, int n_layers, struct shape input, int threads,
+                       struct mem_estimate *out);
 
 /* Physical memory of this machine in bytes (0 if unknown). */
 double mem_physical(void);

@@ -41,6 +41,12 @@ void net_free(struct net *net)
 	free(net->dist_stats);
 	free(net->dist_rows);
 	free(net->dist_offsets);
+	if (net->eval_ws)
+		for (int t = 0; t < net->threads; t++)
+			free(net->eval_ws[t]);
+	free(net->eval_ws);
+	free(net->eval_losses);
+	net_act_plan_free(&net->act_plan);
 	free(net);
 }
 
@@ -166,6 +172,28 @@ static int plan_stats(struct net *net, struct cnn_error *err)
 	return 0;
 }
 
+/* The inference plan and, with `alloc`, one evaluation workspace per
+ * thread (net->threads of them) and the per-sample losses of a call. */
+static int plan_eval(struct net *net, bool alloc, struct cnn_error *err)
+{
+	if (net_plan_acts(net->layers, net->n_layers, net->input, &net->act_plan, err))
+		return -1;
+	net->eval_batch = net_eval_batch_for(&net->act_plan);
+	if (!alloc)
+		return 0;
+	size_t at;
+	net->eval_ws_floats = net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan,
+	                                         net->eval_batch, &at);
+	net->eval_ws = calloc((size_t)net->threads, sizeof *net->eval_ws);
+	net->eval_losses = calloc(NET_EVAL_STEP, sizeof *net->eval_losses);
+	if (!net->eval_ws || !net->eval_losses)
+		return cnn_errorf_plain(err, "out of memory");
+	for (int t = 0; t < net->threads; t++)
+		if (!(net->eval_ws[t] = alloc_floats(net->eval_ws_floats)))
+			return cnn_errorf_plain(err, "out of memory for evaluation");
+	return 0;
+}
+
 /* The network's struct holding layers (owned from here: destroyed if even
  * this fails). */
 static struct net *net_new(struct layer **layers, int n_layers, struct shape input,
@@ -209,7 +237,7 @@ int net_create(struct layer **layers, int n_layers, struct shape input, int batc
 		cnn_errorf_plain(err, "out of memory for %zu parameters", net->n_params);
 		goto fail;
 	}
-	if (plan_activations(net, err) || plan_stats(net, err))
+	if (plan_activations(net, err) || plan_stats(net, err) || plan_eval(net, true, err))
 		goto fail;
 	init_params(net, seed);
 	net->seed = seed;
@@ -599,12 +627,12 @@ void net_train_step_from(struct net *net, const struct net_input *in, int *label
  * reaches every rank: each rank's samples are one contiguous run of the
  * batch, so labels, predictions and probabilities are gathered in place. */
 static void gather_eval(struct net *net, const struct chunk_plan *p, int n, int *fill_labels,
-                        int *pred, float *probs)
+                        int *pred, float *probs, double *losses)
 {
 	const struct dist *d = net->dist;
-	size_t sizes[3] = { sizeof(int), sizeof(int), (size_t)net->n_classes * sizeof(float) };
-	void *bufs[3] = { fill_labels, pred, probs };
-	for (int b = 0; b < 3; b++) {
+	size_t sizes[4] = { sizeof(int), sizeof(int), (size_t)net->n_classes * sizeof(float), sizeof(double) };
+	void *bufs[4] = { fill_labels, pred, probs, losses };
+	for (int b = 0; b < 4; b++) {
 		if (!bufs[b])
 			continue;
 		for (int r = 0; r <= d->size; r++) {
@@ -618,7 +646,24 @@ static void gather_eval(struct net *net, const struct chunk_plan *p, int n, int 
 	}
 }
 
-/* The forward pass of net_eval[_from]; labels as in train_step, chunks as
+/* After an evaluation's threads joined: the loss summed in chunk order,
+ * and across ranks every rank's predictions and probabilities gathered. */
+static void eval_gather(struct net *net, const struct chunk_plan *p, int n, int *fill_labels,
+                        double *loss_sum, int *pred, float *probs)
+{
+	if (dist_parallel(net->dist)) {
+		int correct;   /* not counted here: the caller compares pred and labels */
+		gather_chunk_sums(net, p, loss_sum, &correct);
+		gather_eval(net, p, n, fill_labels, pred, probs, NULL);
+		return;
+	}
+	*loss_sum = 0;
+	for (int t = 0; t < p->local; t++)
+		*loss_sum += net->thread_loss[t];
+}
+
+/* The forward pass of a training network's net_eval, in the training
+ * arena (every activation kept); labels as in train_step, chunks as
  * in training, so that across ranks each evaluates its share. */
 static void eval_batch(struct net *net, const struct net_input *in, int *fill_labels,
                        const int *labels, int n, double *loss_sum, int *pred, float *probs)
@@ -641,38 +686,138 @@ static void eval_batch(struct net *net, const struct net_input *in, int *fill_la
 			                                   probs ? probs + (size_t)start * k : NULL, NULL);
 		}
 	}
-	if (dist_parallel(net->dist)) {
-		int correct;   /* not counted here: the caller compares pred and labels */
-		gather_chunk_sums(net, &p, loss_sum, &correct);
-		gather_eval(net, &p, n, fill_labels, pred, probs);
-		return;
+	eval_gather(net, &p, n, fill_labels, loss_sum, pred, probs);
+}
+
+/* ------------------------------------------------------------------ */
+/* Evaluation through the inference plan                                */
+
+/* One thread's evaluation workspace: the plan's slots for `batch` samples,
+ * then scratch. x: where the input is read (NULL: the input slot, which
+ * the caller fills). */
+struct eval_ws {
+	float *ws;
+	int batch;
+	size_t scratch_at;
+	const float *x;
+};
+
+/* Activation j (LAYER_INPUT_NET: the input) in the workspace. */
+static float *eval_act(const struct net *net, const struct eval_ws *e, int j)
+{
+	const struct net_act_plan *p = &net->act_plan;
+	if (j == LAYER_INPUT_NET && e->x)
+		return (float *)e->x;
+	int s = j == LAYER_INPUT_NET ? p->input_slot : p->slot[j];
+	return e->ws + (size_t)e->batch * p->slot_at[s];
+}
+
+/* Every layer on `count` (<= e->batch) samples, the first being sample
+ * `sample0` of the caller's batch; returns the logits (count, n_classes).
+ * An in-place layer (net_act_plan) gets y == x. */
+static const float *eval_forward(const struct net *net, const struct eval_ws *e, int count,
+                                 int sample0)
+{
+	struct layer_ctx c = { .scratch = e->ws + e->scratch_at, .train = false, .sample0 = sample0 };
+	for (int i = 0; i < net->n_layers; i++) {
+		const struct layer *l = net->layers[i];
+		const float *w = net->params + l->param_offset;
+		float *y = eval_act(net, e, i);
+		c.layer = i;
+		if (l->ops->forward_multi) {
+			const float *xs[LAYER_MAX_INPUTS];
+			for (int k = 0; k < l->n_inputs; k++)
+				xs[k] = eval_act(net, e, layer_input(l, i, k));
+			l->ops->forward_multi(l, w, xs, y, count, &c);
+		} else {
+			l->ops->forward(l, w, eval_act(net, e, layer_input(l, i, 0)), y, count, &c);
+		}
 	}
+	return eval_act(net, e, net->n_layers - 1);
+}
+
+/* Samples [start, end) on one thread, e->batch at a time: loaded by `in`
+ * (or read from x), run, and their loss (into losses, may be NULL),
+ * predictions and probabilities written at their place in the batch. */
+static void eval_range(const struct net *net, struct eval_ws *e, const struct net_input *in,
+                       int t, const float *x, int *fill_labels, const int *labels, int start,
+                       int end, double *losses, int *pred, float *probs)
+{
+	static const int no_label = 0;
+	size_t k = (size_t)net->n_classes, in_size = shape_size(net->input);
+	for (int b = start; b < end; b += e->batch) {
+		int count = end - b < e->batch ? end - b : e->batch;
+		e->x = x ? x + (size_t)b * in_size : NULL;
+		if (in)
+			in->fill(in->ctx, t, b, count, eval_act(net, e, LAYER_INPUT_NET), fill_labels + b);
+		const float *z = eval_forward(net, e, count, b);
+		for (int j = 0; j < count; j++) {
+			double loss = softmax_xent(z + (size_t)j * k, labels ? labels + b + j : &no_label, 1,
+			                           net->n_classes, 1.0f, NULL, pred ? pred + b + j : NULL,
+			                           probs ? probs + (size_t)(b + j) * k : NULL, NULL);
+			if (losses)
+				losses[b + j] = loss;
+		}
+	}
+}
+
+/* net_eval_from's (and an evaluation network's net_eval's) forward: each
+ * thread its chunk (as training splits a batch, across ranks too) in its
+ * own workspace. Each sample's loss is kept (across ranks, gathered) and
+ * summed in sample order, so the sum does not depend on how the samples
+ * were shared among threads and ranks, nor on eval_batch. */
+static void eval_planned(struct net *net, const struct net_input *in, const float *x,
+                         int *fill_labels, const int *labels, int n, double *loss_sum, int *pred,
+                         float *probs)
+{
+	CNN_ASSERT(n > 0 && n <= NET_EVAL_STEP && net->eval_ws && (in || x));
+	const struct chunk_plan p = plan_chunks(net, n);
+	int threads = p.local;
+	size_t scratch_at;
+	net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, net->eval_batch, &scratch_at);
+	#pragma omp parallel num_threads(threads > 0 ? threads : 1) if (threads > 0)
+	{
+		int t = omp_get_thread_num(), start, end;
+		chunk_of(n, p.first + t, p.chunks, &start, &end);
+		struct eval_ws e = { net->eval_ws[t], net->eval_batch, scratch_at, NULL };
+		if (t < threads)
+			eval_range(net, &e, in, t, x, fill_labels, labels, start, end, net->eval_losses,
+			           pred, probs);
+	}
+	if (dist_parallel(net->dist))
+		gather_eval(net, &p, n, fill_labels, pred, probs, net->eval_losses);
 	*loss_sum = 0;
-	for (int t = 0; t < threads; t++)
-		*loss_sum += net->thread_loss[t];
+	for (int i = 0; i < n; i++)
+		*loss_sum += net->eval_losses[i];
 }
 
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs)
 {
-	eval_batch(net, NULL, NULL, labels, n, loss_sum, pred, probs);
+	if (net->arena)
+		eval_batch(net, NULL, NULL, labels, n, loss_sum, pred, probs);
+	else
+		eval_planned(net, NULL, net->x, NULL, labels, n, loss_sum, pred, probs);
 }
 
 void net_eval_from(struct net *net, const struct net_input *in, int *labels, int n,
                    double *loss_sum, int *pred, float *probs)
 {
-	eval_batch(net, in, labels, labels, n, loss_sum, pred, probs);
+	eval_planned(net, in, NULL, labels, labels, n, loss_sum, pred, probs);
 }
 
-int net_create_model(struct layer **layers, int n_layers, struct shape input, struct net **out,
-                     struct cnn_error *err)
+int net_eval_step(const struct net *net)
 {
-	CNN_ASSERT(n_layers > 0);
-	*out = NULL;
-	struct net *net = net_new(layers, n_layers, input, err);
-	if (!net)
-		return -1;
-	if (plan_params(net, err))
+	(void)net;
+	return NET_EVAL_STEP;
+}
+
+/* The rest of net_create_model and net_create_eval: parameters and the
+ * inference plan, with (eval) its workspaces. Frees net on failure. */
+static int finish_forward_net(struct net *net, bool eval, struct net **out, struct cnn_error *err)
+{
+	if (plan_params(net, err) || plan_eval(net, eval, err))
 		goto fail;
+	net->batch = eval ? net_eval_step(net) : 0;
 	if (!(net->params = alloc_floats(net->n_params))) {
 		cnn_errorf_plain(err, "out of memory for %zu parameters", net->n_params);
 		goto fail;
@@ -684,54 +829,67 @@ fail:
 	return -1;
 }
 
-/* The workspace of net_infer for n samples, laid out as net_create's arena
- * (input, then every layer's output) followed by one layer's scratch. */
-static size_t infer_layout(const struct net *net, int n, size_t *scratch_at)
+int net_create_model(struct layer **layers, int n_layers, struct shape input, struct net **out,
+                     struct cnn_error *err)
 {
-	size_t total = shape_size(net->input), scratch = 0;
-	for (int i = 0; i < net->n_layers; i++) {
-		const struct layer *l = net->layers[i];
-		size_t s = l->ops->scratch_floats ? l->ops->scratch_floats(l, n) : 0;
-		total += shape_size(l->out);
-		if (s > scratch)
-			scratch = s;
-	}
-	*scratch_at = (total * (size_t)n + 15) / 16 * 16;   /* at a multiple of 64 bytes into ws */
-	return *scratch_at + scratch;
+	CNN_ASSERT(n_layers > 0);
+	*out = NULL;
+	struct net *net = net_new(layers, n_layers, input, err);
+	if (!net)
+		return -1;
+	return finish_forward_net(net, false, out, err);
 }
 
-size_t net_infer_floats(const struct net *net, int n)
+int net_create_eval(struct layer **layers, int n_layers, struct shape input, int threads,
+                    struct net **out, struct cnn_error *err)
 {
-	size_t at;
-	return infer_layout(net, n, &at);
+	CNN_ASSERT(n_layers > 0 && threads > 0);
+	*out = NULL;
+	struct net *net = net_new(layers, n_layers, input, err);
+	if (!net)
+		return -1;
+	net->threads = threads;
+	return finish_forward_net(net, true, out, err);
 }
 
-void net_infer(const struct net *net, const float *x, int n, float *probs, float *ws,
-               float **acts)
+int net_predict_batch(const struct net *net, const float *x, int n, float *probs, int threads,
+                      int batch, struct cnn_error *err)
 {
-	CNN_ASSERT(n > 0);
+	CNN_ASSERT(n >= 0);
+	if (n == 0)
+		return 0;
+	if (threads <= 0)
+		threads = omp_get_max_threads();
+	if (threads > n)
+		threads = n;
+	if (batch <= 0)
+		batch = net->eval_batch;
+	int per = (n + threads - 1) / threads;   /* the largest share */
+	if (batch > per)
+		batch = per;
 	size_t scratch_at;
-	infer_layout(net, n, &scratch_at);
-	/* A private view of the shared network: the same forward_chunk as
-	 * evaluation (so the same bits), on this call's memory. Parameters and
-	 * layers are only read. */
-	struct net view = *net;
-	view.x = ws;
-	view.acts = acts;
-	view.layer_seconds = NULL;
-	memcpy(ws, x, (size_t)n * shape_size(net->input) * sizeof *ws);
-	float *next = ws + (size_t)n * shape_size(net->input);
-	for (int i = 0; i < net->n_layers; i++) {
-		acts[i] = next;
-		next += (size_t)n * shape_size(net->layers[i]->out);
+	size_t floats = net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, batch, &scratch_at);
+	float **ws = calloc((size_t)threads, sizeof *ws);
+	int failed = !ws;
+	for (int t = 0; !failed && t < threads; t++)
+		failed = !(ws[t] = malloc(floats * sizeof *ws[t]));   /* (floats): see net_eval_ws_floats */
+	if (!failed) {
+		#pragma omp parallel num_threads(threads)
+		{
+			int t = omp_get_thread_num(), start, end;
+			chunk_of(n, t, threads, &start, &end);
+			struct eval_ws e = { ws[t], batch, scratch_at, NULL };
+			eval_range(net, &e, NULL, t, x, NULL, NULL, start, end, NULL, NULL, probs);
+		}
 	}
-	struct layer_ctx ctx = { .scratch = ws + scratch_at, .train = false };
-	forward_chunk(&view, 0, 0, n, &ctx);
-	/* one sample at a time: the loss needs a label, and one call per
-	 * sample gives the same bits as one for all */
-	static const int no_label = 0;
-	size_t k = (size_t)net->n_classes;
-	for (int i = 0; i < n; i++)
-		softmax_xent(acts[net->n_layers - 1] + (size_t)i * k, &no_label, 1, net->n_classes, 1.0f,
-		             NULL, NULL, probs + (size_t)i * k, NULL);
+	for (int t = 0; ws && t < threads; t++)
+		free(ws[t]);
+	free(ws);
+	return failed ? cnn_errorf_plain(err, "out of memory for %d threads of %d images", threads, batch) : 0;
+}
+
+int net_predict(const struct net *net, const float *x, int n, float *probs, int threads,
+                struct cnn_error *err)
+{
+	return net_predict_batch(net, x, n, probs, threads, 0, err);
 }

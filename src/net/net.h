@@ -46,6 +46,44 @@ int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_pl
                    struct cnn_error *err);
 void net_grad_plan_free(struct net_grad_plan *p);
 
+/* Where evaluation keeps each activation (net_plan_acts): forward only,
+ * so an activation lives from the layer that writes it until its last
+ * reader has run, and its slot then takes a later output. Nothing backward
+ * needs is kept: no gradients, and no activation beyond its last reader.
+ * A slot holds slot_floats[s] floats per sample (the largest activation it
+ * ever holds); for a batch of B samples slot s is B * slot_floats[s] floats
+ * at B * slot_at[s] in a thread's workspace. A chain needs two slots, and a
+ * residual block three: the block's input stays live until its add. An
+ * in-place layer (relu, batchnorm, dropout: layer_ops.inplace) whose input
+ * nobody else reads runs in its input's slot. */
+struct net_act_plan {
+	int n_slots;
+	int input_slot;          /* the input's slot (when evaluation loads it itself) */
+	int *slot;               /* [n_layers]: where layer i's output lives (an in-place
+	                          * layer's: its input's) */
+	size_t *slot_floats;     /* [n_slots] per sample */
+	size_t *slot_at;         /* [n_slots] per-sample offsets: slots end to end */
+	size_t per_sample;       /* floats per sample, all slots */
+	size_t peak;             /* the most floats per sample one layer reads and writes */
+};
+
+int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
+                  struct net_act_plan *p, struct cnn_error *err);
+void net_act_plan_free(struct net_act_plan *p);
+
+/* Samples per forward pass on one thread when evaluating: as many as keep
+ * the largest layer's inputs and output (plan.peak floats per sample) within
+ * half of one core's L2 cache, so each layer reads what the one before wrote
+ * from the cache, from 1 to NET_EVAL_BATCH_MAX. The L2 size is the system's
+ * (sysconf), 1 MiB if unknown. */
+#define NET_EVAL_BATCH_MAX 256
+int net_eval_batch_for(const struct net_act_plan *p);
+
+/* Floats of one thread's evaluation workspace for `batch` samples: the
+ * plan's slots, then (from *scratch_at) the largest layer scratch. */
+size_t net_eval_ws_floats(struct layer *const *layers, int n_layers, const struct net_act_plan *p,
+                          int batch, size_t *scratch_at);
+
 struct net {
 	struct shape input;
 	int n_layers;
@@ -67,6 +105,14 @@ struct net {
 	float *gbuf;             /* (grad_plan.n_slots, batch, widest): slot s's sample i at
 	                          * (s * batch + i) * widest */
 	size_t widest;           /* the largest activation (input included), per sample */
+	/* Evaluation (net_eval_from, net_predict) runs the inference plan
+	 * (struct net_act_plan) in `eval_batch` samples at a time per thread,
+	 * each thread in its own workspace eval_ws[t] (eval_ws_floats). */
+	struct net_act_plan act_plan;
+	int eval_batch;
+	float **eval_ws;         /* [threads] (eval_ws_floats); NULL for net_create_model */
+	size_t eval_ws_floats;
+	double *eval_losses;     /* (NET_EVAL_STEP): a call's loss per sample */
 	/* Floats allocated, for the test that holds mem_estimate to them. */
 	size_t arena_floats, gbuf_floats, scratch_floats;
 	float *dlogits;          /* (batch, n_classes) */
@@ -125,8 +171,12 @@ int net_set_dist(struct net *net, const struct dist *d, struct cnn_error *err);
  * and the number of correct predictions through the pointers. */
 void net_train_step(struct net *net, const int *labels, int n, double *loss_sum, int *correct);
 
-/* Forward only (evaluation mode): summed loss, predictions into pred[n]
- * (may be NULL), probabilities into probs[n * n_classes] (may be NULL). */
+/* Forward only (evaluation mode) on net->x[0..n), n <= net->batch:
+ * summed loss, predictions into pred[n] (may be NULL), probabilities into
+ * probs[n * n_classes] (may be NULL). In a training network it runs in the
+ * training arena and leaves every layer's output in net->acts (int8
+ * calibration reads them); in an evaluation network (net_create_eval),
+ * through the inference plan. Both give the same bits. */
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs);
 
 /* Where a batch comes from when the step itself loads it. Each thread calls
@@ -143,29 +193,47 @@ struct net_input {
 };
 
 /* net_train_step and net_eval with the batch loaded by `in` (see above);
- * labels[0..n) is filled by it and read back after. */
+ * labels[0..n) is filled by it and read back after. net_eval_from runs the
+ * inference plan (each thread loads and runs its share eval_batch samples
+ * at a time), takes n <= NET_EVAL_STEP, and gives net_eval's predictions
+ * and probabilities bit for bit; its loss is summed sample by sample in
+ * order, so it is the same for any thread count, rank count or machine.
+ * net_eval_step: the samples a runner should hand each call, NET_EVAL_STEP
+ * everywhere (every rank must pass the same n). */
+#define NET_EVAL_STEP 4096
 void net_train_step_from(struct net *net, const struct net_input *in, int *labels, int n,
                          double *loss_sum, int *correct);
 void net_eval_from(struct net *net, const struct net_input *in, int *labels, int n,
                    double *loss_sum, int *pred, float *probs);
+int net_eval_step(const struct net *net);
 
 /* A network for inference only: the parameters (zeroed, for a checkpoint to
- * fill) and nothing else. No gradients, activations or threads are planned
- * and no process-wide state (OpenBLAS's thread count) is touched; run it
- * with net_infer. Takes ownership of layers[] (also on failure). */
+ * fill) and its inference plan, nothing else. No gradients, activations or
+ * threads are allocated and no process-wide state (OpenBLAS's thread count)
+ * is touched; run it with net_predict. Takes ownership of layers[] (also on
+ * failure). */
 int net_create_model(struct layer **layers, int n_layers, struct shape input, struct net **out,
                      struct cnn_error *err);
 
-/* Floats of workspace net_infer needs for n samples. */
-size_t net_infer_floats(const struct net *net, int n);
+/* A network for evaluation only (`cnnrun eval`): the parameters, and for
+ * each of `threads` threads an inference workspace of eval_batch samples;
+ * no gradients, no training arena. net->batch is net_eval_step's figure;
+ * use net_eval_from (net->x is NULL). Takes ownership of layers[]. */
+int net_create_eval(struct layer **layers, int n_layers, struct shape input, int threads,
+                    struct net **out, struct cnn_error *err);
 
-/* Forward in evaluation mode on the calling thread, on memory of the
- * caller's: x (n, input) -> probs (n, n_classes). ws holds
- * net_infer_floats(net, n) floats and acts net->n_layers pointers, both
- * private to this call, so several threads may run one net at once. The
- * same layer code as net_eval: the same bits for the same inputs. */
-void net_infer(const struct net *net, const float *x, int n, float *probs, float *ws,
-               float **acts);
+/* Class probabilities of n images x (n, input), normalised as in
+ * training, into probs (n, n_classes): evaluation mode, through the
+ * inference plan, on `threads` OpenMP threads (0: omp_get_max_threads()),
+ * each thread taking a contiguous share of the images, eval_batch at a time
+ * (or `batch` when > 0). Bit for bit net_eval's probabilities, for any n,
+ * batch and thread count. Only reads net (any kind), allocating its
+ * workspace per call, so several calls may run at once. Returns 0, or -1
+ * (err: out of memory). */
+int net_predict(const struct net *net, const float *x, int n, float *probs, int threads,
+                struct cnn_error *err);
+int net_predict_batch(const struct net *net, const float *x, int n, float *probs, int threads,
+                      int batch, struct cnn_error *err);
 
 double net_flops(const struct net *net);   /* forward, per sample */
 

@@ -1,7 +1,9 @@
-/* Backward's gradient buffers, planned from the graph. See net.h
- * (struct net_grad_plan) for what the plan says and docs/design.md for why. */
+/* The memory plans made from the graph: backward's gradient buffers
+ * (struct net_grad_plan) and evaluation's activations (struct
+ * net_act_plan). See net.h for what each says and docs/design.md for why. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net/net.h"
 
@@ -78,4 +80,117 @@ int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_pl
 	}
 	free(busy);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The inference plan: forward only, activations freed after their last
+ * reader. See struct net_act_plan in net.h. */
+
+void net_act_plan_free(struct net_act_plan *p)
+{
+	free(p->slot);
+	free(p->slot_floats);
+	free(p->slot_at);
+	memset(p, 0, sizeof *p);
+}
+
+/* Whether layer i runs in its input's memory: an in-place layer whose one
+ * input is another layer's output that nothing else reads (never the
+ * network's input, which may be the caller's). */
+static bool runs_in_place(struct layer *const *layers, int i, const int *readers)
+{
+	const struct layer *l = layers[i];
+	int from = layer_input(l, i, 0);
+	return l->ops->inplace && layer_n_inputs(l) == 1 && from != LAYER_INPUT_NET && readers[1 + from] == 1;
+}
+
+/* Walks the layers in forward order, as evaluation runs them. The input
+ * takes the first slot; each layer's output takes the lowest slot that holds
+ * nothing live (its own inputs are live while it runs), and a slot grows to
+ * the largest activation it ever holds. After layer i, every activation
+ * whose last reader is i is dead and its slot free for the next output. The
+ * last layer's output (the logits) is never freed. An in-place layer
+ * (layer_ops.inplace) whose input nobody else reads takes over its input's
+ * slot and runs there (y == x). */
+int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
+                  struct net_act_plan *p, struct cnn_error *err)
+{
+	memset(p, 0, sizeof *p);
+	size_t n = (size_t)n_layers;
+	int *last = malloc((n + 1) * sizeof *last);          /* [1 + n]: [0] the input's */
+	int *readers = calloc(n + 1, sizeof *readers);       /* [1 + n] */
+	bool *busy = calloc(n + 2, sizeof *busy);            /* at most one slot per activation */
+	p->slot = malloc(n * sizeof *p->slot);
+	p->slot_floats = calloc(n + 2, sizeof *p->slot_floats);
+	p->slot_at = calloc(n + 2, sizeof *p->slot_at);
+	if (!last || !readers || !busy || !p->slot || !p->slot_floats || !p->slot_at) {
+		free(last);
+		free(readers);
+		free(busy);
+		net_act_plan_free(p);
+		return cnn_errorf_plain(err, "out of memory");
+	}
+	for (int j = 0; j <= n_layers; j++)
+		last[j] = -1;
+	for (int i = 0; i < n_layers; i++)
+		for (int k = 0; k < layer_n_inputs(layers[i]); k++) {
+			last[1 + layer_input(layers[i], i, k)] = i;
+			readers[1 + layer_input(layers[i], i, k)]++;
+		}
+	last[n_layers] = n_layers;   /* the logits outlive every layer */
+
+	p->input_slot = take_slot(busy, &p->n_slots);
+	p->slot_floats[p->input_slot] = shape_size(input);
+	for (int i = 0; i < n_layers; i++) {
+		const struct layer *l = layers[i];
+		size_t out = shape_size(l->out), touched = out;
+		if (runs_in_place(layers, i, readers)) {
+			/* the input's slot becomes this output's: nothing to free */
+			p->slot[i] = p->slot[layer_input(l, i, 0)];
+			continue;
+		}
+		int s = p->slot[i] = take_slot(busy, &p->n_slots);
+		if (out > p->slot_floats[s])
+			p->slot_floats[s] = out;
+		for (int k = 0; k < layer_n_inputs(l); k++) {
+			int from = layer_input(l, i, k);
+			touched += from == LAYER_INPUT_NET ? shape_size(input) : shape_size(layers[from]->out);
+		}
+		if (touched > p->peak)
+			p->peak = touched;
+		for (int k = 0; k < layer_n_inputs(l); k++) {
+			int from = layer_input(l, i, k);
+			if (last[1 + from] == i)
+				busy[from == LAYER_INPUT_NET ? p->input_slot : p->slot[from]] = false;
+		}
+	}
+	for (int s = 0; s < p->n_slots; s++) {
+		p->slot_at[s] = p->per_sample;
+		p->per_sample += p->slot_floats[s];
+	}
+	free(last);
+	free(readers);
+	free(busy);
+	return 0;
+}
+
+int net_eval_batch_for(const struct net_act_plan *p)
+{
+	long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+	double budget = (l2 > 0 ? (double)l2 : 1048576.0) / 2;
+	double b = p->peak ? budget / ((double)p->peak * sizeof(float)) : NET_EVAL_BATCH_MAX;
+	return b < 1 ? 1 : b > NET_EVAL_BATCH_MAX ? NET_EVAL_BATCH_MAX : (int)b;
+}
+
+size_t net_eval_ws_floats(struct layer *const *layers, int n_layers, const struct net_act_plan *p,
+                          int batch, size_t *scratch_at)
+{
+	size_t scratch = 0;
+	for (int i = 0; i < n_layers; i++) {
+		const struct layer *l = layers[i];
+		size_t s = l->ops->scratch_floats ? l->ops->scratch_floats(l, batch) : 0;
+		scratch = s > scratch ? s : scratch;
+	}
+	*scratch_at = (p->per_sample * (size_t)batch + 15) / 16 * 16;   /* 64 bytes aligned */
+	return *scratch_at + scratch;
 }

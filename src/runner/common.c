@@ -128,7 +128,7 @@ char *run_yaml_text(const struct cfg_node *n)
 
 int eval_buffers_init(struct eval_buffers *b, const struct net *net, struct cnn_error *err)
 {
-	size_t n = (size_t)net->batch;
+	size_t n = (size_t)net_eval_step(net);
 	b->idx = malloc(n * sizeof *b->idx);
 	b->labels = malloc(n * sizeof *b->labels);
 	b->pred = malloc(n * sizeof *b->pred);
@@ -175,10 +175,12 @@ int run_evaluate(struct net *net, const struct dataset *d, struct eval_buffers *
 {
 	double loss_sum = 0;
 	long correct = 0;
-	for (int i = 0; i < d->n; i += net->batch) {
+	/* evaluation's own batch (net_eval_step), not the training batch */
+	int step = net_eval_step(net);
+	for (int i = 0; i < d->n; i += step) {
 		if (stop_agreed(net))
 			return 1;
-		int n = d->n - i < net->batch ? d->n - i : net->batch;
+		int n = d->n - i < step ? d->n - i : step;
 		for (int j = 0; j < n; j++)
 			b->idx[j] = i + j;
 		struct eval_source source = { d, b->idx };
@@ -215,8 +217,10 @@ static int saved_train_int(struct cfg_doc *doc, const char *key, int def)
 	return (int)n;
 }
 
-int saved_model_open(const char *path, int batch, int threads, struct saved_model *m,
-                     struct cnn_error *err)
+/* saved_model_open and saved_model_open_eval: batch < 0 asks for an
+ * evaluation network. */
+static int saved_model_build(const char *path, int batch, int threads, struct saved_model *m,
+                             struct cnn_error *err)
 {
 	memset(m, 0, sizeof *m);
 	if (saved_config_load(path, &m->ckpt, &m->doc, &m->cfg, NULL, err))
@@ -229,15 +233,35 @@ int saved_model_open(const char *path, int batch, int threads, struct saved_mode
 		batch = saved_train_int(&m->doc, "batch", 32);
 	if (!threads)
 		threads = saved_train_int(&m->doc, "threads", 0);
-	if (net_create(layers, n_layers, m->cfg.input, batch > 0 ? batch : 32,
-	               threads > 0 ? threads : omp_get_num_procs(), 0, &m->net, err) ||
-	    checkpoint_apply(&m->ckpt, m->net, NULL, err) || run_reserve_blas(m->net->threads, err))
+	if (threads <= 0)
+		threads = omp_get_num_procs();
+	int rc = batch < 0 ? net_create_eval(layers, n_layers, m->cfg.input, threads, &m->net, err)
+	                   : net_create(layers, n_layers, m->cfg.input, batch > 0 ? batch : 32, threads,
+	                                0, &m->net, err);
+	if (rc || checkpoint_apply(&m->ckpt, m->net, NULL, err) || run_reserve_blas(m->net->threads, err))
 		goto fail;
 	net_pin_threads(m->net->threads);
 	return 0;
 fail:
 	saved_model_close(m);
 	return CNN_FAILED;
+}
+
+int saved_model_open(const char *path, int batch, int threads, struct saved_model *m,
+                     struct cnn_error *err)
+{
+	return saved_model_build(path, batch < 0 ? 0 : batch, threads, m, err);
+}
+
+int saved_model_open_eval(const char *path, int threads, struct saved_model *m, struct cnn_error *err)
+{
+	return saved_model_build(path, -1, threads, m, err);
+}
+
+int saved_model_train_batch(struct saved_model *m)
+{
+	int b = saved_train_int(&m->doc, "batch", 32);
+	return b > 0 ? b : 32;
 }
 
 void saved_model_close(struct saved_model *m)

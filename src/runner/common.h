@@ -51,7 +51,7 @@ int run_load_split(const struct model_config *c, enum data_split split, const ch
 /* The tree as YAML (cfg_write_yaml), malloc'd; NULL when out of memory. */
 char *run_yaml_text(const struct cfg_node *n);
 
-/* Buffers for evaluating in batches of net->batch. */
+/* Buffers for evaluating in batches of net_eval_step(net). */
 struct eval_buffers {
 	int *idx;       /* (batch) sample indices */
 	int *labels;    /* (batch) */
@@ -83,6 +83,12 @@ struct saved_model {
  * on failure *m holds nothing to free. */
 int saved_model_open(const char *path, int batch, int threads, struct saved_model *m,
                      struct cnn_error *err);
+/* The same with an evaluation network (net_create_eval: the inference
+ * plan, no training memory); threads 0: the config's. For net_eval_from
+ * (run_evaluate). */
+int saved_model_open_eval(const char *path, int threads, struct saved_model *m, struct cnn_error *err);
+/* The batch the model was trained with (train.batch, 32 if unrecorded). */
+int saved_model_train_batch(struct saved_model *m);
 void saved_model_close(struct saved_model *m);
 
 /* Scales d's pixels as the model was trained (data.normalize, with the

@@ -49,7 +49,7 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 	struct run_folder folder = { -1 };
 	int status = CNN_FAILED;
 
-	if (saved_model_open(ckpt, 0, 0, &m, err))
+	if (saved_model_open_eval(ckpt, 0, &m, err))
 		return CNN_FAILED;
 	if (check_best(&m, ckpt, err))
 		goto out;
@@ -85,13 +85,14 @@ int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE 
 	/* The training side comes from the checkpoint: its completed epochs,
 	 * their batch losses and time, so the report shows how it got here. */
 	const struct checkpoint *c = &m.ckpt;
-	int n_train = c->n_order, per = (n_train + m.net->batch - 1) / m.net->batch;
+	int train_batch = saved_model_train_batch(&m);
+	int n_train = c->n_order, per = (n_train + train_batch - 1) / train_batch;
 	int n_batch_loss = c->n_batch_loss < c->n_history * per ? c->n_batch_loss : c->n_history * per;
 	struct run_result result = {
 		.name = m.cfg.name, .config_path = ckpt, .config = m.doc.root,
 		.n_train = n_train, .n_val = m.cfg.data.validation, .n_test = test.n,
 		.n_params = (long)m.net->n_params, .flops_per_image = net_flops(m.net),
-		.threads = m.net->threads, .batch = m.net->batch,
+		.threads = m.net->threads, .batch = train_batch,
 		.history = c->history, .n_epochs = c->n_history,
 		.train_seconds = c->train_seconds,
 		.train_images_per_second = c->train_seconds > 0

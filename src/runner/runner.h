@@ -77,6 +77,16 @@ struct export_options {
 int run_export(const char *ckpt, const struct export_options *o, FILE *out, struct cnn_error *err);
 
 /* `cnnrun summary`: the layer table, totals and the memory plan. */
+/* `cnnrun bench CONFIG|CKPT`: inference images/s on `threads` threads (0:
+ * every core) at `batch` images per thread (0: the network's eval_batch),
+ * batch-1 latency, and the inference plan's memory, measured over about
+ * `seconds`; one `key: value` per line (src/runner/bench.c). */
+struct bench_options {
+	int threads, batch;
+	double seconds;
+};
+int run_bench(const char *path, const struct bench_options *o, FILE *out, struct cnn_error *err);
+
 int run_summary(struct cfg_doc *doc, const char *svg_path, FILE *out, struct cnn_error *err);
 
 /* Standardises train, val and test (either may be NULL) as the config's

@@ -61,14 +61,14 @@ void print_memory(FILE *f, const struct mem_estimate *m, double limit)
 {
 	char total[32], parts[6][32], lim[32];
 	const double values[6] = { m->params + m->grads + m->optimizer, m->activations, m->backward,
-	                           m->scratch, m->data, 0 };
-	for (int i = 0; i < 5; i++)
+	                           m->scratch, m->evaluation, m->data };
+	for (int i = 0; i < 6; i++)
 		mem_format(values[i], parts[i], sizeof parts[i]);
 	mem_format(m->total, total, sizeof total);
 	mem_format(limit, lim, sizeof lim);
 	fprintf(f, "memory: about %s (parameters, gradients and optimizer state %s, activations %s, "
-	        "their gradients %s, scratch %s, data %s; limit %s)\n",
-	        total, parts[0], parts[1], parts[2], parts[3], parts[4], lim);
+	        "their gradients %s, scratch %s, evaluation %s, data %s; limit %s)\n",
+	        total, parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], lim);
 }
 
 int run_summary(struct cfg_doc *doc, const char *svg_path, FILE *out, struct cnn_error *err)

@@ -9,6 +9,17 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$src" || exit 1
 passed=0 failed=0
 
+# check DESCRIPTION CONDITION: counts CONDITION (evaluated) as passed or
+# failed, printing DESCRIPTION when it fails.
+check() {
+	if eval "$2"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		printf 'FAILED: %s\n' "$1"
+	fi
+}
+
 # expect STATUS PATTERN -- ARGS...: PATTERN is a fixed string that must occur
 # in the combined output. Environment assignments before it (CNN_ISA=x
 # expect ...) reach cnnrun.

@@ -5,15 +5,6 @@
 # Usage: test_man.sh PATH/TO/cnnrun SOURCE_DIR
 source "$(dirname "$0")/harness.sh"
 
-check() {
-	if eval "$2"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		printf 'FAILED: %s\n' "$1"
-	fi
-}
-
 "$cnnrun" --man >"$tmp/cnnrun.1"
 "$cnnrun" --help >"$tmp/help.txt"
 MANWIDTH=200 man --warnings -l "$tmp/cnnrun.1" >"$tmp/man.txt" 2>"$tmp/warnings.txt"

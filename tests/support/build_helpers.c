@@ -1,4 +1,5 @@
 #include "build_helpers.h"
+#include "testutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -145,4 +146,13 @@ struct net *bh_net(const char *yaml, int batch, int threads, uint64_t seed)
 	model_config_free(&c);
 	cfg_free(&doc);
 	return net;
+}
+
+void bh_fill_batch(struct net *net, int n, int *labels, uint64_t seed)
+{
+	uint64_t rng = seed;
+	for (size_t i = 0; i < (size_t)n * shape_size(net->input); i++)
+		net->x[i] = test_uniform(&rng, -1, 1);
+	for (int i = 0; i < n; i++)
+		labels[i] = (int)test_uniform(&rng, 0, 10) % 10;
 }

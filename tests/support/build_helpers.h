@@ -32,6 +32,10 @@ int bh_build(const char *yaml, struct cfg_doc *doc, struct model_config *cfg,
  * for `batch` on `threads`; fails the test on any error. */
 struct net *bh_net(const char *yaml, int batch, int threads, uint64_t seed);
 
+/* Fills net->x with n samples uniform in [-1, 1] and labels[n] with
+ * classes 0..9, from seed. */
+void bh_fill_batch(struct net *net, int n, int *labels, uint64_t seed);
+
 const char *bh_error(const char *yaml, char *buf, size_t len);
 
 /* The tree written by cfg_write_yaml / cfg_write_json, as a malloc'd string. */
