@@ -189,9 +189,18 @@ static const struct {
 	{ "export", "--prefix", "a C identifier" },
 	{ "predict", "--preprocess", "none or mnist" },
 	{ "predict", "--list", "a file of image paths, one a line (- for stdin)" },
+	{ "predict", "--threads", "a number of threads (0: all cores)" },
 };
 enum { FLAG_DATA, FLAG_OUT, FLAG_NPZ, FLAG_ONNX, FLAG_C, FLAG_PREFIX, FLAG_PREPROCESS, FLAG_LIST,
-       N_MODEL_FLAGS };
+       FLAG_THREADS, N_MODEL_FLAGS };
+
+/* predict --threads: 0 (all cores) to 1024; -1 when not such a number. */
+static int predict_threads(const char *v)
+{
+	char *end;
+	long n = v ? strtol(v, &end, 10) : 0;
+	return v && (end == v || *end || n < 0 || n > 1024) ? -1 : (int)n;
+}
 
 /* The arguments each command needs; usage_error's status if one is missing. */
 static int model_usage(const char *command, int n, const char **args, const char **flags, bool int8)
@@ -202,6 +211,9 @@ static int model_usage(const char *command, int n, const char **args, const char
 	if (flags[FLAG_PREPROCESS] && strcmp(flags[FLAG_PREPROCESS], "none") &&
 	    strcmp(flags[FLAG_PREPROCESS], "mnist"))
 		return usage_error("--preprocess must be none or mnist, got '%s'", flags[FLAG_PREPROCESS]);
+	if (predict_threads(flags[FLAG_THREADS]) < 0)
+		return usage_error("--threads must be an integer in [0, 1024] (0: all cores), got '%s'",
+		                   flags[FLAG_THREADS]);
 	if (strcmp(command, "predict") && n > 1)
 		return usage_error("unexpected argument '%s'", args[1]);
 	if (!strcmp(command, "export") && !flags[FLAG_NPZ] && !flags[FLAG_ONNX] && !flags[FLAG_C])
@@ -212,7 +224,7 @@ static int model_usage(const char *command, int n, const char **args, const char
 }
 
 /* `eval CKPT [--data PATH] [--out DIR]`, `predict CKPT IMAGE|FOLDER... [--list FILE] [--json]
- * [--preprocess none|mnist]`
+ * [--preprocess none|mnist] [--threads N]`
  * and `export CKPT --npz FILE | --onnx FILE | --c DIR`: commands on a saved model, which take no
  * config. argv[0] is the command; args collects CKPT and the IMAGEs. */
 static int run_model_command(int argc, char **argv)
@@ -259,7 +271,7 @@ static int run_model_command(int argc, char **argv)
 		status = run_eval(args[0], flags[FLAG_DATA], flags[FLAG_OUT], stdout, &err);
 	else if (!strcmp(cmd, "predict"))
 		status = run_predict_with(args[0], args + 1, n - 1, &(struct predict_options){
-			.json = json, .list = flags[FLAG_LIST],
+			.json = json, .list = flags[FLAG_LIST], .threads = predict_threads(flags[FLAG_THREADS]),
 			.preprocess = flags[FLAG_PREPROCESS] && !strcmp(flags[FLAG_PREPROCESS], "mnist") ?
 			              PREPROCESS_MNIST : PREPROCESS_NONE }, stdout, stderr, &err);
 	else

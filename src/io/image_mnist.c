@@ -9,25 +9,8 @@
 
 #include "io/image_mnist.h"
 
-bool image_dark_on_light(const uint8_t *grey, int w, int h)
-{
-	/* sums in 64 bits: IMAGE_MAX_PIXELS * 255 exceeds 32 */
-	uint64_t all = 0, ring = 0, n_ring = 0;
-	for (int y = 0; y < h; y++)
-		for (int x = 0; x < w; x++) {
-			uint8_t v = grey[(size_t)y * w + x];
-			all += v;
-			if (y == 0 || y == h - 1 || x == 0 || x == w - 1) {
-				ring += v;
-				n_ring++;
-			}
-		}
-	/* ring / n_ring > all / (w h), without division */
-	return n_ring && (double)ring * ((double)w * h) > (double)all * (double)n_ring;
-}
-
-/* The mean of the outer ring (the background's level). */
-static double ring_mean(const uint8_t *grey, int w, int h)
+/* The sum of the outer one-pixel ring and its pixel count. */
+static double ring_sum(const uint8_t *grey, int w, int h, double *count)
 {
 	double sum = 0;
 	size_t n = 0;
@@ -38,7 +21,18 @@ static double ring_mean(const uint8_t *grey, int w, int h)
 			n++;
 		}
 	}
-	return sum / (double)n;
+	*count = (double)n;
+	return sum;
+}
+
+bool image_dark_on_light(const uint8_t *grey, int w, int h)
+{
+	uint64_t all = 0;   /* IMAGE_MAX_PIXELS * 255 exceeds 32 bits */
+	for (size_t i = 0; i < (size_t)w * h; i++)
+		all += grey[i];
+	double n_ring, ring = ring_sum(grey, w, h, &n_ring);
+	/* ring / n_ring > all / (w h), without division */
+	return ring * ((double)w * h) > (double)all * n_ring;
 }
 
 /* Source pixels in[0, n_in) (every `stride`-th float) averaged by area
@@ -151,7 +145,7 @@ int image_mnist_prepare(const struct image *img, uint8_t *out, const char *name,
 		lo = 255 - hi;
 		hi = 255 - t;
 	}
-	double bg = ring_mean(grey, w, h), top = hi;
+	double n_ring, bg = ring_sum(grey, w, h, &n_ring) / n_ring, top = hi;
 	if (top - bg < MNIST_MIN_CONTRAST) {
 		free(grey);
 		return cnn_errorf(err, at, "--preprocess mnist: no digit found: nothing stands out from "

@@ -1,8 +1,8 @@
 /* `cnnrun predict CKPT IMAGE|FOLDER...`: the top classes of images.
  *
- * Images go through in blocks: decoded in parallel (one image per task),
- * then classified in chunks in parallel (net_infer, one chunk per task,
- * each thread on its own workspace), then printed in the order given. Each
+ * Images go through in blocks, a block in chunks: each chunk is decoded
+ * and classified (net_infer) by one task, each thread on its own
+ * workspace; then the block is printed in the order given. Each
  * image's probabilities come from the same layer code as evaluation on
  * that image alone, whichever chunk and thread it lands in, so the output
  * is the same for any thread count and the same as one image at a time. */
@@ -23,9 +23,12 @@
 #include "runner/common.h"
 
 #define PREDICT_TOP 3
-/* Images decoded, classified and printed together: bounds the memory of
- * a folder of any size; large enough to keep every thread busy. */
-#define PREDICT_BLOCK 1024
+/* Images decoded, classified and printed together: at most this many, and
+ * at most PREDICT_BLOCK_BYTES of their pixels (large colour inputs), but
+ * at least a chunk per thread. Bounds the memory of a folder of any size
+ * while keeping every thread busy. */
+#define PREDICT_BLOCK 4096
+#define PREDICT_BLOCK_BYTES ((size_t)32 << 20)
 /* Images per net_infer call: matrix products wide enough to be efficient,
  * a workspace that stays in cache. */
 #define PREDICT_CHUNK 32
@@ -258,12 +261,11 @@ static int collect_paths(const char *const *args, int n, const char *list, struc
 
 /* One block of images: bytes in, probabilities out. */
 struct block {
-	int n;          /* images in this block */
-	uint8_t *px;    /* (PREDICT_BLOCK, c, h, w) fitted bytes */
-	char **error;   /* (PREDICT_BLOCK) the message of an image that failed, or NULL */
-	bool *dark;     /* (PREDICT_BLOCK) looks dark on light (1-channel models) */
-	int *good;      /* (PREDICT_BLOCK) the indices of the decoded images, in order */
-	float *probs;   /* (PREDICT_BLOCK, n_classes), by position in good[] */
+	int n, cap;     /* images in this block, and at most */
+	uint8_t *px;    /* (cap, c, h, w) fitted bytes */
+	char **error;   /* (cap) the message of an image that failed, or NULL */
+	bool *dark;     /* (cap) looks dark on light (1-channel models) */
+	float *probs;   /* (cap, n_classes); rows of failed images unset */
 };
 
 /* The message of an image whose own message could not be allocated. */
@@ -298,34 +300,35 @@ static char *decode(const struct saved_model *m, enum predict_preprocess pre, co
 /* Per thread: where net_infer runs a chunk. */
 struct worker {
 	float *x;       /* (PREDICT_CHUNK, c, h, w) scaled input */
+	float *probs;   /* (PREDICT_CHUNK, n_classes) */
 	float *ws;      /* net_infer_floats(net, PREDICT_CHUNK) */
 	float **acts;   /* (n_layers) */
 };
 
-/* Decodes block->n images of paths in parallel, then classifies the good
- * ones in chunks in parallel. Each task writes only its own slots. */
+/* Decodes and classifies block->n images of paths, a chunk of them per
+ * task: decoding and the forward pass of one chunk run on one thread, with
+ * no wait between them. Each task writes only its own images' slots. */
 static void run_block(const struct saved_model *m, enum predict_preprocess pre, char *const *paths,
                       struct block *b, struct dataset *d, struct worker *w, int threads)
 {
-	struct shape in = m->net->input;
-	size_t k = (size_t)m->net->n_classes;
-	#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
-	for (int i = 0; i < b->n; i++)
-		b->error[i] = decode(m, pre, paths[i], b->px + (size_t)i * shape_size(in), &b->dark[i]);
-	int n_good = 0;
-	for (int i = 0; i < b->n; i++)
-		if (!b->error[i])
-			b->good[n_good++] = i;
+	size_t in = shape_size(m->net->input), k = (size_t)m->net->n_classes;
+	int n_chunks = (b->n + PREDICT_CHUNK - 1) / PREDICT_CHUNK;
 	d->n = b->n;
 	d->images = b->px;
-	int n_chunks = (n_good + PREDICT_CHUNK - 1) / PREDICT_CHUNK;
 	#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 	for (int c = 0; c < n_chunks; c++) {
 		struct worker *me = &w[omp_get_thread_num()];
-		int start = c * PREDICT_CHUNK;
-		int count = n_good - start < PREDICT_CHUNK ? n_good - start : PREDICT_CHUNK;
-		dataset_batch(d, b->good + start, count, me->x, NULL);
-		net_infer(m->net, me->x, count, b->probs + (size_t)start * k, me->ws, me->acts);
+		int start = c * PREDICT_CHUNK, end = start + PREDICT_CHUNK < b->n ? start + PREDICT_CHUNK : b->n;
+		int good[PREDICT_CHUNK], n_good = 0;   /* the images decoded, in order */
+		for (int i = start; i < end; i++)
+			if (!(b->error[i] = decode(m, pre, paths[i], b->px + (size_t)i * in, &b->dark[i])))
+				good[n_good++] = i;
+		if (!n_good)
+			continue;
+		dataset_batch(d, good, n_good, me->x, NULL);
+		net_infer(m->net, me->x, n_good, me->probs, me->ws, me->acts);
+		for (int j = 0; j < n_good; j++)
+			memcpy(b->probs + (size_t)good[j] * k, me->probs + (size_t)j * k, k * sizeof *b->probs);
 	}
 }
 
@@ -334,26 +337,28 @@ static void block_free(struct block *b)
 	free(b->px);
 	free(b->error);
 	free(b->dark);
-	free(b->good);
 	free(b->probs);
 }
 
-static int block_init(struct block *b, size_t in, size_t k)
+static int block_init(struct block *b, size_t in, size_t k, int threads)
 {
+	size_t cap = PREDICT_BLOCK_BYTES / in, least = (size_t)threads * PREDICT_CHUNK;
+	cap = cap < least ? least : cap > PREDICT_BLOCK ? PREDICT_BLOCK : cap;
 	*b = (struct block){
-		.px = malloc(PREDICT_BLOCK * in),
-		.error = calloc(PREDICT_BLOCK, sizeof *b->error),
-		.dark = calloc(PREDICT_BLOCK, sizeof *b->dark),
-		.good = malloc(PREDICT_BLOCK * sizeof *b->good),
-		.probs = malloc(PREDICT_BLOCK * k * sizeof *b->probs),
+		.cap = (int)cap,
+		.px = malloc(cap * in),
+		.error = calloc(cap, sizeof *b->error),
+		.dark = calloc(cap, sizeof *b->dark),
+		.probs = malloc(cap * k * sizeof *b->probs),
 	};
-	return b->px && b->error && b->dark && b->good && b->probs ? 0 : -1;
+	return b->px && b->error && b->dark && b->probs ? 0 : -1;
 }
 
 static void workers_free(struct worker *w, int n)
 {
 	for (int t = 0; w && t < n; t++) {
 		free(w[t].x);
+		free(w[t].probs);
 		free(w[t].ws);
 		free(w[t].acts);
 	}
@@ -362,13 +367,15 @@ static void workers_free(struct worker *w, int n)
 
 static struct worker *workers_new(const struct net *net, int n)
 {
+	size_t k = (size_t)net->n_classes;
 	struct worker *w = calloc((size_t)n, sizeof *w);
 	bool ok = w != NULL;
 	for (int t = 0; ok && t < n; t++) {
 		w[t].x = malloc((size_t)PREDICT_CHUNK * shape_size(net->input) * sizeof *w[t].x);
+		w[t].probs = malloc(PREDICT_CHUNK * k * sizeof *w[t].probs);
 		w[t].ws = malloc(net_infer_floats(net, PREDICT_CHUNK) * sizeof *w[t].ws);
 		w[t].acts = malloc((size_t)net->n_layers * sizeof *w[t].acts);
-		ok = w[t].x && w[t].ws && w[t].acts;
+		ok = w[t].x && w[t].probs && w[t].ws && w[t].acts;
 	}
 	if (!ok) {
 		workers_free(w, n);
@@ -403,7 +410,7 @@ static void print_block(const struct saved_model *m, char *const *paths, const s
                         bool json, FILE *out, FILE *diag, int *failed, int *dark,
                         const char **first_dark)
 {
-	int n_classes = m->net->n_classes, top[PREDICT_TOP], pos = 0;
+	int n_classes = m->net->n_classes, top[PREDICT_TOP];
 	/* names only when they are one per output */
 	char *const *names = m->cfg.data.n_classes == n_classes ? m->cfg.data.class_names : NULL;
 	for (int i = 0; i < b->n; i++) {
@@ -414,7 +421,7 @@ static void print_block(const struct saved_model *m, char *const *paths, const s
 		}
 		if (b->dark[i] && !(*dark)++)
 			*first_dark = paths[i];
-		const float *probs = b->probs + (size_t)pos++ * n_classes;
+		const float *probs = b->probs + (size_t)i * n_classes;
 		int k = top_classes(probs, n_classes, top, PREDICT_TOP);
 		if (json)
 			print_json(out, paths[i], probs, n_classes, top, k, names);
@@ -444,21 +451,22 @@ int run_predict_with(const char *ckpt, const char *const *images, int n,
 	struct block b = { 0 };
 	struct worker *w = NULL;
 	struct dataset d;
-	int threads = omp_get_max_threads(), failed = 0, dark = 0, status = CNN_FAILED;
+	int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
+	int failed = 0, dark = 0, status = CNN_FAILED;
 	const char *first_dark = NULL;
 	if (saved_model_open(ckpt, 1, threads, &m, err))
 		return CNN_FAILED;
 	if ((status = check_model(&m, o->preprocess, ckpt, &d, err)) != CNN_OK)
 		goto out;
 	status = CNN_FAILED;
-	if (block_init(&b, shape_size(m.net->input), (size_t)m.net->n_classes) ||
+	if (block_init(&b, shape_size(m.net->input), (size_t)m.net->n_classes, threads) ||
 	    !(w = workers_new(m.net, threads)) || collect_paths(images, n, o->list, &l, &failed, diag)) {
 		cnn_errorf_plain(err, "out of memory");
 		goto out;
 	}
 	int unlisted = failed;   /* folders without images, an unreadable list */
-	for (int start = 0; start < l.n; start += PREDICT_BLOCK) {
-		b.n = l.n - start < PREDICT_BLOCK ? l.n - start : PREDICT_BLOCK;
+	for (int start = 0; start < l.n; start += b.cap) {
+		b.n = l.n - start < b.cap ? l.n - start : b.cap;
 		run_block(&m, o->preprocess, l.paths + start, &b, &d, w, threads);
 		print_block(&m, l.paths + start, &b, o->json, out, diag, &failed, &dark, &first_dark);
 		for (int i = 0; i < b.n; i++) {

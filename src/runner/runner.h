@@ -66,13 +66,14 @@ struct predict_options {
 	bool json;                          /* one JSON object per line */
 	enum predict_preprocess preprocess;
 	const char *list;                   /* a file of image paths, one a line ("-": stdin); or NULL */
+	int threads;                        /* 0: every core (omp_get_num_procs) */
 };
 
 /* `cnnrun predict CKPT IMAGE|FOLDER... [--list FILE]`: classifies each
  * PNG, JPEG, PGM or PPM image (a folder: every such file under it, in
  * name order) and prints its top classes, one line per image in that
  * order ("digit.png: 7 (0.9981), ..."), or one JSON object per line.
- * Images are decoded and classified in batches on every OpenMP thread; the
+ * Images are decoded and classified in batches on o->threads threads; the
  * output does not depend on their number. An image that cannot be read or
  * has the wrong size is reported on diag and skipped; the result is then
  * CNN_FAILED (err holds a count). --preprocess mnist on a model whose input

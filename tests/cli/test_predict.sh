@@ -44,10 +44,10 @@ all=("${images[@]:0:50}" "$tmp/small.yaml" "${images[@]:50}")
 for json in "" --json; do
 	: >"$tmp/one$json"
 	for f in "${images[@]}"; do
-		OMP_NUM_THREADS=1 "$cnnrun" predict "$ckpt" "$f" $json >>"$tmp/one$json" 2>/dev/null
+		"$cnnrun" predict "$ckpt" "$f" $json --threads 1 >>"$tmp/one$json" 2>/dev/null
 	done
 	for threads in 1 3; do
-		OMP_NUM_THREADS=$threads "$cnnrun" predict "$ckpt" "${all[@]}" $json >"$tmp/all" 2>"$tmp/err"
+		"$cnnrun" predict "$ckpt" "${all[@]}" $json --threads $threads >"$tmp/all" 2>"$tmp/err"
 		status=$?
 		check "batch = one by one ($threads threads, '$json')" cmp -s "$tmp/one$json" "$tmp/all"
 		check "a bad file: exit 1 ($threads threads, '$json'), got $status" test "$status" -eq 1
@@ -79,6 +79,7 @@ done
 expect 1 "blank.png: --preprocess mnist: no digit found: the image is almost uniform" -- predict "$ckpt" "$tmp/blank.png" --preprocess mnist
 expect 2 "--preprocess must be none or mnist, got 'emnist'"  -- predict "$ckpt" "$tmp/blank.png" --preprocess emnist
 expect 2 "--preprocess needs none or mnist"                  -- predict "$ckpt" --preprocess
+expect 2 "--threads must be an integer in [0, 1024] (0: all cores), got 'x'" -- predict "$ckpt" "$tmp/blank.png" --threads x
 expect 2 "last.ckpt: --preprocess mnist makes 28x28 grey images, and this model takes [1, 14, 14]" -- predict "$tmp/small/last.ckpt" "$tmp/blank.png" --preprocess mnist
 expect 0 "0.png: "                                           -- predict "$tmp/small/last.ckpt" "$tmp/folder/test/0/0.png"
 
