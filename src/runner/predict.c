@@ -178,7 +178,8 @@ static int add_folder(struct path_list *l, const char *dir, int depth, struct cn
 		list_free(&names);
 		return cnn_errorf(err, at, "out of memory");
 	}
-	qsort(names.paths, (size_t)names.n, sizeof *names.paths, by_name);
+	if (names.n > 1)
+		qsort(names.paths, (size_t)names.n, sizeof *names.paths, by_name);
 	size_t dlen = strlen(dir);
 	bool slash = dlen && dir[dlen - 1] == '/';
 	for (int i = 0; !rc && i < names.n; i++) {
@@ -305,6 +306,15 @@ struct worker {
 	float **acts;   /* (n_layers) */
 };
 
+/* The probabilities of the n images in me->x into me->probs, on the
+ * calling thread: the same layer code as evaluation, so the same bits as
+ * one image at a time. Returns 0, or -1 when out of memory. */
+static int forward(const struct net *net, int n, struct worker *me)
+{
+	net_infer(net, me->x, n, me->probs, me->ws, me->acts);
+	return 0;
+}
+
 /* Decodes and classifies block->n images of paths, a chunk of them per
  * task: decoding and the forward pass of one chunk run on one thread, with
  * no wait between them. Each task writes only its own images' slots. */
@@ -326,9 +336,12 @@ static void run_block(const struct saved_model *m, enum predict_preprocess pre, 
 		if (!n_good)
 			continue;
 		dataset_batch(d, good, n_good, me->x, NULL);
-		net_infer(m->net, me->x, n_good, me->probs, me->ws, me->acts);
+		bool ok = forward(m->net, n_good, me) == 0;
 		for (int j = 0; j < n_good; j++)
-			memcpy(b->probs + (size_t)good[j] * k, me->probs + (size_t)j * k, k * sizeof *b->probs);
+			if (ok)
+				memcpy(b->probs + (size_t)good[j] * k, me->probs + (size_t)j * k, k * sizeof *b->probs);
+			else
+				b->error[good[j]] = no_memory;
 	}
 }
 
