@@ -269,6 +269,19 @@ struct block {
 	float *probs;   /* (cap, n_classes); rows of failed images unset */
 };
 
+static bool mnist_shaped(struct shape in)
+{
+	return in.c == 1 && in.h == MNIST_SIDE && in.w == MNIST_SIDE;
+}
+
+/* A photo given to an MNIST-shaped model is refused for its size; it
+ * needs more than a resize. */
+static void suggest_mnist(struct cnn_error *err)
+{
+	size_t len = strlen(err->msg);
+	snprintf(err->msg + len, sizeof err->msg - len, " (a photo or scan of a digit: add --preprocess mnist)");
+}
+
 /* The message of an image whose own message could not be allocated. */
 static char no_memory[] = "out of memory";
 
@@ -285,8 +298,9 @@ static char *decode(const struct saved_model *m, enum predict_preprocess pre, co
 	if (rc == 0) {
 		if (pre == PREPROCESS_MNIST)
 			rc = image_mnist_prepare(&img, px, path, &err);
-		else
-			rc = image_fit(&img, in, m->cfg.data.source->resize, px, path, &err);
+		else if ((rc = image_fit(&img, in, m->cfg.data.source->resize, px, path, &err)) &&
+		         mnist_shaped(in) && (img.width != in.w || img.height != in.h))
+			suggest_mnist(&err);
 		image_free(&img);
 	}
 	*dark = rc == 0 && pre == PREPROCESS_NONE && in.c == 1 && image_dark_on_light(px, in.w, in.h);
@@ -403,7 +417,7 @@ static int check_model(struct saved_model *m, enum predict_preprocess pre, const
 {
 	struct shape in = m->net->input;
 	struct cnn_loc at = { ckpt, 0, 0 };
-	if (pre == PREPROCESS_MNIST && (in.c != 1 || in.h != MNIST_SIDE || in.w != MNIST_SIDE)) {
+	if (pre == PREPROCESS_MNIST && !mnist_shaped(in)) {
 		cnn_errorf(err, at, "--preprocess mnist makes 28x28 grey images, and this model takes "
 		           "[%d, %d, %d]; use --preprocess none", in.c, in.h, in.w);
 		return CNN_BAD_CONFIG;
@@ -448,7 +462,7 @@ static void warn_dark(const struct shape in, int dark, int n, const char *first,
 {
 	if (!dark)
 		return;
-	bool mnist = in.h == MNIST_SIDE && in.w == MNIST_SIDE;
+	bool mnist = mnist_shaped(in);
 	fprintf(diag, "cnnrun: warning: %d of %d image%s look%s dark on light (border brighter than "
 	        "the rest, e.g. %s); this model takes light digits on a dark background%s\n",
 	        dark, n, n == 1 ? "" : "s", dark == 1 && n == 1 ? "s" : "", first,

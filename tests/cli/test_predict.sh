@@ -76,6 +76,7 @@ for f in "$tmp"/own/*.png; do
 	truth=${truth%.png}
 	check "--preprocess mnist classifies $(basename "$f") as $truth" grep -q "^$f: $truth (" "$tmp/own.out"
 done
+expect 1 "digit0_7.png: the image is 100x80 pixels, the network takes 28x28 (width x height); resize it first (a photo or scan of a digit: add --preprocess mnist)" -- predict "$ckpt" "$tmp/own/digit0_7.png"
 expect 1 "blank.png: --preprocess mnist: no digit found: the image is almost uniform" -- predict "$ckpt" "$tmp/blank.png" --preprocess mnist
 expect 2 "--preprocess must be none or mnist, got 'emnist'"  -- predict "$ckpt" "$tmp/blank.png" --preprocess emnist
 expect 2 "--preprocess needs none or mnist"                  -- predict "$ckpt" --preprocess
