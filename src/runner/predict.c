@@ -279,7 +279,8 @@ static bool mnist_shaped(struct shape in)
 static void suggest_mnist(struct cnn_error *err)
 {
 	size_t len = strlen(err->msg);
-	snprintf(err->msg + len, sizeof err->msg - len, " (a photo or scan of a digit: add --preprocess mnist)");
+	snprintf(err->msg + len, sizeof err->msg - len,
+	         " (a photo or scan of a digit: add --preprocess mnist)");
 }
 
 /* The message of an image whose own message could not be allocated. */
@@ -342,7 +343,8 @@ static void run_block(const struct saved_model *m, enum predict_preprocess pre, 
 	#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 	for (int c = 0; c < n_chunks; c++) {
 		struct worker *me = &w[omp_get_thread_num()];
-		int start = c * PREDICT_CHUNK, end = start + PREDICT_CHUNK < b->n ? start + PREDICT_CHUNK : b->n;
+		int start = c * PREDICT_CHUNK;
+		int end = start + PREDICT_CHUNK < b->n ? start + PREDICT_CHUNK : b->n;
 		int good[PREDICT_CHUNK], n_good = 0;   /* the images decoded, in order */
 		for (int i = start; i < end; i++)
 			if (!(b->error[i] = decode(m, pre, paths[i], b->px + (size_t)i * in, &b->dark[i])))
@@ -353,7 +355,8 @@ static void run_block(const struct saved_model *m, enum predict_preprocess pre, 
 		bool ok = forward(m->net, n_good, me) == 0;
 		for (int j = 0; j < n_good; j++)
 			if (ok)
-				memcpy(b->probs + (size_t)good[j] * k, me->probs + (size_t)j * k, k * sizeof *b->probs);
+				memcpy(b->probs + (size_t)good[j] * k, me->probs + (size_t)j * k,
+				       k * sizeof *b->probs);
 			else
 				b->error[good[j]] = no_memory;
 	}
