@@ -18,7 +18,17 @@ static const struct help_entry commands[] = {
 	  "print the layers, their inputs, shapes, parameters\nand FLOPs; --svg: draw the network into FILE" },
 	{ "eval CKPT [--data PATH] [--out DIR]",
 	  "test metrics of a saved model, written to DIR\n(default: the checkpoint's folder + /eval)" },
-	{ "predict CKPT IMAGE... [--json]", "classify PNG, JPEG, PGM or PPM images" },
+	{ "predict CKPT IMAGE|FOLDER... [--list FILE] [--json] [--preprocess none|mnist] [--threads N]",
+	  "classify PNG, JPEG, PGM or PPM images (a FOLDER:\n"
+	  "every image under it, by name; --list: paths one a\n"
+	  "line, - for stdin), on every core (--threads N);\n"
+	  "the top 3 classes each, or --json. Images are fitted\n"
+	  "as in training (channels, data.resize): MNIST models\n"
+	  "expect white digits centred on black, 28x28.\n"
+	  "--preprocess mnist: a photo or scan of one digit is\n"
+	  "inverted if dark on light, cropped, scaled to 20x20\n"
+	  "and centred by mass in 28x28, as MNIST was made.\n"
+	  "A bad image is reported and skipped (status 1)" },
 	{ "export CKPT --npz FILE", "the weights as a NumPy .npz (PyTorch layouts)" },
 	{ "export CKPT --onnx FILE", "the model as ONNX (opset 13)" },
 	{ "export CKPT --c DIR [--prefix NAME] [--int8]",
@@ -70,6 +80,7 @@ static const struct help_entry sections[] = {
 	  "cnnrun configs/mnist.yaml --set layers.0.filters=8 --epochs 5 --out runs/f8\n"
 	  "cnnrun summary configs/resnet-mnist.yaml --svg net.svg\n"
 	  "cnnrun predict runs/mnist/last.ckpt digit.png\n"
+	  "cnnrun predict runs/mnist/last.ckpt photo-of-a-digit.jpg --preprocess mnist\n"
 	  "cnnrun export runs/mnist/last.ckpt --c out --int8" },
 };
 

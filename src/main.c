@@ -187,14 +187,33 @@ static const struct {
 	{ "export", "--onnx", "a file name" },
 	{ "export", "--c", "a folder" },
 	{ "export", "--prefix", "a C identifier" },
+	{ "predict", "--preprocess", "none or mnist" },
+	{ "predict", "--list", "a file of image paths, one a line (- for stdin)" },
+	{ "predict", "--threads", "a number of threads (0: all cores)" },
 };
-enum { FLAG_DATA, FLAG_OUT, FLAG_NPZ, FLAG_ONNX, FLAG_C, FLAG_PREFIX, N_MODEL_FLAGS };
+enum { FLAG_DATA, FLAG_OUT, FLAG_NPZ, FLAG_ONNX, FLAG_C, FLAG_PREFIX, FLAG_PREPROCESS, FLAG_LIST,
+       FLAG_THREADS, N_MODEL_FLAGS };
+
+/* predict --threads: 0 (all cores) to 1024; -1 when not such a number. */
+static int predict_threads(const char *v)
+{
+	char *end;
+	long n = v ? strtol(v, &end, 10) : 0;
+	return v && (end == v || *end || n < 0 || n > 1024) ? -1 : (int)n;
+}
 
 /* The arguments each command needs; usage_error's status if one is missing. */
 static int model_usage(const char *command, int n, const char **args, const char **flags, bool int8)
 {
-	if (!strcmp(command, "predict") && n < 2)
-		return usage_error("%s: missing IMAGE (a PNG, JPEG, PGM or PPM file)", command);
+	if (!strcmp(command, "predict") && n < 2 && !flags[FLAG_LIST])
+		return usage_error("%s: missing IMAGE (a PNG, JPEG, PGM or PPM file, or a folder of them)",
+		                   command);
+	if (flags[FLAG_PREPROCESS] && strcmp(flags[FLAG_PREPROCESS], "none") &&
+	    strcmp(flags[FLAG_PREPROCESS], "mnist"))
+		return usage_error("--preprocess must be none or mnist, got '%s'", flags[FLAG_PREPROCESS]);
+	if (predict_threads(flags[FLAG_THREADS]) < 0)
+		return usage_error("--threads must be an integer in [0, 1024] (0: all cores), got '%s'",
+		                   flags[FLAG_THREADS]);
 	if (strcmp(command, "predict") && n > 1)
 		return usage_error("unexpected argument '%s'", args[1]);
 	if (!strcmp(command, "export") && !flags[FLAG_NPZ] && !flags[FLAG_ONNX] && !flags[FLAG_C])
@@ -204,7 +223,8 @@ static int model_usage(const char *command, int n, const char **args, const char
 	return CNN_OK;
 }
 
-/* `eval CKPT [--data PATH] [--out DIR]`, `predict CKPT IMAGE... [--json]`
+/* `eval CKPT [--data PATH] [--out DIR]`, `predict CKPT IMAGE|FOLDER... [--list FILE] [--json]
+ * [--preprocess none|mnist] [--threads N]`
  * and `export CKPT --npz FILE | --onnx FILE | --c DIR`: commands on a saved model, which take no
  * config. argv[0] is the command; args collects CKPT and the IMAGEs. */
 static int run_model_command(int argc, char **argv)
@@ -250,7 +270,10 @@ static int run_model_command(int argc, char **argv)
 	if (!strcmp(cmd, "eval"))
 		status = run_eval(args[0], flags[FLAG_DATA], flags[FLAG_OUT], stdout, &err);
 	else if (!strcmp(cmd, "predict"))
-		status = run_predict(args[0], args + 1, n - 1, json, stdout, stderr, &err);
+		status = run_predict_with(args[0], args + 1, n - 1, &(struct predict_options){
+			.json = json, .list = flags[FLAG_LIST], .threads = predict_threads(flags[FLAG_THREADS]),
+			.preprocess = flags[FLAG_PREPROCESS] && !strcmp(flags[FLAG_PREPROCESS], "mnist") ?
+			              PREPROCESS_MNIST : PREPROCESS_NONE }, stdout, stderr, &err);
 	else
 		status = run_export(args[0], &(struct export_options){ .npz = flags[FLAG_NPZ], .onnx = flags[FLAG_ONNX],
 		                    .c_dir = flags[FLAG_C], .prefix = flags[FLAG_PREFIX], .int8 = int8 }, stdout, &err);

@@ -634,7 +634,7 @@ static void predict_reads_pgm_and_png(void **state)
 	const char *mixed[] = { small_path, pgm_path };
 	out = capture(ckpt, mixed, 2, false, CNN_FAILED, diag, sizeof diag);
 	snprintf(want, sizeof want, "%s: the image is 16x16 pixels, the network takes 28x28 (width x height); "
-	         "resize it first\n", small_path);
+	         "resize it first (a photo or scan of a digit: add --preprocess mnist)\n", small_path);
 	assert_string_equal(diag, want);
 	assert_non_null(strstr(out, pgm_path));
 	free(out);

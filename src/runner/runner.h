@@ -56,11 +56,32 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 int run_eval(const char *ckpt, const char *data_path, const char *out_dir, FILE *out,
              struct cnn_error *err);
 
-/* `cnnrun predict CKPT IMAGE...`: classifies each PGM or PNG image and
- * prints its top classes, one line per image ("digit.png: 7 (0.9981), ..."),
- * or one JSON object per line. An image that cannot be read or has the
- * wrong size is reported on diag and skipped; the result is then
- * CNN_FAILED (err holds the last such message). */
+/* How predict fits an image to the network (--preprocess). */
+enum predict_preprocess {
+	PREPROCESS_NONE,    /* channels converted, resized as data.resize says */
+	PREPROCESS_MNIST    /* a photo of one digit made like MNIST's (io/image_mnist.h) */
+};
+
+struct predict_options {
+	bool json;                          /* one JSON object per line */
+	enum predict_preprocess preprocess;
+	const char *list;                   /* a file of image paths, one a line ("-": stdin); or NULL */
+	int threads;                        /* 0: every core (omp_get_num_procs) */
+};
+
+/* `cnnrun predict CKPT IMAGE|FOLDER... [--list FILE]`: classifies each
+ * PNG, JPEG, PGM or PPM image (a folder: every such file under it, in
+ * name order) and prints its top classes, one line per image in that
+ * order ("digit.png: 7 (0.9981), ..."), or one JSON object per line.
+ * Images are decoded and classified in batches on o->threads threads; the
+ * output does not depend on their number. An image that cannot be read or
+ * has the wrong size is reported on diag and skipped; the result is then
+ * CNN_FAILED (err holds a count). --preprocess mnist on a model whose input
+ * is not [1, 28, 28] is CNN_BAD_CONFIG. */
+int run_predict_with(const char *ckpt, const char *const *images, int n,
+                     const struct predict_options *o, FILE *out, FILE *diag, struct cnn_error *err);
+
+/* run_predict_with without preprocessing or a list. */
 int run_predict(const char *ckpt, const char *const *images, int n, bool json, FILE *out,
                 FILE *diag, struct cnn_error *err);
 
