@@ -1,7 +1,7 @@
 /* `cnnrun predict CKPT IMAGE|FOLDER...`: the top classes of images.
  *
  * Images go through in blocks, a block in chunks: each chunk is decoded
- * and classified (net_infer) by one task, each thread on its own
+ * and classified (net_predict, on one thread) by one task, each thread on its own
  * workspace; then the block is printed in the order given. Each
  * image's probabilities come from the same layer code as evaluation on
  * that image alone, whichever chunk and thread it lands in, so the output
@@ -29,7 +29,7 @@
  * while keeping every thread busy. */
 #define PREDICT_BLOCK 4096
 #define PREDICT_BLOCK_BYTES ((size_t)32 << 20)
-/* Images per net_infer call: matrix products wide enough to be efficient,
+/* Images per net_predict call: matrix products wide enough to be efficient,
  * a workspace that stays in cache. */
 #define PREDICT_CHUNK 32
 /* Folders deeper than this are refused (a link that loops). */
@@ -313,12 +313,10 @@ static char *decode(const struct saved_model *m, enum predict_preprocess pre, co
 	return copy ? strcpy(copy, msg) : no_memory;
 }
 
-/* Per thread: where net_infer runs a chunk. */
+/* Per thread: a chunk's input and output. */
 struct worker {
 	float *x;       /* (PREDICT_CHUNK, c, h, w) scaled input */
 	float *probs;   /* (PREDICT_CHUNK, n_classes) */
-	float *ws;      /* net_infer_floats(net, PREDICT_CHUNK) */
-	float **acts;   /* (n_layers) */
 };
 
 /* The probabilities of the n images in me->x into me->probs, on the
@@ -326,8 +324,7 @@ struct worker {
  * one image at a time. Returns 0, or -1 when out of memory. */
 static int forward(const struct net *net, int n, struct worker *me)
 {
-	net_infer(net, me->x, n, me->probs, me->ws, me->acts);
-	return 0;
+	return net_predict(net, me->x, n, me->probs, 1, NULL);
 }
 
 /* Decodes and classifies block->n images of paths, a chunk of them per
@@ -389,8 +386,6 @@ static void workers_free(struct worker *w, int n)
 	for (int t = 0; w && t < n; t++) {
 		free(w[t].x);
 		free(w[t].probs);
-		free(w[t].ws);
-		free(w[t].acts);
 	}
 	free(w);
 }
@@ -403,9 +398,7 @@ static struct worker *workers_new(const struct net *net, int n)
 	for (int t = 0; ok && t < n; t++) {
 		w[t].x = malloc((size_t)PREDICT_CHUNK * shape_size(net->input) * sizeof *w[t].x);
 		w[t].probs = malloc(PREDICT_CHUNK * k * sizeof *w[t].probs);
-		w[t].ws = malloc(net_infer_floats(net, PREDICT_CHUNK) * sizeof *w[t].ws);
-		w[t].acts = malloc((size_t)net->n_layers * sizeof *w[t].acts);
-		ok = w[t].x && w[t].probs && w[t].ws && w[t].acts;
+		ok = w[t].x && w[t].probs;
 	}
 	if (!ok) {
 		workers_free(w, n);
