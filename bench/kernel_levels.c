@@ -7,10 +7,11 @@
  * above baseline give the same bits. docs/performance.md has a run.
  *
  *   build: cmake --build build --target cnnrun_static, then
- *          cc -O2 -Isrc -o kernel_levels bench/kernel_levels.c build/libcnnrun.a \
+ *          cc -std=c11 -O2 -Isrc -o kernel_levels bench/kernel_levels.c build/libcnnrun.a \
  *             $(pkg-config --libs yaml-0.1 zlib openblas libjpeg) -fopenmp -lm
  *   usage: kernel_levels [REPEATS [all]]   default 200; `all` adds the
  *          baseline level (slow: 10-40x the others) */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
