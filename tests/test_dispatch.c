@@ -82,7 +82,9 @@ static void test_choose(void **state)
 		choose_ok(NULL, 3, 0);
 		choose_fails("avx2", 3, "CNN_ISA=avx2: this build has no avx2 kernels "
 		                        "(they are compiled on x86-64 only)");
-		choose_fails("avx512", 3, "CNN_ISA: unknown level 'avx512' (this build has: baseline)");
+		choose_fails("avx512", 7, "CNN_ISA=avx512: this build has no avx512 kernels "
+		                          "(they are compiled on x86-64 only)");
+		choose_fails("avx1024", 3, "CNN_ISA: unknown level 'avx1024' (this build has: baseline)");
 	}
 	if (avx512_built()) {
 		choose_ok(NULL, 7, 2);
