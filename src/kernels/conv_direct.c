@@ -12,7 +12,9 @@
  * the input vectors and one broadcast weight just fills the 16 registers.
  * Tiles run along the flattened output plane, so a narrow output (8 wide)
  * still fills 3 tiles from 3 rows. The backward pass of layers with 8 or
- * more input channels is in conv_direct_wide.c. */
+ * more input channels is in conv_direct_wide.c. The AVX-512 copy adds
+ * 16-lane tiles along the flattened plane (conv_planes_z), with the same
+ * bits; everything else it shares with the AVX2 copy. */
 #include "kernels/conv_direct.h"
 
 #include <string.h>
