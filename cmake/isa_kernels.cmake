@@ -16,10 +16,15 @@
 # baseline copy's does (gcc does not contract in ISO C mode anyway; clang
 # would fuse a * b + c into an FMA once -mfma allows it).
 set(CNN_ISA_AVX2_FLAGS -mavx2 -mfma -mbmi -mbmi2 -mpopcnt -ffp-contract=off)
+# AVX-512: everything AVX2 has, plus F/BW/DQ/VL (Skylake-X, Ice Lake,
+# Sapphire Rapids, Zen 4). The same -ffp-contract=off: these copies must give
+# the AVX2 copies' bits (docs/design.md, "Kernel levels").
+set(CNN_ISA_AVX512_FLAGS ${CNN_ISA_AVX2_FLAGS} -mavx512f -mavx512bw -mavx512dq -mavx512vl)
 
 function(cnn_isa_kernels sources_var)
   set(sources ${${sources_var}})
   file(GLOB avx2 ${CMAKE_SOURCE_DIR}/src/kernels/avx2/*.c)
+  file(GLOB avx512 ${CMAKE_SOURCE_DIR}/src/kernels/avx512/*.c)
   set(x86 OFF)
   if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86|x86)$"
      AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
@@ -27,11 +32,12 @@ function(cnn_isa_kernels sources_var)
   endif()
   if(x86)
     set_source_files_properties(${avx2} PROPERTIES COMPILE_OPTIONS "${CNN_ISA_AVX2_FLAGS}")
+    set_source_files_properties(${avx512} PROPERTIES COMPILE_OPTIONS "${CNN_ISA_AVX512_FLAGS}")
     set_source_files_properties(${CMAKE_SOURCE_DIR}/src/kernels/dispatch.c
-      PROPERTIES COMPILE_DEFINITIONS CNN_KERNELS_AVX2=1)
-    message(STATUS "cnnrun kernels: baseline and avx2, chosen at run time")
+      PROPERTIES COMPILE_DEFINITIONS "CNN_KERNELS_AVX2=1;CNN_KERNELS_AVX512=1")
+    message(STATUS "cnnrun kernels: baseline, avx2 and avx512, chosen at run time")
   else()
-    list(REMOVE_ITEM sources ${avx2})
+    list(REMOVE_ITEM sources ${avx2} ${avx512})
     message(STATUS "cnnrun kernels: baseline (portable C) only")
   endif()
   # The elementwise loops that pick, per element, one of two floats computed
@@ -48,6 +54,7 @@ function(cnn_isa_kernels sources_var)
       ${CMAKE_SOURCE_DIR}/src/layers/leaky_relu.c
       ${CMAKE_SOURCE_DIR}/src/kernels/activations.c
       ${CMAKE_SOURCE_DIR}/src/kernels/avx2/activations.c
+      ${CMAKE_SOURCE_DIR}/src/kernels/avx512/activations.c
       APPEND PROPERTY COMPILE_OPTIONS -fno-trapping-math)
   endif()
   set(${sources_var} ${sources} PARENT_SCOPE)

@@ -66,8 +66,11 @@ static const struct help_entry sections[] = {
 	  "and print the command that resumes (through RUN/config.yaml); a second one\n"
 	  "ends the process at once. A closed output (| head) never stops training." },
 	{ "ENVIRONMENT",
-	  "CNN_ISA=baseline|avx2 forces the kernels' instruction set (default: the\n"
-	  "widest this CPU runs). OMP_NUM_THREADS does not apply: use --threads.\n"
+	  "CNN_ISA=baseline|avx2|avx512 forces the kernels' instruction set (default:\n"
+	  "the widest this CPU runs; avx512 gives avx2's bits, baseline its own for\n"
+	  "direct convolutions). CNN_GEMM_PATH=portable|avx2|avx512 forces the\n"
+	  "fixed-order GEMM's path (the same bits on all three).\n"
+	  "OMP_NUM_THREADS does not apply: use --threads.\n"
 	  "Under mpirun or srun, training runs data-parallel over the ranks\n"
 	  "(docs/distributed.md)." },
 	{ "FILES",

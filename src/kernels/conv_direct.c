@@ -12,7 +12,9 @@
  * the input vectors and one broadcast weight just fills the 16 registers.
  * Tiles run along the flattened output plane, so a narrow output (8 wide)
  * still fills 3 tiles from 3 rows. The backward pass of layers with 8 or
- * more input channels is in conv_direct_wide.c. */
+ * more input channels is in conv_direct_wide.c. The AVX-512 copy adds
+ * 16-lane tiles along the flattened plane (conv_planes_z), with the same
+ * bits; everything else it shares with the AVX2 copy. */
 #include "kernels/conv_direct.h"
 
 #include <string.h>
@@ -292,9 +294,9 @@ static void conv_tile1(const struct tiles *t, int v, int cin, size_t plane, int 
 
 /* out (cout, oh, ow) = the stride-1 correlation of in (cin, ih, iw) with the
  * interleaved weights wg (cout/4, cin, k, k, 4), plus bias (NULL: none).
- * in must have SLACK readable floats after its last plane. */
-static void conv_planes(const float *in, int cin, int ih, int iw, int k, const float *wg,
-                        const float *bias, int cout, float *out, int oh, int ow)
+ * in must have SLACK readable floats after its last plane. 8-lane tiles. */
+static void conv_planes_y(const float *in, int cin, int ih, int iw, int k, const float *wg,
+                          const float *bias, int cout, float *out, int oh, int ow)
 {
 	size_t plane = (size_t)ih * iw, out_plane = (size_t)oh * ow;
 	size_t wgroup = (size_t)cin * k * k * 4;
@@ -324,6 +326,147 @@ static void conv_planes(const float *in, int cin, int ih, int iw, int k, const f
 			conv_tile1(&t, v, cin, plane, iw, k, wq, b4, nout, out_plane);
 	}
 }
+
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+
+/* The AVX-512 form of conv_planes: 16 lanes run along the input plane
+ * flattened, j = oy * iw + ox, so that every load is one contiguous zmm
+ * whatever ow is; the k - 1 lanes per row that fall past ow are computed and
+ * never stored. Each output is still its own chain (bias, then c, ki, kj in
+ * order, one FMA each), the chain of the 8-lane tiles above: the same bits.
+ * A tile's valid lanes are consecutive outputs, so each accumulator goes out
+ * as one compress and one masked store. */
+struct ztile {
+	size_t at;        /* j of lane 0 */
+	size_t out;       /* output index of the first valid lane */
+	__mmask16 valid;
+};
+
+/* Walks the tiles of a plane in order: the next tile's row and column. */
+struct zcursor {
+	size_t at, end;   /* j of the next tile; the flattened span [0, end) */
+	size_t row;       /* row of j = at */
+	int col;          /* column of j = at */
+};
+
+/* The tile at the cursor, and the cursor moved on by 16 lanes. The lanes
+ * cover the rest of one row and the start of the next (up to three rows
+ * when iw < 16): each row's [0, ow) is valid. No division per tile. */
+static struct ztile ztile_next(struct zcursor *c, int iw, int ow)
+{
+	struct ztile z = { c->at, c->row * ow + (c->col < ow ? (size_t)c->col : (size_t)ow), 0 };
+	unsigned valid = 0;
+
+	for (int start = -c->col; start < 16; start += iw) {
+		int lo = start > 0 ? start : 0, hi = start + ow < 16 ? start + ow : 16;
+		if (hi > lo)
+			valid |= ((1u << hi) - 1) & ~((1u << lo) - 1);
+	}
+	if (c->end - c->at < 16)
+		valid &= (1u << (c->end - c->at)) - 1;
+	z.valid = (__mmask16)valid;
+	c->at += 16;
+	c->col += 16;
+	while (c->col >= iw) {
+		c->col -= iw;
+		c->row++;
+	}
+	return z;
+}
+
+/* T tiles (1..4) x 4 output channels: 4T zmm accumulators of the 32. */
+static inline __attribute__((always_inline)) void conv_ztiles(
+	int T, const struct ztile *z, const float *in, int cin, size_t plane, int iw, int k,
+	const float *wg, const float *bias, int nout, float *out, size_t out_plane)
+{
+	__m512 a[4][4];
+
+	for (int t = 0; t < T; t++)
+		for (int f = 0; f < 4; f++)
+			a[t][f] = _mm512_set1_ps(bias[f]);
+	for (int c = 0; c < cin; c++) {
+		for (int ki = 0; ki < k; ki++) {
+			const float *x = in + c * plane + (size_t)ki * iw;
+			const float *wr = wg + ((size_t)c * k + ki) * k * 4;
+			for (int kj = 0; kj < k; kj++, wr += 4) {
+				__m512 u[4];
+				for (int t = 0; t < T; t++) {
+					u[t] = _mm512_loadu_ps(x + z[t].at + kj);
+					__asm__("" : "+v"(u[t]));   /* one load, not four: see conv_tiles3 */
+				}
+				for (int f = 0; f < 4; f++) {
+					__m512 w = _mm512_set1_ps(wr[f]);
+					for (int t = 0; t < T; t++)
+						a[t][f] = _mm512_fmadd_ps(w, u[t], a[t][f]);
+				}
+			}
+		}
+	}
+	for (int t = 0; t < T; t++) {
+		__mmask16 n = (__mmask16)((1u << __builtin_popcount(z[t].valid)) - 1);
+		for (int f = 0; f < nout; f++)
+			_mm512_mask_storeu_ps(out + f * out_plane + z[t].out, n,
+			                      _mm512_maskz_compress_ps(z[t].valid, a[t][f]));
+	}
+}
+
+static void conv_planes_z(const float *in, int cin, int ih, int iw, int k, const float *wg,
+                          const float *bias, int cout, float *out, int oh, int ow)
+{
+	size_t plane = (size_t)ih * iw, out_plane = (size_t)oh * ow;
+	size_t wgroup = (size_t)cin * k * k * 4;
+	/* the last output's j + 1: lanes past it would read past the plane's
+	 * SLACK (the reads stop 15 floats past the last plane) */
+	size_t end = (size_t)(oh - 1) * iw + ow, tiles = (end + 15) / 16;
+
+	for (int g = 0; g < cout; g += 4) {
+		int nout = cout - g < 4 ? cout - g : 4;
+		float b4[4] = { 0 };
+		float *og = out + g * out_plane;
+		const float *wq = wg + (size_t)(g / 4) * wgroup;
+		struct ztile z[4];
+		struct zcursor cur = { 0, end, 0, 0 };
+		size_t t = 0;
+
+		for (int f = 0; f < nout && bias; f++)
+			b4[f] = bias[g + f];
+		for (; t + 4 <= tiles; t += 4) {
+			for (int i = 0; i < 4; i++)
+				z[i] = ztile_next(&cur, iw, ow);
+			conv_ztiles(4, z, in, cin, plane, iw, k, wq, b4, nout, og, out_plane);
+		}
+		for (; t < tiles; t++) {
+			z[0] = ztile_next(&cur, iw, ow);
+			conv_ztiles(1, z, in, cin, plane, iw, k, wq, b4, nout, og, out_plane);
+		}
+	}
+}
+
+/* The 16-lane tiles where they are much fewer than the 8-lane ones: the
+ * junk lanes past each row, the compress and the wider (split) loads cost
+ * the rest (bench/kernel_levels.c: the reference network's 24-wide first
+ * convolution gains, its 8-wide second one loses). Both give the same bits. */
+static void conv_planes(const float *in, int cin, int ih, int iw, int k, const float *wg,
+                        const float *bias, int cout, float *out, int oh, int ow)
+{
+	size_t ztiles = ((size_t)(oh - 1) * iw + ow + 15) / 16;
+	size_t ytiles = (size_t)oh * ((ow + 7) / 8);
+
+	if (5 * ztiles <= 3 * ytiles)
+		conv_planes_z(in, cin, ih, iw, k, wg, bias, cout, out, oh, ow);
+	else
+		conv_planes_y(in, cin, ih, iw, k, wg, bias, cout, out, oh, ow);
+}
+
+#else
+
+static void conv_planes(const float *in, int cin, int ih, int iw, int k, const float *wg,
+                        const float *bias, int cout, float *out, int oh, int ow)
+{
+	conv_planes_y(in, cin, ih, iw, k, wg, bias, cout, out, oh, ow);
+}
+
+#endif
 
 /* wp[g][c][ki][kj][l] = w[4g + l][c][ki][kj], 0 past the last filter. */
 static void pack_forward(const struct conv_geom *g, const float *w, float *wp)

@@ -19,6 +19,9 @@
  * and transposed. From 8 input channels the backward pass runs channels-last
  * instead (src/kernels/conv_direct_wide.c), with every lane of every FMA in
  * use.
+ * With AVX-512 (CNN_ISA=avx512) the forward runs 16 pixels per register
+ * where that pays, with the AVX2 path's bits (docs/design.md, "Kernel
+ * levels").
  * Everything else, and every CPU without AVX2 (or CNN_ISA=baseline), takes
  * a portable path of plain loops over output rows that compilers vectorise
  * for stride 1. */

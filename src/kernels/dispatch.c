@@ -24,8 +24,11 @@ static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);
 #ifdef CNN_KERNELS_AVX2
 static const struct cnn_kernel_ops kernels_avx2 = KERNELS_TABLE(avx2);
 #endif
+#ifdef CNN_KERNELS_AVX512
+static const struct cnn_kernel_ops kernels_avx512 = KERNELS_TABLE(avx512);
+#endif
 
-const char *const cnn_isa_names[CNN_ISA_LEVELS] = { "baseline", "avx2" };
+const char *const cnn_isa_names[CNN_ISA_LEVELS] = { "baseline", "avx2", "avx512" };
 
 /* Each level's table in this build (NULL: not compiled, e.g. on ARM). */
 static const struct cnn_kernel_ops *const level_ops[CNN_ISA_LEVELS] = {
@@ -35,10 +38,17 @@ static const struct cnn_kernel_ops *const level_ops[CNN_ISA_LEVELS] = {
 #else
 	NULL,
 #endif
+#ifdef CNN_KERNELS_AVX512
+	&kernels_avx512,
+#else
+	NULL,
+#endif
 };
 
 /* What each level needs from the CPU, for messages. */
-static const char *const level_needs[CNN_ISA_LEVELS] = { "", "AVX2, FMA, BMI1/2 and POPCNT" };
+static const char *const level_needs[CNN_ISA_LEVELS] = {
+	"", "AVX2, FMA, BMI1/2 and POPCNT", "AVX2, FMA, BMI1/2, POPCNT and AVX-512 F/BW/DQ/VL",
+};
 
 /* Bit i: the CPU (and the OS, which must save the wide registers: libgcc's
  * checks include that) can run level i's code. */
@@ -52,6 +62,10 @@ static unsigned cpu_levels(void)
 	    __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
 	    __builtin_cpu_supports("popcnt"))
 		levels |= 1u << 1;
+	if ((levels >> 1 & 1) && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512vl"))
+		levels |= 1u << 2;
 #endif
 	return levels;
 }
@@ -133,7 +147,7 @@ int cnn_kernels_select(struct cnn_error *err)
 
 const struct cnn_kernel_ops *cnn_kernels_level(const char *name)
 {
-	int level;
+	int level = 0;
 
 	if (!name || !*name || cnn_isa_choose(name, cpu_levels(), &level, NULL))
 		return NULL;

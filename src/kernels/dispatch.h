@@ -3,7 +3,7 @@
  * Internal to the library: the layers and the optimizers call the plain
  * names (conv_direct_forward, im2col, ...), which go through the table.
  *
- * Adding a level (AVX-512, say): a src/kernels/<level>/ folder of wrappers,
+ * Adding a level (as avx512 was): a src/kernels/<level>/ folder of wrappers,
  * its flags in cmake/isa_kernels.cmake, CNN_ISA_<LEVEL> in isa.h, its CPU
  * test and table in dispatch.c. A level may reuse the level below's
  * function for any kernel that does not pay at its width. */
@@ -57,7 +57,7 @@ const struct cnn_kernel_ops *cnn_kernels_level(const char *name);
 /* Which levels exist, and the choice made from CNN_ISA's value (NULL or ""
  * for none) given the levels the CPU has (bit i: level i); fills *err and
  * returns -1 for an unknown name or a level the CPU lacks. Pure, for tests. */
-#define CNN_ISA_LEVELS 2
+#define CNN_ISA_LEVELS 3
 extern const char *const cnn_isa_names[CNN_ISA_LEVELS];
 int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn_error *err);
 
@@ -81,5 +81,6 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	void sigmoid_range_##sfx(const float *x, float *y, size_t count);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
+CNN_KERNELS_DECLARE(avx512)
 
 #endif

@@ -13,6 +13,7 @@
 
 #define CNN_ISA_BASELINE 0   /* x86-64 (SSE2) or any other CPU: portable C */
 #define CNN_ISA_AVX2 1       /* AVX2 + FMA (Haswell, Zen and later) */
+#define CNN_ISA_AVX512 2     /* AVX2 + AVX-512 F/BW/DQ/VL (Skylake-X, Zen 4 and later) */
 
 #ifndef CNN_ISA_LEVEL
 #define CNN_ISA_LEVEL CNN_ISA_BASELINE
@@ -25,6 +26,12 @@
 #error "the AVX2 kernels need -mavx2 -mfma (see cmake/isa_kernels.cmake)"
 #endif
 #define KERNEL_FN(name) name##_avx2
+#elif CNN_ISA_LEVEL == CNN_ISA_AVX512
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512DQ__) || \
+    !defined(__AVX512VL__) || !defined(__FMA__)
+#error "the AVX-512 kernels need -mavx512f/bw/dq/vl (see cmake/isa_kernels.cmake)"
+#endif
+#define KERNEL_FN(name) name##_avx512
 #else
 #error "unknown CNN_ISA_LEVEL"
 #endif

@@ -33,7 +33,7 @@ void cnn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
 /* Which kernels run. The vectorised ones (direct convolution, im2col,
  * Adam's update, tanh and sigmoid) are compiled once per instruction-set level and one level
  * is chosen at run time (src/kernels/dispatch.c): the widest this CPU runs,
- * or the one the environment variable CNN_ISA names (baseline | avx2).
+ * or the one the environment variable CNN_ISA names (baseline | avx2 | avx512).
  *
  * cnn_kernels_select makes the choice now and fails (-1, err says why) if
  * CNN_ISA names a level that is unknown or that this CPU lacks; call it
@@ -41,7 +41,7 @@ void cnn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
  * Without it the first kernel call chooses, ignoring an impossible CNN_ISA. */
 int cnn_kernels_select(struct cnn_error *err);
 
-/* The chosen level's name: "baseline", "avx2". */
+/* The chosen level's name: "baseline", "avx2", "avx512". */
 const char *cnn_kernels_name(void);
 
 /* One line for --version and summary: the level and why. Returns buf. */
