@@ -133,6 +133,27 @@ static void hand_image(float *x)
 		x[i] = (float)(i + 1);
 }
 
+static void hand_images(float *x, int m)
+{
+	for (int i = 0; i < m; i++)
+		hand_image(x + i * CH * IH * IW);
+}
+
+/* img(c, y, x) = orig(c, y + dy, x + dx), zero outside, bit for bit. */
+static bool is_shift_of(const float *img, const float *orig, int dy, int dx)
+{
+	bool match = true;
+	for (int c = 0; c < CH; c++)
+		for (int y = 0; y < IH; y++)
+			for (int xx = 0; xx < IW; xx++) {
+				int sy = y + dy, sx = xx + dx;
+				float want = sy >= 0 && sy < IH && sx >= 0 && sx < IW
+				             ? orig[(c * IH + sy) * IW + sx] : 0.0f;
+				match &= !memcmp(&img[(c * IH + y) * IW + xx], &want, sizeof want);
+			}
+	return match;
+}
+
 /* Flip alone: each image is itself or its mirror, by hand; over 64 images
  * both happen, and every channel of an image goes the same way. */
 static void flip_mirrors_some_images(void **state)
@@ -146,8 +167,7 @@ static void flip_mirrors_some_images(void **state)
 		for (int y = 0; y < IH; y++)
 			for (int xx = 0; xx < IW; xx++)
 				mirror[(c * IH + y) * IW + xx] = orig[(c * IH + y) * IW + IW - 1 - xx];
-	for (int i = 0; i < M; i++)
-		hand_image(x + i * CH * IH * IW);
+	hand_images(x, M);
 	augment_images(&a, x, M, small, 5, 1, 0, scratch);
 	int flipped = 0;
 	for (int i = 0; i < M; i++) {
@@ -169,24 +189,14 @@ static void crop_shifts_within_the_padding(void **state)
 	float x[M * CH * IH * IW], scratch[IH * IW], orig[CH * IH * IW];
 	int seen[3][3] = { { 0 } };
 	hand_image(orig);
-	for (int i = 0; i < M; i++)
-		hand_image(x + i * CH * IH * IW);
+	hand_images(x, M);
 	augment_images(&a, x, M, small, 9, 2, 40, scratch);
 	for (int i = 0; i < M; i++) {
 		const float *img = x + i * CH * IH * IW;
 		int found = 0;
 		for (int dy = -1; dy <= 1; dy++)
 			for (int dx = -1; dx <= 1; dx++) {
-				bool match = true;
-				for (int c = 0; c < CH; c++)
-					for (int y = 0; y < IH; y++)
-						for (int xx = 0; xx < IW; xx++) {
-							int sy = y + dy, sx = xx + dx;
-							float want = sy >= 0 && sy < IH && sx >= 0 && sx < IW
-							             ? orig[(c * IH + sy) * IW + sx] : 0.0f;
-							match &= img[(c * IH + y) * IW + xx] == want;
-						}
-				if (match) {
+				if (is_shift_of(img, orig, dy, dx)) {
 					seen[dy + 1][dx + 1]++;
 					found++;
 				}
@@ -198,10 +208,33 @@ static void crop_shifts_within_the_padding(void **state)
 			assert_true(seen[dy][dx] > 0);
 	/* stateless: the same positions give the same images */
 	float again[M * CH * IH * IW];
-	for (int i = 0; i < M; i++)
-		hand_image(again + i * CH * IH * IW);
+	hand_images(again, M);
 	augment_images(&a, again, M, small, 9, 2, 40, scratch);
 	assert_memory_equal(x, again, sizeof x);
+}
+
+/* Crops wider than the image: rows and columns wholly outside are zeros. */
+static void crops_past_the_edge_are_zeros(void **state)
+{
+	(void)state;
+	struct augment_config a = { .enabled = true, .crop_padding = 5 };
+	enum { M = 300 };
+	float x[M * CH * IH * IW], scratch[IH * IW], orig[CH * IH * IW];
+	int blank = 0;
+	hand_image(orig);
+	hand_images(x, M);
+	augment_images(&a, x, M, small, 3, 1, 0, scratch);
+	for (int i = 0; i < M; i++) {
+		const float *img = x + i * CH * IH * IW;
+		bool found = false;
+		for (int dy = -5; dy <= 5 && !found; dy++)
+			for (int dx = -5; dx <= 5 && !found; dx++)
+				found = is_shift_of(img, orig, dy, dx);
+		assert_true(found);
+		float zeros[CH * IH * IW] = { 0 };
+		blank += !memcmp(img, zeros, sizeof zeros);
+	}
+	assert_true(blank > 0 && blank < M);   /* some moved wholly out, some not */
 }
 
 /* A plane of distinct values, negative ones too (standardised inputs). */
@@ -293,6 +326,7 @@ int main(void)
 		cmocka_unit_test(config_is_checked),
 		cmocka_unit_test(flip_mirrors_some_images),
 		cmocka_unit_test(crop_shifts_within_the_padding),
+		cmocka_unit_test(crops_past_the_edge_are_zeros),
 		cmocka_unit_test(whole_pixel_translation_is_a_copy),
 		cmocka_unit_test(fractional_translation_is_bilinear),
 		cmocka_unit_test(shift_bits_are_pinned),

@@ -143,15 +143,21 @@ int augment_batch(const struct augment_config *a, float *x, int n, struct shape 
 	return 0;
 }
 
-/* out(y, x) = in(y + dy, x + dx), zero outside: a crop of the padded image. */
+/* out(y, x) = in(y + dy, x + dx), zero outside: a crop of the padded image,
+ * a row at a time (a copy of the part inside, zeros either side). */
 static void shift_plane(const float *in, float *out, int h, int w, int dy, int dx)
 {
+	int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? w - dx : w;   /* [x0, x1): sx inside */
 	for (int y = 0; y < h; y++) {
+		float *o = out + (size_t)y * w;
 		int sy = y + dy;
-		for (int x = 0; x < w; x++) {
-			int sx = x + dx;
-			out[y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? in[sy * w + sx] : 0.0f;
+		if (sy < 0 || sy >= h || x1 <= x0) {
+			memset(o, 0, (size_t)w * sizeof *o);
+			continue;
 		}
+		memset(o, 0, (size_t)x0 * sizeof *o);
+		memcpy(o + x0, in + (size_t)sy * w + x0 + dx, (size_t)(x1 - x0) * sizeof *o);
+		memset(o + x1, 0, (size_t)(w - x1) * sizeof *o);
 	}
 }
 
