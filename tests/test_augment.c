@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "data/augment.h"
+#include "util/hash.h"
 
 enum { H = 28, W = 28, N = 4 };
 static const struct shape shape = { 1, H, W };
@@ -132,6 +133,27 @@ static void hand_image(float *x)
 		x[i] = (float)(i + 1);
 }
 
+static void hand_images(float *x, int m)
+{
+	for (int i = 0; i < m; i++)
+		hand_image(x + i * CH * IH * IW);
+}
+
+/* img(c, y, x) = orig(c, y + dy, x + dx), zero outside, bit for bit. */
+static bool is_shift_of(const float *img, const float *orig, int dy, int dx)
+{
+	bool match = true;
+	for (int c = 0; c < CH; c++)
+		for (int y = 0; y < IH; y++)
+			for (int xx = 0; xx < IW; xx++) {
+				int sy = y + dy, sx = xx + dx;
+				float want = sy >= 0 && sy < IH && sx >= 0 && sx < IW
+				             ? orig[(c * IH + sy) * IW + sx] : 0.0f;
+				match &= !memcmp(&img[(c * IH + y) * IW + xx], &want, sizeof want);
+			}
+	return match;
+}
+
 /* Flip alone: each image is itself or its mirror, by hand; over 64 images
  * both happen, and every channel of an image goes the same way. */
 static void flip_mirrors_some_images(void **state)
@@ -145,8 +167,7 @@ static void flip_mirrors_some_images(void **state)
 		for (int y = 0; y < IH; y++)
 			for (int xx = 0; xx < IW; xx++)
 				mirror[(c * IH + y) * IW + xx] = orig[(c * IH + y) * IW + IW - 1 - xx];
-	for (int i = 0; i < M; i++)
-		hand_image(x + i * CH * IH * IW);
+	hand_images(x, M);
 	augment_images(&a, x, M, small, 5, 1, 0, scratch);
 	int flipped = 0;
 	for (int i = 0; i < M; i++) {
@@ -168,24 +189,14 @@ static void crop_shifts_within_the_padding(void **state)
 	float x[M * CH * IH * IW], scratch[IH * IW], orig[CH * IH * IW];
 	int seen[3][3] = { { 0 } };
 	hand_image(orig);
-	for (int i = 0; i < M; i++)
-		hand_image(x + i * CH * IH * IW);
+	hand_images(x, M);
 	augment_images(&a, x, M, small, 9, 2, 40, scratch);
 	for (int i = 0; i < M; i++) {
 		const float *img = x + i * CH * IH * IW;
 		int found = 0;
 		for (int dy = -1; dy <= 1; dy++)
 			for (int dx = -1; dx <= 1; dx++) {
-				bool match = true;
-				for (int c = 0; c < CH; c++)
-					for (int y = 0; y < IH; y++)
-						for (int xx = 0; xx < IW; xx++) {
-							int sy = y + dy, sx = xx + dx;
-							float want = sy >= 0 && sy < IH && sx >= 0 && sx < IW
-							             ? orig[(c * IH + sy) * IW + sx] : 0.0f;
-							match &= img[(c * IH + y) * IW + xx] == want;
-						}
-				if (match) {
+				if (is_shift_of(img, orig, dy, dx)) {
 					seen[dy + 1][dx + 1]++;
 					found++;
 				}
@@ -197,10 +208,112 @@ static void crop_shifts_within_the_padding(void **state)
 			assert_true(seen[dy][dx] > 0);
 	/* stateless: the same positions give the same images */
 	float again[M * CH * IH * IW];
-	for (int i = 0; i < M; i++)
-		hand_image(again + i * CH * IH * IW);
+	hand_images(again, M);
 	augment_images(&a, again, M, small, 9, 2, 40, scratch);
 	assert_memory_equal(x, again, sizeof x);
+}
+
+/* Crops wider than the image: rows and columns wholly outside are zeros. */
+static void crops_past_the_edge_are_zeros(void **state)
+{
+	(void)state;
+	struct augment_config a = { .enabled = true, .crop_padding = 5 };
+	enum { M = 300 };
+	float x[M * CH * IH * IW], scratch[IH * IW], orig[CH * IH * IW];
+	int blank = 0;
+	hand_image(orig);
+	hand_images(x, M);
+	augment_images(&a, x, M, small, 3, 1, 0, scratch);
+	for (int i = 0; i < M; i++) {
+		const float *img = x + i * CH * IH * IW;
+		bool found = false;
+		for (int dy = -5; dy <= 5 && !found; dy++)
+			for (int dx = -5; dx <= 5 && !found; dx++)
+				found = is_shift_of(img, orig, dy, dx);
+		assert_true(found);
+		float zeros[CH * IH * IW] = { 0 };
+		blank += !memcmp(img, zeros, sizeof zeros);
+	}
+	assert_true(blank > 0 && blank < M);   /* some moved wholly out, some not */
+}
+
+/* A plane of distinct values, negative ones too (standardised inputs). */
+static void ramp(float *p, int h, int w)
+{
+	for (int i = 0; i < h * w; i++)
+		p[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+}
+
+/* Whole-pixel translations are the plane moved, zeros filled in: exactly. */
+static void whole_pixel_translation_is_a_copy(void **state)
+{
+	(void)state;
+	enum { PH = 7, PW = 9 };
+	float in[PH * PW], out[PH * PW];
+	ramp(in, PH, PW);
+	for (int ty = -8; ty <= 8; ty++)
+		for (int tx = -10; tx <= 10; tx++) {
+			augment_translate(in, out, PH, PW, ty, tx);
+			for (int y = 0; y < PH; y++)
+				for (int x = 0; x < PW; x++) {
+					int sy = y - ty, sx = x - tx;
+					float want = sy >= 0 && sy < PH && sx >= 0 && sx < PW ? in[sy * PW + sx] : 0.0f;
+					assert_memory_equal(&out[y * PW + x], &want, sizeof want);
+				}
+		}
+}
+
+/* Fractional translations against bilinear interpolation written out
+ * directly, in double: equal to float rounding, edges included. */
+static double reference_pixel(const float *in, int h, int w, double sy, double sx)
+{
+	int y0 = (int)floor(sy), x0 = (int)floor(sx);
+	double v = 0;
+	for (int dy = 0; dy <= 1; dy++)
+		for (int dx = 0; dx <= 1; dx++) {
+			int yy = y0 + dy, xx = x0 + dx;
+			if (yy >= 0 && yy < h && xx >= 0 && xx < w)
+				v += (dy ? sy - y0 : 1 - (sy - y0)) * (dx ? sx - x0 : 1 - (sx - x0)) * in[yy * w + xx];
+		}
+	return v;
+}
+
+static void fractional_translation_is_bilinear(void **state)
+{
+	(void)state;
+	enum { PH = 6, PW = 11 };
+	static const double offsets[] = { -7.5, -1, -0.999, -0.25, 0, 0.001, 0.5, 0.75, 1.3, 5.9, 12 };
+	float in[PH * PW], out[PH * PW];
+	ramp(in, PH, PW);
+	for (size_t i = 0; i < sizeof offsets / sizeof *offsets; i++)
+		for (size_t j = 0; j < sizeof offsets / sizeof *offsets; j++) {
+			double ty = offsets[i], tx = offsets[j];
+			augment_translate(in, out, PH, PW, ty, tx);
+			for (int y = 0; y < PH; y++)
+				for (int x = 0; x < PW; x++) {
+					double want = reference_pixel(in, PH, PW, y - ty, x - tx);
+					assert_true(fabs(out[y * PW + x] - want) <= 1e-6);
+				}
+		}
+}
+
+/* The shift-only images `make run` trains on, pinned: a change of their
+ * bits changes configs/mnist.yaml's figures and must be deliberate. */
+static void shift_bits_are_pinned(void **state)
+{
+	(void)state;
+	struct augment_config a = { .enabled = true, .shift = 1 };
+	enum { M = 16 };
+	float x[M * H * W], whole[M * H * W], scratch[H * W];
+	for (int i = 0; i < M; i++)
+		ramp(x + i * H * W, H, W);
+	memcpy(whole, x, sizeof x);
+	augment_images(&a, x, M, shape, 1, 3, 5000, scratch);
+	assert_int_equal(fnv1a_bytes(FNV1A_OFFSET, x, sizeof x), UINT64_C(0xa692333cecac941d));
+	/* and split across two calls (two threads' shares), the same */
+	augment_images(&a, whole, 5, shape, 1, 3, 5000, scratch);
+	augment_images(&a, whole + 5 * H * W, M - 5, shape, 1, 3, 5005, scratch);
+	assert_memory_equal(x, whole, sizeof x);
 }
 
 int main(void)
@@ -213,6 +326,10 @@ int main(void)
 		cmocka_unit_test(config_is_checked),
 		cmocka_unit_test(flip_mirrors_some_images),
 		cmocka_unit_test(crop_shifts_within_the_padding),
+		cmocka_unit_test(crops_past_the_edge_are_zeros),
+		cmocka_unit_test(whole_pixel_translation_is_a_copy),
+		cmocka_unit_test(fractional_translation_is_bilinear),
+		cmocka_unit_test(shift_bits_are_pinned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

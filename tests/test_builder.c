@@ -128,17 +128,19 @@ static void test_mnist_yaml(void **state)
 	assert_string_equal(cfg_get(cfg.data.map, "path")->written, "../data/mnist");
 	const char *abs = cfg_get(cfg.data.map, "path")->text;
 	assert_true(abs[0] == '/' && strlen(abs) > 11 && !strcmp(abs + strlen(abs) - 11, "/data/mnist"));
-	assert_int_equal(cfg.data.validation, 5000);
+	assert_int_equal(cfg.data.validation, 0);
 	assert_int_equal(cfg.data.n_classes, 10);
 	assert_string_equal(cfg.loss, "softmax_cross_entropy");
 	assert_string_equal(cfg.optim.type, "adam");
-	assert_true(cfg.optim.lr == 1.0e-3);
+	assert_true(cfg.optim.lr == 1.5e-3);
 	assert_string_equal(cfg.optim.schedule.type, "cosine");
 	assert_true(cfg.optim.beta1 == 0.9);
 	assert_true(cfg.optim.beta2 == 0.999);
 	assert_true(cfg.optim.eps == 1.0e-8);
 	assert_int_equal(cfg.train.epochs, 40);
-	assert_int_equal(cfg.train.batch, 8);
+	assert_int_equal(cfg.train.batch, 16);
+	assert_int_equal(cfg.train.augment.crop_padding, 1);
+	assert_true(cfg.train.augment.shift == 0);
 	/* threads: 0 (all cores) is resolved, and recorded as written */
 	assert_true(cfg.train.threads >= 1);
 

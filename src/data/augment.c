@@ -55,6 +55,81 @@ static void transform(const float *in, float *out, int h, int w, double angle, d
 	}
 }
 
+/* A pure translation (no rotation, no scale) is the common case and costs
+ * as much as the training step when resampled as transform() does, a
+ * double sum over four corners per pixel. It is separable: each output row
+ * is a blend of two source rows, each output pixel a blend of two pixels
+ * of that row, in float. The bits differ from transform()'s by rounding
+ * at fractional offsets; at whole-pixel offsets both give the image moved,
+ * zeros filled in. */
+enum { TRANSLATE_MAXW = 512 };   /* 10 KiB of tables on the stack; wider images take transform() */
+
+static const float zero_row[TRANSLATE_MAXW];
+
+/* The source coordinate of output coordinate i moved by t, as transform()
+ * computes it at angle 0 and scale 1 (((i - mid) - t) + mid): its two
+ * neighbours and their weights, a neighbour outside [0, n) replaced by
+ * index `outside` (a zero). */
+static void neighbours(int i, int n, double t, int outside, int idx[2], float wt[2])
+{
+	double mid = (n - 1) / 2.0, at = i - mid - t + mid;
+	int i0 = (int)floor(at);
+	double f = at - i0;
+	for (int d = 0; d <= 1; d++) {
+		idx[d] = i0 + d >= 0 && i0 + d < n ? i0 + d : outside;
+		wt[d] = (float)(d ? f : 1 - f);
+	}
+}
+
+/* out(y, x) = sum of in's four pixels around (y - ty, x - tx), bilinear,
+ * zero outside; in and out are (h, w) planes. The columns' neighbours and
+ * weights are the same for every row: tabulated once. Between the columns
+ * whose neighbours are both inside and x + k apart for one k (all but
+ * rounding accidents) the loop reads contiguous memory and vectorises. */
+void augment_translate(const float *in, float *out, int h, int w, double ty, double tx)
+{
+	int col[TRANSLATE_MAXW][2];     /* (w, 2): each x's two source columns; w: the zero */
+	float wc[2][TRANSLATE_MAXW];    /* (2, w): their weights */
+	float blend[TRANSLATE_MAXW + 1]; /* (w + 1): the output row's blend of source rows, then 0 */
+	if (w > TRANSLATE_MAXW) {
+		transform(in, out, h, w, 0, 1, ty, tx);
+		return;
+	}
+	int lo = w, hi = 0;   /* [lo, hi): one run of columns with col[x][0] = x + k */
+	for (int x = 0; x < w; x++) {
+		float wt[2];
+		neighbours(x, w, tx, w, col[x], wt);
+		wc[0][x] = wt[0];
+		wc[1][x] = wt[1];
+		if (col[x][0] < w && col[x][1] < w) {
+			lo = x < lo ? x : lo;
+			hi = x + 1;
+		}
+	}
+	for (int x = lo; x < hi; x++)
+		if (col[x][1] == w || col[x][0] - x != col[lo][0] - lo)
+			lo = hi = 0;   /* not one run: the tables for every column */
+	int k = lo < hi ? col[lo][0] - lo : 0;
+	blend[w] = 0;
+	for (int y = 0; y < h; y++) {
+		int ry[2];
+		float wr[2];
+		neighbours(y, h, ty, -1, ry, wr);
+		/* a row outside reads zeros: +0 sums leave the other row's products */
+		const float *r0 = ry[0] < 0 ? zero_row : in + (size_t)ry[0] * w;
+		const float *r1 = ry[1] < 0 ? zero_row : in + (size_t)ry[1] * w;
+		for (int x = 0; x < w; x++)
+			blend[x] = wr[0] * r0[x] + wr[1] * r1[x];
+		float *o = out + (size_t)y * w;
+		const float *b = blend + k;
+		for (int x = 0; x < w; x++)
+			if (x < lo || x >= hi)
+				o[x] = wc[0][x] * blend[col[x][0]] + wc[1][x] * blend[col[x][1]];
+		for (int x = lo; x < hi; x++)
+			o[x] = wc[0][x] * b[x] + wc[1][x] * b[x + 1];
+	}
+}
+
 int augment_batch(const struct augment_config *a, float *x, int n, struct shape shape,
                   uint64_t seed, int epoch, long first)
 {
@@ -68,15 +143,21 @@ int augment_batch(const struct augment_config *a, float *x, int n, struct shape 
 	return 0;
 }
 
-/* out(y, x) = in(y + dy, x + dx), zero outside: a crop of the padded image. */
+/* out(y, x) = in(y + dy, x + dx), zero outside: a crop of the padded image,
+ * a row at a time (a copy of the part inside, zeros either side). */
 static void shift_plane(const float *in, float *out, int h, int w, int dy, int dx)
 {
+	int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? w - dx : w;   /* [x0, x1): sx inside */
 	for (int y = 0; y < h; y++) {
+		float *o = out + (size_t)y * w;
 		int sy = y + dy;
-		for (int x = 0; x < w; x++) {
-			int sx = x + dx;
-			out[y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? in[sy * w + sx] : 0.0f;
+		if (sy < 0 || sy >= h || x1 <= x0) {
+			memset(o, 0, (size_t)w * sizeof *o);
+			continue;
 		}
+		memset(o, 0, (size_t)x0 * sizeof *o);
+		memcpy(o + x0, in + (size_t)sy * w + x0 + dx, (size_t)(x1 - x0) * sizeof *o);
+		memset(o + x1, 0, (size_t)(w - x1) * sizeof *o);
 	}
 }
 
@@ -117,7 +198,10 @@ void augment_images(const struct augment_config *a, float *x, int n, struct shap
 			float *p = img + c * plane;
 			if (affine) {
 				memcpy(scratch, p, plane * sizeof *scratch);
-				transform(scratch, p, shape.h, shape.w, angle, scale, ty, tx);
+				if (a->rotation > 0 || a->scale > 0)
+					transform(scratch, p, shape.h, shape.w, angle, scale, ty, tx);
+				else
+					augment_translate(scratch, p, shape.h, shape.w, ty, tx);
 			}
 			if (dy || dx) {
 				memcpy(scratch, p, plane * sizeof *scratch);

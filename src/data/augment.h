@@ -40,4 +40,9 @@ int augment_batch(const struct augment_config *a, float *x, int n, struct shape 
 void augment_images(const struct augment_config *a, float *x, int n, struct shape shape,
                     uint64_t seed, int epoch, long first, float *scratch);
 
+/* out(y, x) = in(y - ty, x - tx), bilinear, zeros outside: the translation
+ * augment_images applies when there is no rotation and no scale, in float,
+ * one axis then the other. in and out are (h, w) planes, not overlapping. */
+void augment_translate(const float *in, float *out, int h, int w, double ty, double tx);
+
 #endif

@@ -33,7 +33,7 @@ expect 2 "tab.yaml:2:1: YAML syntax error: a TAB character; YAML indents with sp
 expect 2 "dup.yaml:2:1: duplicate key 'name' (first given at line 1, column 1)" -- "$tmp/dup.yaml"
 expect 2 "empty-layers.yaml:4:9: 'layers' is empty"       -- "$tmp/empty-layers.yaml"
 expect 2 "above limits.memory 10.0 MB"                    -- summary configs/mnist.yaml --set limits.memory=10MB
-expect 2 "dataset held in memory is 55.0 MB of it (the network at batch 8 takes the rest); a smaller train.batch does not change the dataset" -- summary configs/mnist.yaml --set limits.memory=10MB
+expect 2 "dataset held in memory is 55.0 MB of it (the network at batch 16 takes the rest); a smaller train.batch does not change the dataset" -- summary configs/mnist.yaml --set limits.memory=10MB
 expect 1 "nodata.yaml:2:30: data.path '$tmp/none': no such file or folder; run \`make data\`" -- "$tmp/nodata.yaml" --out "$tmp/out"
 expect 1 "cannot create"                                  -- configs/mnist.yaml --out /proc/cnnrun-cannot-write-here
 expect 0 "total: 1158 parameters"                         -- summary configs/mnist.yaml

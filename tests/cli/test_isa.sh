@@ -11,7 +11,7 @@ CNN_ISA=baseline expect 0 "kernels: baseline (forced by CNN_ISA"   -- --version
 CNN_ISA=         expect 0 "kernels: "                              -- --version
 CNN_ISA=avx1024  expect 2 "CNN_ISA: unknown level 'avx1024' (this build has: baseline" -- --version
 CNN_ISA=bogus    expect 2 "CNN_ISA: unknown level 'bogus'"         -- summary configs/mnist.yaml
-CNN_ISA=baseline expect 0 "batch 8 on 1 thread, baseline kernels"  -- summary configs/mnist.yaml --threads 1
+CNN_ISA=baseline expect 0 "batch 16 on 1 thread, baseline kernels"  -- summary configs/mnist.yaml --threads 1
 CNN_ISA=baseline expect 0 "5x5/1 valid, 1->4, auto: im2col"        -- summary configs/mnist.yaml
 
 # A short run of the reference network on 256 deterministic pseudo-random
