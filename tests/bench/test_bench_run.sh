@@ -70,5 +70,13 @@ if [ "$torch" != no ]; then
 			fail "no PyTorch batch-size line for $net"
 	done
 fi
+# With `cnnrun bench` (the inference path) bench/run measures evaluation
+# through it and notes its batch-1 latency.
+if "$cnnrun" --help 2>&1 | grep -q 'bench CONFIG|CKPT'; then
+	for net in $nets; do
+		grep -q "^# $net, 1 thread(s): cnnrun bench: [0-9.]* images/s at batch [0-9]*; one image alone: [0-9.]* ms median" \
+			"$tmp/table.txt" || fail "no cnnrun bench line for $net"
+	done
+fi
 grep -q '^# load after: ' "$tmp/table.txt" || fail "the run did not reach its end"
 echo "passed"
