@@ -42,9 +42,22 @@ mnist_subset() {
 	idx_head train "$1" "$3" && idx_head t10k "$2" "$3"
 }
 
-# colour_set N TEST DIR: N generated training images (a multiple of 5: the
-# format's five batch files) and TEST test images, 3x32x32
+# colour_set N TEST DIR: N training images (a multiple of 5: the format's
+# five batch files, N/5 from each) and TEST test images, 3x32x32: the first
+# records of CIFAR-10's files in $CIFAR_DATA when set, else generated ones
 colour_set() {
 	[ $(($1 % 5)) = 0 ] || { echo "bench: the colour set's training images must be a multiple of 5, not $1" >&2; return 1; }
-	/usr/bin/python3 "$ROOT/scripts/synthetic-cifar.py" "$3" --per-batch $(($1 / 5)) --test "$2" --seed 1 >/dev/null
+	if [ -z "${CIFAR_DATA:-}" ]; then
+		/usr/bin/python3 "$ROOT/scripts/synthetic-cifar.py" "$3" --per-batch $(($1 / 5)) --test "$2" --seed 1 >/dev/null
+		return
+	fi
+	local f n
+	mkdir -p "$3"
+	for f in data_batch_1 data_batch_2 data_batch_3 data_batch_4 data_batch_5 test_batch; do
+		n=$(($1 / 5))
+		[ $f = test_batch ] && n=$2
+		head -c $((n * 3073)) "$CIFAR_DATA/$f.bin" >"$3/$f.bin" || return 1
+		[ "$(stat -c %s "$3/$f.bin")" = $((n * 3073)) ] ||
+			{ echo "bench: $CIFAR_DATA/$f.bin has fewer than the $n images asked for" >&2; return 1; }
+	done
 }
