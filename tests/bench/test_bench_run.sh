@@ -4,7 +4,8 @@
 # cnnrun given rather than building one. Checks that the run succeeds and
 # that its table is printed and parseable: one row per network, every figure
 # a positive number. No timing is asserted (speed is bench/run's to measure,
-# not CTest's).
+# not CTest's). With PyTorch, also that bench/tables makes its markdown
+# tables from that output.
 #
 #   test_bench_run.sh CNNRUN SOURCE_DIR PYTHON torch|no
 # PYTHON is Debian's /usr/bin/python3 (numpy for the colour set; torch for
@@ -69,6 +70,10 @@ if [ "$torch" != no ]; then
 		grep -q "^# $net, 1 thread(s): PyTorch evaluation images/s by batch size 1:[0-9]*,64:[0-9]*$" "$tmp/table.txt" ||
 			fail "no PyTorch batch-size line for $net"
 	done
+	# bench/tables turns the output into docs/performance.md's tables
+	"$src/bench/tables" "$tmp/table.txt" >"$tmp/md.txt" || fail "bench/tables exited $?"
+	[ "$(grep -c '^| 1 | [0-9,]* | [0-9,]* | [0-9.]*x | [0-9,]* | [0-9,]* ([0-9]*) | [0-9.]*x | [0-9]* MB / [0-9]* MB | [0-9.]* |$' "$tmp/md.txt")" = 4 ] ||
+		fail "bench/tables did not print a row for each network: $(cat "$tmp/md.txt")"
 fi
 # With `cnnrun bench` (the inference path) bench/run measures evaluation
 # through it and notes its batch-1 latency.
