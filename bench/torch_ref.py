@@ -20,7 +20,8 @@ optimizer step), as cnnrun's train.images_per_second does. Evaluation is the
 model in eval mode under torch.inference_mode() over the test set, once per
 batch size of --eval-batches (after one untimed warm-up batch, each stopping
 after --eval-seconds): eval_images_per_second is the best of them and
-eval_batch the batch size that gave it.
+eval_batch the batch size that gave it; test_accuracy (a check that the
+network learns) is over the most test images one batch size ran.
 
     torch_ref.py --net ref|lenet|resnet|cifar --data DIR --threads N
                  [--images N] [--eval-batches 1,16,64,256] [--eval-seconds 3]
