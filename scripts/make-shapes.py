@@ -2,7 +2,7 @@
 """Writes a folder of synthetic "photos", one sub-folder per class, for
 following docs/own-images.md without photos of your own.
 
-  scripts/make-shapes.py OUT [--per-class 400] [--seed 1]
+  scripts/make-shapes.py OUT [--per-class 500] [--seed 1]
 
 Four classes: circle, square, triangle, star. Each picture is a JPEG or a
 PNG (one in four) of a random size from 40x40 to 240x180 pixels, not
@@ -42,11 +42,13 @@ def picture(kind, rng):
     h = int(np.clip(w * rng.uniform(0.75, 1.25), 40, 240))
     back = rng.uniform(0, 255, 3)
     fore = rng.uniform(0, 255, 3)
-    while np.abs(fore - back).sum() < 150:     # the object must stand out
+    luma = np.array([0.114, 0.587, 0.299])      # OpenCV's order: blue, green, red
+    # the object stands out in colour and in grey
+    while np.abs(fore - back).sum() < 150 or abs(luma @ (fore - back)) < 50:
         fore = rng.uniform(0, 255, 3)
-    ramp = np.linspace(-1, 1, w)[None, :, None] * rng.uniform(-40, 40, 3)
+    ramp = np.linspace(-1, 1, w)[None, :, None] * rng.uniform(-30, 30, 3)
     img = np.clip(back + ramp + np.zeros((h, w, 3)), 0, 255).astype(np.uint8)
-    r = min(w, h) * rng.uniform(0.2, 0.4)
+    r = min(w, h) * rng.uniform(0.25, 0.45)
     cx = rng.uniform(r, w - r)
     cy = rng.uniform(r, h - r)
     colour = tuple(float(v) for v in fore)
@@ -62,7 +64,7 @@ def picture(kind, rng):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
-    ap.add_argument("--per-class", type=int, default=400)
+    ap.add_argument("--per-class", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)

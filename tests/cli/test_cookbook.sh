@@ -61,7 +61,7 @@ np.savez(sys.argv[1], x_train=z(5010), y_train=np.zeros(5010, np.uint8), x_test=
 	head -c $((10 * 3074)) /dev/zero >"$w/data/cifar-100-binary/test.bin"
 	# folders of pictures: the tutorial's four shapes, ten classes of "photos"
 	local shapes=(circle square star triangle)
-	mkfolder "$w/shapes" train 40 "${shapes[@]}" && mkfolder "$w/shapes" test 2 "${shapes[@]}" &&
+	mkfolder "$w/shapes" train 60 "${shapes[@]}" && mkfolder "$w/shapes" test 2 "${shapes[@]}" &&
 		mkfolder "$w/shapes-val" train 10 "${shapes[@]}" && mkfolder "$w/shapes-val" val 2 "${shapes[@]}" &&
 		mkfolder "$w/shapes-val" test 2 "${shapes[@]}" || return 1
 	mkfolder "$w/photos" train 51 c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 && mkfolder "$w/photos" test 1 c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ||
