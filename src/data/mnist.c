@@ -118,16 +118,21 @@ static int mnist_create(struct cfg_node *map, struct data_source **out, struct c
 	return cfg_path(map, "path", CFG_OPTIONAL, "data/mnist", CFG_PATH_ANY, mnist_fetch_hint, &m->path, "data", err);
 }
 
-/* The IDX headers: how many images of what size (an .npz is not opened). */
+/* The IDX headers: how many images of what size. */
 static int mnist_probe(const struct data_source *s, struct data_probe *p, struct cnn_error *err)
 {
 	const struct mnist_source *m = (const struct mnist_source *)s;
 	char img[PATH_MAX], lab[PATH_MAX];
 	p->n_classes = MNIST_CLASSES;
+	/* An .npz (named, or alone in the folder) is checked when it is loaded:
+	 * its counts stay unknown here, which the probe's contract allows. */
+	if (mnist_is_npz(m->path))
+		return 0;
 	for (int i = 0; i < 2; i++) {
 		const char *prefix = i ? "t10k" : "train";
-		if (mnist_is_npz(m->path) || mnist_find(m->path, prefix, "images", "idx3", img, sizeof img, err) ||
-		    mnist_find(m->path, prefix, "labels", "idx1", lab, sizeof lab, err) ||
+		if (mnist_find(m->path, prefix, "images", "idx3", img, sizeof img, err))
+			return i == 0 && mnist_npz_in(m->path, img, sizeof img) ? 0 : -1;
+		if (mnist_find(m->path, prefix, "labels", "idx1", lab, sizeof lab, err) ||
 		    idx_probe_images(img, i == 0, p, err))
 			return -1;
 	}
