@@ -142,7 +142,11 @@ EOF
 	# mpirun passes SIGTERM on to the ranks only after its grace period
 	# (odls_base_sigkill_timeout, 1 s: SIGCONT at once, SIGTERM after the
 	# period, SIGKILL one period later), so the run must outlast it.
-	"${mpi[@]}" -np 2 "$cnnrun" "$cfg" --threads 1 --epochs $stop_epochs \
+	# --foreground: the signal below goes to mpirun alone, as `kill -TERM
+	# <mpirun's pid>` does; without it timeout signals its whole process
+	# group, the ranks included (what Ctrl-C in a terminal does; see
+	# docs/distributed.md for what that was seen to do).
+	timeout --foreground 600 "${mpi[@]:2}" -np 2 "$cnnrun" "$cfg" --threads 1 --epochs $stop_epochs \
 		--out "$tmp/stop" --quiet >"$tmp/stop.out" 2>"$tmp/stop.err" &
 	pid=$!
 	# as soon as the run has started (config.yaml is written once the data is
