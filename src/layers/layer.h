@@ -127,6 +127,15 @@ struct layer_ops {
 	 * alone: relu, batchnorm and dropout in evaluation), so the plan gives
 	 * the layer its input's memory when nothing else reads that input. */
 	bool inplace;
+
+	/* ReLU fusion (the network decides; struct layer.relu_out says when).
+	 * fuses_relu: the layer can end its forward pass with the ReLU that
+	 * reads its output and start its backward pass with that ReLU's
+	 * gradient. commutes_with_relu: f(relu(x)) == relu(f(x)) bit for bit,
+	 * gradients included (maxpool), so the ReLU that feeds the layer may
+	 * move after it and be fused there. */
+	bool fuses_relu;
+	bool commutes_with_relu;
 };
 
 /* The most inputs a layer may read (an Inception block concatenates 4). */
@@ -147,7 +156,20 @@ struct layer {
 	 * A multi-input constructor sets n_inputs; the builder fills inputs. */
 	int n_inputs;
 	int inputs[LAYER_MAX_INPUTS];
+	/* Set by the network, only on a type whose ops have fuses_relu: the
+	 * layer also does a ReLU's work, exactly as src/layers/relu.c does it.
+	 * forward ends with y = relu_value(y); backward starts by reading dy as
+	 * 0 wherever y <= 0 (y is then the ReLU's output). The ReLU layer it
+	 * absorbed does nothing. */
+	bool relu_out;
 };
+
+/* The ReLU of src/layers/relu.c, the one rule every fused copy follows
+ * (NaN and -0 give +0). */
+static inline float relu_value(float v)
+{
+	return v > 0.0f ? v : 0.0f;
+}
 
 /* Input k of layer i of a network (reading n_inputs 0 as "the layer above"),
  * and how many inputs it has. */

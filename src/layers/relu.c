@@ -16,7 +16,7 @@ static void relu_forward(const struct layer *l, const float *w, const float *x, 
 	(void)w;
 	(void)ctx;
 	for (size_t i = 0; i < count; i++)
-		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+		y[i] = relu_value(x[i]);
 }
 
 static void relu_backward(const struct layer *l, const float *w, const float *x,
