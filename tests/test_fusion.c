@@ -65,7 +65,7 @@ static void same_bits(const float *a, const float *b, size_t n, const char *what
 {
 	for (size_t i = 0; i < n; i++)
 		if (memcmp(&a[i], &b[i], sizeof a[i]))
-			fail_msg("%s: element %zu is %a fused, %a as two layers", what, i, (double)a[i],
+			fail_msg("%s: element %zu is %a, expected %a", what, i, (double)a[i],
 			         (double)b[i]);
 }
 
