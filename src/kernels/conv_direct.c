@@ -137,11 +137,13 @@ static int round4(int v)
  *   wt  (c/4, filters, k, k, 4)   w flipped and transposed, for dx
  *   dxp (c, ph, pw)               dx with its padding, for the scatter
  *   wr  (filters, c, k, 8)        w with rows padded to 8 lanes, for the scatter
- *   nz_pos, nz_val (filters, oh * ow) + slack  dy's non-zero positions, per filter */
+ *   nz_pos, nz_val (filters, oh * ow) + slack  dy's non-zero positions, per filter
+ *   nnz (filters)                 how many each list holds
+ *   nz_at (oh * ow)               each dy pixel's offset in a padded input plane */
 struct plan {
 	int ph, pw, dh, dw;
 	float *xp, *dyp, *wp, *wt, *dxp, *wr, *nz_val;
-	int *nz_pos;
+	int *nz_pos, *nnz, *nz_at;
 };
 
 static size_t plan_floats(const struct conv_geom *g, struct plan *p, float *base)
@@ -166,7 +168,12 @@ static size_t plan_floats(const struct conv_geom *g, struct plan *p, float *base
 	if (base)
 		p->nz_pos = (int *)(void *)(base + at);
 	at += (size_t)g->filters * g->oh * g->ow + FIND_NONZERO_SLACK;
-	at += (size_t)g->filters;   /* nnz (filters) */
+	if (base)
+		p->nnz = (int *)(void *)(base + at);
+	at += (size_t)g->filters;
+	if (base)
+		p->nz_at = (int *)(void *)(base + at);
+	at += (size_t)g->oh * g->ow;
 	return at;
 }
 
@@ -631,6 +638,7 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 
 	int *nnz;              /* (filters): non-zeros of each dy plane */
 	double gather_cost;
+	float *val;
 
 	if (KERNEL_FN(conv_wide_applies)(g)) {
 		KERNEL_FN(conv_wide_backward)(g, w, x, dy, dx, dw, db, n, scratch);
@@ -638,7 +646,8 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 	}
 	plan_floats(g, &p, scratch);
 	xplane = (size_t)p.ph * p.pw;
-	nnz = p.nz_pos + (size_t)g->filters * out_plane + FIND_NONZERO_SLACK;
+	nnz = p.nnz;
+	find_nonzero_offsets(g->oh, g->ow, p.pw, p.nz_at);
 	gather_cost = (double)g->h * ((g->w + 7) / 8) * round4(g->c) * g->filters * kk / 2;
 	memset(p.xp + (size_t)g->c * xplane, 0, SLACK * sizeof(float));
 	if (dx) {
@@ -652,9 +661,18 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 		size_t total = 0;
 		for (int f = 0; f < g->filters; f++) {
 			int *pos = p.nz_pos + f * out_plane;
-			float *val = p.nz_val + f * out_plane;
-			nnz[f] = find_nonzero(dyi + f * out_plane, g->oh, g->ow, p.pw, pos, val, &db[f]);
+			val = p.nz_val + f * out_plane;
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+			nnz[f] = find_nonzero_z(dyi + f * out_plane, (int)out_plane, p.nz_at, pos, val);
+#else
+			nnz[f] = find_nonzero(dyi + f * out_plane, g->oh, g->ow, p.pw, pos, val, NULL);
+#endif
 			total += (size_t)nnz[f];
+		}
+		sum_lists(p.nz_val, out_plane, nnz, g->filters, db);
+		for (int f = 0; f < g->filters; f++) {
+			const int *pos = p.nz_pos + f * out_plane;
+			val = p.nz_val + f * out_plane;
 			for (int c = 0; nnz[f] && c < g->c; c++)
 				dw_sparse(xp + c * xplane, p.pw, g->k, pos, val, nnz[f],
 				          dw + ((size_t)f * g->c + c) * kk);
