@@ -542,43 +542,67 @@ static void vec_forward(const struct conv_geom *g, const float *w, const float *
 		            y + i * out_size, g->oh, g->ow);
 }
 
-/* Kernel rows [k0, k0 + R) of dw (k, k) += sum over the listed positions
- * of val * that row of the input window there: one 8-lane FMA per row and
- * non-zero, into four accumulators per row (round-robin over the non-zeros,
- * to hide the FMA latency). R is a constant at each call, so the 4R
- * accumulators are registers; each non-zero's value and position are
- * loaded once for the R rows. */
+/* dw's kernel row d[0, k) += the sum of a row's four accumulators. */
+static inline void dw_row_add(float *d, int k, __m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+	float lanes[8];
+
+	_mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+	for (int kj = 0; kj < k; kj++)
+		d[kj] += lanes[kj];
+}
+
+/* Row r's accumulator j += d * that row of the window at x (R rows in all). */
+#define DW_ROW(r, j, d, x)                                                                  \
+	do {                                                                                \
+		if (R > (r))                                                                \
+			a##r##j = _mm256_fmadd_ps(d, _mm256_loadu_ps((x) + (size_t)(r) * pw), a##r##j); \
+	} while (0)
+/* Non-zero `at` into the rows' accumulators j. */
+#define DW_STEP(j, at)                                                                      \
+	do {                                                                                \
+		__m256 d_ = _mm256_broadcast_ss(val + (at));                                \
+		const float *x_ = base + pos[at];                                           \
+		DW_ROW(0, j, d_, x_);                                                       \
+		DW_ROW(1, j, d_, x_);                                                       \
+		DW_ROW(2, j, d_, x_);                                                       \
+	} while (0)
+
+/* Kernel rows [k0, k0 + R) (R <= 3) of dw (k, k) += sum over the listed
+ * positions of val * that row of the input window there: one 8-lane FMA
+ * per row and non-zero, into four accumulators per row (round-robin over
+ * the non-zeros, to hide the FMA latency). R is a constant at each call
+ * and the 4R accumulators are named variables, not an array, so that they
+ * stay in registers (gcc kept an array's copy in memory up to date, a
+ * store per FMA); each non-zero's value and position are loaded once for
+ * the R rows. */
 static inline __attribute__((always_inline)) void dw_rows(
 	int R, const float *xc, int pw, int k, int k0, const int *pos, const float *val, int nnz,
 	float *dw)
 {
-	__m256 a[3][4];
-	float lanes[8];
+	const float *base = xc + (size_t)k0 * pw;
+	__m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+	__m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+	__m256 a20 = a00, a21 = a00, a22 = a00, a23 = a00;
 	int i = 0;
 
-	for (int r = 0; r < R; r++)
-		for (int j = 0; j < 4; j++)
-			a[r][j] = _mm256_setzero_ps();
-	for (; i + 4 <= nnz; i += 4)
-		for (int j = 0; j < 4; j++) {
-			__m256 d = _mm256_broadcast_ss(val + i + j);
-			const float *x = xc + (size_t)k0 * pw + pos[i + j];
-			for (int r = 0; r < R; r++)
-				a[r][j] = _mm256_fmadd_ps(d, _mm256_loadu_ps(x + (size_t)r * pw), a[r][j]);
-		}
-	for (; i < nnz; i++) {
-		__m256 d = _mm256_broadcast_ss(val + i);
-		const float *x = xc + (size_t)k0 * pw + pos[i];
-		for (int r = 0; r < R; r++)
-			a[r][0] = _mm256_fmadd_ps(d, _mm256_loadu_ps(x + (size_t)r * pw), a[r][0]);
+	for (; i + 4 <= nnz; i += 4) {
+		DW_STEP(0, i);
+		DW_STEP(1, i + 1);
+		DW_STEP(2, i + 2);
+		DW_STEP(3, i + 3);
 	}
-	for (int r = 0; r < R; r++) {
-		_mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a[r][0], a[r][1]),
-		                                      _mm256_add_ps(a[r][2], a[r][3])));
-		for (int kj = 0; kj < k; kj++)
-			dw[(k0 + r) * k + kj] += lanes[kj];
-	}
+	for (; i < nnz; i++)
+		DW_STEP(0, i);
+	dw_row_add(dw + (size_t)k0 * k, k, a00, a01, a02, a03);
+	if (R > 1)
+		dw_row_add(dw + (size_t)(k0 + 1) * k, k, a10, a11, a12, a13);
+	if (R > 2)
+		dw_row_add(dw + (size_t)(k0 + 2) * k, k, a20, a21, a22, a23);
 }
+
+#undef DW_STEP
+#undef DW_ROW
 
 /* dw (k, k) += sum over the listed positions of val * the k x k input window
  * there, three kernel rows at a time (12 accumulators). */
