@@ -208,8 +208,10 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
  * summed loss, predictions into pred[n] (may be NULL), probabilities into
  * probs[n * n_classes] (may be NULL). In a training network it runs in the
  * training arena and leaves every layer's output in net->acts (int8
- * calibration reads them); in an evaluation network (net_create_eval),
- * through the inference plan. Both give the same bits. */
+ * calibration reads them): the unfused graph, so it clears the layers'
+ * relu_out for the call (no other call may use the network meanwhile); in
+ * an evaluation network (net_create_eval), through the inference plan.
+ * Both give the same bits. */
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs);
 
 /* Where a batch comes from when the step itself loads it. Each thread calls
