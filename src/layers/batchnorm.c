@@ -34,8 +34,22 @@
  * dbeta += sum dy, and OVERWRITES, in training,
  *   dx = gamma / sqrt(var_B + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
  * with the means over the channel's n*h*w values, recomputing mean_B and
- * var_B from x (scratch does not survive from forward to backward). In
- * evaluation dx = dy * gamma / sqrt(running_var + eps). */
+ * var_B from x (scratch does not survive from forward to backward) with
+ * forward's kernels, so with forward's bits. In evaluation
+ * dx = dy * gamma / sqrt(running_var + eps).
+ *
+ * The sums (src/kernels/bn_lanes.c, chosen per ISA like every kernel) are
+ * in double, spread over 16 lanes by position in the plane and combined in
+ * a fixed order, so that a config, seed and thread count give the same bits
+ * on every x86-64 CPU. Per channel: forward makes three passes over x (the
+ * mean; the squared deviations from it; normalise, scale and shift into y),
+ * backward three (the mean; var_B, sum dy and sum dy * (x - mean) together;
+ * dx), evaluation one.
+ *
+ * Fused ReLU (layer.relu_out, set by the network): forward ends with
+ * y = relu_value(y) in its last pass, and backward reads dy as 0 where
+ * y <= 0 (y then being the ReLU's output), as relu.c would have; the bits
+ * are those of batchnorm followed by relu. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
