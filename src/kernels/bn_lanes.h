@@ -41,8 +41,8 @@ struct bn_kernels {
 	 * gradient; relu_y is the ReLU's output, laid out as x) */
 	void (*grad_sums)(const float *x, const float *relu_y, const float *dy, int n, size_t hw,
 	                  size_t stride, double mean, struct bn_grad_sums *out);
-	/* y = (x - mean) * scale + shift, then relu_value() of it when relu;
-	 * y may be x (evaluation in place) */
+	/* y = (x - mean) * scale + shift, then ReLU'd (relu_value of
+	 * layers/layer.h) when relu; y may be x (evaluation in place) */
 	void (*affine)(const float *x, float *y, int n, size_t hw, size_t stride, float mean,
 	               float scale, float shift, bool relu);
 	/* dx = g * (dy' - mean_dy - (x - mean) * inv_std * mean_dy_xhat), dy'
