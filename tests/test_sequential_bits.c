@@ -36,10 +36,14 @@ struct pin {
 	uint64_t one, two;
 };
 
+/* config has a batchnorm: re-pinned when batchnorm's sums took their
+ * fixed lane structure (src/kernels/bn_lanes.h), a new summation order
+ * (before: avx2 0x0f680571accc7e74, 0xa3d27e5fb2cf492e; baseline
+ * 0xc141db7c2dd85945, 0xb47e9747a7a34e3d). */
 static const struct pin pinned[] = {
-	{ "avx2", 0x0f680571accc7e74u, 0xa3d27e5fb2cf492eu },
-	{ "avx512", 0x0f680571accc7e74u, 0xa3d27e5fb2cf492eu },   /* = avx2 */
-	{ "baseline", 0xc141db7c2dd85945u, 0xb47e9747a7a34e3du },
+	{ "avx2", 0x77509c942026c51eu, 0xfb8b60de2e3284a4u },
+	{ "avx512", 0x77509c942026c51eu, 0xfb8b60de2e3284a4u },   /* = avx2 */
+	{ "baseline", 0xc47cab77893a3d79u, 0xd753341ccf747a1fu },
 };
 
 static const struct pin pinned_direct[] = {

@@ -18,6 +18,7 @@
 		#sfx, conv_direct_vectorised_##sfx, conv_direct_scratch_floats_##sfx, \
 		conv_direct_forward_##sfx, conv_direct_backward_##sfx, im2col_##sfx,  \
 		col2im_##sfx, adam_range_##sfx, tanh_range_##sfx, sigmoid_range_##sfx,  \
+		&bn_kernels_##sfx,                                                    \
 	}
 
 static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kernels/bn_lanes.h"
 #include "kernels/conv_direct.h"
 #include "util/error.h"
 
@@ -43,6 +44,8 @@ struct cnn_kernel_ops {
 	/* y[0, count) = tanh, sigmoid of x[0, count); the same bits at every level */
 	void (*tanh_range)(const float *x, float *y, size_t count);
 	void (*sigmoid_range)(const float *x, float *y, size_t count);
+	/* batchnorm's loops (kernels/bn_lanes.h); the same bits at every level */
+	const struct bn_kernels *bn;
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
