@@ -2,7 +2,10 @@
  * the portable fmaf() loop give the same bits on every shape and transpose,
  * both compute a product at all (against a double-precision sum), and
  * libm's fmaf rounds as the hardware FMA does (the portable path's claim to
- * the same bits). */
+ * the same bits). The convolution's forward product (conv_gemm.c): every
+ * path gives, bit for bit, what gemm_fixed gives image by image from the
+ * bias, on odd shapes, tails of tiles and of k blocks, and images that
+ * straddle a vector. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 #include <cmocka.h>
 
 #include "kernels/kernels.h"
+#include "kernels/conv_gemm.h"
 #include "kernels/gemm_fixed.h"
 #include "testutil.h"
 
@@ -217,12 +221,120 @@ static void libm_fmaf_matches_the_instruction(void **state)
 #endif
 }
 
+typedef bool conv_vector_fn(int, int, int, int, const float *, const float *, const float *,
+                            size_t, float *, float *);
+static const struct {
+	const char *name;
+	conv_vector_fn *run;
+} conv_paths[] = {
+	{ "avx2", conv_gemm_forward_avx2 },
+	{ "avx512", conv_gemm_forward_avx512 },
+};
+
+#define CONV_GUARD 64   /* floats after y that no path may touch */
+
+/* y (nb, filters, ohw) + guard, NaN where a path has not written */
+static float *conv_y(size_t ny)
+{
+	float *y = malloc((ny + CONV_GUARD) * sizeof(float));
+
+	assert_non_null(y);
+	for (size_t e = 0; e < ny + CONV_GUARD; e++)
+		y[e] = NAN;
+	return y;
+}
+
+static void conv_compare(const char *path, const float *want, const float *got, size_t ny,
+                         int filters, int ckk, int ohw, int nb)
+{
+	for (size_t e = 0; e < ny + CONV_GUARD; e++) {
+		bool same = e < ny ? memcmp(&want[e], &got[e], sizeof(float)) == 0 : isnan(got[e]);
+		if (!same)
+			fail_msg("conv %d filters, ckk %d, ohw %d, %d images: %s element %zu%s: %a, want %a",
+			         filters, ckk, ohw, nb, path, e, e < ny ? "" : " (past y)",
+			         (double)got[e], e < ny ? (double)want[e] : (double)NAN);
+	}
+}
+
+static void conv_case(int filters, int ckk, int ohw, int nb, uint64_t *rng)
+{
+	size_t ncol = (size_t)nb * ohw, ld = conv_gemm_ld(ncol), ny = ncol * filters;
+	float *w = test_random_floats((size_t)filters * ckk, rng);   /* (filters, ckk) */
+	float *bias = test_random_floats((size_t)filters, rng);
+	float *col = calloc((size_t)ckk * ld, sizeof(float));        /* (ckk, ld) */
+	float *coli = malloc(((size_t)ckk * ohw + 1) * sizeof(float)); /* (ckk, ohw) */
+	float *acc = malloc(conv_gemm_acc_floats(filters) * sizeof(float));
+	float *want = conv_y(ny), *got = conv_y(ny);
+
+	assert_non_null(col);
+	assert_non_null(coli);
+	assert_non_null(acc);
+	assert_true(ld >= (ncol + 15) / 16 * 16 && ld % 16 == 0);
+	for (int p = 0; p < ckk; p++)
+		for (size_t j = 0; j < ncol; j++)
+			col[(size_t)p * ld + j] = test_uniform(rng, -1, 1);
+	/* the contract: image by image, y = bias, then gemm_fixed onto it */
+	for (int i = 0; i < nb; i++) {
+		float *yi = want + (size_t)i * filters * ohw;   /* (filters, ohw) */
+
+		for (int p = 0; p < ckk; p++)
+			memcpy(coli + (size_t)p * ohw, col + (size_t)p * ld + (size_t)i * ohw,
+			       (size_t)ohw * sizeof(float));
+		for (int f = 0; f < filters; f++)
+			for (int q = 0; q < ohw; q++)
+				yi[(size_t)f * ohw + q] = bias[f];
+		gemm_fixed_portable(false, false, filters, ohw, ckk, 1.0f, w, coli, 1.0f, yi);
+	}
+	conv_gemm_forward_portable(filters, ckk, ohw, nb, w, bias, col, ld, got, acc);
+	conv_compare("portable", want, got, ny, filters, ckk, ohw, nb);
+	for (size_t v = 0; v < sizeof(conv_paths) / sizeof(conv_paths[0]); v++) {
+		free(got);
+		got = conv_y(ny);
+		if (!conv_paths[v].run(filters, ckk, ohw, nb, w, bias, col, ld, got, acc)) {
+			note_missing(conv_paths[v].name);
+			continue;
+		}
+		conv_compare(conv_paths[v].name, want, got, ny, filters, ckk, ohw, nb);
+	}
+	free(got);
+	got = conv_y(ny);
+	conv_gemm_forward(filters, ckk, ohw, nb, w, bias, col, ld, got, acc);
+	conv_compare("conv_gemm_forward", want, got, ny, filters, ckk, ohw, nb);
+	free(w);
+	free(bias);
+	free(col);
+	free(coli);
+	free(acc);
+	free(want);
+	free(got);
+}
+
+static void conv_forward_paths_agree_with_gemm_fixed(void **state)
+{
+	/* filters around the 4- and 8-row tiles; k around the 128-deep block;
+	 * images of 1 pixel, less than, exactly and more than a vector, so
+	 * that vectors straddle two or more images; the configs' shapes */
+	static const int shapes[][4] = {
+		{ 1, 1, 1, 1 },    { 3, 5, 3, 7 },     { 4, 9, 8, 3 },     { 7, 127, 15, 5 },
+		{ 8, 128, 16, 4 }, { 9, 129, 17, 3 },  { 16, 144, 49, 5 }, { 17, 257, 24, 2 },
+		{ 5, 3, 1, 40 },   { 12, 33, 2, 29 },  { 32, 25, 784, 1 }, { 64, 800, 196, 2 },
+		{ 16, 144, 196, 4 }, { 32, 288, 49, 16 }, { 64, 576, 16, 13 }, { 128, 576, 64, 2 },
+		{ 32, 27, 1024, 1 }, { 10, 300, 50, 3 },
+	};
+	uint64_t rng = 515;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++)
+		conv_case(shapes[t][0], shapes[t][1], shapes[t][2], shapes[t][3], &rng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(paths_agree_on_every_shape_and_transpose),
 		cmocka_unit_test(chains_run_in_the_order_of_k),
 		cmocka_unit_test(libm_fmaf_matches_the_instruction),
+		cmocka_unit_test(conv_forward_paths_agree_with_gemm_fixed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,14 +63,19 @@ static void im2col_range(int w, int stride, int pad_left, int kj, int ow, int *l
 void KERNEL_FN(im2col)(const float *x, int c, int h, int w, int k, int stride,
                        int pad_top, int pad_left, int oh, int ow, float *col)
 {
-	size_t ohw = (size_t)oh * (size_t)ow;
+	KERNEL_FN(im2col_ld)(x, c, h, w, k, stride, pad_top, pad_left, oh, ow, col,
+	                     (size_t)oh * (size_t)ow);
+}
 
+void KERNEL_FN(im2col_ld)(const float *x, int c, int h, int w, int k, int stride,
+                          int pad_top, int pad_left, int oh, int ow, float *col, size_t ld)
+{
 	for (int ci = 0; ci < c; ci++) {
 		const float *xc = x + (size_t)ci * h * w; /* (h, w) */
 		for (int ki = 0; ki < k; ki++) {
 			for (int kj = 0; kj < k; kj++) {
 				size_t r = ((size_t)ci * k + ki) * k + kj;
-				float *row = col + r * ohw; /* (oh, ow) */
+				float *row = col + r * ld; /* (oh, ow) */
 				int lo, hi;
 
 				im2col_range(w, stride, pad_left, kj, ow, &lo, &hi);
