@@ -1,6 +1,7 @@
 /* im2col / col2im / im2row: im2col against its definition, and col2im as its
  * exact adjoint, <col2im(y), x> == <y, im2col(x)>, over strides, kernels and
- * symmetric and asymmetric (SAME_UPPER) paddings; im2row against im2col
+ * symmetric and asymmetric (SAME_UPPER) paddings; im2col_ld at every kernel
+ * level against the baseline im2col; im2row against im2col
  * transposed, whole and by pixel ranges, at every kernel level this CPU
  * runs (each must give exactly those floats and write nothing past its rows). */
 #include <math.h>
@@ -171,6 +172,56 @@ static void test_col2im_accumulates(void **state)
 	free(b);
 }
 
+/* im2col_ld at every level: the same floats as the definition, rows ld
+ * apart, nothing written between one row's end and the next row. */
+static void test_im2col_ld_every_level(void **state)
+{
+	struct geom gs[128];
+	int ng = geom_list(gs, 128);
+	uint64_t rng = 31;
+	int levels = 0;
+
+	(void)state;
+	for (int lv = 0; lv < CNN_ISA_LEVELS; lv++) {
+		const struct cnn_kernel_ops *ops = cnn_kernels_level(cnn_isa_names[lv]);
+
+		if (!ops)
+			continue;
+		levels++;
+		for (int t = 0; t < ng; t++) {
+			const struct geom *g = &gs[t];
+			size_t ckk = (size_t)g->c * g->k * g->k, ohw = (size_t)g->oh * g->ow;
+			size_t ld = ohw + 1 + (size_t)t % 5;
+			float *x = test_random_floats((size_t)g->c * g->h * g->w, &rng);
+			float *want = test_random_floats(ckk * ohw, &rng);   /* (ckk, ohw) */
+			float *col = test_random_floats(ckk * ld, &rng);     /* (ckk, ld) */
+			float *before = malloc(ckk * ld * sizeof(float));
+
+			assert_non_null(before);
+			memcpy(before, col, ckk * ld * sizeof(float));
+			im2col_baseline(x, g->c, g->h, g->w, g->k, g->stride, g->pt, g->pl, g->oh,
+			                g->ow, want);
+			ops->im2col_ld(x, g->c, g->h, g->w, g->k, g->stride, g->pt, g->pl, g->oh, g->ow,
+			               col, ld);
+			for (size_t r = 0; r < ckk; r++) {
+				for (size_t j = 0; j < ld; j++) {
+					const float *e = j < ohw ? &want[r * ohw + j] : &before[r * ld + j];
+					if (memcmp(&col[r * ld + j], e, sizeof(float)))
+						fail_msg("%s: c=%d h=%d w=%d k=%d s=%d pad=(%d,%d;%d,%d) ld %zu: "
+						         "col[%zu][%zu] = %g, want %g", ops->name, g->c, g->h,
+						         g->w, g->k, g->stride, g->pt, g->pb, g->pl, g->pr, ld,
+						         r, j, (double)col[r * ld + j], (double)*e);
+				}
+			}
+			free(x);
+			free(want);
+			free(col);
+			free(before);
+		}
+	}
+	assert_true(levels >= 1);
+}
+
 /* The geometries above, and wider kernels (past the 8 and 16 floats of one
  * AVX2 or AVX-512 register) on larger inputs. */
 static int geom_list_wide(struct geom *out, int max)
@@ -300,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_col2im_adjoint),
 		cmocka_unit_test(test_col2im_accumulates),
 		cmocka_unit_test(test_im2row_is_im2col_transposed),
+		cmocka_unit_test(test_im2col_ld_every_level),
 		cmocka_unit_test(test_gemm_transposes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

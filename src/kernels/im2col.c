@@ -8,6 +8,7 @@
  * overlapping windows (stride < k) send several col entries to one pixel. */
 #include "kernels/kernels.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels/dispatch.h"
@@ -60,6 +61,51 @@ static void im2col_range(int w, int stride, int pad_left, int kj, int ow, int *l
 	*hi = b;
 }
 
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+/* Images at most 16 pixels wide, stride 1 (the 14x14, 7x7 and 4x4 layers):
+ * an input row is one register, and each of the k output rows it feeds is
+ * that register shifted by kj - pad_left (a lane permute, zeros shifted
+ * in), stored with one masked store, the padding included. The generic
+ * loop below spends more on a short row's bounds than on its copy.
+ * Returns false (writing nothing) where it does not apply. */
+static bool im2col_narrow(const float *x, int c, int h, int w, int k, int stride, int pad_top,
+                          int pad_left, int oh, int ow, float *col, size_t ld)
+{
+	if (stride != 1 || w > 16 || ow > 16 || k > 16)
+		return false;
+
+	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __mmask16 wmask = (__mmask16)(w == 16 ? 0xffff : (1u << w) - 1);
+	const __mmask16 omask = (__mmask16)(ow == 16 ? 0xffff : (1u << ow) - 1);
+	__m512i idx[16];     /* output lane ox reads input lane ox + kj - pad_left ... */
+	__mmask16 keep[16];  /* ... where that lies in the row */
+
+	for (int kj = 0; kj < k; kj++) {
+		__m512i src = _mm512_add_epi32(lane, _mm512_set1_epi32(kj - pad_left));
+		keep[kj] = _mm512_cmpge_epi32_mask(src, _mm512_setzero_si512()) &
+		           _mm512_cmplt_epi32_mask(src, _mm512_set1_epi32(w));
+		idx[kj] = _mm512_and_si512(src, _mm512_set1_epi32(15));
+	}
+	for (int ci = 0; ci < c; ci++) {
+		const float *xc = x + (size_t)ci * h * w;   /* (h, w) */
+		for (int ki = 0; ki < k; ki++) {
+			float *rows = col + ((size_t)ci * k + ki) * k * ld;   /* k rows of (oh, ow) */
+			for (int oy = 0; oy < oh; oy++) {
+				int iy = oy - pad_top + ki;
+				__m512 v = _mm512_setzero_ps();
+
+				if (iy >= 0 && iy < h)
+					v = _mm512_maskz_loadu_ps(wmask, xc + (size_t)iy * w);
+				for (int kj = 0; kj < k; kj++)
+					_mm512_mask_storeu_ps(rows + kj * ld + (size_t)oy * ow, omask,
+					                      _mm512_maskz_permutexvar_ps(keep[kj], idx[kj], v));
+			}
+		}
+	}
+	return true;
+}
+#endif
+
 void KERNEL_FN(im2col)(const float *x, int c, int h, int w, int k, int stride,
                        int pad_top, int pad_left, int oh, int ow, float *col)
 {
@@ -70,6 +116,10 @@ void KERNEL_FN(im2col)(const float *x, int c, int h, int w, int k, int stride,
 void KERNEL_FN(im2col_ld)(const float *x, int c, int h, int w, int k, int stride,
                           int pad_top, int pad_left, int oh, int ow, float *col, size_t ld)
 {
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+	if (im2col_narrow(x, c, h, w, k, stride, pad_top, pad_left, oh, ow, col, ld))
+		return;
+#endif
 	for (int ci = 0; ci < c; ci++) {
 		const float *xc = x + (size_t)ci * h * w; /* (h, w) */
 		for (int ki = 0; ki < k; ki++) {
