@@ -77,7 +77,7 @@ static const struct conv *conv_of(const struct layer *l)
  * kernel's last vector, up to 15 lanes computed for nothing, is then a
  * small share), and no more than fits this many bytes, L2's share. */
 #define CONV_FORWARD_MIN_COLS 768
-#define CONV_FORWARD_MAX_BYTES (2 * 1024 * 1024)
+#define CONV_FORWARD_MAX_BYTES (1024 * 1024)
 
 /* Images per forward block, for a call on n images. */
 static int conv_forward_block(const struct conv *cv, int n)
