@@ -328,6 +328,63 @@ static void conv_forward_paths_agree_with_gemm_fixed(void **state)
 		conv_case(shapes[t][0], shapes[t][1], shapes[t][2], shapes[t][3], &rng);
 }
 
+/* The fused path (im2col built panel by panel from the images) against
+ * im2col + the portable product, on the narrow geometries it takes. */
+static void conv_fused_matches_im2col(void **state)
+{
+	/* c, h, w, k, pad: lenet's conv2, resnet-mnist's 14x14, 7x7 and 4x4,
+	 * odd sizes, kernels wider than the image's padding, k up to 16 */
+	static const int geoms[][5] = {
+		{ 32, 14, 14, 5, 2 }, { 16, 14, 14, 3, 1 }, { 32, 7, 7, 3, 1 }, { 64, 4, 4, 3, 1 },
+		{ 3, 5, 9, 3, 0 },    { 2, 11, 6, 4, 1 },   { 1, 16, 16, 1, 0 }, { 5, 3, 3, 3, 1 },
+		{ 2, 12, 12, 7, 3 },  { 1, 16, 12, 12, 2 }, { 9, 1, 1, 1, 0 },
+	};
+	static const int filters[] = { 1, 8, 13, 64 };
+	uint64_t rng = 616;
+	int ran = 0;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(geoms) / sizeof(geoms[0]); t++) {
+		int c = geoms[t][0], h = geoms[t][1], wd = geoms[t][2], k = geoms[t][3], pad = geoms[t][4];
+		int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1, ohw = oh * ow, ckk = c * k * k;
+		int f = filters[t % 4], nb = 1 + (int)(t % 5);
+		struct conv_gemm_image im = { NULL, c, h, wd, k, pad, pad, oh, ow };
+		size_t in_size = (size_t)c * h * wd, ny = (size_t)nb * f * ohw;
+		size_t ld = conv_gemm_ld((size_t)nb * ohw);
+
+		if (!conv_gemm_fused_applies(&im))
+			continue;
+		ran++;
+		float *x = test_random_floats(in_size * nb, &rng);
+		float *w = test_random_floats((size_t)f * ckk, &rng);
+		float *bias = test_random_floats((size_t)f, &rng);
+		float *col = calloc((size_t)ckk * ld, sizeof(float));
+		float *acc = malloc(conv_gemm_acc_floats(f) * sizeof(float));
+		float *scratch = malloc(conv_gemm_fused_floats(f) * sizeof(float));
+		float *want = conv_y(ny), *got = conv_y(ny);
+
+		assert_non_null(col);
+		assert_non_null(acc);
+		assert_non_null(scratch);
+		for (int i = 0; i < nb; i++)
+			im2col_ld(x + i * in_size, c, h, wd, k, 1, pad, pad, oh, ow, col + (size_t)i * ohw, ld);
+		conv_gemm_forward_portable(f, ckk, ohw, nb, w, bias, col, ld, want, acc);
+		im.x = x;
+		conv_gemm_forward_fused(f, &im, nb, w, bias, got, scratch);
+		conv_compare("fused", want, got, ny, f, ckk, ohw, nb);
+		free(x);
+		free(w);
+		free(bias);
+		free(col);
+		free(acc);
+		free(scratch);
+		free(want);
+		free(got);
+	}
+	if (!ran)
+		note_missing("avx512 (the fused path)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +392,7 @@ int main(void)
 		cmocka_unit_test(chains_run_in_the_order_of_k),
 		cmocka_unit_test(libm_fmaf_matches_the_instruction),
 		cmocka_unit_test(conv_forward_paths_agree_with_gemm_fixed),
+		cmocka_unit_test(conv_fused_matches_im2col),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,9 @@
 #define CONV_GEMM_KC 128
 #endif
 #define CONV_GEMM_NR_MAX 48
+/* the fused path's panel block: up to CONV_GEMM_KC rows of 48, and the 16
+ * floats a masked store's address range may reach past the last row */
+#define CONV_GEMM_PACK_FLOATS (CONV_GEMM_KC * CONV_GEMM_NR_MAX + 16)
 
 size_t conv_gemm_acc_floats(int filters)
 {
@@ -342,6 +345,106 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
 	}
 }
 
+/* --- the fused source: narrow images' im2col built panel by panel -------------- */
+
+/* A run of a panel's columns that lies in one output row of one image. */
+struct cg_seg {
+	const float *x;   /* the image, (c, h, w) */
+	int oy, ox0, len; /* output row, first column, columns */
+	int off;          /* where the run starts in the panel's row */
+};
+
+/* The (kc, 48) block of the panel's col rows for the groups [g0, g1) of
+ * k rows each (g = ci*k + ki; row g*k + kj), from the images themselves:
+ * an input row is one register, each window column kj a lane permute of it.
+ * Lanes that read left or right of the row take its zero lanes (see
+ * conv_gemm_fused_applies). Lanes past the panel's columns keep what they
+ * held (zeros or earlier panels' floats: finite). */
+static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_image *im,
+                                                        const struct cg_seg *segs, int ns,
+                                                        int g0, int g1, float *pack)
+{
+	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __m512i fifteen = _mm512_set1_epi32(15);
+	const __mmask16 wmask = (__mmask16)(im->w >= 16 ? 0xffff : (1u << im->w) - 1);
+	int k = im->k;
+	size_t hw = (size_t)im->h * im->w;
+
+	for (int g = g0; g < g1; g++) {
+		int ci = g / k, ki = g % k;
+		float *rows = pack + (size_t)(g - g0) * k * CONV_GEMM_NR_MAX;   /* k rows of 48 */
+
+		for (int sg = 0; sg < ns; sg++) {
+			const struct cg_seg *sp = &segs[sg];
+			int iy = sp->oy - im->pad_top + ki;
+			__m512 v = _mm512_setzero_ps();
+			__m512i base = _mm512_add_epi32(lane, _mm512_set1_epi32(sp->ox0 - im->pad_left));
+			__mmask16 m = (__mmask16)(sp->len >= 16 ? 0xffff : (1u << sp->len) - 1);
+
+			if (iy >= 0 && iy < im->h)
+				v = _mm512_maskz_loadu_ps(wmask, sp->x + (size_t)ci * hw + (size_t)iy * im->w);
+			for (int kj = 0; kj < k; kj++) {
+				__m512i idx = _mm512_and_si512(_mm512_add_epi32(base, _mm512_set1_epi32(kj)),
+				                               fifteen);
+				_mm512_mask_storeu_ps(rows + (size_t)kj * CONV_GEMM_NR_MAX + sp->off, m,
+				                      _mm512_permutexvar_ps(idx, v));
+			}
+		}
+	}
+}
+
+/* The panel's runs: columns [j0, j0 + cols) of the block, cut where an
+ * output row or an image ends. */
+static int cg_segments(const struct conv_gemm_image *im, size_t in_size, int j0, int cols,
+                       struct cg_seg *segs)
+{
+	int ohw = im->oh * im->ow, ns = 0;
+
+	for (int j = j0; j < j0 + cols;) {
+		int img = j / ohw, q = j - img * ohw, oy = q / im->ow, ox = q - oy * im->ow;
+		int len = im->ow - ox < j0 + cols - j ? im->ow - ox : j0 + cols - j;
+
+		segs[ns++] = (struct cg_seg){ im->x + (size_t)img * in_size, oy, ox, len, j - j0 };
+		j += len;
+	}
+	return ns;
+}
+
+/* cg_run with the panel's blocks built from the images: blocks of whole
+ * (ci, ki) groups, about CONV_GEMM_KC rows. */
+static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, const float *w,
+                         const float *bias, float *y, float *acc, float *pack)
+{
+	const struct cg_tiler *t = &cg512_tiler;
+	int k = im->k, ohw = im->oh * im->ow, ncol = nb * ohw, ckk = im->c * k * k;
+	int groups = im->c * k, per_block = CONV_GEMM_KC / k;
+	size_t in_size = (size_t)im->c * im->h * im->w;
+	struct cg_out o = { y, ohw, (size_t)filters * ohw };
+	struct cg_seg segs[CONV_GEMM_NR_MAX];
+
+	memset(pack, 0, CONV_GEMM_PACK_FLOATS * sizeof(*pack));
+	for (int j0 = 0; j0 < ncol; j0 += CONV_GEMM_NR_MAX) {
+		int cols = ncol - j0 < CONV_GEMM_NR_MAX ? ncol - j0 : CONV_GEMM_NR_MAX;
+		int nv = (cols + t->lanes - 1) / t->lanes;
+		int ns = cg_segments(im, in_size, j0, cols, segs);
+
+		for (int g0 = 0; g0 < groups; g0 += per_block) {
+			int g1 = groups - g0 < per_block ? groups : g0 + per_block;
+			int kc = (g1 - g0) * k, p0 = g0 * k;
+
+			cg_build(im, segs, ns, g0, g1, pack);
+			for (int f0 = 0; f0 < filters; f0 += t->mr) {
+				int mr = filters - f0 < t->mr ? filters - f0 : t->mr;
+
+				t->tiles[(mr - 1) * t->nv + nv - 1](
+					kc, w + (size_t)f0 * ckk + p0, (size_t)ckk, bias + f0, pack,
+					CONV_GEMM_NR_MAX, acc + (size_t)f0 * CONV_GEMM_NR_MAX, g0 == 0,
+					g1 == groups, cols, j0, f0, &o);
+			}
+		}
+	}
+}
+
 static bool cg_cpu_avx2(void)
 {
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -397,8 +500,7 @@ bool conv_gemm_forward_avx512(int filters, int ckk, int ohw, int nb, const float
 /* gemm_fixed's choice, read once it has been made (before main). */
 static _Atomic int cg_path = -1;   /* 0 portable, 1 avx2, 2 avx512 */
 
-void conv_gemm_forward(int filters, int ckk, int ohw, int nb, const float *w, const float *bias,
-                       const float *col, size_t ld, float *y, float *acc)
+static int cg_path_now(void)
 {
 	int path = atomic_load_explicit(&cg_path, memory_order_relaxed);
 
@@ -408,9 +510,45 @@ void conv_gemm_forward(int filters, int ckk, int ohw, int nb, const float *w, co
 		path = !strcmp(name, "avx512") ? 2 : !strcmp(name, "avx2") ? 1 : 0;
 		atomic_store_explicit(&cg_path, path, memory_order_relaxed);
 	}
+	return path;
+}
+
+void conv_gemm_forward(int filters, int ckk, int ohw, int nb, const float *w, const float *bias,
+                       const float *col, size_t ld, float *y, float *acc)
+{
+	int path = cg_path_now();
+
 	if (path == 2 && conv_gemm_forward_avx512(filters, ckk, ohw, nb, w, bias, col, ld, y, acc))
 		return;
 	if (path == 1 && conv_gemm_forward_avx2(filters, ckk, ohw, nb, w, bias, col, ld, y, acc))
 		return;
 	conv_gemm_forward_portable(filters, ckk, ohw, nb, w, bias, col, ld, y, acc);
+}
+
+bool conv_gemm_fused_applies(const struct conv_gemm_image *im)
+{
+	/* An input row in one register; every lane a window reads left of the
+	 * row wraps (idx & 15) onto a lane past w, which the load zeroed, and
+	 * none reads past lane 15. */
+	bool shape = im->k <= 16 && im->w <= 16 && im->w + im->pad_left <= 16 &&
+	             im->ow - 1 + im->k - 1 - im->pad_left <= 15;
+
+	return shape && cg_path_now() == 2;
+}
+
+size_t conv_gemm_fused_floats(int filters)
+{
+	return conv_gemm_acc_floats(filters) + CONV_GEMM_PACK_FLOATS;
+}
+
+void conv_gemm_forward_fused(int filters, const struct conv_gemm_image *im, int nb,
+                             const float *w, const float *bias, float *y, float *scratch)
+{
+#ifdef CONV_GEMM_X86
+	if (filters > 0 && nb > 0)
+		cg_run_fused(filters, im, nb, w, bias, y, scratch,
+		             scratch + conv_gemm_acc_floats(filters));
+#else
+	(void)filters, (void)im, (void)nb, (void)w, (void)bias, (void)y, (void)scratch;
+#endif
 }

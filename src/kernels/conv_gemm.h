@@ -46,4 +46,25 @@ bool conv_gemm_forward_avx2(int filters, int ckk, int ohw, int nb, const float *
 bool conv_gemm_forward_avx512(int filters, int ckk, int ohw, int nb, const float *w,
                               const float *bias, const float *col, size_t ld, float *y, float *acc);
 
+/* Stride-1 images at most 16 pixels wide (lenet's 14x14, resnet-mnist's
+ * 14x14, 7x7 and 4x4): im2col built panel by panel in L1 from the images,
+ * instead of a col matrix written to L2 and read back. x (nb, c, h, w). */
+struct conv_gemm_image {
+	const float *x;
+	int c, h, w, k, pad_top, pad_left, oh, ow;
+};
+
+/* Whether conv_gemm_forward_fused runs this geometry on this CPU (AVX-512,
+ * and the path gemm_fixed takes is AVX-512). */
+bool conv_gemm_fused_applies(const struct conv_gemm_image *im);
+
+/* Its scratch floats. */
+size_t conv_gemm_fused_floats(int filters);
+
+/* y (nb, filters, oh*ow): the bits of im2col + conv_gemm_forward, where
+ * conv_gemm_fused_applies says so. */
+void conv_gemm_forward_fused(int filters, const struct conv_gemm_image *im, int nb,
+                             const float *w, const float *bias, float *y,
+                             float *scratch /* conv_gemm_fused_floats(filters) */);
+
 #endif

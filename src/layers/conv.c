@@ -92,6 +92,23 @@ static int conv_forward_block(const struct conv *cv, int n)
 	return n < 1 ? 1 : nb < (size_t)n ? (int)nb : n;
 }
 
+/* The layer's input as conv_gemm's fused path reads it. */
+static struct conv_gemm_image conv_image(const struct layer *l, const struct conv *cv,
+                                         const float *x)
+{
+	return (struct conv_gemm_image){ x, l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
+	                                 cv->pad_left, l->out.h, l->out.w };
+}
+
+/* Forward builds col panel by panel from x (stride 1, images up to 16
+ * wide, on AVX-512): no col matrix through L2. */
+static bool conv_forward_fused(const struct layer *l, const struct conv *cv)
+{
+	struct conv_gemm_image im = conv_image(l, cv, NULL);
+
+	return cv->stride == 1 && conv_gemm_fused_applies(&im);
+}
+
 /* col (ckk, ld): the nb images of x side by side, image i in columns
  * [i*ohw, (i+1)*ohw), then zeros up to the next multiple of 16 (the
  * kernel's last vector reads them). */
@@ -131,6 +148,11 @@ static void conv_forward(const struct layer *l, const float *w, const float *x, 
 
 	if (cv->algo == CONV_DIRECT && !cv->gemm_forward) {
 		conv_direct_forward(&cv->geom, wt, b, x, y, n, ctx->scratch);
+		return;
+	}
+	if (conv_forward_fused(l, cv)) {
+		struct conv_gemm_image im = conv_image(l, cv, x);
+		conv_gemm_forward_fused(cv->filters, &im, n, wt, b, y, ctx->scratch);
 		return;
 	}
 	/* Each output element is one chain of FMAs from the bias over the
@@ -227,6 +249,8 @@ static size_t conv_forward_scratch(const struct conv *cv, int n)
 {
 	if (cv->algo == CONV_DIRECT && !cv->gemm_forward)
 		return conv_direct_scratch_floats(&cv->geom);
+	if (conv_forward_fused(&cv->base, cv))
+		return conv_gemm_fused_floats(cv->filters);
 	return conv_gemm_acc_floats(cv->filters) +
 	       (size_t)cv->ckk * conv_gemm_ld((size_t)conv_forward_block(cv, n) * (size_t)cv->ohw);
 }
