@@ -333,11 +333,15 @@ static void conv_forward_paths_agree_with_gemm_fixed(void **state)
 static void conv_fused_matches_im2col(void **state)
 {
 	/* c, h, w, k, pad: lenet's conv2, resnet-mnist's 14x14, 7x7 and 4x4,
-	 * odd sizes, kernels wider than the image's padding, k up to 16 */
+	 * odd sizes, kernels wider than the image's padding, k up to 32 */
 	static const int geoms[][5] = {
 		{ 32, 14, 14, 5, 2 }, { 16, 14, 14, 3, 1 }, { 32, 7, 7, 3, 1 }, { 64, 4, 4, 3, 1 },
 		{ 3, 5, 9, 3, 0 },    { 2, 11, 6, 4, 1 },   { 1, 16, 16, 1, 0 }, { 5, 3, 3, 3, 1 },
 		{ 2, 12, 12, 7, 3 },  { 1, 16, 12, 12, 2 }, { 9, 1, 1, 1, 0 },
+		/* wider than one register: cifar10's 32x32 and 16x16 with padding,
+		 * resnet-mnist's 9x9 stem on 28x28, odd widths */
+		{ 3, 32, 32, 3, 1 },  { 4, 16, 16, 3, 1 },  { 1, 28, 28, 9, 4 }, { 2, 9, 31, 5, 2 },
+		{ 2, 6, 17, 1, 0 },   { 1, 32, 32, 32, 0 },
 	};
 	static const int filters[] = { 1, 8, 13, 64 };
 	uint64_t rng = 616;

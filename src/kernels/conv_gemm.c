@@ -347,7 +347,8 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
 
 /* --- the fused source: narrow images' im2col built panel by panel -------------- */
 
-/* A run of a panel's columns that lies in one output row of one image. */
+/* A run of at most 16 of a panel's columns that lies in one output row of
+ * one image. */
 struct cg_seg {
 	const float *x;   /* the image, (c, h, w) */
 	int oy, ox0, len; /* output row, first column, columns */
@@ -356,19 +357,20 @@ struct cg_seg {
 
 /* The (kc, 48) block of the panel's col rows for the groups [g0, g1) of
  * k rows each (g = ci*k + ki; row g*k + kj), from the images themselves:
- * an input row is one register, each window column kj a lane permute of it.
- * Lanes that read left or right of the row take its zero lanes (see
- * conv_gemm_fused_applies). Lanes past the panel's columns keep what they
+ * an input row is two registers (up to 32 pixels), and each window column
+ * kj's part of a run one two-register permute of them, zeros where the
+ * window leaves the row. Lanes past the panel's columns keep what they
  * held (zeros or earlier panels' floats: finite). */
 static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_image *im,
                                                         const struct cg_seg *segs, int ns,
                                                         int g0, int g1, float *pack)
 {
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	const __m512i fifteen = _mm512_set1_epi32(15);
-	const __mmask16 wmask = (__mmask16)(im->w >= 16 ? 0xffff : (1u << im->w) - 1);
-	int k = im->k;
-	size_t hw = (size_t)im->h * im->w;
+	const __m512i zero = _mm512_setzero_si512(), width = _mm512_set1_epi32(im->w);
+	int w = im->w, k = im->k;
+	const __mmask16 lo = (__mmask16)(w >= 16 ? 0xffff : (1u << w) - 1);
+	const __mmask16 hi = (__mmask16)(w <= 16 ? 0 : w >= 32 ? 0xffff : (1u << (w - 16)) - 1);
+	size_t hw = (size_t)im->h * w;
 
 	for (int g = g0; g < g1; g++) {
 		int ci = g / k, ki = g % k;
@@ -377,17 +379,22 @@ static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_i
 		for (int sg = 0; sg < ns; sg++) {
 			const struct cg_seg *sp = &segs[sg];
 			int iy = sp->oy - im->pad_top + ki;
-			__m512 v = _mm512_setzero_ps();
+			__m512 v0 = _mm512_setzero_ps(), v1 = v0;
 			__m512i base = _mm512_add_epi32(lane, _mm512_set1_epi32(sp->ox0 - im->pad_left));
 			__mmask16 m = (__mmask16)(sp->len >= 16 ? 0xffff : (1u << sp->len) - 1);
 
-			if (iy >= 0 && iy < im->h)
-				v = _mm512_maskz_loadu_ps(wmask, sp->x + (size_t)ci * hw + (size_t)iy * im->w);
+			if (iy >= 0 && iy < im->h) {
+				const float *xr = sp->x + (size_t)ci * hw + (size_t)iy * w;   /* (w) */
+				v0 = _mm512_maskz_loadu_ps(lo, xr);
+				if (hi)
+					v1 = _mm512_maskz_loadu_ps(hi, xr + 16);
+			}
 			for (int kj = 0; kj < k; kj++) {
-				__m512i idx = _mm512_and_si512(_mm512_add_epi32(base, _mm512_set1_epi32(kj)),
-				                               fifteen);
+				__m512i src = _mm512_add_epi32(base, _mm512_set1_epi32(kj));
+				__mmask16 in = _mm512_cmpge_epi32_mask(src, zero) &
+				               _mm512_cmplt_epi32_mask(src, width);
 				_mm512_mask_storeu_ps(rows + (size_t)kj * CONV_GEMM_NR_MAX + sp->off, m,
-				                      _mm512_permutexvar_ps(idx, v));
+				                      _mm512_maskz_permutex2var_ps(in, v0, src, v1));
 			}
 		}
 	}
@@ -403,6 +410,9 @@ static int cg_segments(const struct conv_gemm_image *im, size_t in_size, int j0,
 	for (int j = j0; j < j0 + cols;) {
 		int img = j / ohw, q = j - img * ohw, oy = q / im->ow, ox = q - oy * im->ow;
 		int len = im->ow - ox < j0 + cols - j ? im->ow - ox : j0 + cols - j;
+
+		if (len > 16)
+			len = 16;   /* one store's lanes */
 
 		segs[ns++] = (struct cg_seg){ im->x + (size_t)img * in_size, oy, ox, len, j - j0 };
 		j += len;
@@ -527,13 +537,8 @@ void conv_gemm_forward(int filters, int ckk, int ohw, int nb, const float *w, co
 
 bool conv_gemm_fused_applies(const struct conv_gemm_image *im)
 {
-	/* An input row in one register; every lane a window reads left of the
-	 * row wraps (idx & 15) onto a lane past w, which the load zeroed, and
-	 * none reads past lane 15. */
-	bool shape = im->k <= 16 && im->w <= 16 && im->w + im->pad_left <= 16 &&
-	             im->ow - 1 + im->k - 1 - im->pad_left <= 15;
-
-	return shape && cg_path_now() == 2;
+	/* an input row in two registers; a group of k rows within a block */
+	return im->w <= 32 && im->k <= 32 && cg_path_now() == 2;
 }
 
 size_t conv_gemm_fused_floats(int filters)

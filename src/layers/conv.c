@@ -100,7 +100,7 @@ static struct conv_gemm_image conv_image(const struct layer *l, const struct con
 	                                 cv->pad_left, l->out.h, l->out.w };
 }
 
-/* Forward builds col panel by panel from x (stride 1, images up to 16
+/* Forward builds col panel by panel from x (stride 1, images up to 32
  * wide, on AVX-512): no col matrix through L2. */
 static bool conv_forward_fused(const struct layer *l, const struct conv *cv)
 {
