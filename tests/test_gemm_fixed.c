@@ -329,7 +329,7 @@ static void conv_forward_paths_agree_with_gemm_fixed(void **state)
 }
 
 /* The fused path (im2col built panel by panel from the images) against
- * im2col + the portable product, on the narrow geometries it takes. */
+ * im2col + the portable product, on the geometries it takes, strides 1-3. */
 static void conv_fused_matches_im2col(void **state)
 {
 	/* c, h, w, k, pad: lenet's conv2, resnet-mnist's 14x14, 7x7 and 4x4,
@@ -343,16 +343,21 @@ static void conv_fused_matches_im2col(void **state)
 		{ 3, 32, 32, 3, 1 },  { 4, 16, 16, 3, 1 },  { 1, 28, 28, 9, 4 }, { 2, 9, 31, 5, 2 },
 		{ 2, 6, 17, 1, 0 },   { 1, 32, 32, 32, 0 },
 	};
+	/* stride 2 and 3 on some of them: resnet-mnist's strided 3x3 and 1x1 */
+	static const int strides[] = { 1, 2, 3 };
 	static const int filters[] = { 1, 8, 13, 64 };
 	uint64_t rng = 616;
 	int ran = 0;
 
 	(void)state;
-	for (size_t t = 0; t < sizeof(geoms) / sizeof(geoms[0]); t++) {
+	for (size_t u = 0; u < 3 * sizeof(geoms) / sizeof(geoms[0]); u++) {
+		size_t t = u % (sizeof(geoms) / sizeof(geoms[0]));
 		int c = geoms[t][0], h = geoms[t][1], wd = geoms[t][2], k = geoms[t][3], pad = geoms[t][4];
-		int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1, ohw = oh * ow, ckk = c * k * k;
-		int f = filters[t % 4], nb = 1 + (int)(t % 5);
-		struct conv_gemm_image im = { NULL, c, h, wd, k, pad, pad, oh, ow };
+		int st = strides[u / (sizeof(geoms) / sizeof(geoms[0]))];
+		int oh = (h + 2 * pad - k) / st + 1, ow = (wd + 2 * pad - k) / st + 1;
+		int ohw = oh * ow, ckk = c * k * k;
+		int f = filters[u % 4], nb = 1 + (int)(u % 5);
+		struct conv_gemm_image im = { NULL, c, h, wd, k, st, pad, pad, oh, ow };
 		size_t in_size = (size_t)c * h * wd, ny = (size_t)nb * f * ohw;
 		size_t ld = conv_gemm_ld((size_t)nb * ohw);
 
@@ -371,7 +376,7 @@ static void conv_fused_matches_im2col(void **state)
 		assert_non_null(acc);
 		assert_non_null(scratch);
 		for (int i = 0; i < nb; i++)
-			im2col_ld(x + i * in_size, c, h, wd, k, 1, pad, pad, oh, ow, col + (size_t)i * ohw, ld);
+			im2col_ld(x + i * in_size, c, h, wd, k, st, pad, pad, oh, ow, col + (size_t)i * ohw, ld);
 		conv_gemm_forward_portable(f, ckk, ohw, nb, w, bias, col, ld, want, acc);
 		im.x = x;
 		conv_gemm_forward_fused(f, &im, nb, w, bias, got, scratch);

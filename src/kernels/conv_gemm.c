@@ -358,7 +358,8 @@ struct cg_seg {
 /* The (kc, 48) block of the panel's col rows for the groups [g0, g1) of
  * k rows each (g = ci*k + ki; row g*k + kj), from the images themselves:
  * an input row is two registers (up to 32 pixels), and each window column
- * kj's part of a run one two-register permute of them, zeros where the
+ * kj's part of a run one two-register permute of them (lane t reading
+ * column (ox0 + t) * stride - pad_left + kj), zeros where the
  * window leaves the row. Lanes past the panel's columns keep what they
  * held (zeros or earlier panels' floats: finite). */
 static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_image *im,
@@ -367,21 +368,33 @@ static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_i
 {
 	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 	const __m512i zero = _mm512_setzero_si512(), width = _mm512_set1_epi32(im->w);
+	/* output lane t of a run reads input column (ox0 + t) * stride - pad_left + kj */
+	const __m512i lanes = _mm512_mullo_epi32(lane, _mm512_set1_epi32(im->stride));
 	int w = im->w, k = im->k;
 	const __mmask16 lo = (__mmask16)(w >= 16 ? 0xffff : (1u << w) - 1);
 	const __mmask16 hi = (__mmask16)(w <= 16 ? 0 : w >= 32 ? 0xffff : (1u << (w - 16)) - 1);
 	size_t hw = (size_t)im->h * w;
+	__m512i idx[32];    /* per window column: the run's input lanes ... */
+	__mmask16 in[32];   /* ... and which of them lie in the row */
 
-	for (int g = g0; g < g1; g++) {
-		int ci = g / k, ki = g % k;
-		float *rows = pack + (size_t)(g - g0) * k * CONV_GEMM_NR_MAX;   /* k rows of 48 */
+	/* run by run, so that a run's permutes are worked out once for all groups */
+	for (int sg = 0; sg < ns; sg++) {
+		const struct cg_seg *sp = &segs[sg];
+		__m512i base = _mm512_add_epi32(lanes,
+		                                _mm512_set1_epi32(sp->ox0 * im->stride - im->pad_left));
+		__mmask16 m = (__mmask16)(sp->len >= 16 ? 0xffff : (1u << sp->len) - 1);
 
-		for (int sg = 0; sg < ns; sg++) {
-			const struct cg_seg *sp = &segs[sg];
-			int iy = sp->oy - im->pad_top + ki;
+		for (int kj = 0; kj < k; kj++) {
+			idx[kj] = _mm512_add_epi32(base, _mm512_set1_epi32(kj));
+			in[kj] = _mm512_cmpge_epi32_mask(idx[kj], zero) &
+			         _mm512_cmplt_epi32_mask(idx[kj], width);
+		}
+		for (int g = g0; g < g1; g++) {
+			int ci = g / k, ki = g % k;
+			int iy = sp->oy * im->stride - im->pad_top + ki;
+			/* k rows of 48, from this run's column */
+			float *rows = pack + (size_t)(g - g0) * k * CONV_GEMM_NR_MAX + sp->off;
 			__m512 v0 = _mm512_setzero_ps(), v1 = v0;
-			__m512i base = _mm512_add_epi32(lane, _mm512_set1_epi32(sp->ox0 - im->pad_left));
-			__mmask16 m = (__mmask16)(sp->len >= 16 ? 0xffff : (1u << sp->len) - 1);
 
 			if (iy >= 0 && iy < im->h) {
 				const float *xr = sp->x + (size_t)ci * hw + (size_t)iy * w;   /* (w) */
@@ -389,13 +402,9 @@ static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_i
 				if (hi)
 					v1 = _mm512_maskz_loadu_ps(hi, xr + 16);
 			}
-			for (int kj = 0; kj < k; kj++) {
-				__m512i src = _mm512_add_epi32(base, _mm512_set1_epi32(kj));
-				__mmask16 in = _mm512_cmpge_epi32_mask(src, zero) &
-				               _mm512_cmplt_epi32_mask(src, width);
-				_mm512_mask_storeu_ps(rows + (size_t)kj * CONV_GEMM_NR_MAX + sp->off, m,
-				                      _mm512_maskz_permutex2var_ps(in, v0, src, v1));
-			}
+			for (int kj = 0; kj < k; kj++)
+				_mm512_mask_storeu_ps(rows + (size_t)kj * CONV_GEMM_NR_MAX, m,
+				                      _mm512_maskz_permutex2var_ps(in[kj], v0, idx[kj], v1));
 		}
 	}
 }
@@ -538,7 +547,7 @@ void conv_gemm_forward(int filters, int ckk, int ohw, int nb, const float *w, co
 bool conv_gemm_fused_applies(const struct conv_gemm_image *im)
 {
 	/* an input row in two registers; a group of k rows within a block */
-	return im->w <= 32 && im->k <= 32 && cg_path_now() == 2;
+	return im->w <= 32 && im->k <= 32 && im->stride >= 1 && cg_path_now() == 2;
 }
 
 size_t conv_gemm_fused_floats(int filters)

@@ -46,17 +46,16 @@ bool conv_gemm_forward_avx2(int filters, int ckk, int ohw, int nb, const float *
 bool conv_gemm_forward_avx512(int filters, int ckk, int ohw, int nb, const float *w,
                               const float *bias, const float *col, size_t ld, float *y, float *acc);
 
-/* Stride-1 images at most 32 pixels wide (every convolution of the configs
- * but the strided ones): im2col built panel by panel in L1 from the
- * images, instead of a col matrix written to L2 and read back.
- * x (nb, c, h, w). */
+/* Images at most 32 pixels wide (every convolution of the configs):
+ * im2col built panel by panel in L1 from the images, instead of a col
+ * matrix written to L2 and read back. x (nb, c, h, w). */
 struct conv_gemm_image {
 	const float *x;
-	int c, h, w, k, pad_top, pad_left, oh, ow;
+	int c, h, w, k, stride, pad_top, pad_left, oh, ow;
 };
 
-/* Whether conv_gemm_forward_fused runs this geometry (stride 1 is the
- * caller's to check) on this CPU: AVX-512, the path gemm_fixed takes. */
+/* Whether conv_gemm_forward_fused runs this geometry on this CPU: AVX-512,
+ * the path gemm_fixed takes. */
 bool conv_gemm_fused_applies(const struct conv_gemm_image *im);
 
 /* Its scratch floats. */

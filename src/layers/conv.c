@@ -96,17 +96,17 @@ static int conv_forward_block(const struct conv *cv, int n)
 static struct conv_gemm_image conv_image(const struct layer *l, const struct conv *cv,
                                          const float *x)
 {
-	return (struct conv_gemm_image){ x, l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
-	                                 cv->pad_left, l->out.h, l->out.w };
+	return (struct conv_gemm_image){ x, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
+	                                 cv->pad_top, cv->pad_left, l->out.h, l->out.w };
 }
 
-/* Forward builds col panel by panel from x (stride 1, images up to 32
- * wide, on AVX-512): no col matrix through L2. */
+/* Forward builds col panel by panel from x (images up to 32 wide, on
+ * AVX-512): no col matrix through L2. */
 static bool conv_forward_fused(const struct layer *l, const struct conv *cv)
 {
 	struct conv_gemm_image im = conv_image(l, cv, NULL);
 
-	return cv->stride == 1 && conv_gemm_fused_applies(&im);
+	return conv_gemm_fused_applies(&im);
 }
 
 /* col (ckk, ld): the nb images of x side by side, image i in columns
