@@ -32,6 +32,8 @@
 /* the fused path's panel block: up to CONV_GEMM_KC rows of 48, and the 16
  * floats a masked store's address range may reach past the last row */
 #define CONV_GEMM_PACK_FLOATS (CONV_GEMM_KC * CONV_GEMM_NR_MAX + 16)
+/* the widest kernel the fused path takes */
+#define CONV_GEMM_FUSED_K 32
 
 size_t conv_gemm_acc_floats(int filters)
 {
@@ -347,83 +349,105 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
 
 /* --- the fused source: narrow images' im2col built panel by panel -------------- */
 
-/* A run of at most 16 of a panel's columns that lies in one output row of
- * one image. */
+/* A run of at most 16 of a panel's columns, pixels [q0, q0 + len) of one
+ * image, over few enough output rows that the input rows any window row
+ * reads for them fit in two registers (32 floats): a 4x4 image's 16
+ * pixels, 2 rows of a 14x14 or 7x7 one, part of a row of a 28x28 one. */
 struct cg_seg {
 	const float *x;   /* the image, (c, h, w) */
-	int oy, ox0, len; /* output row, first column, columns */
+	int q0, len;      /* first pixel (oy * ow + ox), pixels */
 	int off;          /* where the run starts in the panel's row */
 };
 
 /* The (kc, 48) block of the panel's col rows for the groups [g0, g1) of
  * k rows each (g = ci*k + ki; row g*k + kj), from the images themselves:
- * an input row is two registers (up to 32 pixels), and each window column
- * kj's part of a run one two-register permute of them (lane t reading
- * column (ox0 + t) * stride - pad_left + kj), zeros where the
- * window leaves the row. Lanes past the panel's columns keep what they
- * held (zeros or earlier panels' floats: finite). */
+ * for each run, the input rows its window row ki reads are two registers,
+ * and each window column kj one two-register permute of them (lane t
+ * reading row oy_t * stride - pad_top + ki, column ox_t * stride -
+ * pad_left + kj), zeros where the window leaves the image. Lanes past the
+ * panel's columns keep what they held (zeros or earlier panels' floats:
+ * finite). */
 static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_image *im,
                                                         const struct cg_seg *segs, int ns,
                                                         int g0, int g1, float *pack)
 {
-	const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	const __m512i zero = _mm512_setzero_si512(), width = _mm512_set1_epi32(im->w);
-	/* output lane t of a run reads input column (ox0 + t) * stride - pad_left + kj */
-	const __m512i lanes = _mm512_mullo_epi32(lane, _mm512_set1_epi32(im->stride));
-	int w = im->w, k = im->k;
-	const __mmask16 lo = (__mmask16)(w >= 16 ? 0xffff : (1u << w) - 1);
-	const __mmask16 hi = (__mmask16)(w <= 16 ? 0 : w >= 32 ? 0xffff : (1u << (w - 16)) - 1);
+	const __m512i zero = _mm512_setzero_si512();
+	const __m512i height = _mm512_set1_epi32(im->h), width = _mm512_set1_epi32(im->w);
+	int w = im->w, k = im->k, s = im->stride;
 	size_t hw = (size_t)im->h * w;
-	__m512i idx[32];    /* per window column: the run's input lanes ... */
-	__mmask16 in[32];   /* ... and which of them lie in the row */
+	/* per window row ki: the first input row loaded, the floats loaded, each
+	 * lane's offset from that row, which lanes' rows lie in the image; per
+	 * window column kj: each lane's input column, which lie in the image */
+	int r0[CONV_GEMM_FUSED_K], nload[CONV_GEMM_FUSED_K];
+	__m512i rel[CONV_GEMM_FUSED_K], col[CONV_GEMM_FUSED_K];
+	__mmask16 rowin[CONV_GEMM_FUSED_K], colin[CONV_GEMM_FUSED_K];
 
-	/* run by run, so that a run's permutes are worked out once for all groups */
 	for (int sg = 0; sg < ns; sg++) {
 		const struct cg_seg *sp = &segs[sg];
-		__m512i base = _mm512_add_epi32(lanes,
-		                                _mm512_set1_epi32(sp->ox0 * im->stride - im->pad_left));
+		_Alignas(64) int oyl[16], oxl[16];   /* each lane's output row and column */
 		__mmask16 m = (__mmask16)(sp->len >= 16 ? 0xffff : (1u << sp->len) - 1);
 
+		for (int t = 0; t < 16; t++) {
+			int q = sp->q0 + (t < sp->len ? t : 0);
+			oyl[t] = q / im->ow;
+			oxl[t] = q - oyl[t] * im->ow;
+		}
+		__m512i oy = _mm512_mullo_epi32(_mm512_load_si512(oyl), _mm512_set1_epi32(s));
+		__m512i ox = _mm512_mullo_epi32(_mm512_load_si512(oxl), _mm512_set1_epi32(s));
+		for (int ki = 0; ki < k; ki++) {
+			__m512i iy = _mm512_add_epi32(oy, _mm512_set1_epi32(ki - im->pad_top));
+			int first = oyl[0] * s - im->pad_top + ki;
+
+			r0[ki] = first < 0 ? 0 : first;
+			nload[ki] = r0[ki] >= im->h ? 0 : (int)(((size_t)im->h - r0[ki]) * w);
+			if (nload[ki] > 32)
+				nload[ki] = 32;
+			rowin[ki] = m & _mm512_cmpge_epi32_mask(iy, zero) &
+			            _mm512_cmplt_epi32_mask(iy, height);
+			rel[ki] = _mm512_mullo_epi32(_mm512_sub_epi32(iy, _mm512_set1_epi32(r0[ki])),
+			                             _mm512_set1_epi32(w));
+		}
 		for (int kj = 0; kj < k; kj++) {
-			idx[kj] = _mm512_add_epi32(base, _mm512_set1_epi32(kj));
-			in[kj] = _mm512_cmpge_epi32_mask(idx[kj], zero) &
-			         _mm512_cmplt_epi32_mask(idx[kj], width);
+			col[kj] = _mm512_add_epi32(ox, _mm512_set1_epi32(kj - im->pad_left));
+			colin[kj] = _mm512_cmpge_epi32_mask(col[kj], zero) &
+			            _mm512_cmplt_epi32_mask(col[kj], width);
 		}
 		for (int g = g0; g < g1; g++) {
-			int ci = g / k, ki = g % k;
-			int iy = sp->oy * im->stride - im->pad_top + ki;
+			int ci = g / k, ki = g % k, n = nload[ki];
 			/* k rows of 48, from this run's column */
 			float *rows = pack + (size_t)(g - g0) * k * CONV_GEMM_NR_MAX + sp->off;
 			__m512 v0 = _mm512_setzero_ps(), v1 = v0;
 
-			if (iy >= 0 && iy < im->h) {
-				const float *xr = sp->x + (size_t)ci * hw + (size_t)iy * w;   /* (w) */
-				v0 = _mm512_maskz_loadu_ps(lo, xr);
-				if (hi)
-					v1 = _mm512_maskz_loadu_ps(hi, xr + 16);
+			if (n > 0) {
+				const float *xr = sp->x + (size_t)ci * hw + (size_t)r0[ki] * w;   /* (n) */
+				v0 = _mm512_maskz_loadu_ps((__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1), xr);
+				if (n > 16)
+					v1 = _mm512_maskz_loadu_ps((__mmask16)(n >= 32 ? 0xffff : (1u << (n - 16)) - 1),
+					                           xr + 16);
 			}
 			for (int kj = 0; kj < k; kj++)
 				_mm512_mask_storeu_ps(rows + (size_t)kj * CONV_GEMM_NR_MAX, m,
-				                      _mm512_maskz_permutex2var_ps(in[kj], v0, idx[kj], v1));
+				                      _mm512_maskz_permutex2var_ps(
+				                              rowin[ki] & colin[kj], v0,
+				                              _mm512_add_epi32(rel[ki], col[kj]), v1));
 		}
 	}
 }
 
 /* The panel's runs: columns [j0, j0 + cols) of the block, cut where an
- * output row or an image ends. */
+ * image ends, at 16 pixels, and where the input rows would pass 32 floats. */
 static int cg_segments(const struct conv_gemm_image *im, size_t in_size, int j0, int cols,
                        struct cg_seg *segs)
 {
 	int ohw = im->oh * im->ow, ns = 0;
 
 	for (int j = j0; j < j0 + cols;) {
-		int img = j / ohw, q = j - img * ohw, oy = q / im->ow, ox = q - oy * im->ow;
-		int len = im->ow - ox < j0 + cols - j ? im->ow - ox : j0 + cols - j;
+		int img = j / ohw, q = j - img * ohw, oy0 = q / im->ow, len = 1;
 
-		if (len > 16)
-			len = 16;   /* one store's lanes */
-
-		segs[ns++] = (struct cg_seg){ im->x + (size_t)img * in_size, oy, ox, len, j - j0 };
+		while (len < 16 && j + len < j0 + cols && q + len < ohw &&
+		       ((q + len) / im->ow - oy0) * im->stride * im->w + im->w <= 32)
+			len++;
+		segs[ns++] = (struct cg_seg){ im->x + (size_t)img * in_size, q, len, j - j0 };
 		j += len;
 	}
 	return ns;
@@ -547,7 +571,7 @@ void conv_gemm_forward(int filters, int ckk, int ohw, int nb, const float *w, co
 bool conv_gemm_fused_applies(const struct conv_gemm_image *im)
 {
 	/* an input row in two registers; a group of k rows within a block */
-	return im->w <= 32 && im->k <= 32 && im->stride >= 1 && cg_path_now() == 2;
+	return im->w <= 32 && im->k <= CONV_GEMM_FUSED_K && im->stride >= 1 && cg_path_now() == 2;
 }
 
 size_t conv_gemm_fused_floats(int filters)
