@@ -22,6 +22,7 @@
 
 #include "kernels/bn_lanes.h"
 #include "kernels/isa.h"
+#include "kernels/relu.h"
 
 #if CNN_ISA_LEVEL >= CNN_ISA_AVX2
 #include <immintrin.h>
@@ -326,21 +327,13 @@ static void bn_grad_sums(const float *x, const float *relu_y, const float *dy, i
 }
 
 
-/* relu_value() of layers/layer.h, the rule every fused ReLU follows (NaN
- * and -0 give +0); the kernels rank below the layers and may not include
- * it, and test_layer_batchnorm checks the fused result against relu.c's. */
-static inline float bn_relu(float v)
-{
-	return v > 0.0f ? v : 0.0f;
-}
-
 /* One plane: y = (x - mean) * scale + shift (+ ReLU). */
 static inline void affine_plane(const float *x, float *y, size_t hw, float mean, float scale,
                                 float shift, bool relu)
 {
 	for (size_t p = 0; p < hw; p++) {
 		float v = (x[p] - mean) * scale + shift;
-		y[p] = relu ? bn_relu(v) : v;
+		y[p] = relu ? relu_value(v) : v;
 	}
 }
 

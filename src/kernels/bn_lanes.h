@@ -42,7 +42,7 @@ struct bn_kernels {
 	void (*grad_sums)(const float *x, const float *relu_y, const float *dy, int n, size_t hw,
 	                  size_t stride, double mean, struct bn_grad_sums *out);
 	/* y = (x - mean) * scale + shift, then ReLU'd (relu_value of
-	 * layers/layer.h) when relu; y may be x (evaluation in place) */
+	 * kernels/relu.h) when relu; y may be x (evaluation in place) */
 	void (*affine)(const float *x, float *y, int n, size_t hw, size_t stride, float mean,
 	               float scale, float shift, bool relu);
 	/* dx = g * (dy' - mean_dy - (x - mean) * inv_std * mean_dy_xhat), dy'

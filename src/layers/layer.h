@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "kernels/relu.h"
 #include "util/error.h"
 #include "util/params.h"
 #include "util/shape.h"
@@ -164,12 +165,7 @@ struct layer {
 	bool relu_out;
 };
 
-/* The ReLU of src/layers/relu.c, the one rule every fused copy follows
- * (NaN and -0 give +0). */
-static inline float relu_value(float v)
-{
-	return v > 0.0f ? v : 0.0f;
-}
+
 
 /* Input k of layer i of a network (reading n_inputs 0 as "the layer above"),
  * and how many inputs it has. */
