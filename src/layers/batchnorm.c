@@ -89,10 +89,10 @@ static size_t chan_off(const struct batchnorm *b, int ch)
 	return (size_t)ch * (size_t)b->hw;
 }
 
-/* The batch statistics of channel ch: mean and the sum of squared
- * deviations from it (M2), over the n*h*w values, two passes (the mean, then
- * the deviations from it: no cancellation), each a lane-structured double
- * sum (kernels/bn_lanes.h) whose bits do not depend on the CPU. */
+/* The batch mean of channel ch over its n*h*w values: a lane-structured
+ * double sum (kernels/bn_lanes.h) whose bits do not depend on the CPU. The
+ * squared deviations from it (M2) are a second pass of the same kind, so
+ * the variance suffers no cancellation. */
 static double bn_batch_mean(const struct batchnorm *b, const struct bn_kernels *k,
                             const float *x, int n, int ch)
 {
