@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/conv_backward.h"
 #include "kernels/kernels.h"
 #include "kernels/dispatch.h"
 
@@ -18,6 +19,7 @@
 		#sfx, conv_direct_vectorised_##sfx, conv_direct_scratch_floats_##sfx, \
 		conv_direct_forward_##sfx, conv_direct_backward_##sfx, im2col_##sfx,  \
 		col2im_##sfx, adam_range_##sfx, tanh_range_##sfx, sigmoid_range_##sfx,  \
+		conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx, conv_bwd_col2im_s1_##sfx, \
 	}
 
 static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);
@@ -208,4 +210,20 @@ void col2im(const float *col, int c, int h, int w, int k, int stride, int pad_to
             int oh, int ow, float *dx)
 {
 	cnn_kernels()->col2im(col, c, h, w, k, stride, pad_top, pad_left, oh, ow, dx);
+}
+
+void conv_bwd_transpose(const float *a, int rows, int cols, float *t)
+{
+	cnn_kernels()->conv_bwd_transpose(a, rows, cols, t);
+}
+
+void conv_bwd_bias(const float *dyT, int ohw, int filters, float *db)
+{
+	cnn_kernels()->conv_bwd_bias(dyT, ohw, filters, db);
+}
+
+void conv_bwd_col2im_s1(const float *dcol, int c, int h, int w, int k, int pad_top,
+                        int pad_left, int oh, int ow, float *dx)
+{
+	cnn_kernels()->conv_bwd_col2im_s1(dcol, c, h, w, k, pad_top, pad_left, oh, ow, dx);
 }

@@ -43,6 +43,12 @@ struct cnn_kernel_ops {
 	/* y[0, count) = tanh, sigmoid of x[0, count); the same bits at every level */
 	void (*tanh_range)(const float *x, float *y, size_t count);
 	void (*sigmoid_range)(const float *x, float *y, size_t count);
+	/* the im2col convolution's backward pass around its GEMMs
+	 * (kernels/conv_backward.h); the same bits at every level */
+	void (*conv_bwd_transpose)(const float *a, int rows, int cols, float *t);
+	void (*conv_bwd_bias)(const float *dyT, int ohw, int filters, float *db);
+	void (*conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k, int pad_top,
+	                           int pad_left, int oh, int ow, float *dx);
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
@@ -78,7 +84,11 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	void adam_range_##sfx(const struct adam_coef *k, float *w, const float *g, float *m,  \
 	                      float *v, size_t lo, size_t hi);                                \
 	void tanh_range_##sfx(const float *x, float *y, size_t count);                        \
-	void sigmoid_range_##sfx(const float *x, float *y, size_t count);
+	void sigmoid_range_##sfx(const float *x, float *y, size_t count);                     \
+	void conv_bwd_transpose_##sfx(const float *a, int rows, int cols, float *t);          \
+	void conv_bwd_bias_##sfx(const float *dyT, int ohw, int filters, float *db);          \
+	void conv_bwd_col2im_s1_##sfx(const float *dcol, int c, int h, int w, int k,          \
+	                              int pad_top, int pad_left, int oh, int ow, float *dx);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
 CNN_KERNELS_DECLARE(avx512)

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/conv_backward.h"
 #include "kernels/conv_direct.h"
 #include "kernels/kernels.h"
 #include "layers/layers.h"
@@ -102,24 +103,25 @@ static void conv_forward(const struct layer *l, const float *w, const float *x, 
 	}
 }
 
-static void conv_backward(const struct layer *l, const float *w, const float *x, const float *y,
-                          const float *dy, float *dx, float *dw, int n,
-                          const struct layer_ctx *ctx)
+/* The im2col algorithm's backward pass over n images, in the bits of the
+ * plain formulation (dW += dy_i x col_i^T image after image, db[f] += the
+ * sum of dy_i[f] in pixel order, dx_i = col2im(W^T x dy_i)):
+ * dW is carried transposed through the batch, dW^T (ckk, filters) +=
+ * col_i x dy_i^T, the same FMA chains with the filters across the lanes of
+ * an unpacked product, and transposed back at the end (exact copies). */
+static void conv_backward_im2col(const struct conv *cv, const float *wt, const float *x,
+                                 const float *dy, float *dx, float *dwt, float *db, int n,
+                                 float *scratch)
 {
-	const struct conv *cv = conv_of(l);
-	const float *wt = w;                                  /* (filters, ckk) */
-	float *dwt = dw;                                      /* (filters, ckk) */
-	float *db = dw + (size_t)cv->filters * cv->ckk;       /* (filters) */
+	const struct layer *l = &cv->base;
 	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
 	size_t col_size = (size_t)cv->ckk * cv->ohw;
-	float *col = ctx->scratch;                            /* (ckk, ohw) */
-	float *dcol = ctx->scratch + col_size;                /* (ckk, ohw) */
+	float *col = scratch;                                  /* (ckk, ohw) */
+	float *dcol = col + col_size;                          /* (ckk, ohw) */
+	float *dyT = dcol + col_size;                          /* (ohw, filters) */
+	float *dwT = dyT + (size_t)cv->ohw * cv->filters;      /* (ckk, filters) */
 
-	(void)y;
-	if (cv->algo == CONV_DIRECT) {
-		conv_direct_backward(&cv->geom, wt, x, dy, dx, dwt, db, n, ctx->scratch);
-		return;
-	}
+	conv_bwd_transpose(dwt, cv->filters, cv->ckk, dwT);
 	for (int i = 0; i < n; i++) {
 		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
 		const float *dyi = dy + (size_t)i * out_size; /* (filters, ohw) */
@@ -132,27 +134,44 @@ static void conv_backward(const struct layer *l, const float *w, const float *x,
 			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, col);
 			src = col;
 		}
-		cnn_gemm(false, true, cv->filters, cv->ckk, cv->ohw, 1.0f, dyi, src, 1.0f, dwt);
-		for (int f = 0; f < cv->filters; f++) {
-			const float *df = dyi + (size_t)f * cv->ohw;
-			float s = 0.0f;
-			for (int j = 0; j < cv->ohw; j++)
-				s += df[j];
-			db[f] += s;
-		}
+		conv_bwd_transpose(dyi, cv->filters, cv->ohw, dyT);
+		cnn_gemm(false, false, cv->ckk, cv->filters, cv->ohw, 1.0f, src, dyT, 1.0f, dwT);
+		conv_bwd_bias(dyT, cv->ohw, cv->filters, db);
 		if (!dx)
 			continue;
 
 		float *dxi = dx + (size_t)i * in_size;       /* (c, h, w) */
 		if (cv->direct) {
 			cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dxi);
+			continue;
+		}
+		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dcol);
+		if (cv->stride == 1) {
+			conv_bwd_col2im_s1(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
+			                   cv->pad_left, l->out.h, l->out.w, dxi);
 		} else {
-			cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dcol);
 			memset(dxi, 0, in_size * sizeof(*dxi));
 			col2im(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
 			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, dxi);
 		}
 	}
+	conv_bwd_transpose(dwT, cv->ckk, cv->filters, dwt);
+}
+
+static void conv_backward(const struct layer *l, const float *w, const float *x, const float *y,
+                          const float *dy, float *dx, float *dw, int n,
+                          const struct layer_ctx *ctx)
+{
+	const struct conv *cv = conv_of(l);
+	const float *wt = w;                                  /* (filters, ckk) */
+	float *dwt = dw;                                      /* (filters, ckk) */
+	float *db = dw + (size_t)cv->filters * cv->ckk;       /* (filters) */
+
+	(void)y;
+	if (cv->algo == CONV_DIRECT)
+		conv_direct_backward(&cv->geom, wt, x, dy, dx, dwt, db, n, ctx->scratch);
+	else
+		conv_backward_im2col(cv, wt, x, dy, dx, dwt, db, n, ctx->scratch);
 }
 
 static int conv_params(const struct layer *l, struct param_spec *out)
@@ -178,6 +197,20 @@ static int conv_params(const struct layer *l, struct param_spec *out)
 	return 2;
 }
 
+/* The im2col algorithm's scratch, per image and reused across the batch:
+ * forward's col (and dcol, as it always had) */
+static size_t conv_scratch_forward(const struct conv *cv)
+{
+	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
+}
+
+/* backward's col, dcol, dy^T and dW^T (conv_backward_im2col) */
+static size_t conv_scratch_backward(const struct conv *cv)
+{
+	return 2 * (size_t)cv->ckk * (size_t)cv->ohw +
+	       ((size_t)cv->ohw + (size_t)cv->ckk) * (size_t)cv->filters;
+}
+
 static size_t conv_scratch_floats(const struct layer *l, int n)
 {
 	const struct conv *cv = conv_of(l);
@@ -189,7 +222,8 @@ static size_t conv_scratch_floats(const struct layer *l, int n)
 		size_t col = cv->gemm_forward ? (size_t)cv->ckk * (size_t)cv->ohw : 0;
 		return direct > col ? direct : col;
 	}
-	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
+	size_t fwd = conv_scratch_forward(cv), bwd = conv_scratch_backward(cv);
+	return fwd > bwd ? fwd : bwd;
 }
 
 static double conv_flops(const struct layer *l)

@@ -1,0 +1,31 @@
+/* The im2col convolution's backward pass on a dense dy (src/layers/conv.c),
+ * in the pieces that are not a GEMM. Each one computes exactly what the
+ * plain formulation does, in the same order, so every level (baseline,
+ * AVX2, AVX-512: src/kernels/dispatch.h) gives the same bits:
+ *
+ *  - the weight gradient runs as dW^T (c*k*k, filters) += col x dy^T, one
+ *    FMA chain per element over the pixels in order, as dW += dy x col^T
+ *    would (fma is symmetric), with the filters across the vector lanes:
+ *    dy^T is a plain transposed copy, and the product needs no packing;
+ *  - the bias gradient is summed from the same dy^T, per filter and pixel
+ *    by pixel as before, the filters across the lanes;
+ *  - col2im at stride 1 writes each row of dx once, adding its (ki, kj)
+ *    terms in col2im's order in registers. */
+#ifndef CNN_CONV_BACKWARD_H
+#define CNN_CONV_BACKWARD_H
+
+/* t (cols, rows) = a (rows, cols) transposed: an exact copy. */
+void conv_bwd_transpose(const float *a, int rows, int cols, float *t);
+
+/* db[f] += sum over j of dyT[j][f] (ohw, filters), summed per filter
+ * in the order of j from 0, then added to db[f]: what the loop
+ * `s = 0; for j: s += dy[f][j]; db[f] += s` gives. */
+void conv_bwd_bias(const float *dyT, int ohw, int filters, float *db);
+
+/* dx (c, h, w) = col2im(dcol) into a zeroed dx, for stride 1 only: every
+ * dx element gets its terms in col2im's order ((ki, kj) ascending), from
+ * +0, so it is bit for bit memset + col2im (kernels.h). Overwrites dx. */
+void conv_bwd_col2im_s1(const float *dcol /* (c*k*k, oh*ow) */, int c, int h, int w, int k,
+                        int pad_top, int pad_left, int oh, int ow, float *dx /* (c, h, w) */);
+
+#endif
