@@ -3,6 +3,8 @@
  * those of the plain loops). Compiled once per level like im2col.c. */
 #include "kernels/conv_backward.h"
 
+#include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels/dispatch.h"
@@ -74,7 +76,12 @@ static inline vmask lanes_mask(int lo, int hi)
 {
 	return (vmask)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
+#define DW_MR 12   /* rows of dW^T per tile: 24 zmm accumulators at 32 filters */
+#define DW_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define VZERO() _mm512_setzero_ps()
+#define VSET1(x) _mm512_set1_ps(x)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VLOADU(p) _mm512_loadu_ps(p)
 #define VADD(a, b) _mm512_add_ps(a, b)
 #define VLOADM(p, m) _mm512_maskz_loadu_ps(m, p)
 #define VSTORE(p, v) _mm512_storeu_ps(p, v)
@@ -90,12 +97,127 @@ static inline vmask lanes_mask(int lo, int hi)
 	return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), lane),
 	                           _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane));
 }
+#define DW_MR 6    /* rows of dW^T per tile: 12 ymm accumulators at 16 filters */
+#define DW_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define VZERO() _mm256_setzero_ps()
+#define VSET1(x) _mm256_set1_ps(x)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VLOADU(p) _mm256_loadu_ps(p)
 #define VADD(a, b) _mm256_add_ps(a, b)
 #define VLOADM(p, m) _mm256_maskload_ps(p, m)
 #define VSTORE(p, v) _mm256_storeu_ps(p, v)
 #define VSTOREM(p, m, v) _mm256_maskstore_ps(p, m, v)
 #endif
+
+/* One tile of dW^T: rows r0 .. r0+mr (their col rows start at rows[i]),
+ * nv vectors of filters from dwT's column f0 (c, dy point there), the last
+ * vector's lanes [0, nlast) in use. The accumulators carry each chain from
+ * dW^T through every pixel in order, and back. */
+#define DW_DECL(i)                                                             \
+	vec acc##i##0 = VZERO(), acc##i##1 = VZERO();                          \
+	const float *p##i = rows[i < mr ? i : 0];
+#define DW_LOAD(i)                                                             \
+	if (i < mr) {                                                          \
+		acc##i##0 = nv == 2 || full ? VLOADU(c + i * ldc) : VLOADM(c + i * ldc, m); \
+		if (nv == 2)                                                   \
+			acc##i##1 = full ? VLOADU(c + i * ldc + VL) : VLOADM(c + i * ldc + VL, m); \
+	}
+#define DW_FMA(i)                                                              \
+	if (i < mr) {                                                          \
+		vec a = VSET1(p##i[pix]);                                      \
+		acc##i##0 = VFMA(a, d0, acc##i##0);                            \
+		if (nv == 2)                                                   \
+			acc##i##1 = VFMA(a, d1, acc##i##1);                    \
+	}
+#define DW_STORE(i)                                                            \
+	if (i < mr) {                                                          \
+		if (nv == 2 || full)                                           \
+			VSTORE(c + i * ldc, acc##i##0);                        \
+		else                                                           \
+			VSTOREM(c + i * ldc, m, acc##i##0);                    \
+		if (nv == 2 && full)                                           \
+			VSTORE(c + i * ldc + VL, acc##i##1);                   \
+		else if (nv == 2)                                              \
+			VSTOREM(c + i * ldc + VL, m, acc##i##1);               \
+	}
+
+static inline __attribute__((always_inline)) void
+dw_tile(int mr, int nv, const struct conv_bwd_geom *g, const float *const *rows,
+        const float *dy, float *c, int nlast)
+{
+	size_t ldc = (size_t)g->filters, ldd = (size_t)g->filters;
+	bool full = nlast == VL;
+	vmask m = lanes_mask(0, nlast);
+
+	DW_ROWS(DW_DECL)
+	DW_ROWS(DW_LOAD)
+	for (int oy = 0; oy < g->oh; oy++) {
+		size_t pix = (size_t)oy * g->stride * g->wp;   /* col's column (oy, 0) */
+		const float *d = dy + (size_t)oy * g->ow * ldd;
+
+		for (int ox = 0; ox < g->ow; ox++, pix += (size_t)g->stride, d += ldd) {
+			vec d0 = nv == 2 || full ? VLOADU(d) : VLOADM(d, m), d1 = d0;
+
+			if (nv == 2)
+				d1 = full ? VLOADU(d + VL) : VLOADM(d + VL, m);
+			DW_ROWS(DW_FMA)
+		}
+	}
+	DW_ROWS(DW_STORE)
+}
+
+typedef void dw_tile_fn(const struct conv_bwd_geom *g, const float *const *rows,
+                        const float *dy, float *c, int nlast);
+#define DW_TILE(NV, MR)                                                        \
+	static void dw_tile_##NV##_##MR(const struct conv_bwd_geom *g,         \
+	                                const float *const *rows, const float *dy, \
+	                                float *c, int nlast)                   \
+	{                                                                      \
+		dw_tile(MR, NV, g, rows, dy, c, nlast);                        \
+	}
+#define DW_TILES(NV)                                                                   \
+	DW_TILE(NV, 1) DW_TILE(NV, 2) DW_TILE(NV, 3) DW_TILE(NV, 4) DW_TILE(NV, 5)     \
+	DW_TILE(NV, 6) DW_TILE_WIDE(NV)
+#if DW_MR == 12
+#define DW_TILE_WIDE(NV)                                                               \
+	DW_TILE(NV, 7) DW_TILE(NV, 8) DW_TILE(NV, 9) DW_TILE(NV, 10) DW_TILE(NV, 11)   \
+	DW_TILE(NV, 12)
+#define DW_LIST(NV)                                                                    \
+	{ NULL, dw_tile_##NV##_1, dw_tile_##NV##_2, dw_tile_##NV##_3, dw_tile_##NV##_4, \
+	  dw_tile_##NV##_5, dw_tile_##NV##_6, dw_tile_##NV##_7, dw_tile_##NV##_8,      \
+	  dw_tile_##NV##_9, dw_tile_##NV##_10, dw_tile_##NV##_11, dw_tile_##NV##_12 }
+#else
+#define DW_TILE_WIDE(NV)
+#define DW_LIST(NV)                                                                    \
+	{ NULL, dw_tile_##NV##_1, dw_tile_##NV##_2, dw_tile_##NV##_3, dw_tile_##NV##_4, \
+	  dw_tile_##NV##_5, dw_tile_##NV##_6 }
+#endif
+DW_TILES(1)
+DW_TILES(2)
+static dw_tile_fn *const dw_tiles[2][DW_MR + 1] = { DW_LIST(1), DW_LIST(2) };
+
+void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, const float *dyT,
+                            float *dwT)
+{
+	int kk = g->k * g->k, ckk = g->c * kk;
+	const float *rows[DW_MR];
+
+	for (int r0 = 0; r0 < ckk; r0 += DW_MR) {
+		int mr = ckk - r0 < DW_MR ? ckk - r0 : DW_MR;
+
+		for (int i = 0; i < mr; i++) {
+			int r = r0 + i, ci = r / kk, ki = r % kk / g->k, kj = r % g->k;
+			rows[i] = xp + ci * g->cs + (size_t)ki * g->wp + kj;
+		}
+		for (int f0 = 0; f0 < g->filters; f0 += 2 * VL) {
+			int nf = g->filters - f0 < 2 * VL ? g->filters - f0 : 2 * VL;
+			int nv = nf > VL ? 2 : 1;
+
+			dw_tiles[nv - 1][mr](g, rows, dyT + f0, dwT + (size_t)r0 * g->filters + f0,
+			                     nf - (nv - 1) * VL);
+		}
+	}
+}
 
 /* VL pixels of dx's row iy of channel ci from ix0 (nx <= VL of them in the
  * image): from +0, each term in col2im's order; lanes without a term add
@@ -156,6 +278,28 @@ void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k
 }
 
 #else
+
+void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, const float *dyT,
+                            float *dwT)
+{
+	int kk = g->k * g->k, ckk = g->c * kk;
+
+	for (int r = 0; r < ckk; r++) {
+		int ci = r / kk, ki = r % kk / g->k, kj = r % g->k;
+		const float *p = xp + ci * g->cs + (size_t)ki * g->wp + kj;   /* col's row r */
+		float *cr = dwT + (size_t)r * g->filters;                      /* (filters) */
+		const float *d = dyT;                                           /* (filters) */
+
+		for (int oy = 0; oy < g->oh; oy++) {
+			size_t pix = (size_t)oy * g->stride * g->wp;
+			for (int ox = 0; ox < g->ow; ox++, pix += (size_t)g->stride, d += g->filters) {
+				float a = p[pix];
+				for (int f = 0; f < g->filters; f++)
+					cr[f] = fmaf(a, d[f], cr[f]);
+			}
+		}
+	}
+}
 
 void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k, int pad_top,
                                    int pad_left, int oh, int ow, float *dx)

@@ -6,13 +6,33 @@
  *  - the weight gradient runs as dW^T (c*k*k, filters) += col x dy^T, one
  *    FMA chain per element over the pixels in order, as dW += dy x col^T
  *    would (fma is symmetric), with the filters across the vector lanes:
- *    dy^T is a plain transposed copy, and the product needs no packing;
+ *    dy^T is a plain transposed copy, and col is read from the (padded)
+ *    image where im2col would have copied it from, never built;
  *  - the bias gradient is summed from the same dy^T, per filter and pixel
  *    by pixel as before, the filters across the lanes;
  *  - col2im at stride 1 writes each row of dx once, adding its (ki, kj)
  *    terms in col2im's order in registers. */
 #ifndef CNN_CONV_BACKWARD_H
 #define CNN_CONV_BACKWARD_H
+
+#include <stddef.h>
+
+/* One image's input as the weight gradient reads it: the input zero-padded
+ * (or the input itself where it needs no padding), channel ci's pixel
+ * (py, px) at xp[ci*cs + py*wp + px], so that im2col's entry (r, j) for
+ * r = (ci*k + ki)*k + kj and j = oy*ow + ox is
+ * xp[ci*cs + (oy*stride + ki)*wp + ox*stride + kj]. */
+struct conv_bwd_geom {
+	int c, k, stride, oh, ow, filters;
+	int wp;       /* xp's row stride */
+	size_t cs;    /* xp's channel stride */
+};
+
+/* dwT (c*k*k, filters) += col x dyT (oh*ow, filters), col being im2col of
+ * the image xp holds, without building it: each element one FMA chain
+ * over the pixels in order, as gemm_fixed (cnn_gemm) computes the product
+ * of the built col, padding zeros included. */
+void conv_bwd_dw(const struct conv_bwd_geom *g, const float *xp, const float *dyT, float *dwT);
 
 /* t (cols, rows) = a (rows, cols) transposed: an exact copy. */
 void conv_bwd_transpose(const float *a, int rows, int cols, float *t);

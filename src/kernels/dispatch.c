@@ -19,7 +19,8 @@
 		#sfx, conv_direct_vectorised_##sfx, conv_direct_scratch_floats_##sfx, \
 		conv_direct_forward_##sfx, conv_direct_backward_##sfx, im2col_##sfx,  \
 		col2im_##sfx, adam_range_##sfx, tanh_range_##sfx, sigmoid_range_##sfx,  \
-		conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx, conv_bwd_col2im_s1_##sfx, \
+		conv_bwd_dw_##sfx, conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx,       \
+		conv_bwd_col2im_s1_##sfx,                                            \
 	}
 
 static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);
@@ -210,6 +211,11 @@ void col2im(const float *col, int c, int h, int w, int k, int stride, int pad_to
             int oh, int ow, float *dx)
 {
 	cnn_kernels()->col2im(col, c, h, w, k, stride, pad_top, pad_left, oh, ow, dx);
+}
+
+void conv_bwd_dw(const struct conv_bwd_geom *g, const float *xp, const float *dyT, float *dwT)
+{
+	cnn_kernels()->conv_bwd_dw(g, xp, dyT, dwT);
 }
 
 void conv_bwd_transpose(const float *a, int rows, int cols, float *t)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kernels/conv_backward.h"
 #include "kernels/conv_direct.h"
 #include "util/error.h"
 
@@ -45,6 +46,8 @@ struct cnn_kernel_ops {
 	void (*sigmoid_range)(const float *x, float *y, size_t count);
 	/* the im2col convolution's backward pass around its GEMMs
 	 * (kernels/conv_backward.h); the same bits at every level */
+	void (*conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, const float *dyT,
+	                    float *dwT);
 	void (*conv_bwd_transpose)(const float *a, int rows, int cols, float *t);
 	void (*conv_bwd_bias)(const float *dyT, int ohw, int filters, float *db);
 	void (*conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k, int pad_top,
@@ -85,6 +88,8 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	                      float *v, size_t lo, size_t hi);                                \
 	void tanh_range_##sfx(const float *x, float *y, size_t count);                        \
 	void sigmoid_range_##sfx(const float *x, float *y, size_t count);                     \
+	void conv_bwd_dw_##sfx(const struct conv_bwd_geom *g, const float *xp,                \
+	                       const float *dyT, float *dwT);                                 \
 	void conv_bwd_transpose_##sfx(const float *a, int rows, int cols, float *t);          \
 	void conv_bwd_bias_##sfx(const float *dyT, int ohw, int filters, float *db);          \
 	void conv_bwd_col2im_s1_##sfx(const float *dcol, int c, int h, int w, int k,          \

@@ -103,39 +103,69 @@ static void conv_forward(const struct layer *l, const float *w, const float *x, 
 	}
 }
 
+/* How backward's weight gradient reads the input (kernels/conv_backward.h):
+ * where im2col reads no padding and nothing past the input, the input
+ * itself; else a copy zero-padded to the rows and columns im2col reads.
+ * Returns the floats of that copy (0: none). */
+static size_t conv_bwd_input(const struct conv *cv, struct conv_bwd_geom *g)
+{
+	const struct layer *l = &cv->base;
+	int hp = (l->out.h - 1) * cv->stride + cv->k, wp = (l->out.w - 1) * cv->stride + cv->k;
+	bool in_place = cv->pad_top == 0 && cv->pad_left == 0 && hp <= l->in.h && wp <= l->in.w;
+
+	*g = (struct conv_bwd_geom){ l->in.c, cv->k, cv->stride, l->out.h, l->out.w, cv->filters,
+	                             in_place ? l->in.w : wp,
+	                             in_place ? (size_t)l->in.h * l->in.w : (size_t)hp * wp };
+	return in_place ? 0 : (size_t)l->in.c * hp * wp;
+}
+
+/* xp (c, hp, wp) = the image x (c, h, w) at offset (pad_top, pad_left),
+ * zeros around it (g->wp = wp, g->cs = hp * wp). */
+static void conv_pad_image(const struct conv *cv, const struct conv_bwd_geom *g, const float *x,
+                           float *xp)
+{
+	const struct shape in = cv->base.in;
+	int wp = g->wp, hp = (int)(g->cs / (size_t)wp);
+
+	memset(xp, 0, (size_t)in.c * g->cs * sizeof(*xp));
+	for (int ci = 0; ci < in.c; ci++) {
+		for (int iy = 0; iy < in.h && iy + cv->pad_top < hp; iy++) {
+			int n = in.w < wp - cv->pad_left ? in.w : wp - cv->pad_left;
+			memcpy(xp + ci * g->cs + (size_t)(iy + cv->pad_top) * wp + cv->pad_left,
+			       x + ((size_t)ci * in.h + iy) * in.w, (size_t)n * sizeof(*x));
+		}
+	}
+}
+
 /* The im2col algorithm's backward pass over n images, in the bits of the
  * plain formulation (dW += dy_i x col_i^T image after image, db[f] += the
  * sum of dy_i[f] in pixel order, dx_i = col2im(W^T x dy_i)):
  * dW is carried transposed through the batch, dW^T (ckk, filters) +=
- * col_i x dy_i^T, the same FMA chains with the filters across the lanes of
- * an unpacked product, and transposed back at the end (exact copies). */
+ * col_i x dy_i^T, the same FMA chains with the filters across the lanes,
+ * col_i read from the (padded) image rather than built, and dW^T
+ * transposed back at the end (exact copies). */
 static void conv_backward_im2col(const struct conv *cv, const float *wt, const float *x,
                                  const float *dy, float *dx, float *dwt, float *db, int n,
                                  float *scratch)
 {
 	const struct layer *l = &cv->base;
 	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
-	size_t col_size = (size_t)cv->ckk * cv->ohw;
-	float *col = scratch;                                  /* (ckk, ohw) */
-	float *dcol = col + col_size;                          /* (ckk, ohw) */
-	float *dyT = dcol + col_size;                          /* (ohw, filters) */
+	struct conv_bwd_geom g;
+	size_t pad_size = conv_bwd_input(cv, &g);
+	float *xp = scratch;                                   /* (c, hp, wp), if padded */
+	float *dcol = xp + pad_size;                           /* (ckk, ohw) */
+	float *dyT = dcol + (size_t)cv->ckk * cv->ohw;         /* (ohw, filters) */
 	float *dwT = dyT + (size_t)cv->ohw * cv->filters;      /* (ckk, filters) */
 
 	conv_bwd_transpose(dwt, cv->filters, cv->ckk, dwT);
 	for (int i = 0; i < n; i++) {
 		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
 		const float *dyi = dy + (size_t)i * out_size; /* (filters, ohw) */
-		const float *src = xi;
 
-		/* col is recomputed rather than kept from forward: the network
-		 * holds one scratch buffer, not one per layer and image. */
-		if (!cv->direct) {
-			im2col(xi, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
-			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, col);
-			src = col;
-		}
+		if (pad_size)
+			conv_pad_image(cv, &g, xi, xp);
 		conv_bwd_transpose(dyi, cv->filters, cv->ohw, dyT);
-		cnn_gemm(false, false, cv->ckk, cv->filters, cv->ohw, 1.0f, src, dyT, 1.0f, dwT);
+		conv_bwd_dw(&g, pad_size ? xp : xi, dyT, dwT);
 		conv_bwd_bias(dyT, cv->ohw, cv->filters, db);
 		if (!dx)
 			continue;
@@ -204,10 +234,12 @@ static size_t conv_scratch_forward(const struct conv *cv)
 	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
 }
 
-/* backward's col, dcol, dy^T and dW^T (conv_backward_im2col) */
+/* backward's padded image, dcol, dy^T and dW^T (conv_backward_im2col) */
 static size_t conv_scratch_backward(const struct conv *cv)
 {
-	return 2 * (size_t)cv->ckk * (size_t)cv->ohw +
+	struct conv_bwd_geom g;
+
+	return conv_bwd_input(cv, &g) + (size_t)cv->ckk * (size_t)cv->ohw +
 	       ((size_t)cv->ohw + (size_t)cv->ckk) * (size_t)cv->filters;
 }
 
