@@ -6,8 +6,8 @@
  * paddings (SAME's odd pixel included), 1x1 layers with and without
  * stride, filter counts that fill vectors partly, signed zeros in dW and dy;
  * at the level CNN_ISA chooses (CTest runs this once per level), and each
- * new kernel at every level this CPU has against the baseline's. Plus the
- * gradient check of the path. */
+ * new kernel at every level this CPU has against the baseline's (the
+ * path's gradient check is test_layer_conv's). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,37 +292,12 @@ static void test_levels_agree(void **state)
 	}
 }
 
-static void gc(const char *yaml, struct shape in, int n, uint64_t seed)
-{
-	struct layer *l = make(yaml, in);
-	struct gradcheck_opts o = { .seed = seed };
-	struct gradcheck_result res;
-
-	if (gradcheck_layer(l, n, NULL, NULL, &o, &res))
-		fail_msg("%s on %dx%dx%d: %d of %d gradients wrong (max scaled error %.3g)", yaml,
-		         in.c, in.h, in.w, res.failed, res.checked, res.max_err);
-	assert_true(res.checked > 0);
-	l->ops->destroy(l);
-}
-
-static void test_gradcheck(void **state)
-{
-	(void)state;
-	gc("{filters: 20, kernel_size: 3, padding: same, algorithm: im2col}", (struct shape){ 2, 5, 6 }, 2, 1);
-	gc("{filters: 3, kernel_size: 3, stride: 2, padding: same, algorithm: im2col}",
-	   (struct shape){ 3, 7, 6 }, 2, 2);
-	gc("{filters: 9, kernel_size: 1, algorithm: im2col}", (struct shape){ 4, 3, 3 }, 2, 3);
-	gc("{filters: 5, kernel_size: 1, stride: 2, algorithm: im2col}", (struct shape){ 2, 5, 5 }, 2, 4);
-	gc("{filters: 17, kernel_size: 2, padding: 1, algorithm: im2col}", (struct shape){ 1, 4, 5 }, 2, 5);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixed_shapes),
 		cmocka_unit_test(test_random_shapes),
 		cmocka_unit_test(test_levels_agree),
-		cmocka_unit_test(test_gradcheck),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
