@@ -17,21 +17,71 @@
 #define TRANSPOSE_BLOCK 16   /* a 16 x 16 block: 1 KB read and written, in L1 */
 #define BIAS_BLOCK 64        /* filters summed at once (their sums in registers) */
 
-void KERNEL_FN(conv_bwd_transpose)(const float *a, int rows, int cols, float *t)
+/* t's rows [j0, j1) x columns [i0, i1) from a (rows, cols), in L1-sized
+ * blocks. */
+static void transpose_rect(const float *a, int rows, int cols, int i0, int i1, int j0, int j1,
+                           float *t)
 {
-	for (int i0 = 0; i0 < rows; i0 += TRANSPOSE_BLOCK) {
-		int i1 = rows - i0 < TRANSPOSE_BLOCK ? rows : i0 + TRANSPOSE_BLOCK;
+	for (int ib = i0; ib < i1; ib += TRANSPOSE_BLOCK) {
+		int ie = i1 - ib < TRANSPOSE_BLOCK ? i1 : ib + TRANSPOSE_BLOCK;
 
-		for (int j0 = 0; j0 < cols; j0 += TRANSPOSE_BLOCK) {
-			int j1 = cols - j0 < TRANSPOSE_BLOCK ? cols : j0 + TRANSPOSE_BLOCK;
+		for (int jb = j0; jb < j1; jb += TRANSPOSE_BLOCK) {
+			int je = j1 - jb < TRANSPOSE_BLOCK ? j1 : jb + TRANSPOSE_BLOCK;
 
-			for (int j = j0; j < j1; j++) {
+			for (int j = jb; j < je; j++) {
 				float *tj = t + (size_t)j * rows;   /* (rows) */
-				for (int i = i0; i < i1; i++)
+				for (int i = ib; i < ie; i++)
 					tj[i] = a[(size_t)i * cols + j];
 			}
 		}
 	}
+}
+
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX2
+/* t's 8 x 8 block at (j, i) = a's block at (i, j) transposed, in registers. */
+static inline void transpose_8x8(const float *a, size_t lda, float *t, size_t ldt)
+{
+	__m256 r0 = _mm256_loadu_ps(a), r1 = _mm256_loadu_ps(a + lda);
+	__m256 r2 = _mm256_loadu_ps(a + 2 * lda), r3 = _mm256_loadu_ps(a + 3 * lda);
+	__m256 r4 = _mm256_loadu_ps(a + 4 * lda), r5 = _mm256_loadu_ps(a + 5 * lda);
+	__m256 r6 = _mm256_loadu_ps(a + 6 * lda), r7 = _mm256_loadu_ps(a + 7 * lda);
+	__m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+	__m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+	__m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+	__m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+	__m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+	__m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+	__m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+	__m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+
+	_mm256_storeu_ps(t, _mm256_permute2f128_ps(u0, u4, 0x20));
+	_mm256_storeu_ps(t + ldt, _mm256_permute2f128_ps(u1, u5, 0x20));
+	_mm256_storeu_ps(t + 2 * ldt, _mm256_permute2f128_ps(u2, u6, 0x20));
+	_mm256_storeu_ps(t + 3 * ldt, _mm256_permute2f128_ps(u3, u7, 0x20));
+	_mm256_storeu_ps(t + 4 * ldt, _mm256_permute2f128_ps(u0, u4, 0x31));
+	_mm256_storeu_ps(t + 5 * ldt, _mm256_permute2f128_ps(u1, u5, 0x31));
+	_mm256_storeu_ps(t + 6 * ldt, _mm256_permute2f128_ps(u2, u6, 0x31));
+	_mm256_storeu_ps(t + 7 * ldt, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
+void KERNEL_FN(conv_bwd_transpose)(const float *a, int rows, int cols, float *t)
+{
+	int i8 = 0, j8 = 0;   /* the rows and columns the 8 x 8 blocks cover */
+
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX2
+	i8 = rows / 8 * 8;
+	j8 = cols / 8 * 8;
+	/* i inside j: each pass writes whole lines of t's rows */
+	for (int j0 = 0; j0 < j8; j0 += 8)
+		for (int i0 = 0; i0 < i8; i0 += 8)
+			transpose_8x8(a + (size_t)i0 * cols + j0, (size_t)cols,
+			              t + (size_t)j0 * rows + i0, (size_t)rows);
+#endif
+	/* the rest (all of it in the portable copy): the rows below the
+	 * blocks, then the columns right of them */
+	transpose_rect(a, rows, cols, i8, rows, 0, cols, t);
+	transpose_rect(a, rows, cols, 0, i8, j8, cols, t);
 }
 
 void KERNEL_FN(conv_bwd_bias)(const float *dyT, int ohw, int filters, float *db)
