@@ -269,6 +269,160 @@ void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, cons
 	}
 }
 
+/* dx straight from dy (conv_backward.h). dyp holds dy zero-padded so that
+ * every (ki, kj) term of a vector of dx pixels is one unmasked load:
+ * dyp[f][oy + k-1 - pad_top][ox + k-1 - pad_left], (hq, wq) per filter. */
+struct dx_plan {
+	const struct conv_bwd_dx_geom *g;
+	size_t hq, wq;
+};
+
+static void dx_pad_dy(const struct dx_plan *p, const float *dy, float *dyp)
+{
+	const struct conv_bwd_dx_geom *g = p->g;
+	int r0 = g->k - 1 - g->pad_top, c0 = g->k - 1 - g->pad_left;
+
+	memset(dyp, 0, (size_t)g->filters * p->hq * p->wq * sizeof(*dyp));
+	for (int f = 0; f < g->filters; f++) {
+		for (int oy = 0; oy < g->oh; oy++) {
+			int r = oy + r0, lo = c0 < 0 ? -c0 : 0;   /* the first ox inside dyp */
+			int hi = (int)p->wq - c0 < g->ow ? (int)p->wq - c0 : g->ow;
+
+			if (r < 0 || r >= (int)p->hq || hi <= lo)
+				continue;
+			memcpy(dyp + ((size_t)f * p->hq + r) * p->wq + c0 + lo,
+			       dy + ((size_t)f * g->oh + oy) * g->ow + lo, (size_t)(hi - lo) * sizeof(*dy));
+		}
+	}
+}
+
+#if VL == 16
+#define DX_CB 12   /* channels per tile: 24 zmm of chains */
+#define DX_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#else
+#define DX_CB 6    /* 12 ymm of chains */
+#define DX_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#endif
+
+/* Two vectors of dx pixels, both in channel ci0 + i for each i: vector v
+ * starts at row iy[v], column ix[v], and has n[v] pixels of the image
+ * (n[1] may be 0: one vector alone, the other computed for nothing). */
+struct dx_pix {
+	int iy[2], ix[2], n[2];
+};
+
+/* cb channels from ci0 (channel i's weights at wt[i*k*k], per filter
+ * wt += c*k*k) x the two vectors: for each (ki, kj) in order, the terms'
+ * chains over the filters from +0 in registers (t), then added to the
+ * sums (s, in L1), which start at +0. */
+#define DX_ZERO(i) vec t##i##0 = VZERO(), t##i##1 = VZERO();
+#define DX_FMA(i)                                                              \
+	if (i < cb) {                                                          \
+		vec a = VSET1(wf[i * kk]);                                     \
+		t##i##0 = VFMA(a, d0, t##i##0);                                \
+		t##i##1 = VFMA(a, d1, t##i##1);                                \
+	}
+#define DX_ADD(i)                                                              \
+	if (i < cb) {                                                          \
+		VSTORE(s[i][0], VADD(VLOADU(s[i][0]), t##i##0));               \
+		VSTORE(s[i][1], VADD(VLOADU(s[i][1]), t##i##1));               \
+	}
+
+static inline __attribute__((always_inline)) void
+dx_tile(int cb, const struct dx_plan *p, const float *wt, const float *dyp, float *dx, int ci0,
+        const struct dx_pix *px)
+{
+	const struct conv_bwd_dx_geom *g = p->g;
+	int k = g->k, kk = k * k;
+	size_t ckk = (size_t)g->c * kk, fstride = p->hq * p->wq, cs = (size_t)g->h * g->w;
+	_Alignas(64) float s[DX_CB][2][VL];   /* the sums: channel, vector, lane */
+
+	for (int i = 0; i < cb; i++) {
+		VSTORE(s[i][0], VZERO());
+		VSTORE(s[i][1], VZERO());
+	}
+	for (int ki = 0; ki < k; ki++) {
+		int oy0 = px->iy[0] + g->pad_top - ki, oy1 = px->iy[1] + g->pad_top - ki;
+
+		/* a row outside the output has no terms; where only one of the
+		 * two is outside, its chains run over dyp's zero rows */
+		if ((oy0 < 0 || oy0 >= g->oh) && (oy1 < 0 || oy1 >= g->oh))
+			continue;
+		for (int kj = 0; kj < k; kj++) {
+			const float *wf = wt + (size_t)ci0 * kk + ki * k + kj;
+			const float *dp0 = dyp + (size_t)(px->iy[0] + k - 1 - ki) * p->wq + px->ix[0] + k - 1 - kj;
+			const float *dp1 = dyp + (size_t)(px->iy[1] + k - 1 - ki) * p->wq + px->ix[1] + k - 1 - kj;
+
+			DX_ROWS(DX_ZERO)
+			for (int f = 0; f < g->filters; f++, wf += ckk, dp0 += fstride, dp1 += fstride) {
+				vec d0 = VLOADU(dp0), d1 = VLOADU(dp1);
+
+				DX_ROWS(DX_FMA)
+			}
+			DX_ROWS(DX_ADD)
+		}
+	}
+	for (int i = 0; i < cb; i++) {
+		for (int v = 0; v < 2; v++) {
+			float *d = dx + (size_t)(ci0 + i) * cs + (size_t)px->iy[v] * g->w + px->ix[v];
+			if (px->n[v])
+				VSTOREM(d, lanes_mask(0, px->n[v]), VLOADU(s[i][v]));
+		}
+	}
+}
+
+typedef void dx_tile_fn(const struct dx_plan *p, const float *wt, const float *dyp, float *dx,
+                        int ci0, const struct dx_pix *px);
+#define DX_TILE(CB)                                                            \
+	static void dx_tile_##CB(const struct dx_plan *p, const float *wt,     \
+	                         const float *dyp, float *dx, int ci0,         \
+	                         const struct dx_pix *px)                      \
+	{                                                                      \
+		dx_tile(CB, p, wt, dyp, dx, ci0, px);                          \
+	}
+DX_TILE(1) DX_TILE(2) DX_TILE(3) DX_TILE(4) DX_TILE(5) DX_TILE(6)
+#if VL == 16
+DX_TILE(7) DX_TILE(8) DX_TILE(9) DX_TILE(10) DX_TILE(11) DX_TILE(12)
+static dx_tile_fn *const dx_tiles[DX_CB + 1] = {
+	NULL, dx_tile_1, dx_tile_2, dx_tile_3, dx_tile_4, dx_tile_5, dx_tile_6,
+	dx_tile_7, dx_tile_8, dx_tile_9, dx_tile_10, dx_tile_11, dx_tile_12,
+};
+#else
+static dx_tile_fn *const dx_tiles[DX_CB + 1] = {
+	NULL, dx_tile_1, dx_tile_2, dx_tile_3, dx_tile_4, dx_tile_5, dx_tile_6,
+};
+#endif
+
+bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
+                               float *dx, float *dyp)
+{
+	int per_row = (g->w + VL - 1) / VL, nvec = g->h * per_row;
+	size_t wv = (size_t)per_row * VL;   /* a row in whole vectors */
+	struct dx_plan p = { g, (size_t)(g->h + g->k - 1), wv + (size_t)g->k - 1 };
+
+	/* Rows under 3/4 of their vectors: dcol's GEMM and col2im use the
+	 * lanes better. */
+	if (4 * (size_t)g->w < 3 * wv)
+		return false;
+	dx_pad_dy(&p, dy, dyp);
+	/* the image's vectors in row-major order, two at a time */
+	for (int v = 0; v < nvec; v += 2) {
+		struct dx_pix px;
+
+		for (int u = 0; u < 2; u++) {
+			int vu = v + u < nvec ? v + u : v;   /* past the last: the last again */
+			px.iy[u] = vu / per_row;
+			px.ix[u] = vu % per_row * VL;
+			px.n[u] = v + u < nvec ? (g->w - px.ix[u] < VL ? g->w - px.ix[u] : VL) : 0;
+		}
+		for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB) {
+			int cb = g->c - ci0 < DX_CB ? g->c - ci0 : DX_CB;
+			dx_tiles[cb](&p, w, dyp, dx, ci0, &px);
+		}
+	}
+	return true;
+}
+
 /* VL pixels of dx's row iy of channel ci from ix0 (nx <= VL of them in the
  * image): from +0, each term in col2im's order; lanes without a term add
  * +0, which leaves a sum that started at +0 unchanged (it is never -0). */
@@ -328,6 +482,18 @@ void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k
 }
 
 #else
+
+/* The portable copy has no such kernel: dcol's GEMM and col2im. */
+bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
+                               float *dx, float *dyp)
+{
+	(void)g;
+	(void)w;
+	(void)dy;
+	(void)dx;
+	(void)dyp;
+	return false;
+}
 
 void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, const float *dyT,
                             float *dwT)

@@ -11,10 +11,14 @@
  *  - the bias gradient is summed from the same dy^T, per filter and pixel
  *    by pixel as before, the filters across the lanes;
  *  - col2im at stride 1 writes each row of dx once, adding its (ki, kj)
- *    terms in col2im's order in registers. */
+ *    terms in col2im's order in registers;
+ *  - or, at stride 1 on rows about a vector wide or wider, dx comes
+ *    straight from dy and W (a transposed convolution), each dcol term
+ *    computed in registers as the GEMM would and added in col2im's order. */
 #ifndef CNN_CONV_BACKWARD_H
 #define CNN_CONV_BACKWARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* One image's input as the weight gradient reads it: the input zero-padded
@@ -33,6 +37,37 @@ struct conv_bwd_geom {
  * over the pixels in order, as gemm_fixed (cnn_gemm) computes the product
  * of the built col, padding zeros included. */
 void conv_bwd_dw(const struct conv_bwd_geom *g, const float *xp, const float *dyT, float *dwT);
+
+/* The input gradient at stride 1 without dcol: dx[ci][iy][ix] = the sum,
+ * in col2im's order ((ki, kj) ascending, from +0), of the terms
+ * dcol[(ci, ki, kj)][(oy, ox)] for oy = iy + pad_top - ki, ox = ix +
+ * pad_left - kj inside the output, each computed as gemm_fixed computes
+ * dcol = W^T x dy: one FMA chain over the filters in order, from +0. So dx
+ * is bit for bit memset + col2im(W^T x dy) (a term outside the output
+ * comes out +-0, and adding +-0 to a sum that started at +0 changes
+ * nothing: such a sum is never -0). */
+struct conv_bwd_dx_geom {
+	int c, h, w, k, pad_top, pad_left, oh, ow, filters;
+};
+
+/* The widest vector any level uses, in floats (scratch is sized by it). */
+#define CONV_BWD_VL_MAX 16
+
+/* Floats of the zero-padded dy that conv_bwd_dx_s1 needs. */
+static inline size_t conv_bwd_dx_scratch(const struct conv_bwd_dx_geom *g)
+{
+	size_t wq = ((size_t)g->w + CONV_BWD_VL_MAX - 1) / CONV_BWD_VL_MAX * CONV_BWD_VL_MAX;
+
+	return (size_t)g->filters * (size_t)(g->h + g->k - 1) * (wq + (size_t)g->k - 1);
+}
+
+/* dx (c, h, w) from w (filters, c*k*k) and dy (filters, oh*ow), as above,
+ * overwriting dx; dyp: conv_bwd_dx_scratch(g) floats. Returns false, having
+ * done nothing, where this level has no such kernel or it would not pay
+ * (rows much shorter than a vector): the caller then computes dcol and
+ * col2im, which give the same bits. */
+bool conv_bwd_dx_s1(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
+                    float *dx, float *dyp);
 
 /* t (cols, rows) = a (rows, cols) transposed: an exact copy. */
 void conv_bwd_transpose(const float *a, int rows, int cols, float *t);

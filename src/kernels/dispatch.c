@@ -20,7 +20,7 @@
 		conv_direct_forward_##sfx, conv_direct_backward_##sfx, im2col_##sfx,  \
 		col2im_##sfx, adam_range_##sfx, tanh_range_##sfx, sigmoid_range_##sfx,  \
 		conv_bwd_dw_##sfx, conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx,       \
-		conv_bwd_col2im_s1_##sfx,                                            \
+		conv_bwd_col2im_s1_##sfx, conv_bwd_dx_s1_##sfx,                      \
 	}
 
 static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);
@@ -232,4 +232,10 @@ void conv_bwd_col2im_s1(const float *dcol, int c, int h, int w, int k, int pad_t
                         int pad_left, int oh, int ow, float *dx)
 {
 	cnn_kernels()->conv_bwd_col2im_s1(dcol, c, h, w, k, pad_top, pad_left, oh, ow, dx);
+}
+
+bool conv_bwd_dx_s1(const struct conv_bwd_dx_geom *g, const float *w, const float *dy, float *dx,
+                    float *dyp)
+{
+	return cnn_kernels()->conv_bwd_dx_s1(g, w, dy, dx, dyp);
 }

@@ -119,6 +119,24 @@ static size_t conv_bwd_input(const struct conv *cv, struct conv_bwd_geom *g)
 	return in_place ? 0 : (size_t)l->in.c * hp * wp;
 }
 
+static struct conv_bwd_dx_geom conv_bwd_dx_of(const struct conv *cv)
+{
+	const struct layer *l = &cv->base;
+
+	return (struct conv_bwd_dx_geom){ l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
+	                                  cv->pad_left, l->out.h, l->out.w, cv->filters };
+}
+
+/* Backward's room for dcol (ckk, ohw), or at stride 1 for the padded dy
+ * of conv_bwd_dx_s1, whichever is larger (an image uses one of them). */
+static size_t conv_bwd_dx_floats(const struct conv *cv)
+{
+	struct conv_bwd_dx_geom dg = conv_bwd_dx_of(cv);
+	size_t dcol = (size_t)cv->ckk * cv->ohw, dyp = conv_bwd_dx_scratch(&dg);
+
+	return cv->stride == 1 && dyp > dcol ? dyp : dcol;
+}
+
 /* xp (c, hp, wp) = the image x (c, h, w) at offset (pad_top, pad_left),
  * zeros around it (g->wp = wp, g->cs = hp * wp). */
 static void conv_pad_image(const struct conv *cv, const struct conv_bwd_geom *g, const float *x,
@@ -152,9 +170,11 @@ static void conv_backward_im2col(const struct conv *cv, const float *wt, const f
 	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
 	struct conv_bwd_geom g;
 	size_t pad_size = conv_bwd_input(cv, &g);
+	struct conv_bwd_dx_geom dg = conv_bwd_dx_of(cv);
 	float *xp = scratch;                                   /* (c, hp, wp), if padded */
 	float *dcol = xp + pad_size;                           /* (ckk, ohw) */
-	float *dyT = dcol + (size_t)cv->ckk * cv->ohw;         /* (ohw, filters) */
+	float *dyp = dcol;                                     /* or dy padded: conv_bwd_dx_s1 */
+	float *dyT = dcol + conv_bwd_dx_floats(cv);            /* (ohw, filters) */
 	float *dwT = dyT + (size_t)cv->ohw * cv->filters;      /* (ckk, filters) */
 
 	conv_bwd_transpose(dwt, cv->filters, cv->ckk, dwT);
@@ -175,6 +195,8 @@ static void conv_backward_im2col(const struct conv *cv, const float *wt, const f
 			cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dxi);
 			continue;
 		}
+		if (cv->stride == 1 && conv_bwd_dx_s1(&dg, wt, dyi, dxi, dyp))
+			continue;
 		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dcol);
 		if (cv->stride == 1) {
 			conv_bwd_col2im_s1(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
@@ -234,12 +256,13 @@ static size_t conv_scratch_forward(const struct conv *cv)
 	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
 }
 
-/* backward's padded image, dcol, dy^T and dW^T (conv_backward_im2col) */
+/* backward's padded image, dcol (or padded dy), dy^T and dW^T
+ * (conv_backward_im2col) */
 static size_t conv_scratch_backward(const struct conv *cv)
 {
 	struct conv_bwd_geom g;
 
-	return conv_bwd_input(cv, &g) + (size_t)cv->ckk * (size_t)cv->ohw +
+	return conv_bwd_input(cv, &g) + conv_bwd_dx_floats(cv) +
 	       ((size_t)cv->ohw + (size_t)cv->ckk) * (size_t)cv->filters;
 }
 
