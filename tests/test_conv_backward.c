@@ -190,6 +190,9 @@ static void test_fixed_shapes(void **state)
 		{ 1, 5, 5, 48, 5, 1, 0, 2 },       /* one output pixel */
 		{ 7, 6, 5, 12, 2, 2, 0, 2 },       /* stride 2, input past the last window */
 		{ 2, 3, 3, 5, 3, 1, 4, 1 },        /* more padding than input */
+		{ 2, 10, 10, 5, 3, 1, 1, 5 },      /* dW's blocks of 2 images (100 pixels): 2, 2, 1 */
+		{ 64, 4, 4, 64, 3, 1, -1, 19 },    /* blocks of 16 images and a rest */
+		{ 3, 9, 9, 20, 3, 2, 0, 7 },       /* 16 pixels, stride 2, in place */
 	};
 
 	(void)state;
@@ -237,9 +240,10 @@ static void test_levels_agree(void **state)
 			int filters = 1 + (int)test_uniform(&rng, 0, 80);
 			int wp = (ow - 1) * stride + k + (int)test_uniform(&rng, 0, 3);
 			int hp = (oh - 1) * stride + k;
-			int ckk = c * k * k, ohw = oh * ow;
-			struct conv_bwd_geom g = { c, k, stride, oh, ow, filters, wp, (size_t)hp * wp };
-			float *xp = fill((size_t)c * hp * wp, &rng), *dyT = fill((size_t)ohw * filters, &rng);
+			int ckk = c * k * k, ohw = oh * ow, nimg = 1 + (int)test_uniform(&rng, 0, 3);
+			size_t is = (size_t)c * hp * wp + (size_t)test_uniform(&rng, 0, 5);   /* image stride */
+			struct conv_bwd_geom g = { c, k, stride, oh, ow, filters, wp, (size_t)hp * wp, nimg, is };
+			float *xp = fill(is * nimg, &rng), *dyT = fill((size_t)nimg * ohw * filters, &rng);
 			float *dwa = fill((size_t)ckk * filters, &rng);
 			float *dwb = malloc((size_t)ckk * filters * sizeof(float));
 			float *ta = malloc((size_t)ohw * filters * sizeof(float));

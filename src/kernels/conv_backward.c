@@ -201,9 +201,11 @@ dw_tile(int mr, int nv, const struct conv_bwd_geom *g, const float *const *rows,
 
 	DW_ROWS(DW_DECL)
 	DW_ROWS(DW_LOAD)
-	for (int oy = 0; oy < g->oh; oy++) {
-		size_t pix = (size_t)oy * g->stride * g->wp;   /* col's column (oy, 0) */
-		const float *d = dy + (size_t)oy * g->ow * ldd;
+	/* the block's output rows q = (image, oy), in order */
+	for (int q = 0; q < g->n * g->oh; q++) {
+		size_t pix = (size_t)(q / g->oh) * g->is +
+		             (size_t)(q % g->oh) * g->stride * g->wp;   /* col's column (q, 0) */
+		const float *d = dy + (size_t)q * g->ow * ldd;
 
 		for (int ox = 0; ox < g->ow; ox++, pix += (size_t)g->stride, d += ldd) {
 			vec d0 = nv == 2 || full ? VLOADU(d) : VLOADM(d, m), d1 = d0;
@@ -506,8 +508,8 @@ void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, cons
 		float *cr = dwT + (size_t)r * g->filters;                      /* (filters) */
 		const float *d = dyT;                                           /* (filters) */
 
-		for (int oy = 0; oy < g->oh; oy++) {
-			size_t pix = (size_t)oy * g->stride * g->wp;
+		for (int q = 0; q < g->n * g->oh; q++) {   /* (image, oy) in order */
+			size_t pix = (size_t)(q / g->oh) * g->is + (size_t)(q % g->oh) * g->stride * g->wp;
 			for (int ox = 0; ox < g->ow; ox++, pix += (size_t)g->stride, d += g->filters) {
 				float a = p[pix];
 				for (int f = 0; f < g->filters; f++)

@@ -30,12 +30,15 @@ struct conv_bwd_geom {
 	int c, k, stride, oh, ow, filters;
 	int wp;       /* xp's row stride */
 	size_t cs;    /* xp's channel stride */
+	int n;        /* images in the block */
+	size_t is;    /* xp's image stride */
 };
 
-/* dwT (c*k*k, filters) += col x dyT (oh*ow, filters), col being im2col of
- * the image xp holds, without building it: each element one FMA chain
- * over the pixels in order, as gemm_fixed (cnn_gemm) computes the product
- * of the built col, padding zeros included. */
+/* dwT (c*k*k, filters) += col x dyT (n*oh*ow, filters), col (c*k*k, n*oh*ow)
+ * being the n images' im2col side by side, without building it: each
+ * element one FMA chain over the images and their pixels in order, as
+ * gemm_fixed (cnn_gemm) computes image after image the product of the
+ * built col, padding zeros included. */
 void conv_bwd_dw(const struct conv_bwd_geom *g, const float *xp, const float *dyT, float *dwT);
 
 /* The input gradient at stride 1 without dcol: dx[ci][iy][ix] = the sum,

@@ -50,6 +50,9 @@ _Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_DIRE
 #define CONV_AUTO_SPARSE_DY 0.5
 /* direct runs its forward pass through im2col + GEMM from this many filters */
 #define CONV_GEMM_FORWARD_FILTERS 16
+/* im2col's weight gradient takes this many pixels per pass, whole images
+ * (resnet-mnist's 4x4 and 7x7 layers: 16 and 5 images) */
+#define CONV_BWD_BLOCK_PIXELS 256
 
 struct conv {
 	struct layer base;
@@ -115,8 +118,20 @@ static size_t conv_bwd_input(const struct conv *cv, struct conv_bwd_geom *g)
 
 	*g = (struct conv_bwd_geom){ l->in.c, cv->k, cv->stride, l->out.h, l->out.w, cv->filters,
 	                             in_place ? l->in.w : wp,
-	                             in_place ? (size_t)l->in.h * l->in.w : (size_t)hp * wp };
+	                             in_place ? (size_t)l->in.h * l->in.w : (size_t)hp * wp,
+	                             1, in_place ? shape_size(l->in) : (size_t)l->in.c * hp * wp };
 	return in_place ? 0 : (size_t)l->in.c * hp * wp;
+}
+
+/* Images whose pixels one pass of the weight gradient's tiles runs
+ * through (its accumulators stay in registers across them): about
+ * CONV_BWD_BLOCK_PIXELS pixels, at most n images. */
+static int conv_bwd_block(const struct conv *cv, int n)
+{
+	int b = CONV_BWD_BLOCK_PIXELS / cv->ohw;
+
+	b = b < n ? b : n;
+	return b > 1 ? b : 1;
 }
 
 static struct conv_bwd_dx_geom conv_bwd_dx_of(const struct conv *cv)
@@ -155,57 +170,69 @@ static void conv_pad_image(const struct conv *cv, const struct conv_bwd_geom *g,
 	}
 }
 
+/* dx_i (c, h, w) = col2im(W^T x dy_i), overwritten; dcol: room for dcol
+ * or the padded dy (conv_bwd_dx_floats). */
+static void conv_backward_dx(const struct conv *cv, const float *wt, const float *dyi, float *dxi,
+                             const struct conv_bwd_dx_geom *dg, float *dcol)
+{
+	const struct layer *l = &cv->base;
+
+	if (cv->direct) {
+		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dxi);
+		return;
+	}
+	if (cv->stride == 1 && conv_bwd_dx_s1(dg, wt, dyi, dxi, dcol))
+		return;
+	cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dcol);
+	if (cv->stride == 1) {
+		conv_bwd_col2im_s1(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top, cv->pad_left,
+		                   l->out.h, l->out.w, dxi);
+	} else {
+		memset(dxi, 0, shape_size(l->in) * sizeof(*dxi));
+		col2im(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->stride, cv->pad_top, cv->pad_left,
+		       l->out.h, l->out.w, dxi);
+	}
+}
+
 /* The im2col algorithm's backward pass over n images, in the bits of the
  * plain formulation (dW += dy_i x col_i^T image after image, db[f] += the
  * sum of dy_i[f] in pixel order, dx_i = col2im(W^T x dy_i)):
  * dW is carried transposed through the batch, dW^T (ckk, filters) +=
  * col_i x dy_i^T, the same FMA chains with the filters across the lanes,
- * col_i read from the (padded) image rather than built, and dW^T
- * transposed back at the end (exact copies). */
+ * col_i read from the (padded) image rather than built, several small
+ * images' pixels in one pass (conv_bwd_block), and dW^T transposed back
+ * at the end (exact copies). */
 static void conv_backward_im2col(const struct conv *cv, const float *wt, const float *x,
                                  const float *dy, float *dx, float *dwt, float *db, int n,
                                  float *scratch)
 {
 	const struct layer *l = &cv->base;
 	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
+	size_t dy_size = (size_t)cv->ohw * cv->filters;
 	struct conv_bwd_geom g;
 	size_t pad_size = conv_bwd_input(cv, &g);
 	struct conv_bwd_dx_geom dg = conv_bwd_dx_of(cv);
-	float *xp = scratch;                                   /* (c, hp, wp), if padded */
-	float *dcol = xp + pad_size;                           /* (ckk, ohw) */
-	float *dyp = dcol;                                     /* or dy padded: conv_bwd_dx_s1 */
-	float *dyT = dcol + conv_bwd_dx_floats(cv);            /* (ohw, filters) */
-	float *dwT = dyT + (size_t)cv->ohw * cv->filters;      /* (ckk, filters) */
+	int block = conv_bwd_block(cv, n);
+	float *xp = scratch;                                   /* (block, c, hp, wp), if padded */
+	float *dcol = xp + (size_t)block * pad_size;           /* (ckk, ohw), or the padded dy */
+	float *dyT = dcol + conv_bwd_dx_floats(cv);            /* (block * ohw, filters) */
+	float *dwT = dyT + (size_t)block * dy_size;            /* (ckk, filters) */
 
 	conv_bwd_transpose(dwt, cv->filters, cv->ckk, dwT);
-	for (int i = 0; i < n; i++) {
-		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
-		const float *dyi = dy + (size_t)i * out_size; /* (filters, ohw) */
-
-		if (pad_size)
-			conv_pad_image(cv, &g, xi, xp);
-		conv_bwd_transpose(dyi, cv->filters, cv->ohw, dyT);
-		conv_bwd_dw(&g, pad_size ? xp : xi, dyT, dwT);
-		conv_bwd_bias(dyT, cv->ohw, cv->filters, db);
-		if (!dx)
-			continue;
-
-		float *dxi = dx + (size_t)i * in_size;       /* (c, h, w) */
-		if (cv->direct) {
-			cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dxi);
-			continue;
+	for (int i0 = 0; i0 < n; i0 += block) {
+		g.n = n - i0 < block ? n - i0 : block;
+		/* dW's chains run through the block's images, one after the other */
+		for (int b = 0; b < g.n; b++) {
+			if (pad_size)
+				conv_pad_image(cv, &g, x + (size_t)(i0 + b) * in_size, xp + b * pad_size);
+			conv_bwd_transpose(dy + (size_t)(i0 + b) * out_size, cv->filters, cv->ohw,
+			                   dyT + b * dy_size);
+			conv_bwd_bias(dyT + b * dy_size, cv->ohw, cv->filters, db);
 		}
-		if (cv->stride == 1 && conv_bwd_dx_s1(&dg, wt, dyi, dxi, dyp))
-			continue;
-		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dcol);
-		if (cv->stride == 1) {
-			conv_bwd_col2im_s1(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
-			                   cv->pad_left, l->out.h, l->out.w, dxi);
-		} else {
-			memset(dxi, 0, in_size * sizeof(*dxi));
-			col2im(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
-			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, dxi);
-		}
+		conv_bwd_dw(&g, pad_size ? xp : x + (size_t)i0 * in_size, dyT, dwT);
+		for (int i = i0; dx && i < i0 + g.n; i++)
+			conv_backward_dx(cv, wt, dy + (size_t)i * out_size, dx + (size_t)i * in_size,
+			                 &dg, dcol);
 	}
 	conv_bwd_transpose(dwT, cv->ckk, cv->filters, dwt);
 }
@@ -249,35 +276,37 @@ static int conv_params(const struct layer *l, struct param_spec *out)
 	return 2;
 }
 
-/* The im2col algorithm's scratch, per image and reused across the batch:
- * forward's col (and dcol, as it always had) */
-static size_t conv_scratch_forward(const struct conv *cv)
+/* Scratch of a forward call on n images: the direct kernel's, or col
+ * (and dcol, as the im2col algorithm always had). */
+static size_t conv_forward_scratch(const struct conv *cv, int n)
 {
+	(void)n;
+	if (cv->algo == CONV_DIRECT && !cv->gemm_forward)
+		return conv_direct_scratch_floats(&cv->geom);
+	if (cv->algo == CONV_DIRECT)
+		return (size_t)cv->ckk * (size_t)cv->ohw;
 	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
 }
 
-/* backward's padded image, dcol (or padded dy), dy^T and dW^T
- * (conv_backward_im2col) */
-static size_t conv_scratch_backward(const struct conv *cv)
+/* Scratch of a backward call on n images: the direct kernel's, or
+ * conv_backward_im2col's padded images and dy^T of a block of images, dcol
+ * (or the padded dy) of one, and dW^T. */
+static size_t conv_backward_scratch(const struct conv *cv, int n)
 {
 	struct conv_bwd_geom g;
+	size_t block = (size_t)conv_bwd_block(cv, n);
 
-	return conv_bwd_input(cv, &g) + conv_bwd_dx_floats(cv) +
-	       ((size_t)cv->ohw + (size_t)cv->ckk) * (size_t)cv->filters;
+	if (cv->algo == CONV_DIRECT)
+		return conv_direct_scratch_floats(&cv->geom);
+	return block * conv_bwd_input(cv, &g) + conv_bwd_dx_floats(cv) +
+	       (block * cv->ohw + (size_t)cv->ckk) * (size_t)cv->filters;
 }
 
 static size_t conv_scratch_floats(const struct layer *l, int n)
 {
 	const struct conv *cv = conv_of(l);
+	size_t fwd = conv_forward_scratch(cv, n), bwd = conv_backward_scratch(cv, n);
 
-	/* Per image, reused across the batch: col, and dcol for backward. */
-	(void)n;
-	if (cv->algo == CONV_DIRECT) {
-		size_t direct = conv_direct_scratch_floats(&cv->geom);
-		size_t col = cv->gemm_forward ? (size_t)cv->ckk * (size_t)cv->ohw : 0;
-		return direct > col ? direct : col;
-	}
-	size_t fwd = conv_scratch_forward(cv), bwd = conv_scratch_backward(cv);
 	return fwd > bwd ? fwd : bwd;
 }
 
