@@ -277,9 +277,9 @@ static void test_levels_agree(void **state)
 
 				assert_non_null(dxa);
 				base->col2im(dcol, c, h, w, k, 1, pt, pl, oh, ow, dxa);
-				ops->conv_bwd_col2im_s1(dcol, c, h, w, k, pt, pl, oh, ow, dxb);
+				ops->conv_bwd_col2im_s1(dcol, (size_t)ohw, c, h, w, k, pt, pl, oh, ow, dxb);
 				assert_bits("conv_bwd_col2im_s1", ops->name, dxa, dxb, (size_t)c * h * w);
-				base->conv_bwd_col2im_s1(dcol, c, h, w, k, pt, pl, oh, ow, dxb);
+				base->conv_bwd_col2im_s1(dcol, (size_t)ohw, c, h, w, k, pt, pl, oh, ow, dxb);
 				assert_bits("conv_bwd_col2im_s1 (baseline)", ops->name, dxa, dxb,
 				            (size_t)c * h * w);
 				free(dcol);

@@ -428,10 +428,9 @@ bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w,
 /* VL pixels of dx's row iy of channel ci from ix0 (nx <= VL of them in the
  * image): from +0, each term in col2im's order; lanes without a term add
  * +0, which leaves a sum that started at +0 unchanged (it is never -0). */
-static inline vec col2im_chunk(const float *dc, int k, int pad_top, int pad_left, int oh,
-                               int ow, int w, int iy, int ix0, int nx)
+static inline vec col2im_chunk(const float *dc, size_t ld, int k, int pad_top, int pad_left,
+                               int oh, int ow, int w, int iy, int ix0, int nx)
 {
-	size_t ohw = (size_t)oh * ow;
 	vec acc = VZERO();
 
 	for (int ki = 0; ki < k; ki++) {
@@ -440,7 +439,7 @@ static inline vec col2im_chunk(const float *dc, int k, int pad_top, int pad_left
 		if (oy < 0 || oy >= oh)
 			continue;
 		for (int kj = 0; kj < k; kj++) {
-			const float *src = dc + ((size_t)ki * k + kj) * ohw + (size_t)oy * ow;
+			const float *src = dc + ((size_t)ki * k + kj) * ld + (size_t)oy * ow;
 			int lo, hi;
 
 			col2im_lanes(ix0, nx, w, ow, pad_left, kj, &lo, &hi);
@@ -454,18 +453,17 @@ static inline vec col2im_chunk(const float *dc, int k, int pad_top, int pad_left
 	return acc;
 }
 
-void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k, int pad_top,
-                                   int pad_left, int oh, int ow, float *dx)
+void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, size_t ld, int c, int h, int w, int k,
+                                   int pad_top, int pad_left, int oh, int ow, float *dx)
 {
-	size_t ohw = (size_t)oh * ow;
 
 	for (int ci = 0; ci < c; ci++) {
-		const float *dc = dcol + (size_t)ci * k * k * ohw;   /* (k*k, ohw) */
+		const float *dc = dcol + (size_t)ci * k * k * ld;   /* (k*k, ld) */
 		for (int iy = 0; iy < h; iy++) {
 			float *d = dx + ((size_t)ci * h + iy) * w;   /* (w) */
 
 			if (w < VL) {
-				vec v = col2im_chunk(dc, k, pad_top, pad_left, oh, ow, w, iy, 0, w);
+				vec v = col2im_chunk(dc, ld, k, pad_top, pad_left, oh, ow, w, iy, 0, w);
 				VSTOREM(d, lanes_mask(0, w), v);
 				continue;
 			}
@@ -474,8 +472,8 @@ void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k
 			for (int ix0 = 0;; ix0 += VL) {
 				if (ix0 > w - VL)
 					ix0 = w - VL;
-				VSTORE(d + ix0, col2im_chunk(dc, k, pad_top, pad_left, oh, ow, w, iy,
-				                             ix0, VL));
+				VSTORE(d + ix0, col2im_chunk(dc, ld, k, pad_top, pad_left, oh, ow, w,
+				                             iy, ix0, VL));
 				if (ix0 == w - VL)
 					break;
 			}
@@ -519,13 +517,12 @@ void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, cons
 	}
 }
 
-void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k, int pad_top,
-                                   int pad_left, int oh, int ow, float *dx)
+void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, size_t ld, int c, int h, int w, int k,
+                                   int pad_top, int pad_left, int oh, int ow, float *dx)
 {
-	size_t ohw = (size_t)oh * ow;
 
 	for (int ci = 0; ci < c; ci++) {
-		const float *dc = dcol + (size_t)ci * k * k * ohw;   /* (k*k, ohw) */
+		const float *dc = dcol + (size_t)ci * k * k * ld;   /* (k*k, ld) */
 		for (int iy = 0; iy < h; iy++) {
 			float *d = dx + ((size_t)ci * h + iy) * w;   /* (w) */
 
@@ -537,7 +534,7 @@ void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k
 				if (oy < 0 || oy >= oh)
 					continue;
 				for (int kj = 0; kj < k; kj++) {
-					const float *src = dc + ((size_t)ki * k + kj) * ohw +
+					const float *src = dc + ((size_t)ki * k + kj) * ld +
 					                   (size_t)oy * ow;
 					int lo, hi;
 

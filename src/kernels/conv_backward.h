@@ -82,8 +82,11 @@ void conv_bwd_bias(const float *dyT, int ohw, int filters, float *db);
 
 /* dx (c, h, w) = col2im(dcol) into a zeroed dx, for stride 1 only: every
  * dx element gets its terms in col2im's order ((ki, kj) ascending), from
- * +0, so it is bit for bit memset + col2im (kernels.h). Overwrites dx. */
-void conv_bwd_col2im_s1(const float *dcol /* (c*k*k, oh*ow) */, int c, int h, int w, int k,
-                        int pad_top, int pad_left, int oh, int ow, float *dx /* (c, h, w) */);
+ * +0, so it is bit for bit memset + col2im (kernels.h). Overwrites dx.
+ * dcol's rows are ld apart: oh*ow for one image's dcol, more for one
+ * image's columns of several images' dcol side by side. */
+void conv_bwd_col2im_s1(const float *dcol /* (c*k*k, ld) */, size_t ld, int c, int h, int w,
+                        int k, int pad_top, int pad_left, int oh, int ow,
+                        float *dx /* (c, h, w) */);
 
 #endif

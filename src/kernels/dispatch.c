@@ -228,10 +228,10 @@ void conv_bwd_bias(const float *dyT, int ohw, int filters, float *db)
 	cnn_kernels()->conv_bwd_bias(dyT, ohw, filters, db);
 }
 
-void conv_bwd_col2im_s1(const float *dcol, int c, int h, int w, int k, int pad_top,
+void conv_bwd_col2im_s1(const float *dcol, size_t ld, int c, int h, int w, int k, int pad_top,
                         int pad_left, int oh, int ow, float *dx)
 {
-	cnn_kernels()->conv_bwd_col2im_s1(dcol, c, h, w, k, pad_top, pad_left, oh, ow, dx);
+	cnn_kernels()->conv_bwd_col2im_s1(dcol, ld, c, h, w, k, pad_top, pad_left, oh, ow, dx);
 }
 
 bool conv_bwd_dx_s1(const struct conv_bwd_dx_geom *g, const float *w, const float *dy, float *dx,

@@ -50,8 +50,8 @@ struct cnn_kernel_ops {
 	                    float *dwT);
 	void (*conv_bwd_transpose)(const float *a, int rows, int cols, float *t);
 	void (*conv_bwd_bias)(const float *dyT, int ohw, int filters, float *db);
-	void (*conv_bwd_col2im_s1)(const float *dcol, int c, int h, int w, int k, int pad_top,
-	                           int pad_left, int oh, int ow, float *dx);
+	void (*conv_bwd_col2im_s1)(const float *dcol, size_t ld, int c, int h, int w, int k,
+	                           int pad_top, int pad_left, int oh, int ow, float *dx);
 	bool (*conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
 	                       float *dx, float *dyp);
 };
@@ -94,7 +94,7 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	                       const float *dyT, float *dwT);                                 \
 	void conv_bwd_transpose_##sfx(const float *a, int rows, int cols, float *t);          \
 	void conv_bwd_bias_##sfx(const float *dyT, int ohw, int filters, float *db);          \
-	void conv_bwd_col2im_s1_##sfx(const float *dcol, int c, int h, int w, int k,          \
+	void conv_bwd_col2im_s1_##sfx(const float *dcol, size_t ld, int c, int h, int w, int k, \
 	                              int pad_top, int pad_left, int oh, int ow, float *dx); \
 	bool conv_bwd_dx_s1_##sfx(const struct conv_bwd_dx_geom *g, const float *w,           \
 	                          const float *dy, float *dx, float *dyp);

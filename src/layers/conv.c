@@ -142,14 +142,19 @@ static struct conv_bwd_dx_geom conv_bwd_dx_of(const struct conv *cv)
 	                                  cv->pad_left, l->out.h, l->out.w, cv->filters };
 }
 
-/* Backward's room for dcol (ckk, ohw), or at stride 1 for the padded dy
- * of conv_bwd_dx_s1, whichever is larger (an image uses one of them). */
-static size_t conv_bwd_dx_floats(const struct conv *cv)
+/* Backward's room for dcol and the padded dy (conv_backward_dx): one
+ * image's dcol (ckk, ohw) at stride > 1; at stride 1 the larger of the
+ * padded dy and a block's dcol and dy side by side ((ckk + filters) x
+ * block*ohw). */
+static size_t conv_bwd_dx_floats(const struct conv *cv, int n)
 {
 	struct conv_bwd_dx_geom dg = conv_bwd_dx_of(cv);
-	size_t dcol = (size_t)cv->ckk * cv->ohw, dyp = conv_bwd_dx_scratch(&dg);
+	size_t dyp = conv_bwd_dx_scratch(&dg);
+	size_t block = (size_t)conv_bwd_block(cv, n) * cv->ohw * ((size_t)cv->ckk + cv->filters);
 
-	return cv->stride == 1 && dyp > dcol ? dyp : dcol;
+	if (cv->stride != 1)
+		return (size_t)cv->ckk * cv->ohw;
+	return dyp > block ? dyp : block;
 }
 
 /* xp (c, hp, wp) = the image x (c, h, w) at offset (pad_top, pad_left),
@@ -170,27 +175,46 @@ static void conv_pad_image(const struct conv *cv, const struct conv_bwd_geom *g,
 	}
 }
 
-/* dx_i (c, h, w) = col2im(W^T x dy_i), overwritten; dcol: room for dcol
- * or the padded dy (conv_bwd_dx_floats). */
-static void conv_backward_dx(const struct conv *cv, const float *wt, const float *dyi, float *dxi,
-                             const struct conv_bwd_dx_geom *dg, float *dcol)
+/* dx_i (c, h, w) = col2im(W^T x dy_i), overwritten, for the nb images of a
+ * block from dy, dx (their first images); dcol: conv_bwd_dx_floats. At
+ * stride 1 where the direct kernel declines (short rows), the block's dcol
+ * (ckk, nb*ohw) comes from one product over its dy side by side (dyB), its
+ * columns each the chain over the filters they always were. */
+static void conv_backward_dx(const struct conv *cv, const float *wt, const float *dy, float *dx,
+                             int nb, const struct conv_bwd_dx_geom *dg, float *dcol)
 {
 	const struct layer *l = &cv->base;
+	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
+	size_t ohw = (size_t)cv->ohw, np = (size_t)nb * ohw;
+	float *dyB = dcol + (size_t)cv->ckk * np;   /* (filters, nb*ohw) */
 
-	if (cv->direct) {
-		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dxi);
+	for (int b = 0; b < nb && cv->direct; b++)
+		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dy + b * out_size,
+		         0.0f, dx + b * in_size);
+	if (cv->direct)
+		return;
+	if (cv->stride == 1 && conv_bwd_dx_s1(dg, wt, dy, dx, dcol)) {
+		for (int b = 1; b < nb; b++)
+			conv_bwd_dx_s1(dg, wt, dy + b * out_size, dx + b * in_size, dcol);
 		return;
 	}
-	if (cv->stride == 1 && conv_bwd_dx_s1(dg, wt, dyi, dxi, dcol))
-		return;
-	cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dcol);
 	if (cv->stride == 1) {
-		conv_bwd_col2im_s1(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top, cv->pad_left,
-		                   l->out.h, l->out.w, dxi);
-	} else {
-		memset(dxi, 0, shape_size(l->in) * sizeof(*dxi));
+		for (int f = 0; f < cv->filters; f++)
+			for (int b = 0; b < nb; b++)
+				memcpy(dyB + f * np + b * ohw, dy + b * out_size + f * ohw,
+				       ohw * sizeof(*dy));
+		cnn_gemm(true, false, cv->ckk, (int)np, cv->filters, 1.0f, wt, dyB, 0.0f, dcol);
+		for (int b = 0; b < nb; b++)
+			conv_bwd_col2im_s1(dcol + b * ohw, np, l->in.c, l->in.h, l->in.w, cv->k,
+			                   cv->pad_top, cv->pad_left, l->out.h, l->out.w, dx + b * in_size);
+		return;
+	}
+	for (int b = 0; b < nb; b++) {
+		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dy + b * out_size,
+		         0.0f, dcol);
+		memset(dx + b * in_size, 0, in_size * sizeof(*dx));
 		col2im(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->stride, cv->pad_top, cv->pad_left,
-		       l->out.h, l->out.w, dxi);
+		       l->out.h, l->out.w, dx + b * in_size);
 	}
 }
 
@@ -214,8 +238,8 @@ static void conv_backward_im2col(const struct conv *cv, const float *wt, const f
 	struct conv_bwd_dx_geom dg = conv_bwd_dx_of(cv);
 	int block = conv_bwd_block(cv, n);
 	float *xp = scratch;                                   /* (block, c, hp, wp), if padded */
-	float *dcol = xp + (size_t)block * pad_size;           /* (ckk, ohw), or the padded dy */
-	float *dyT = dcol + conv_bwd_dx_floats(cv);            /* (block * ohw, filters) */
+	float *dcol = xp + (size_t)block * pad_size;           /* dcol, dy side by side, or dy padded */
+	float *dyT = dcol + conv_bwd_dx_floats(cv, n);         /* (block * ohw, filters) */
 	float *dwT = dyT + (size_t)block * dy_size;            /* (ckk, filters) */
 
 	conv_bwd_transpose(dwt, cv->filters, cv->ckk, dwT);
@@ -230,9 +254,9 @@ static void conv_backward_im2col(const struct conv *cv, const float *wt, const f
 			conv_bwd_bias(dyT + b * dy_size, cv->ohw, cv->filters, db);
 		}
 		conv_bwd_dw(&g, pad_size ? xp : x + (size_t)i0 * in_size, dyT, dwT);
-		for (int i = i0; dx && i < i0 + g.n; i++)
-			conv_backward_dx(cv, wt, dy + (size_t)i * out_size, dx + (size_t)i * in_size,
-			                 &dg, dcol);
+		if (dx)
+			conv_backward_dx(cv, wt, dy + (size_t)i0 * out_size, dx + (size_t)i0 * in_size,
+			                 g.n, &dg, dcol);
 	}
 	conv_bwd_transpose(dwT, cv->ckk, cv->filters, dwt);
 }
@@ -298,7 +322,7 @@ static size_t conv_backward_scratch(const struct conv *cv, int n)
 
 	if (cv->algo == CONV_DIRECT)
 		return conv_direct_scratch_floats(&cv->geom);
-	return block * conv_bwd_input(cv, &g) + conv_bwd_dx_floats(cv) +
+	return block * conv_bwd_input(cv, &g) + conv_bwd_dx_floats(cv, n) +
 	       (block * cv->ohw + (size_t)cv->ckk) * (size_t)cv->filters;
 }
 
