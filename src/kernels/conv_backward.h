@@ -4,14 +4,15 @@
  * AVX2, AVX-512: src/kernels/dispatch.h) gives the same bits:
  *
  *  - the weight gradient runs as dW^T (c*k*k, filters) += col x dy^T, one
- *    FMA chain per element over the pixels in order, as dW += dy x col^T
- *    would (fma is symmetric), with the filters across the vector lanes:
- *    dy^T is a plain transposed copy, and col is read from the (padded)
- *    image where im2col would have copied it from, never built;
+ *    FMA chain per element over the images and pixels in order, as dW +=
+ *    dy x col^T would (fma is symmetric), with the filters across the
+ *    vector lanes: dy^T is a plain transposed copy, and col is read from
+ *    the (padded) image where im2col would have copied it from, never built;
  *  - the bias gradient is summed from the same dy^T, per filter and pixel
  *    by pixel as before, the filters across the lanes;
  *  - col2im at stride 1 writes each row of dx once, adding its (ki, kj)
- *    terms in col2im's order in registers;
+ *    terms in col2im's order in registers (from one image's dcol or from
+ *    its columns of a block's);
  *  - or, at stride 1 on rows about a vector wide or wider, dx comes
  *    straight from dy and W (a transposed convolution), each dcol term
  *    computed in registers as the GEMM would and added in col2im's order. */
@@ -21,11 +22,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* One image's input as the weight gradient reads it: the input zero-padded
- * (or the input itself where it needs no padding), channel ci's pixel
- * (py, px) at xp[ci*cs + py*wp + px], so that im2col's entry (r, j) for
- * r = (ci*k + ki)*k + kj and j = oy*ow + ox is
- * xp[ci*cs + (oy*stride + ki)*wp + ox*stride + kj]. */
+/* A block of images' input as the weight gradient reads it: each image
+ * zero-padded (or the input itself where it needs no padding), image i's
+ * channel ci's pixel (py, px) at xp[i*is + ci*cs + py*wp + px], so that
+ * im2col's entry (r, j) of image i, r = (ci*k + ki)*k + kj and j = oy*ow +
+ * ox, is xp[i*is + ci*cs + (oy*stride + ki)*wp + ox*stride + kj]. */
 struct conv_bwd_geom {
 	int c, k, stride, oh, ow, filters;
 	int wp;       /* xp's row stride */
