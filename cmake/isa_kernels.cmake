@@ -41,8 +41,9 @@ function(cnn_isa_kernels sources_var)
     message(STATUS "cnnrun kernels: baseline (portable C) only")
   endif()
   # The elementwise loops that pick, per element, one of two floats computed
-  # on both sides of a ?: (leaky_relu, and the exp() of vexp.h in tanh and
-  # sigmoid, src/kernels/activations.c at every level). Under the default -ftrapping-math the compiler will
+  # on both sides of a ?: (leaky_relu, the exp() of vexp.h in tanh and
+  # sigmoid, src/kernels/activations.c at every level, and batchnorm's fused
+  # ReLU gradient, src/kernels/bn_lanes.c). Under the default -ftrapping-math the compiler will
   # not compute the side that C computes only conditionally (it might raise
   # an exception the other would not), so it vectorises such a loop only
   # with masked instructions, which -march=native had on an AVX-512 CPU and
@@ -55,6 +56,9 @@ function(cnn_isa_kernels sources_var)
       ${CMAKE_SOURCE_DIR}/src/kernels/activations.c
       ${CMAKE_SOURCE_DIR}/src/kernels/avx2/activations.c
       ${CMAKE_SOURCE_DIR}/src/kernels/avx512/activations.c
+      ${CMAKE_SOURCE_DIR}/src/kernels/bn_lanes.c
+      ${CMAKE_SOURCE_DIR}/src/kernels/avx2/bn_lanes.c
+      ${CMAKE_SOURCE_DIR}/src/kernels/avx512/bn_lanes.c
       APPEND PROPERTY COMPILE_OPTIONS -fno-trapping-math)
   endif()
   set(${sources_var} ${sources} PARENT_SCOPE)

@@ -2,7 +2,10 @@
  * the portable fmaf() loop give the same bits on every shape and transpose,
  * both compute a product at all (against a double-precision sum), and
  * libm's fmaf rounds as the hardware FMA does (the portable path's claim to
- * the same bits). */
+ * the same bits). The convolution's forward product (conv_gemm.c): every
+ * path gives, bit for bit, what gemm_fixed gives image by image from the
+ * bias, on odd shapes, tails of tiles and of k blocks, and images that
+ * straddle a vector. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 #include <cmocka.h>
 
 #include "kernels/kernels.h"
+#include "kernels/conv_gemm.h"
 #include "kernels/gemm_fixed.h"
 #include "testutil.h"
 
@@ -217,12 +221,187 @@ static void libm_fmaf_matches_the_instruction(void **state)
 #endif
 }
 
+typedef bool conv_vector_fn(int, int, int, int, const float *, const float *, const float *,
+                            size_t, float *, float *);
+static const struct {
+	const char *name;
+	conv_vector_fn *run;
+} conv_paths[] = {
+	{ "avx2", conv_gemm_forward_avx2 },
+	{ "avx512", conv_gemm_forward_avx512 },
+};
+
+#define CONV_GUARD 64   /* floats after y that no path may touch */
+
+/* y (nb, filters, ohw) + guard, NaN where a path has not written */
+static float *conv_y(size_t ny)
+{
+	float *y = malloc((ny + CONV_GUARD) * sizeof(float));
+
+	assert_non_null(y);
+	for (size_t e = 0; e < ny + CONV_GUARD; e++)
+		y[e] = NAN;
+	return y;
+}
+
+static void conv_compare(const char *path, const float *want, const float *got, size_t ny,
+                         int filters, int ckk, int ohw, int nb)
+{
+	for (size_t e = 0; e < ny + CONV_GUARD; e++) {
+		bool same = e < ny ? memcmp(&want[e], &got[e], sizeof(float)) == 0 : isnan(got[e]);
+		if (!same)
+			fail_msg("conv %d filters, ckk %d, ohw %d, %d images: %s element %zu%s: %a, want %a",
+			         filters, ckk, ohw, nb, path, e, e < ny ? "" : " (past y)",
+			         (double)got[e], e < ny ? (double)want[e] : (double)NAN);
+	}
+}
+
+static void conv_case(int filters, int ckk, int ohw, int nb, uint64_t *rng)
+{
+	size_t ncol = (size_t)nb * ohw, ld = conv_gemm_ld(ncol), ny = ncol * filters;
+	float *w = test_random_floats((size_t)filters * ckk, rng);   /* (filters, ckk) */
+	float *bias = test_random_floats((size_t)filters, rng);
+	float *col = calloc((size_t)ckk * ld, sizeof(float));        /* (ckk, ld) */
+	float *coli = malloc(((size_t)ckk * ohw + 1) * sizeof(float)); /* (ckk, ohw) */
+	float *acc = malloc(conv_gemm_acc_floats(filters) * sizeof(float));
+	float *want = conv_y(ny), *got = conv_y(ny);
+
+	assert_non_null(col);
+	assert_non_null(coli);
+	assert_non_null(acc);
+	assert_true(ld >= (ncol + 15) / 16 * 16 && ld % 16 == 0);
+	for (int p = 0; p < ckk; p++)
+		for (size_t j = 0; j < ncol; j++)
+			col[(size_t)p * ld + j] = test_uniform(rng, -1, 1);
+	/* the contract: image by image, y = bias, then gemm_fixed onto it */
+	for (int i = 0; i < nb; i++) {
+		float *yi = want + (size_t)i * filters * ohw;   /* (filters, ohw) */
+
+		for (int p = 0; p < ckk; p++)
+			memcpy(coli + (size_t)p * ohw, col + (size_t)p * ld + (size_t)i * ohw,
+			       (size_t)ohw * sizeof(float));
+		for (int f = 0; f < filters; f++)
+			for (int q = 0; q < ohw; q++)
+				yi[(size_t)f * ohw + q] = bias[f];
+		gemm_fixed_portable(false, false, filters, ohw, ckk, 1.0f, w, coli, 1.0f, yi);
+	}
+	conv_gemm_forward_portable(filters, ckk, ohw, nb, w, bias, col, ld, got, acc);
+	conv_compare("portable", want, got, ny, filters, ckk, ohw, nb);
+	for (size_t v = 0; v < sizeof(conv_paths) / sizeof(conv_paths[0]); v++) {
+		free(got);
+		got = conv_y(ny);
+		if (!conv_paths[v].run(filters, ckk, ohw, nb, w, bias, col, ld, got, acc)) {
+			note_missing(conv_paths[v].name);
+			continue;
+		}
+		conv_compare(conv_paths[v].name, want, got, ny, filters, ckk, ohw, nb);
+	}
+	free(got);
+	got = conv_y(ny);
+	conv_gemm_forward(filters, ckk, ohw, nb, w, bias, col, ld, got, acc);
+	conv_compare("conv_gemm_forward", want, got, ny, filters, ckk, ohw, nb);
+	free(w);
+	free(bias);
+	free(col);
+	free(coli);
+	free(acc);
+	free(want);
+	free(got);
+}
+
+static void conv_forward_paths_agree_with_gemm_fixed(void **state)
+{
+	/* filters around the 4- and 8-row tiles; k around the 128-deep block;
+	 * images of 1 pixel, less than, exactly and more than a vector, so
+	 * that vectors straddle two or more images; the configs' shapes */
+	static const int shapes[][4] = {
+		{ 1, 1, 1, 1 },    { 3, 5, 3, 7 },     { 4, 9, 8, 3 },     { 7, 127, 15, 5 },
+		{ 8, 128, 16, 4 }, { 9, 129, 17, 3 },  { 16, 144, 49, 5 }, { 17, 257, 24, 2 },
+		{ 5, 3, 1, 40 },   { 12, 33, 2, 29 },  { 32, 25, 784, 1 }, { 64, 800, 196, 2 },
+		{ 16, 144, 196, 4 }, { 32, 288, 49, 16 }, { 64, 576, 16, 13 }, { 128, 576, 64, 2 },
+		{ 32, 27, 1024, 1 }, { 10, 300, 50, 3 },
+	};
+	uint64_t rng = 515;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++)
+		conv_case(shapes[t][0], shapes[t][1], shapes[t][2], shapes[t][3], &rng);
+}
+
+/* The fused path (im2col built panel by panel from the images) against
+ * im2col + the portable product, on the geometries it takes, strides 1-3. */
+static void conv_fused_matches_im2col(void **state)
+{
+	/* c, h, w, k, pad: lenet's conv2, resnet-mnist's 14x14, 7x7 and 4x4,
+	 * odd sizes, kernels wider than the image's padding, k up to 32 */
+	static const int geoms[][5] = {
+		{ 32, 14, 14, 5, 2 }, { 16, 14, 14, 3, 1 }, { 32, 7, 7, 3, 1 }, { 64, 4, 4, 3, 1 },
+		{ 3, 5, 9, 3, 0 },    { 2, 11, 6, 4, 1 },   { 1, 16, 16, 1, 0 }, { 5, 3, 3, 3, 1 },
+		{ 2, 12, 12, 7, 3 },  { 1, 16, 12, 12, 2 }, { 9, 1, 1, 1, 0 },
+		/* wider than one register: cifar10's 32x32 and 16x16 with padding,
+		 * resnet-mnist's 9x9 stem on 28x28, odd widths */
+		{ 3, 32, 32, 3, 1 },  { 4, 16, 16, 3, 1 },  { 1, 28, 28, 9, 4 }, { 2, 9, 31, 5, 2 },
+		{ 2, 6, 17, 1, 0 },   { 1, 32, 32, 32, 0 },
+	};
+	/* stride 2 and 3 on some of them: resnet-mnist's strided 3x3 and 1x1 */
+	static const int strides[] = { 1, 2, 3 };
+	static const int filters[] = { 1, 8, 13, 64 };
+	uint64_t rng = 616;
+	int ran = 0;
+
+	(void)state;
+	for (size_t u = 0; u < 3 * sizeof(geoms) / sizeof(geoms[0]); u++) {
+		size_t t = u % (sizeof(geoms) / sizeof(geoms[0]));
+		int c = geoms[t][0], h = geoms[t][1], wd = geoms[t][2], k = geoms[t][3], pad = geoms[t][4];
+		int st = strides[u / (sizeof(geoms) / sizeof(geoms[0]))];
+		int oh = (h + 2 * pad - k) / st + 1, ow = (wd + 2 * pad - k) / st + 1;
+		int ohw = oh * ow, ckk = c * k * k;
+		int f = filters[u % 4], nb = 1 + (int)(u % 5);
+		struct conv_gemm_image im = { NULL, c, h, wd, k, st, pad, pad, oh, ow };
+		size_t in_size = (size_t)c * h * wd, ny = (size_t)nb * f * ohw;
+		size_t ld = conv_gemm_ld((size_t)nb * ohw);
+
+		if (!conv_gemm_fused_applies(&im))
+			continue;
+		ran++;
+		float *x = test_random_floats(in_size * nb, &rng);
+		float *w = test_random_floats((size_t)f * ckk, &rng);
+		float *bias = test_random_floats((size_t)f, &rng);
+		float *col = calloc((size_t)ckk * ld, sizeof(float));
+		float *acc = malloc(conv_gemm_acc_floats(f) * sizeof(float));
+		float *scratch = malloc(conv_gemm_fused_floats(f) * sizeof(float));
+		float *want = conv_y(ny), *got = conv_y(ny);
+
+		assert_non_null(col);
+		assert_non_null(acc);
+		assert_non_null(scratch);
+		for (int i = 0; i < nb; i++)
+			im2col_ld(x + i * in_size, c, h, wd, k, st, pad, pad, oh, ow, col + (size_t)i * ohw, ld);
+		conv_gemm_forward_portable(f, ckk, ohw, nb, w, bias, col, ld, want, acc);
+		im.x = x;
+		conv_gemm_forward_fused(f, &im, nb, w, bias, got, scratch);
+		conv_compare("fused", want, got, ny, f, ckk, ohw, nb);
+		free(x);
+		free(w);
+		free(bias);
+		free(col);
+		free(acc);
+		free(scratch);
+		free(want);
+		free(got);
+	}
+	if (!ran)
+		note_missing("avx512 (the fused path)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(paths_agree_on_every_shape_and_transpose),
 		cmocka_unit_test(chains_run_in_the_order_of_k),
 		cmocka_unit_test(libm_fmaf_matches_the_instruction),
+		cmocka_unit_test(conv_forward_paths_agree_with_gemm_fixed),
+		cmocka_unit_test(conv_fused_matches_im2col),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

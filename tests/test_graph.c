@@ -17,7 +17,6 @@
 #include "layers/layers.h"
 #include "net/memory.h"
 #include "net/net.h"
-#include "optim/optim.h"
 #include "build_helpers.h"
 #include "gradcheck.h"
 #include "plot/network.h"
@@ -317,29 +316,20 @@ static const char residual_bn[] = HEAD
 	"  - {type: flatten}\n"
 	"  - {type: dense, units: 10}\n";
 
+/* bh_train_adam's batches: bh_fill_batch's, seeded by the step. */
+static void fill_step(struct net *net, int n, int *labels, int step, void *ctx)
+{
+	(void)ctx;
+	bh_fill_batch(net, n, labels, 100 + (uint64_t)step);
+}
+
 /* Trains `steps` steps; returns the parameters (malloc'd). */
 static float *train(const char *yaml, int threads, int steps, size_t *n_params)
 {
 	enum { n = 12 };
 	struct net *net = bh_net(yaml, n, threads, 4);
-	struct optim opt;
-	struct cnn_error err;
-	int labels[n];
-	assert_int_equal(optim_create(&opt, &(struct optim_config){ .type = "adam", .lr = 0.01, .beta1 = 0.9,
-	                                                            .beta2 = 0.999, .eps = 1e-8 },
-	                              net->n_params, net->param_tensors, net->n_param_tensors, &err), 0);
-	for (int s = 0; s < steps; s++) {
-		double loss;
-		int correct;
-		bh_fill_batch(net, n, labels, 100 + (uint64_t)s);
-		net_train_step(net, labels, n, &loss, &correct);
-		optim_step(&opt, net->params, net->grads);
-	}
-	float *w = malloc(net->n_params * sizeof *w);
-	assert_non_null(w);
-	memcpy(w, net->params, net->n_params * sizeof *w);
-	*n_params = net->n_params;
-	optim_free(&opt);
+	bh_train_adam(net, n, steps, fill_step, NULL, NULL, NULL);
+	float *w = bh_params_copy(net, n_params);
 	net_free(net);
 	return w;
 }

@@ -1,9 +1,11 @@
 /* batchnorm: keys and parameters, gradient checks in training mode (after a
- * conv and after a dense layer), the normalised training output, evaluation
- * from the running statistics, after_step's merge of per-thread chunks into
- * the whole batch's statistics, and in a network: running statistics move,
- * their gradient is 0, Adam leaves them alone, and a seed and thread count
- * give the same bits. */
+ * conv and after a dense layer, and with the fused ReLU), the normalised
+ * training output, evaluation from the running statistics, after_step's
+ * merge of per-thread chunks into the whole batch's statistics, the fused
+ * ReLU bit for bit against batchnorm then relu, the kernels' lane-structured
+ * sums against their definition at every ISA level, and in a network:
+ * running statistics move, their gradient is 0, Adam leaves them alone, and
+ * a seed and thread count give the same bits. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,8 @@
 #include <cmocka.h>
 
 #include "builder/builder.h"
+#include "kernels/bn_lanes.h"
+#include "kernels/dispatch.h"
 #include "layers/layers.h"
 #include "net/net.h"
 #include "optim/optim.h"
@@ -211,6 +215,243 @@ static void test_batchnorm_after_step(void **state)
 	l->ops->destroy(l);
 }
 
+/* relu_out: the derivative of relu(batchnorm(x)), kinks skipped */
+static void test_batchnorm_relu_gradcheck(void **state)
+{
+	struct shape shapes[] = { { 3, 4, 5 }, { 6, 1, 1 } };
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct layer *l = make("{}", shapes[k]);
+		struct gradcheck_opts o = { .seed = 31 + (uint64_t)k, .skip_kinks = true };
+		struct gradcheck_result res;
+		l->relu_out = true;
+		assert_int_equal(gradcheck_layer(l, 5, NULL, NULL, &o, &res), 0);
+		assert_true(res.checked > (int)(5 * shape_size(shapes[k])) / 2);
+		l->ops->destroy(l);
+	}
+}
+
+/* Random gamma, beta, running mean and (positive) running variance. */
+static void fill_params(float *w, int c, uint64_t *rng)
+{
+	for (int ch = 0; ch < c; ch++) {
+		w[ch] = test_uniform(rng, -1.5f, 1.5f);
+		w[c + ch] = test_uniform(rng, -0.5f, 0.5f);
+		w[2 * c + ch] = test_uniform(rng, -0.5f, 0.5f);
+		w[3 * c + ch] = test_uniform(rng, 0.2f, 2.0f);
+	}
+}
+
+/* batchnorm with relu_out gives, bit for bit, what batchnorm then relu
+ * give: y, dx and dw, in training and in evaluation, and evaluation in
+ * place (y == x) gives the same y. */
+static void test_batchnorm_relu_fused_bits(void **state)
+{
+	struct shape shapes[] = { { 3, 7, 7 }, { 2, 4, 5 }, { 5, 1, 1 }, { 4, 4, 4 } };
+	struct cnn_error err;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+		struct shape in = shapes[k];
+		enum { n = 6 };
+		size_t count = n * shape_size(in), nw = 4 * (size_t)in.c;
+		struct layer *fused = make("{}", in), *bn = make("{}", in), *relu;
+		assert_int_equal(relu_create(NULL, in, &relu, &err), 0);
+		fused->relu_out = true;
+		uint64_t rng = 40 + k;
+		float *x = test_random_floats(count, &rng), *dy = test_random_floats(count, &rng);
+		float *yf = malloc(count * sizeof(float)), *yb = malloc(count * sizeof(float));
+		float *yr = malloc(count * sizeof(float)), *dr = malloc(count * sizeof(float));
+		float *dxf = malloc(count * sizeof(float)), *dxs = malloc(count * sizeof(float));
+		float *w = malloc(nw * sizeof(float));
+		float *dwf = calloc(nw, sizeof(float)), *dws = calloc(nw, sizeof(float));
+		assert_true(yf && yb && yr && dr && dxf && dxs && w && dwf && dws);
+		fill_params(w, in.c, &rng);
+		dy[0] = -0.0f;
+		for (int train = 0; train < 2; train++) {
+			struct layer_ctx ctx = { .train = train };
+			fused->ops->forward(fused, w, x, yf, n, &ctx);
+			fused->ops->backward(fused, w, x, yf, dy, dxf, dwf, n, &ctx);
+			bn->ops->forward(bn, w, x, yb, n, &ctx);
+			relu->ops->forward(relu, NULL, yb, yr, n, &ctx);
+			relu->ops->backward(relu, NULL, yb, yr, dy, dr, NULL, n, &ctx);
+			bn->ops->backward(bn, w, x, yb, dr, dxs, dws, n, &ctx);
+			assert_memory_equal(yf, yr, count * sizeof(float));
+			assert_memory_equal(dxf, dxs, count * sizeof(float));
+			assert_memory_equal(dwf, dws, nw * sizeof(float));
+			bool clipped = false;
+			for (size_t i = 0; i < count; i++)
+				clipped |= yb[i] < 0.0f;
+			assert_true(clipped);   /* the ReLU had work to do */
+			if (train)
+				continue;
+			memcpy(yb, x, count * sizeof(float));
+			fused->ops->forward(fused, w, yb, yb, n, &ctx);
+			assert_memory_equal(yb, yf, count * sizeof(float));
+			memcpy(yr, x, count * sizeof(float));
+			bn->ops->forward(bn, w, yr, yr, n, &ctx);
+			relu->ops->forward(relu, NULL, yr, yr, n, &ctx);
+			assert_memory_equal(yr, yf, count * sizeof(float));
+		}
+		free(x), free(dy), free(yf), free(yb), free(yr), free(dr), free(dxf), free(dxs);
+		free(w), free(dwf), free(dws);
+		fused->ops->destroy(fused);
+		bn->ops->destroy(bn);
+		relu->ops->destroy(relu);
+	}
+}
+
+/* The definition of bn_lanes.h, written out as plainly as possible: value p
+ * of each plane into lane p % BN_LANES, in plane order, then the pairwise
+ * combination. term(i, p) is the value added. */
+struct lane_ref {
+	double lane[BN_LANES];
+};
+
+static double lane_ref_total(struct lane_ref *r)
+{
+	for (int w = BN_LANES / 2; w >= 1; w /= 2)
+		for (int j = 0; j < w; j++)
+			r->lane[j] += r->lane[j + w];
+	return r->lane[0];
+}
+
+/* The three sums of grad_sums (and, as .sq, sqdev's), by the definition. */
+static void grad_ref(const float *x, const float *relu_y, const float *dy, int n, size_t hw,
+                     size_t stride, double mean, struct bn_grad_sums *out)
+{
+	struct lane_ref sq = { { 0 } }, sdy = { { 0 } }, sdd = { { 0 } };
+
+	for (int i = 0; i < n; i++)
+		for (size_t p = 0; p < hw; p++) {
+			size_t at = (size_t)i * stride + p;
+			double d = (double)x[at] - mean;
+			float g = relu_y && !(relu_y[at] > 0.0f) ? 0.0f : dy[at];
+			sq.lane[p % BN_LANES] += d * d;
+			sdy.lane[p % BN_LANES] += (double)g;
+			sdd.lane[p % BN_LANES] += (double)g * d;
+		}
+	out->sq = lane_ref_total(&sq);
+	out->dy = lane_ref_total(&sdy);
+	out->dy_dev = lane_ref_total(&sdd);
+}
+
+static double sum_ref(const float *x, int n, size_t hw, size_t stride)
+{
+	struct lane_ref s = { { 0 } };
+
+	for (int i = 0; i < n; i++)
+		for (size_t p = 0; p < hw; p++)
+			s.lane[p % BN_LANES] += (double)x[(size_t)i * stride + p];
+	return lane_ref_total(&s);
+}
+
+static bool same_bits(double a, double b)
+{
+	return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* One level's kernels on channel 1 of an (n, 3, hw) tensor against the
+ * definition, bit for bit; the elementwise passes against the formulas. */
+static void check_level(const struct bn_kernels *k, size_t hw, uint64_t seed)
+{
+	enum { n = 5, c = 3 };
+	size_t stride = c * hw, count = n * stride;
+	uint64_t rng = seed;
+	float *x = test_random_floats(count, &rng), *dy = test_random_floats(count, &rng);
+	float *ry = test_random_floats(count, &rng), *y = malloc(count * sizeof(float));
+	float *dx = malloc(count * sizeof(float));
+	const float *x1 = x + hw, *dy1 = dy + hw, *ry1 = ry + hw;
+	assert_true(y && dx);
+	for (size_t i = 0; i < count; i++)
+		x[i] = 3.0f + 2.0f * x[i];   /* a mean far from 0 */
+
+	double mean = sum_ref(x1, n, hw, stride) / (double)(n * hw);
+	assert_true(same_bits(k->sum(x1, n, hw, stride), sum_ref(x1, n, hw, stride)));
+	struct bn_grad_sums want, got;
+	for (int relu = 0; relu < 2; relu++) {
+		grad_ref(x1, relu ? ry1 : NULL, dy1, n, hw, stride, mean, &want);
+		k->grad_sums(x1, relu ? ry1 : NULL, dy1, n, hw, stride, mean, &got);
+		assert_true(same_bits(got.sq, want.sq) && same_bits(got.dy, want.dy) &&
+		            same_bits(got.dy_dev, want.dy_dev));
+		assert_true(same_bits(k->sqdev(x1, n, hw, stride, mean), want.sq));
+
+		memset(y, 0, count * sizeof(float));
+		k->affine(x1, y + hw, n, hw, stride, 0.25f, 1.5f, -0.125f, relu);
+		memset(dx, 0, count * sizeof(float));
+		k->dx(x1, relu ? ry1 : NULL, dy1, dx + hw, n, hw, stride, 0.25f, 0.75f, 1.25f, 0.0625f, -0.5f);
+		for (int i = 0; i < n; i++)
+			for (size_t q = 0; q < stride; q++) {
+				size_t at = (size_t)i * stride + q;
+				bool mine = q >= hw && q < 2 * hw;   /* channel 1 */
+				float v = (x[at] - 0.25f) * 1.5f + -0.125f;
+				float g = relu && !(ry[at] > 0.0f) ? 0.0f : dy[at];
+				float xhat = (x[at] - 0.25f) * 0.75f;
+				float d = 1.25f * (g - 0.0625f - xhat * -0.5f);
+				float yw = mine ? (relu ? relu_value(v) : v) : 0.0f;
+				assert_memory_equal(&y[at], &yw, sizeof(float));
+				assert_memory_equal(&dx[at], mine ? &d : &(float){ 0.0f }, sizeof(float));
+			}
+	}
+	/* evaluation in place */
+	memcpy(y, x, count * sizeof(float));
+	k->affine(y + hw, y + hw, n, hw, stride, 0.25f, 1.5f, -0.125f, true);
+	for (int i = 0; i < n; i++)
+		for (size_t p = 0; p < hw; p++) {
+			size_t at = (size_t)i * stride + hw + p;
+			float v = relu_value((x[at] - 0.25f) * 1.5f + -0.125f);
+			assert_memory_equal(&y[at], &v, sizeof(float));
+		}
+	free(x), free(dy), free(ry), free(y), free(dx);
+}
+
+/* Every level this build and CPU have gives the definition's bits, for
+ * planes shorter than the lanes, a whole number of them, and with a tail
+ * (resnet-mnist's 7x7 and 14x14). */
+static void test_batchnorm_kernel_levels(void **state)
+{
+	static const size_t hws[] = { 1, 3, 16, 17, 49, 196 };
+	bool missing = false;
+
+	(void)state;
+	for (int lv = 0; lv < CNN_ISA_LEVELS; lv++) {
+		const struct cnn_kernel_ops *ops = cnn_kernels_level(cnn_isa_names[lv]);
+		if (!ops) {
+			missing = true;
+			continue;
+		}
+		for (size_t h = 0; h < sizeof hws / sizeof hws[0]; h++)
+			check_level(ops->bn, hws[h], 60 + h);
+	}
+	if (missing)
+		test_skip("not every kernel level runs here: the others were compared");
+}
+
+/* Two passes in double: a channel whose mean is 1e4 times its spread still
+ * gets its variance to float precision. */
+static void test_batchnorm_variance_far_mean(void **state)
+{
+	enum { n = 8, hw = 50 };
+	float x[n * hw];
+	uint64_t rng = 77;
+	const struct bn_kernels *k = cnn_kernels()->bn;
+
+	(void)state;
+	for (int i = 0; i < n * hw; i++)
+		x[i] = 10000.0f + test_uniform(&rng, -1, 1);
+	long double s = 0, q = 0;
+	for (int i = 0; i < n * hw; i++)
+		s += x[i];
+	long double mu = s / (n * hw);
+	for (int i = 0; i < n * hw; i++)
+		q += (x[i] - mu) * (x[i] - mu);
+	double mean = k->sum(x, n, hw, hw) / (n * hw);
+	double m2 = k->sqdev(x, n, hw, hw, mean);
+	assert_float_equal(mean, (double)mu, 1e-12 * 10000);
+	assert_float_equal(m2, (double)q, 1e-9 * (double)q);
+}
+
 static const char config[] =
 	"name: bn\n"
 	"data: {dataset: mnist}\n"
@@ -365,6 +606,10 @@ int main(void)
 		cmocka_unit_test(test_batchnorm_after_step),
 		cmocka_unit_test(test_batchnorm_in_net),
 		cmocka_unit_test(test_batchnorm_threads),
+		cmocka_unit_test(test_batchnorm_relu_gradcheck),
+		cmocka_unit_test(test_batchnorm_relu_fused_bits),
+		cmocka_unit_test(test_batchnorm_kernel_levels),
+		cmocka_unit_test(test_batchnorm_variance_far_mean),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "kernels/conv_direct.h"
+#include "kernels/gemm_fixed.h"
+#include "kernels/kernels.h"
 #include "layers/layers.h"
 #include "gradcheck.h"
 #include "testutil.h"
@@ -123,7 +125,8 @@ static void test_conv_params(void **state)
 	assert_int_equal(p[1].dims[0], 6);
 	assert_int_equal(p[1].fan_in, 0);
 	assert_false(p[1].decay);
-	assert_int_equal(l->ops->scratch_floats(l, 16), 2 * 75 * 28 * 28);
+	/* backward's dcol, dy^T and dW^T of one image at least */
+	assert_true(l->ops->scratch_floats(l, 16) >= 75 * 28 * 28 + (28 * 28 + 75) * 6);
 	assert_true(l->ops->flops(l) == 2.0 * 6 * 75 * 28 * 28);
 	l->ops->destroy(l);
 }
@@ -320,6 +323,77 @@ static void test_conv_forward_matches_direct(void **state)
 	assert_true(refused > 0);
 }
 
+/* The forward pass's bits, whatever blocks it multiplies and whichever way
+ * it builds col: each image's y is the bias, then gemm_fixed of W and that
+ * image's im2col, exactly (the chain the fixed GEMM defines). Batches of 1,
+ * of a few and of more than one block; images the fused im2col takes (up
+ * to 32 wide, strided too) and one it does not (40 wide); 1x1 layers. */
+static void test_conv_forward_bits(void **state)
+{
+	static const struct {
+		const char *yaml;
+		struct shape in;
+	} cases[] = {
+		{ "{filters: 64, kernel_size: 5, padding: same}", { 32, 14, 14 } },
+		{ "{filters: 64, kernel_size: 3, padding: same, algorithm: im2col}", { 32, 4, 4 } },
+		{ "{filters: 32, kernel_size: 3, stride: 2, padding: same}", { 16, 14, 14 } },
+		{ "{filters: 16, kernel_size: 1, algorithm: im2col}", { 8, 7, 7 } },
+		{ "{filters: 24, kernel_size: 1, stride: 2}", { 8, 14, 14 } },
+		{ "{filters: 16, kernel_size: 3, padding: 1, algorithm: direct}", { 3, 32, 32 } },
+		{ "{filters: 12, kernel_size: 3, padding: 1, algorithm: im2col}", { 3, 40, 36 } },
+		{ "{filters: 9, kernel_size: 9, padding: 4}", { 1, 28, 28 } },
+	};
+	static const int batches[] = { 1, 3, 37 };
+	uint64_t rng = 4242;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
+		struct layer *l = make(cases[t].yaml, cases[t].in);
+		struct layer_attrs a;
+		int filters = l->out.c, ohw = l->out.h * l->out.w;
+		struct param_spec ps[LAYER_MAX_PARAMS];
+
+		l->ops->params(l, ps);
+		l->ops->attrs(l, &a);
+		int ckk = (int)ps[0].n / filters;
+		for (size_t bi = 0; bi < sizeof(batches) / sizeof(batches[0]); bi++) {
+			int n = batches[bi];
+			size_t nw = gradcheck_param_count(l), nin = shape_size(l->in);
+			size_t nout = shape_size(l->out), ns = l->ops->scratch_floats(l, n);
+			float *w = test_random_floats(nw, &rng);             /* W (filters, ckk), b */
+			float *x = test_random_floats((size_t)n * nin, &rng);
+			float *y = malloc((size_t)n * nout * sizeof(float));
+			float *want = malloc(nout * sizeof(float));          /* (filters, ohw) */
+			float *col = malloc((size_t)ckk * ohw * sizeof(float));
+			float *scratch = malloc((ns + 1) * sizeof(float));
+			struct layer_ctx ctx = { .scratch = scratch, .train = false };
+
+			assert_true(y && want && col && scratch);
+			l->ops->forward(l, w, x, y, n, &ctx);
+			for (int i = 0; i < n; i++) {
+				im2col(x + i * nin, l->in.c, l->in.h, l->in.w, a.kernel, a.stride,
+				       a.pad_top, a.pad_left, l->out.h, l->out.w, col);
+				for (int f = 0; f < filters; f++)
+					for (int q = 0; q < ohw; q++)
+						want[(size_t)f * ohw + q] = w[(size_t)filters * ckk + f];
+				gemm_fixed_portable(false, false, filters, ohw, ckk, 1.0f, w, col, 1.0f, want);
+				for (size_t j = 0; j < nout; j++)
+					if (memcmp(&y[i * nout + j], &want[j], sizeof(float)))
+						fail_msg("%s on %dx%dx%d, batch %d: y[%d][%zu] = %a, want %a",
+						         cases[t].yaml, l->in.c, l->in.h, l->in.w, n, i, j,
+						         (double)y[i * nout + j], (double)want[j]);
+			}
+			free(w);
+			free(x);
+			free(y);
+			free(want);
+			free(col);
+			free(scratch);
+		}
+		l->ops->destroy(l);
+	}
+}
+
 static void gc(const char *yaml, struct shape in, int n, uint64_t seed)
 {
 	struct layer *l = make(yaml, in);
@@ -377,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_conv_errors),
 		cmocka_unit_test(test_conv_records_defaults),
 		cmocka_unit_test(test_conv_forward_matches_direct),
+		cmocka_unit_test(test_conv_forward_bits),
 		cmocka_unit_test(test_conv_gradcheck),
 		cmocka_unit_test(test_conv_gradcheck_random),
 	};

@@ -22,7 +22,6 @@
 #include <cmocka.h>
 
 #include "net/net.h"
-#include "optim/optim.h"
 #include "build_helpers.h"
 #include "kernels/kernels.h"
 #include "testutil.h"
@@ -37,10 +36,14 @@ struct pin {
 	uint64_t one, two;
 };
 
+/* config has a batchnorm: re-pinned when batchnorm's sums took their
+ * fixed lane structure (src/kernels/bn_lanes.h), a new summation order
+ * (before: avx2 0x0f680571accc7e74, 0xa3d27e5fb2cf492e; baseline
+ * 0xc141db7c2dd85945, 0xb47e9747a7a34e3d). */
 static const struct pin pinned[] = {
-	{ "avx2", 0x0f680571accc7e74u, 0xa3d27e5fb2cf492eu },
-	{ "avx512", 0x0f680571accc7e74u, 0xa3d27e5fb2cf492eu },   /* = avx2 */
-	{ "baseline", 0xc141db7c2dd85945u, 0xb47e9747a7a34e3du },
+	{ "avx2", 0x77509c942026c51eu, 0xfb8b60de2e3284a4u },
+	{ "avx512", 0x77509c942026c51eu, 0xfb8b60de2e3284a4u },   /* = avx2 */
+	{ "baseline", 0xc47cab77893a3d79u, 0xd753341ccf747a1fu },
 };
 
 static const struct pin pinned_direct[] = {
@@ -92,29 +95,25 @@ static const char config_direct[] =
 	"  - {type: dense, units: 10}\n"
 	"optimizer: {type: adam, lr: 0.01}\n";
 
+/* bh_train_adam's batches: uniform images and labels, from one stream
+ * (ctx) carried from step to step. */
+static void fill_uniform(struct net *net, int n, int *labels, int step, void *ctx)
+{
+	uint64_t *rng = ctx;
+	(void)step;
+	for (size_t i = 0; i < (size_t)n * 28 * 28; i++)
+		net->x[i] = test_uniform(rng, 0, 1);
+	for (int i = 0; i < n; i++)
+		labels[i] = (int)test_uniform(rng, 0, 10);
+}
+
 static uint64_t train_hash(const char *config, int threads)
 {
 	enum { batch = 16, steps = 12 };
 	struct net *net = bh_net(config, batch, threads, 5);
-	struct optim opt;
-	struct cnn_error err;
-	int labels[batch];
 	uint64_t rng = 99;
-	assert_int_equal(optim_create(&opt, &(struct optim_config){ .type = "adam", .lr = 0.01, .beta1 = 0.9,
-	                                                            .beta2 = 0.999, .eps = 1e-8 },
-	                              net->n_params, net->param_tensors, net->n_param_tensors, &err), 0);
-	for (int s = 0; s < steps; s++) {
-		double loss;
-		int correct;
-		for (size_t i = 0; i < (size_t)batch * 28 * 28; i++)
-			net->x[i] = test_uniform(&rng, 0, 1);
-		for (int i = 0; i < batch; i++)
-			labels[i] = (int)test_uniform(&rng, 0, 10);
-		net_train_step(net, labels, batch, &loss, &correct);
-		optim_step(&opt, net->params, net->grads);
-	}
+	bh_train_adam(net, batch, steps, fill_uniform, &rng, NULL, NULL);
 	uint64_t h = test_hash_floats(net->params, net->n_params);
-	optim_free(&opt);
 	net_free(net);
 	return h;
 }

@@ -12,7 +12,6 @@
 
 #include "builder/builder.h"
 #include "net/net.h"
-#include "optim/optim.h"
 #include "build_helpers.h"
 #include "testutil.h"
 
@@ -49,32 +48,27 @@ static void make_batch(struct net *net, int n, uint64_t *rng, int *labels)
 	}
 }
 
+/* make_batch for bh_train_adam: ctx is the stream, carried from step to step. */
+static void fill_step(struct net *net, int n, int *labels, int step, void *ctx)
+{
+	(void)step;
+	make_batch(net, n, ctx, labels);
+}
+
 static void loss_falls_and_accuracy_rises(void **state)
 {
 	(void)state;
 	enum { batch = 20, steps = 150 };
 	struct net *net = build(batch, 2, 7);
-	struct optim opt;
-	struct cnn_error err;
-	int labels[batch];
 	uint64_t rng = 12345;
-	double first_loss = 0, last_loss = 0;
-	int first_correct = 0, last_correct = 0;
-	assert_int_equal(optim_create(&opt, &(struct optim_config){ .type = "adam", .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 },
-	                              net->n_params, net->param_tensors, net->n_param_tensors, &err), 0);
-	for (int s = 0; s < steps; s++) {
-		double loss;
-		int correct;
-		make_batch(net, batch, &rng, labels);
-		net_train_step(net, labels, batch, &loss, &correct);
-		optim_step(&opt, net->params, net->grads);
-		if (s < 10) {
-			first_loss += loss;
-			first_correct += correct;
-		} else if (s >= steps - 10) {
-			last_loss += loss;
-			last_correct += correct;
-		}
+	double losses[steps], first_loss = 0, last_loss = 0;
+	int corrects[steps], first_correct = 0, last_correct = 0;
+	bh_train_adam(net, batch, steps, fill_step, &rng, losses, corrects);
+	for (int s = 0; s < 10; s++) {
+		first_loss += losses[s];
+		first_correct += corrects[s];
+		last_loss += losses[steps - 1 - s];
+		last_correct += corrects[steps - 1 - s];
 	}
 	print_message("first 10 batches: loss %.3f acc %.2f; last 10: loss %.3f acc %.2f\n",
 	              first_loss / (10 * batch), first_correct / (10.0 * batch),
@@ -82,7 +76,6 @@ static void loss_falls_and_accuracy_rises(void **state)
 	assert_true(last_loss < first_loss / 4);
 	assert_true(last_correct >= 0.9 * 10 * batch);
 	assert_true(last_correct > first_correct + 50);
-	optim_free(&opt);
 	net_free(net);
 }
 
@@ -133,24 +126,9 @@ static float *train_copy(int threads, size_t *n)
 {
 	enum { batch = 16 };
 	struct net *net = build(batch, threads, 11);
-	struct optim opt;
-	struct cnn_error err;
-	int labels[batch];
 	uint64_t rng = 5;
-	assert_int_equal(optim_create(&opt, &(struct optim_config){ .type = "adam", .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 },
-	                              net->n_params, net->param_tensors, net->n_param_tensors, &err), 0);
-	for (int s = 0; s < 20; s++) {
-		double loss;
-		int correct;
-		make_batch(net, batch, &rng, labels);
-		net_train_step(net, labels, batch, &loss, &correct);
-		optim_step(&opt, net->params, net->grads);
-	}
-	float *copy = malloc(net->n_params * sizeof *copy);
-	assert_non_null(copy);
-	memcpy(copy, net->params, net->n_params * sizeof *copy);
-	*n = net->n_params;
-	optim_free(&opt);
+	bh_train_adam(net, batch, 20, fill_step, &rng, NULL, NULL);
+	float *copy = bh_params_copy(net, n);
 	net_free(net);
 	return copy;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner/runner.h"
+#include "util/status.h"
 #include "dist/dist.h"
 
 /* chain_sum moves the sum on in pieces of this many floats (256 KiB), so

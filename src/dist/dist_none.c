@@ -1,7 +1,7 @@
 /* dist_start for a cnnrun built without MPI (CMake found none): one
  * process, and a clear refusal when a launcher started several, which
  * would otherwise train N unrelated copies writing one run folder. */
-#include "runner/runner.h"
+#include "util/status.h"
 #include "dist/dist.h"
 
 int dist_start(int *argc, char ***argv, struct dist **out, struct cnn_error *err)

@@ -137,11 +137,13 @@ static int round4(int v)
  *   wt  (c/4, filters, k, k, 4)   w flipped and transposed, for dx
  *   dxp (c, ph, pw)               dx with its padding, for the scatter
  *   wr  (filters, c, k, 8)        w with rows padded to 8 lanes, for the scatter
- *   nz_pos, nz_val (filters, oh * ow) + slack  dy's non-zero positions, per filter */
+ *   nz_pos, nz_val (filters, oh * ow) + slack  dy's non-zero positions, per filter
+ *   nnz (filters)                 how many each list holds
+ *   nz_at (oh * ow)               each dy pixel's offset in a padded input plane */
 struct plan {
 	int ph, pw, dh, dw;
 	float *xp, *dyp, *wp, *wt, *dxp, *wr, *nz_val;
-	int *nz_pos;
+	int *nz_pos, *nnz, *nz_at;
 };
 
 static size_t plan_floats(const struct conv_geom *g, struct plan *p, float *base)
@@ -166,7 +168,12 @@ static size_t plan_floats(const struct conv_geom *g, struct plan *p, float *base
 	if (base)
 		p->nz_pos = (int *)(void *)(base + at);
 	at += (size_t)g->filters * g->oh * g->ow + FIND_NONZERO_SLACK;
-	at += (size_t)g->filters;   /* nnz (filters) */
+	if (base)
+		p->nnz = (int *)(void *)(base + at);
+	at += (size_t)g->filters;
+	if (base)
+		p->nz_at = (int *)(void *)(base + at);
+	at += (size_t)g->oh * g->ow;
 	return at;
 }
 
@@ -535,43 +542,67 @@ static void vec_forward(const struct conv_geom *g, const float *w, const float *
 		            y + i * out_size, g->oh, g->ow);
 }
 
-/* Kernel rows [k0, k0 + R) of dw (k, k) += sum over the listed positions
- * of val * that row of the input window there: one 8-lane FMA per row and
- * non-zero, into four accumulators per row (round-robin over the non-zeros,
- * to hide the FMA latency). R is a constant at each call, so the 4R
- * accumulators are registers; each non-zero's value and position are
- * loaded once for the R rows. */
+/* dw's kernel row d[0, k) += the sum of a row's four accumulators. */
+static inline void dw_row_add(float *d, int k, __m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+	float lanes[8];
+
+	_mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+	for (int kj = 0; kj < k; kj++)
+		d[kj] += lanes[kj];
+}
+
+/* Row r's accumulator j += d * that row of the window at x (R rows in all). */
+#define DW_ROW(r, j, d, x)                                                                  \
+	do {                                                                                \
+		if (R > (r))                                                                \
+			a##r##j = _mm256_fmadd_ps(d, _mm256_loadu_ps((x) + (size_t)(r) * pw), a##r##j); \
+	} while (0)
+/* Non-zero `at` into the rows' accumulators j. */
+#define DW_STEP(j, at)                                                                      \
+	do {                                                                                \
+		__m256 d_ = _mm256_broadcast_ss(val + (at));                                \
+		const float *x_ = base + pos[at];                                           \
+		DW_ROW(0, j, d_, x_);                                                       \
+		DW_ROW(1, j, d_, x_);                                                       \
+		DW_ROW(2, j, d_, x_);                                                       \
+	} while (0)
+
+/* Kernel rows [k0, k0 + R) (R <= 3) of dw (k, k) += sum over the listed
+ * positions of val * that row of the input window there: one 8-lane FMA
+ * per row and non-zero, into four accumulators per row (round-robin over
+ * the non-zeros, to hide the FMA latency). R is a constant at each call
+ * and the 4R accumulators are named variables, not an array, so that they
+ * stay in registers (gcc kept an array's copy in memory up to date, a
+ * store per FMA); each non-zero's value and position are loaded once for
+ * the R rows. */
 static inline __attribute__((always_inline)) void dw_rows(
 	int R, const float *xc, int pw, int k, int k0, const int *pos, const float *val, int nnz,
 	float *dw)
 {
-	__m256 a[3][4];
-	float lanes[8];
+	const float *base = xc + (size_t)k0 * pw;
+	__m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+	__m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+	__m256 a20 = a00, a21 = a00, a22 = a00, a23 = a00;
 	int i = 0;
 
-	for (int r = 0; r < R; r++)
-		for (int j = 0; j < 4; j++)
-			a[r][j] = _mm256_setzero_ps();
-	for (; i + 4 <= nnz; i += 4)
-		for (int j = 0; j < 4; j++) {
-			__m256 d = _mm256_broadcast_ss(val + i + j);
-			const float *x = xc + (size_t)k0 * pw + pos[i + j];
-			for (int r = 0; r < R; r++)
-				a[r][j] = _mm256_fmadd_ps(d, _mm256_loadu_ps(x + (size_t)r * pw), a[r][j]);
-		}
-	for (; i < nnz; i++) {
-		__m256 d = _mm256_broadcast_ss(val + i);
-		const float *x = xc + (size_t)k0 * pw + pos[i];
-		for (int r = 0; r < R; r++)
-			a[r][0] = _mm256_fmadd_ps(d, _mm256_loadu_ps(x + (size_t)r * pw), a[r][0]);
+	for (; i + 4 <= nnz; i += 4) {
+		DW_STEP(0, i);
+		DW_STEP(1, i + 1);
+		DW_STEP(2, i + 2);
+		DW_STEP(3, i + 3);
 	}
-	for (int r = 0; r < R; r++) {
-		_mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a[r][0], a[r][1]),
-		                                      _mm256_add_ps(a[r][2], a[r][3])));
-		for (int kj = 0; kj < k; kj++)
-			dw[(k0 + r) * k + kj] += lanes[kj];
-	}
+	for (; i < nnz; i++)
+		DW_STEP(0, i);
+	dw_row_add(dw + (size_t)k0 * k, k, a00, a01, a02, a03);
+	if (R > 1)
+		dw_row_add(dw + (size_t)(k0 + 1) * k, k, a10, a11, a12, a13);
+	if (R > 2)
+		dw_row_add(dw + (size_t)(k0 + 2) * k, k, a20, a21, a22, a23);
 }
+
+#undef DW_STEP
+#undef DW_ROW
 
 /* dw (k, k) += sum over the listed positions of val * the k x k input window
  * there, three kernel rows at a time (12 accumulators). */
@@ -631,6 +662,7 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 
 	int *nnz;              /* (filters): non-zeros of each dy plane */
 	double gather_cost;
+	float *val;
 
 	if (KERNEL_FN(conv_wide_applies)(g)) {
 		KERNEL_FN(conv_wide_backward)(g, w, x, dy, dx, dw, db, n, scratch);
@@ -638,7 +670,8 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 	}
 	plan_floats(g, &p, scratch);
 	xplane = (size_t)p.ph * p.pw;
-	nnz = p.nz_pos + (size_t)g->filters * out_plane + FIND_NONZERO_SLACK;
+	nnz = p.nnz;
+	find_nonzero_offsets(g->oh, g->ow, p.pw, p.nz_at);
 	gather_cost = (double)g->h * ((g->w + 7) / 8) * round4(g->c) * g->filters * kk / 2;
 	memset(p.xp + (size_t)g->c * xplane, 0, SLACK * sizeof(float));
 	if (dx) {
@@ -652,9 +685,18 @@ static void vec_backward(const struct conv_geom *g, const float *w, const float 
 		size_t total = 0;
 		for (int f = 0; f < g->filters; f++) {
 			int *pos = p.nz_pos + f * out_plane;
-			float *val = p.nz_val + f * out_plane;
-			nnz[f] = find_nonzero(dyi + f * out_plane, g->oh, g->ow, p.pw, pos, val, &db[f]);
+			val = p.nz_val + f * out_plane;
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+			nnz[f] = find_nonzero_z(dyi + f * out_plane, (int)out_plane, p.nz_at, pos, val);
+#else
+			nnz[f] = find_nonzero(dyi + f * out_plane, g->oh, g->ow, p.pw, pos, val, NULL);
+#endif
 			total += (size_t)nnz[f];
+		}
+		sum_lists(p.nz_val, out_plane, nnz, g->filters, db);
+		for (int f = 0; f < g->filters; f++) {
+			const int *pos = p.nz_pos + f * out_plane;
+			val = p.nz_val + f * out_plane;
 			for (int c = 0; nnz[f] && c < g->c; c++)
 				dw_sparse(xp + c * xplane, p.pw, g->k, pos, val, nnz[f],
 				          dw + ((size_t)f * g->c + c) * kk);

@@ -188,11 +188,16 @@ static void list_nonzeros(const struct conv_geom *g, const struct wide_plan *p, 
 	for (int f = 0; f < g->filters; f++) {
 		int *pos = p->nz_pos + (size_t)f * ohw;
 		/* output pixel indices first (width ow), for the per-pixel lists */
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+		p->nnz[f] = find_nonzero_z(dy + (size_t)f * ohw, ohw, NULL, pos, p->nz_val + (size_t)f * ohw);
+#else
 		p->nnz[f] = find_nonzero(dy + (size_t)f * ohw, g->oh, g->ow, g->ow, pos,
-		                         p->nz_val + (size_t)f * ohw, &db[f]);
+		                         p->nz_val + (size_t)f * ohw, NULL);
+#endif
 		for (int i = 0; per_pixel && i < p->nnz[f]; i++)
 			p->at_start[pos[i] + 1]++;
 	}
+	sum_lists(p->nz_val, (size_t)ohw, p->nnz, g->filters, db);
 	if (per_pixel) {
 		for (int q = 0; q < ohw; q++)
 			p->at_start[q + 1] += p->at_start[q];

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kernels/bn_lanes.h"
 #include "kernels/conv_backward.h"
 #include "kernels/conv_direct.h"
 #include "util/error.h"
@@ -37,6 +38,11 @@ struct cnn_kernel_ops {
 	               int pad_left, int oh, int ow, float *col);
 	void (*col2im)(const float *col, int c, int h, int w, int k, int stride, int pad_top,
 	               int pad_left, int oh, int ow, float *dx);
+	void (*im2col_ld)(const float *x, int c, int h, int w, int k, int stride, int pad_top,
+	                  int pad_left, int oh, int ow, float *col, size_t ld);
+	/* (p1-p0, c*k*k): im2col transposed, for pixels [p0, p1) (kernels.h) */
+	void (*im2row)(const float *x, int c, int h, int w, int k, int stride, int pad_top,
+	               int pad_left, int oh, int ow, int p0, int p1, float *row);
 	/* w, m, v [lo, hi) take one Adam step with gradient g; the same bits at
 	 * every level (the same operations in the same order, no FMA) */
 	void (*adam_range)(const struct adam_coef *k, float *w, const float *g, float *m, float *v,
@@ -44,6 +50,8 @@ struct cnn_kernel_ops {
 	/* y[0, count) = tanh, sigmoid of x[0, count); the same bits at every level */
 	void (*tanh_range)(const float *x, float *y, size_t count);
 	void (*sigmoid_range)(const float *x, float *y, size_t count);
+	/* batchnorm's loops (kernels/bn_lanes.h); the same bits at every level */
+	const struct bn_kernels *bn;
 	/* the im2col convolution's backward pass around its GEMMs
 	 * (kernels/conv_backward.h); the same bits at every level */
 	void (*conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, const float *dyT,
@@ -86,6 +94,10 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	                  int pad_left, int oh, int ow, float *col);                          \
 	void col2im_##sfx(const float *col, int c, int h, int w, int k, int stride,           \
 	                  int pad_top, int pad_left, int oh, int ow, float *dx);              \
+	void im2col_ld_##sfx(const float *x, int c, int h, int w, int k, int stride,          \
+	                     int pad_top, int pad_left, int oh, int ow, float *col, size_t ld); \
+	void im2row_##sfx(const float *x, int c, int h, int w, int k, int stride, int pad_top, \
+	                  int pad_left, int oh, int ow, int p0, int p1, float *row);  \
 	void adam_range_##sfx(const struct adam_coef *k, float *w, const float *g, float *m,  \
 	                      float *v, size_t lo, size_t hi);                                \
 	void tanh_range_##sfx(const float *x, float *y, size_t count);                        \

@@ -13,13 +13,15 @@ static inline __m256i lane_mask(int n)
 	return _mm256_loadu_si256((const __m256i *)(const void *)(mask + 8 - n));
 }
 
-/* Slots past the end that find_nonzero may write (and the caller must own). */
-#define FIND_NONZERO_SLACK 8
+/* Slots past the end that find_nonzero and find_nonzero_z may write (and
+ * the caller must own). */
+#define FIND_NONZERO_SLACK 16
 
 /* The non-zero entries of one dy plane (oh, ow), as offsets oy * pw + ox
  * into a padded input plane of width pw, in row-major order; returns their
- * count and adds their sum, taken in that order, to *sum. pos and val must
- * have FIND_NONZERO_SLACK slots more than the plane has pixels.
+ * count and adds their sum, taken in that order, to *sum (NULL: no sum).
+ * pos and val must have FIND_NONZERO_SLACK slots more than the plane has
+ * pixels.
  *
  * A plane after ReLU and max-pooling is mostly zeros. Each 8 pixels are
  * compared with zero at once and the non-zeros packed to the front of the
@@ -99,12 +101,91 @@ static inline int find_nonzero(const float *d, int oh, int ow, int pw, int *pos,
 			nnz += __builtin_popcount(bits);
 		}
 	}
+	if (!sum)
+		return nnz;
 	/* one add after another, as the values come: the same bits as adding
 	 * every pixel of the plane in order, zeros included */
 	for (int i = 0; i < nnz; i++)
 		s += val[i];
 	*sum += s;
 	return nnz;
+}
+
+#if defined(CNN_ISA_LEVEL) && CNN_ISA_LEVEL >= CNN_ISA_AVX512
+/* find_nonzero's lists (no sum) with AVX-512: 16 pixels of the plane
+ * flattened (count of them) at a time, compared with zero into a mask and
+ * packed to the front by compress, which keeps their order; at[j] is pixel
+ * j's offset oy * pw + ox (find_nonzero_offsets), or NULL for j itself
+ * (pw == ow). Register-to-register
+ * compresses and plain stores: the compress-to-memory form is slow on some
+ * CPUs (Zen 4). */
+static inline int find_nonzero_z(const float *d, int count, const int *at, int *pos, float *val)
+{
+	int nnz = 0;
+
+	for (int j = 0; j < count; j += 16) {
+		__mmask16 in = (__mmask16)(count - j >= 16 ? 0xffffu : (1u << (count - j)) - 1);
+		__m512 v = _mm512_maskz_loadu_ps(in, d + j);
+		/* masked-off lanes load as 0 and are not selected */
+		__mmask16 bits = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+		__m512i o = at ? _mm512_maskz_loadu_epi32(in, at + j)
+		               : _mm512_add_epi32(_mm512_set1_epi32(j), _mm512_setr_epi32(
+		                     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+		_mm512_storeu_ps(val + nnz, _mm512_maskz_compress_ps(bits, v));
+		_mm512_storeu_si512((void *)(pos + nnz), _mm512_maskz_compress_epi32(bits, o));
+		nnz += __builtin_popcount(bits);
+	}
+	return nnz;
+}
+#endif
+
+/* at[oy * ow + ox] = oy * pw + ox: each pixel's offset in a padded plane. */
+static inline void find_nonzero_offsets(int oh, int ow, int pw, int *at)
+{
+	for (int oy = 0; oy < oh; oy++)
+		for (int ox = 0; ox < ow; ox++)
+			at[oy * ow + ox] = oy * pw + ox;
+}
+
+/* db[f] += the sum of list f's n[f] values (list f at val + f * stride),
+ * added one after another in order, as find_nonzero sums them: four
+ * filters' sums run side by side, so that their chains of dependent
+ * additions overlap instead of following one another. */
+static inline void sum_lists(const float *val, size_t stride, const int *n, int filters, float *db)
+{
+	int f = 0;
+
+	for (; f + 4 <= filters; f += 4) {
+		const float *v0 = val + f * stride, *v1 = v0 + stride, *v2 = v1 + stride, *v3 = v2 + stride;
+		float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+		int both = n[f], i;
+		for (int k = 1; k < 4; k++)
+			both = n[f + k] < both ? n[f + k] : both;
+		for (i = 0; i < both; i++) {
+			s0 += v0[i];
+			s1 += v1[i];
+			s2 += v2[i];
+			s3 += v3[i];
+		}
+		for (int j = i; j < n[f]; j++)
+			s0 += v0[j];
+		for (int j = i; j < n[f + 1]; j++)
+			s1 += v1[j];
+		for (int j = i; j < n[f + 2]; j++)
+			s2 += v2[j];
+		for (int j = i; j < n[f + 3]; j++)
+			s3 += v3[j];
+		db[f] += s0;
+		db[f + 1] += s1;
+		db[f + 2] += s2;
+		db[f + 3] += s3;
+	}
+	for (; f < filters; f++) {
+		float s = 0.0f;
+		for (int i = 0; i < n[f]; i++)
+			s += val[f * stride + (size_t)i];
+		db[f] += s;
+	}
 }
 
 #endif

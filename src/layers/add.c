@@ -7,6 +7,10 @@
  * (a NULL dx_j, the network's input, is skipped). The sum runs in input
  * order, x_0 first, so the bits depend only on the order of `inputs`.
  *
+ * ReLU fusion (layer.relu_out, set by the network for an add whose output
+ * only a relu reads): forward ends with y = relu_value(y), and backward
+ * writes dx_j = y > 0 ? dy : 0, relu's backward, instead of dy.
+ *
  * Inputs of different shapes are refused, never broadcast or padded: an add
  * that silently copied the extra channels (darknet's shortcut) would change
  * the meaning of the network without a word. */
@@ -28,6 +32,8 @@ static void add_forward(const struct layer *l, const float *w, const float *cons
 		for (size_t i = 0; i < count; i++)
 			y[i] += x[i];
 	}
+	if (l->relu_out)
+		relu_apply(y, count);
 }
 
 static void add_backward(const struct layer *l, const float *w, const float *const *xs,
@@ -38,12 +44,16 @@ static void add_backward(const struct layer *l, const float *w, const float *con
 
 	(void)w;
 	(void)xs;
-	(void)y;
 	(void)dw;
 	(void)ctx;
-	for (int j = 0; j < l->n_inputs; j++)
-		if (dxs[j])
+	for (int j = 0; j < l->n_inputs; j++) {
+		if (!dxs[j])
+			continue;
+		if (l->relu_out)
+			relu_mask(y, dy, dxs[j], count);
+		else
 			memcpy(dxs[j], dy, count * sizeof *dy);
+	}
 }
 
 static void add_describe(const struct layer *l, char *buf, size_t len)
@@ -58,6 +68,7 @@ static const struct layer_ops add_ops = {
 	.dx_density = layer_density_same,
 	.describe = add_describe,
 	.destroy = layer_free_plain,
+	.fuses_relu = true,
 };
 
 int add_create(struct cfg_node *args, const struct layer_input_ref *in, int n_in,

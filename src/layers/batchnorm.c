@@ -34,12 +34,28 @@
  * dbeta += sum dy, and OVERWRITES, in training,
  *   dx = gamma / sqrt(var_B + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
  * with the means over the channel's n*h*w values, recomputing mean_B and
- * var_B from x (scratch does not survive from forward to backward). In
- * evaluation dx = dy * gamma / sqrt(running_var + eps). */
+ * var_B from x (scratch does not survive from forward to backward) with
+ * forward's kernels, so with forward's bits. In evaluation
+ * dx = dy * gamma / sqrt(running_var + eps).
+ *
+ * The sums (src/kernels/bn_lanes.c, chosen per ISA like every kernel) are
+ * in double, spread over 16 lanes by position in the plane and combined in
+ * a fixed order, so that a config, seed and thread count give the same bits
+ * on every x86-64 CPU. Per channel: forward makes three passes over x (the
+ * mean; the squared deviations from it; normalise, scale and shift into y),
+ * backward three (the mean; var_B, sum dy and sum dy * (x - mean) together;
+ * dx), evaluation one.
+ *
+ * Fused ReLU (layer.relu_out, set by the network): forward ends with
+ * y = relu_value(y) in its last pass, and backward reads dy as 0 where
+ * y <= 0 (y then being the ReLU's output), as relu.c would have; the bits
+ * are those of batchnorm followed by relu. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kernels/bn_lanes.h"
+#include "kernels/dispatch.h"
 #include "layers/layers.h"
 
 struct batchnorm {
@@ -66,112 +82,98 @@ static struct bn_params bn_params_of(const struct batchnorm *b, const float *w)
 	return (struct bn_params){ w, w + c, w + 2 * c, w + 3 * c };
 }
 
-/* Mean and biased variance of channel ch over n samples, two passes in double. */
-static void bn_channel_stats(const struct batchnorm *b, const float *x, int n, int ch,
-                             double *mean, double *var)
+/* Channel ch of an (n, c, h, w) tensor: its first plane; the next sample's
+ * is stride floats further. */
+static size_t chan_off(const struct batchnorm *b, int ch)
 {
-	size_t hw = (size_t)b->hw, stride = (size_t)b->c * hw;
-	double m = (double)n * (double)hw, sum = 0, sq = 0;
-
-	for (int i = 0; i < n; i++) {
-		const float *xi = x + (size_t)i * stride + (size_t)ch * hw;
-		for (size_t p = 0; p < hw; p++)
-			sum += xi[p];
-	}
-	*mean = sum / m;
-	for (int i = 0; i < n; i++) {
-		const float *xi = x + (size_t)i * stride + (size_t)ch * hw;
-		for (size_t p = 0; p < hw; p++) {
-			double d = xi[p] - *mean;
-			sq += d * d;
-		}
-	}
-	*var = sq / m;
+	return (size_t)ch * (size_t)b->hw;
 }
 
-/* Channel ch's normalisation, the mean subtracted and the 1/std applied,
- * from the batch (training) or the running statistics; mu and var in double
- * for the step's statistics. */
-static void bn_channel_norm(const struct batchnorm *b, const struct bn_params *p,
-                            const float *x, int n, int ch, bool train,
-                            float *mean, float *inv_std, double *mu, double *var)
+/* The batch statistics of channel ch: mean and the sum of squared
+ * deviations from it (M2), over the n*h*w values, two passes (the mean, then
+ * the deviations from it: no cancellation), each a lane-structured double
+ * sum (kernels/bn_lanes.h) whose bits do not depend on the CPU. */
+static double bn_batch_mean(const struct batchnorm *b, const struct bn_kernels *k,
+                            const float *x, int n, int ch)
 {
-	if (train) {
-		bn_channel_stats(b, x, n, ch, mu, var);
-	} else {
-		*mu = p->mean[ch];
-		*var = p->var[ch];
-	}
-	*mean = (float)*mu;
-	*inv_std = (float)(1.0 / sqrt(*var + b->eps));
+	size_t hw = (size_t)b->hw;
+	return k->sum(x + chan_off(b, ch), n, hw, (size_t)b->c * hw) / ((double)n * (double)hw);
+}
+
+/* 1 / sqrt(var + eps) in double (forward and backward round it to float
+ * alike) */
+static double bn_inv_std(const struct batchnorm *b, double var)
+{
+	return 1.0 / sqrt(var + b->eps);
 }
 
 static void batchnorm_forward(const struct layer *l, const float *w, const float *x, float *y,
                               int n, const struct layer_ctx *ctx)
 {
 	const struct batchnorm *b = batchnorm_of(l);
+	const struct bn_kernels *k = cnn_kernels()->bn;
 	struct bn_params p = bn_params_of(b, w);
 	size_t hw = (size_t)b->hw, stride = (size_t)b->c * hw;
+	double m = (double)n * (double)hw;
 	double *stats = ctx->train ? ctx->stats : NULL;   /* (1 + 2c): count, means, M2s */
 
 	if (stats)
-		stats[0] = (double)n * (double)hw;
+		stats[0] = m;
 	for (int ch = 0; ch < b->c; ch++) {
-		float mean, inv_std;
+		const float *xc = x + chan_off(b, ch);
 		double mu, var;
-		bn_channel_norm(b, &p, x, n, ch, ctx->train, &mean, &inv_std, &mu, &var);
-		float scale = p.gamma[ch] * inv_std, shift = p.beta[ch];
-		for (int i = 0; i < n; i++) {
-			size_t off = (size_t)i * stride + (size_t)ch * hw;
-			for (size_t q = 0; q < hw; q++)
-				y[off + q] = (x[off + q] - mean) * scale + shift;
+		if (ctx->train) {
+			mu = bn_batch_mean(b, k, x, n, ch);
+			double m2 = k->sqdev(xc, n, hw, stride, mu);
+			var = m2 / m;
+			if (stats) {
+				stats[1 + ch] = mu;
+				stats[1 + b->c + ch] = m2;
+			}
+		} else {
+			mu = p.mean[ch];
+			var = p.var[ch];
 		}
-		if (stats) {
-			stats[1 + ch] = mu;
-			stats[1 + b->c + ch] = var * stats[0];
-		}
+		/* one pass: normalise, scale, shift (and the fused ReLU) */
+		k->affine(xc, y + chan_off(b, ch), n, hw, stride, (float)mu,
+		          p.gamma[ch] * (float)bn_inv_std(b, var), p.beta[ch], l->relu_out);
 	}
 }
 
+/* With relu_out, y is the fused ReLU's output and dy is read as 0 where
+ * y <= 0 (relu.c's backward, done by the kernels as they read dy). */
 static void batchnorm_backward(const struct layer *l, const float *w, const float *x,
                                const float *y, const float *dy, float *dx, float *dw, int n,
                                const struct layer_ctx *ctx)
 {
 	const struct batchnorm *b = batchnorm_of(l);
+	const struct bn_kernels *k = cnn_kernels()->bn;
 	struct bn_params p = bn_params_of(b, w);
 	float *dgamma = dw, *dbeta = dw + b->c;   /* running stats: gradient stays 0 */
 	size_t hw = (size_t)b->hw, stride = (size_t)b->c * hw;
 	double m = (double)n * (double)hw;
 
-	(void)y;
 	for (int ch = 0; ch < b->c; ch++) {
-		float mean, inv_std;
-		double mu, var;
-		bn_channel_norm(b, &p, x, n, ch, ctx->train, &mean, &inv_std, &mu, &var);
-		double sum_dy = 0, sum_dy_xhat = 0;
-		for (int i = 0; i < n; i++) {
-			size_t off = (size_t)i * stride + (size_t)ch * hw;
-			for (size_t q = 0; q < hw; q++) {
-				float xhat = (x[off + q] - mean) * inv_std;
-				sum_dy += dy[off + q];
-				sum_dy_xhat += (double)dy[off + q] * xhat;
-			}
-		}
+		size_t off = chan_off(b, ch);
+		const float *relu_y = l->relu_out ? y + off : NULL;
+		/* in evaluation the statistics are constants (the running ones);
+		 * in training mean_B, then var_B from the same pass as dy's sums,
+		 * with forward's bits (the same kernels on the same x) */
+		double mu = ctx->train ? bn_batch_mean(b, k, x, n, ch) : p.mean[ch];
+		struct bn_grad_sums s;
+		k->grad_sums(x + off, relu_y, dy + off, n, hw, stride, mu, &s);
+		double var = ctx->train ? s.sq / m : p.var[ch];
+		double inv_std = bn_inv_std(b, var);
+		double sum_dy_xhat = s.dy_dev * inv_std;   /* sum dy * xhat */
 		dgamma[ch] += (float)sum_dy_xhat;
-		dbeta[ch] += (float)sum_dy;
+		dbeta[ch] += (float)s.dy;
 		if (!dx)
 			continue;
-		float g = p.gamma[ch] * inv_std;
-		/* in evaluation the statistics are constants: no mean terms */
-		float mean_dy = ctx->train ? (float)(sum_dy / m) : 0.0f;
+		float inv_std_f = (float)inv_std;
+		float mean_dy = ctx->train ? (float)(s.dy / m) : 0.0f;
 		float mean_dy_xhat = ctx->train ? (float)(sum_dy_xhat / m) : 0.0f;
-		for (int i = 0; i < n; i++) {
-			size_t off = (size_t)i * stride + (size_t)ch * hw;
-			for (size_t q = 0; q < hw; q++) {
-				float xhat = (x[off + q] - mean) * inv_std;
-				dx[off + q] = g * (dy[off + q] - mean_dy - xhat * mean_dy_xhat);
-			}
-		}
+		k->dx(x + off, relu_y, dy + off, dx + off, n, hw, stride, (float)mu, inv_std_f,
+		      p.gamma[ch] * inv_std_f, mean_dy, mean_dy_xhat);
 	}
 }
 
@@ -257,6 +259,7 @@ static const struct layer_ops batchnorm_ops = {
 	.destroy = batchnorm_destroy,
 	.attrs = batchnorm_attrs,
 	.inplace = true,
+	.fuses_relu = true,
 };
 
 int batchnorm_create(struct cfg_node *args, struct shape in, struct layer **out,

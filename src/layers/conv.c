@@ -7,8 +7,12 @@
  * NCHW: x (n, in.c, h, w), y (n, filters, oh, ow); W (filters, in.c, k, k) as
  * PyTorch stores it, b (filters), both in one run of the flat parameter array.
  * Two algorithms, chosen per layer by `algorithm:` (auto | im2col | direct):
- *  - im2col: each image goes through im2col and one sgemm, y_i = W (filters,
- *    c*k*k) x col (c*k*k, oh*ow); backward is two sgemms and col2im.
+ *  - im2col: forward puts a block of images through im2col side by side and
+ *    one product, y_i = W (filters, c*k*k) x col_i (c*k*k, oh*ow) for every
+ *    image of the block (src/kernels/conv_gemm.c, the bits of the fixed-order
+ *    sgemm from the bias); backward computes what two sgemms and col2im
+ *    per image would, bit for bit, without building col
+ *    (conv_backward_im2col, kernels/conv_backward.h).
  *  - direct: src/kernels/conv_direct.c, no col matrix; wins where the GEMM
  *    would be only a few rows tall (few filters) over a short K (few
  *    channels, small kernels), which is where sgemm runs far below its peak.
@@ -30,6 +34,7 @@
 
 #include "kernels/conv_backward.h"
 #include "kernels/conv_direct.h"
+#include "kernels/conv_gemm.h"
 #include "kernels/kernels.h"
 #include "layers/layers.h"
 
@@ -73,6 +78,69 @@ static const struct conv *conv_of(const struct layer *l)
 	return (const struct conv *)l;
 }
 
+/* The forward pass multiplies a block of images at once, their im2col
+ * matrices side by side: enough images for this many columns (the
+ * kernel's last vector, up to 15 lanes computed for nothing, is then a
+ * small share), and no more than fits this many bytes, L2's share. */
+#define CONV_FORWARD_MIN_COLS 768
+#define CONV_FORWARD_MAX_BYTES (1024 * 1024)
+
+/* Images per forward block, for a call on n images. */
+static int conv_forward_block(const struct conv *cv, int n)
+{
+	size_t per_image = (size_t)cv->ckk * (size_t)cv->ohw * sizeof(float);
+	size_t nb = (CONV_FORWARD_MIN_COLS + (size_t)cv->ohw - 1) / (size_t)cv->ohw;
+
+	if (nb * per_image > CONV_FORWARD_MAX_BYTES)
+		nb = CONV_FORWARD_MAX_BYTES / per_image;
+	if (nb < 1)
+		nb = 1;
+	return n < 1 ? 1 : nb < (size_t)n ? (int)nb : n;
+}
+
+/* The layer's input as conv_gemm's fused path reads it. */
+static struct conv_gemm_image conv_image(const struct layer *l, const struct conv *cv,
+                                         const float *x)
+{
+	return (struct conv_gemm_image){ x, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
+	                                 cv->pad_top, cv->pad_left, l->out.h, l->out.w };
+}
+
+/* Forward builds col panel by panel from x (images up to 32 wide, on
+ * AVX-512): no col matrix through L2. */
+static bool conv_forward_fused(const struct layer *l, const struct conv *cv)
+{
+	struct conv_gemm_image im = conv_image(l, cv, NULL);
+
+	return conv_gemm_fused_applies(&im);
+}
+
+/* col (ckk, ld): the nb images of x side by side, image i in columns
+ * [i*ohw, (i+1)*ohw), then zeros up to the next multiple of 16 (the
+ * kernel's last vector reads them). */
+static void conv_forward_col(const struct layer *l, const struct conv *cv, const float *x,
+                             int nb, float *col, size_t ld)
+{
+	size_t in_size = shape_size(l->in), ohw = (size_t)cv->ohw;
+	size_t ncol = (size_t)nb * ohw, pad = (ncol + 15) / 16 * 16 - ncol;
+
+	for (int i = 0; i < nb; i++) {
+		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
+		float *ci = col + (size_t)i * ohw;           /* (ckk, ld) from column i*ohw */
+
+		if (cv->direct) {
+			/* 1x1, stride 1, no padding: the image already is its col */
+			for (int r = 0; r < cv->ckk; r++)
+				memcpy(ci + (size_t)r * ld, xi + (size_t)r * ohw, ohw * sizeof(*ci));
+		} else {
+			im2col_ld(xi, l->in.c, l->in.h, l->in.w, cv->k, cv->stride, cv->pad_top,
+			          cv->pad_left, l->out.h, l->out.w, ci, ld);
+		}
+	}
+	for (int r = 0; pad && r < cv->ckk; r++)
+		memset(col + (size_t)r * ld + ncol, 0, pad * sizeof(*col));
+}
+
 static void conv_forward(const struct layer *l, const float *w, const float *x, float *y,
                          int n, const struct layer_ctx *ctx)
 {
@@ -80,29 +148,28 @@ static void conv_forward(const struct layer *l, const float *w, const float *x, 
 	const float *wt = w;                                  /* (filters, ckk) */
 	const float *b = w + (size_t)cv->filters * cv->ckk;   /* (filters) */
 	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
-	float *col = ctx->scratch;                            /* (ckk, ohw) */
+	int block = conv_forward_block(cv, n);
+	float *acc = ctx->scratch;                            /* conv_gemm_acc_floats */
+	float *col = acc + conv_gemm_acc_floats(cv->filters); /* (ckk, ld) */
 
 	if (cv->algo == CONV_DIRECT && !cv->gemm_forward) {
 		conv_direct_forward(&cv->geom, wt, b, x, y, n, ctx->scratch);
 		return;
 	}
-	for (int i = 0; i < n; i++) {
-		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
-		float *yi = y + (size_t)i * out_size;        /* (filters, oh, ow) */
-		const float *src = xi;
+	if (conv_forward_fused(l, cv)) {
+		struct conv_gemm_image im = conv_image(l, cv, x);
+		conv_gemm_forward_fused(cv->filters, &im, n, wt, b, y, ctx->scratch);
+		return;
+	}
+	/* Each output element is one chain of FMAs from the bias over the
+	 * weights in order (conv_gemm.h), whatever the block. */
+	for (int i0 = 0; i0 < n; i0 += block) {
+		int nb = n - i0 < block ? n - i0 : block;
+		size_t ld = conv_gemm_ld((size_t)nb * cv->ohw);
 
-		if (!cv->direct) {
-			im2col(xi, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
-			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, col);
-			src = col;
-		}
-		/* Start from the bias so the product can accumulate onto it. */
-		for (int f = 0; f < cv->filters; f++) {
-			float *yf = yi + (size_t)f * cv->ohw;
-			for (int j = 0; j < cv->ohw; j++)
-				yf[j] = b[f];
-		}
-		cnn_gemm(false, false, cv->filters, cv->ohw, cv->ckk, 1.0f, wt, src, 1.0f, yi);
+		conv_forward_col(l, cv, x + (size_t)i0 * in_size, nb, col, ld);
+		conv_gemm_forward(cv->filters, cv->ckk, cv->ohw, nb, wt, b, col, ld,
+		                  y + (size_t)i0 * out_size, acc);
 	}
 }
 
@@ -300,16 +367,16 @@ static int conv_params(const struct layer *l, struct param_spec *out)
 	return 2;
 }
 
-/* Scratch of a forward call on n images: the direct kernel's, or col
- * (and dcol, as the im2col algorithm always had). */
+/* Scratch of a forward call on n images: the direct kernel's, or the
+ * block's col matrix. */
 static size_t conv_forward_scratch(const struct conv *cv, int n)
 {
-	(void)n;
 	if (cv->algo == CONV_DIRECT && !cv->gemm_forward)
 		return conv_direct_scratch_floats(&cv->geom);
-	if (cv->algo == CONV_DIRECT)
-		return (size_t)cv->ckk * (size_t)cv->ohw;
-	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
+	if (conv_forward_fused(&cv->base, cv))
+		return conv_gemm_fused_floats(cv->filters);
+	return conv_gemm_acc_floats(cv->filters) +
+	       (size_t)cv->ckk * conv_gemm_ld((size_t)conv_forward_block(cv, n) * (size_t)cv->ohw);
 }
 
 /* Scratch of a backward call on n images: the direct kernel's, or

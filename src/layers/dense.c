@@ -7,7 +7,12 @@
  * W (units, in) as PyTorch stores it, b (units). The whole batch is one sgemm.
  *
  * Gradients (Caffe's convention): backward ADDS dW += dy^T x and db += the
- * column sums of dy, and OVERWRITES dx = dy W (skipped when dx is NULL). */
+ * column sums of dy, and OVERWRITES dx = dy W (skipped when dx is NULL).
+ *
+ * ReLU fusion (layer.relu_out, set by the network for a dense layer whose
+ * output only a relu reads): forward ends with y = relu_value(y); backward
+ * first writes relu's backward, y > 0 ? dy : 0, into scratch (n, units)
+ * and uses that as dy. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,8 @@ static void dense_forward(const struct layer *l, const float *w, const float *x,
 	}
 	/* y (n, units) += x (n, in) x W^T (in, units) */
 	cnn_gemm(false, true, n, d->units, d->in, 1.0f, x, wt, 1.0f, y);
+	if (l->relu_out)
+		relu_apply(y, (size_t)n * d->units);
 }
 
 static void dense_backward(const struct layer *l, const float *w, const float *x,
@@ -53,8 +60,11 @@ static void dense_backward(const struct layer *l, const float *w, const float *x
 	float *dwt = dw;                                  /* (units, in) */
 	float *db = dw + (size_t)d->units * d->in;        /* (units) */
 
-	(void)y;
-	(void)ctx;
+	if (l->relu_out) {
+		float *masked = ctx->scratch;   /* (n, units) */
+		relu_mask(y, dy, masked, (size_t)n * d->units);
+		dy = masked;
+	}
 	/* dW (units, in) += dy^T (units, n) x x (n, in) */
 	cnn_gemm(true, false, d->units, d->in, n, 1.0f, dy, x, 1.0f, dwt);
 	for (int i = 0; i < n; i++) {
@@ -90,6 +100,13 @@ static int dense_params(const struct layer *l, struct param_spec *out)
 	return 2;
 }
 
+/* relu_out's masked dy (n, units); asked for whether or not the layer is
+ * fused, so that memory estimates made before fusion hold. */
+static size_t dense_scratch_floats(const struct layer *l, int n)
+{
+	return (size_t)n * (size_t)dense_of(l)->units;
+}
+
 static double dense_flops(const struct layer *l)
 {
 	const struct dense *d = dense_of(l);
@@ -114,9 +131,11 @@ static const struct layer_ops dense_ops = {
 	.forward = dense_forward,
 	.backward = dense_backward,
 	.params = dense_params,
+	.scratch_floats = dense_scratch_floats,
 	.flops = dense_flops,
 	.describe = dense_describe,
 	.destroy = dense_destroy,
+	.fuses_relu = true,
 };
 
 int dense_create(struct cfg_node *args, struct shape in, struct layer **out,

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "kernels/relu.h"
 #include "util/error.h"
 #include "util/params.h"
 #include "util/shape.h"
@@ -131,9 +132,11 @@ struct layer_ops {
 	/* ReLU fusion (the network decides; struct layer.relu_out says when).
 	 * fuses_relu: the layer can end its forward pass with the ReLU that
 	 * reads its output and start its backward pass with that ReLU's
-	 * gradient. commutes_with_relu: f(relu(x)) == relu(f(x)) bit for bit,
-	 * gradients included (maxpool), so the ReLU that feeds the layer may
-	 * move after it and be fused there. */
+	 * gradient. commutes_with_relu: f(relu(x)) == relu(f(x)), gradients
+	 * included (maxpool), so the layer may take the ReLU that FEEDS it: it
+	 * then computes f(relu(x)) exactly, reading every x through
+	 * relu_value (the two orders differ only where x holds a NaN, which is
+	 * why such a layer never takes a ReLU that follows it). */
 	bool fuses_relu;
 	bool commutes_with_relu;
 };
@@ -158,18 +161,12 @@ struct layer {
 	int inputs[LAYER_MAX_INPUTS];
 	/* Set by the network, only on a type whose ops have fuses_relu: the
 	 * layer also does a ReLU's work, exactly as src/layers/relu.c does it.
-	 * forward ends with y = relu_value(y); backward starts by reading dy as
-	 * 0 wherever y <= 0 (y is then the ReLU's output). The ReLU layer it
-	 * absorbed does nothing. */
+	 * The ReLU it follows: forward ends with y = relu_value(y), backward
+	 * starts by reading dy as 0 wherever y <= 0 (y is then the ReLU's
+	 * output). The ReLU it is fed by (commutes_with_relu): see there. The
+	 * ReLU layer it absorbed does nothing. */
 	bool relu_out;
 };
-
-/* The ReLU of src/layers/relu.c, the one rule every fused copy follows
- * (NaN and -0 give +0). */
-static inline float relu_value(float v)
-{
-	return v > 0.0f ? v : 0.0f;
-}
 
 /* Input k of layer i of a network (reading n_inputs 0 as "the layer above"),
  * and how many inputs it has. */

@@ -17,6 +17,11 @@ int maxpool_create(struct cfg_node *args, struct shape in, struct layer **out, s
 int dense_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
 /* y = max(0, x) */
 int relu_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
+/* relu's two loops (src/layers/relu.c), for the layers that fuse it
+ * (layer.relu_out): y[i] = relu_value(y[i]) in place, and relu's
+ * backward dx[i] = y[i] > 0 ? dy[i] : 0 (dx may be dy). */
+void relu_apply(float *y, size_t count);
+void relu_mask(const float *y, const float *dy, float *dx, size_t count);
 /* y = x, reshaped to (c*h*w, 1, 1) */
 int flatten_create(struct cfg_node *args, struct shape in, struct layer **out, struct cnn_error *err);
 /* y = mean over each pool_size x pool_size window; keys pool_size, stride */

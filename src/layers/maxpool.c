@@ -13,7 +13,16 @@
  *
  * The common 2x2 window with stride 2 has its own loops: windows do not
  * overlap, so backward writes every dx exactly once (no memset, no scatter)
- * and both directions run branch-free over whole rows. */
+ * and both directions run branch-free over whole rows.
+ *
+ * ReLU fusion (layer.relu_out, set by the network): maxpool takes the relu
+ * that feeds it (commutes_with_relu) and computes exactly maxpool(relu(x)),
+ * the two layers it replaces: every x is read through relu_value, in both
+ * directions, and dy is read as 0 where y <= 0 (where relu's backward
+ * would zero the argmax's gradient). Max and relu commute, so this is also
+ * relu(maxpool(x)), but for a NaN in x: relu turns it into 0 first, the
+ * max after it would keep it (as the first element) or skip it, so the
+ * network fuses only the relu before a maxpool, never the one after it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +73,27 @@ static void store_pairs(float *d, __m128 even, __m128 odd)
 }
 #endif
 
+/* x as the pooling reads it: relu_value(x) with relu_out (see the top). */
+static inline float in_value(float x, bool relu)
+{
+	return relu ? relu_value(x) : x;
+}
+
+#ifdef __SSE2__
+/* _mm_max_ps(x, 0) is x > 0 ? x : 0, relu_value(x) (NaN and -0 give +0) */
+static inline struct quad relu_quad(struct quad q, bool relu)
+{
+	if (relu) {
+		__m128 z = _mm_setzero_ps();
+		q = (struct quad){ _mm_max_ps(q.e0, z), _mm_max_ps(q.o0, z), _mm_max_ps(q.e1, z),
+		                   _mm_max_ps(q.o1, z) };
+	}
+	return q;
+}
+#endif
+
 /* 2x2/2 over one (h, w) plane; a last odd row or column is dropped. */
-static void pool2_forward(const float *x, int wd, float *y, int oh, int ow)
+static inline void pool2_forward(const float *x, int wd, float *y, int oh, int ow, bool relu)
 {
 	for (int oy = 0; oy < oh; oy++) {
 		const float *r0 = x + (size_t)2 * oy * wd, *r1 = r0 + wd;
@@ -74,22 +102,25 @@ static void pool2_forward(const float *x, int wd, float *y, int oh, int ow)
 #ifdef __SSE2__
 		/* _mm_max_ps(b, a) is b > a ? b : a, the scalar max2(a, b) */
 		for (; ox + 4 <= ow; ox += 4) {
-			struct quad q = load_quad(r0 + 2 * ox, r1 + 2 * ox);
+			struct quad q = relu_quad(load_quad(r0 + 2 * ox, r1 + 2 * ox), relu);
 			__m128 m = _mm_max_ps(q.o0, q.e0);
 			m = _mm_max_ps(q.e1, m);
 			_mm_storeu_ps(yr + ox, _mm_max_ps(q.o1, m));
 		}
 #endif
 		for (; ox < ow; ox++)
-			yr[ox] = max2(max2(max2(r0[2 * ox], r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
+			yr[ox] = max2(max2(max2(in_value(r0[2 * ox], relu), in_value(r0[2 * ox + 1], relu)),
+			                   in_value(r1[2 * ox], relu)),
+			              in_value(r1[2 * ox + 1], relu));
 	}
 }
 
 /* dy goes to the first of the four (row-major) equal to the max, or to the
  * first if none is (a NaN max), as in the general loop; the other three and
- * any dropped odd row or column get 0. */
-static void pool2_backward(const float *x, int h, int wd, const float *y, const float *dy,
-                           float *dx, int oh, int ow)
+ * any dropped odd row or column get 0. With relu, x is read as relu(x) and
+ * dy as 0 where y <= 0: relu's backward after this one's. */
+static inline void pool2_backward(const float *x, int h, int wd, const float *y, const float *dy,
+                                  float *dx, int oh, int ow, bool relu)
 {
 	for (int oy = 0; oy < oh; oy++) {
 		const float *r0 = x + (size_t)2 * oy * wd, *r1 = r0 + wd;
@@ -98,8 +129,10 @@ static void pool2_backward(const float *x, int h, int wd, const float *y, const 
 		int ox = 0;
 #ifdef __SSE2__
 		for (; ox + 4 <= ow; ox += 4) {
-			struct quad q = load_quad(r0 + 2 * ox, r1 + 2 * ox);
+			struct quad q = relu_quad(load_quad(r0 + 2 * ox, r1 + 2 * ox), relu);
 			__m128 m = _mm_loadu_ps(yr + ox), d = _mm_loadu_ps(dyr + ox);
+			if (relu)   /* y > 0 ? dy : 0 */
+				d = _mm_and_ps(_mm_cmpgt_ps(m, _mm_setzero_ps()), d);
 			__m128 a = _mm_cmpeq_ps(q.e0, m);
 			__m128 b = _mm_andnot_ps(a, _mm_cmpeq_ps(q.o0, m));
 			__m128 ab = _mm_or_ps(a, b);
@@ -112,9 +145,11 @@ static void pool2_backward(const float *x, int h, int wd, const float *y, const 
 #endif
 		for (; ox < ow; ox++) {
 			float m = yr[ox], d = dyr[ox];
+			if (relu)
+				d = m > 0.0f ? d : 0.0f;
 			/* bitwise, not &&: no branches */
-			int a = r0[2 * ox] == m, b = r0[2 * ox + 1] == m;
-			int c = r1[2 * ox] == m, e = r1[2 * ox + 1] == m;
+			int a = in_value(r0[2 * ox], relu) == m, b = in_value(r0[2 * ox + 1], relu) == m;
+			int c = in_value(r1[2 * ox], relu) == m, e = in_value(r1[2 * ox + 1], relu) == m;
 			b &= !a;
 			c &= !(a | b);
 			e &= !(a | b | c);
@@ -142,8 +177,11 @@ static void maxpool_forward(const struct layer *l, const float *w, const float *
 	(void)w;
 	(void)ctx;
 	if (mp->pool == 2 && mp->stride == 2) {
-		for (size_t p = 0; p < planes; p++)
-			pool2_forward(x + p * h * wd, wd, y + p * oh * ow, oh, ow);
+		/* two copies of the loop, so neither tests relu_out inside it */
+		for (size_t p = 0; l->relu_out && p < planes; p++)
+			pool2_forward(x + p * h * wd, wd, y + p * oh * ow, oh, ow, true);
+		for (size_t p = 0; !l->relu_out && p < planes; p++)
+			pool2_forward(x + p * h * wd, wd, y + p * oh * ow, oh, ow, false);
 		return;
 	}
 	for (size_t p = 0; p < planes; p++) {
@@ -153,11 +191,13 @@ static void maxpool_forward(const struct layer *l, const float *w, const float *
 			for (int ox = 0; ox < ow; ox++) {
 				const float *win = xp + (size_t)oy * mp->stride * wd +
 				                   (size_t)ox * mp->stride;
-				float m = win[0];
+				float m = in_value(win[0], l->relu_out);
 				for (int pi = 0; pi < mp->pool; pi++)
-					for (int pj = 0; pj < mp->pool; pj++)
-						if (win[(size_t)pi * wd + pj] > m)
-							m = win[(size_t)pi * wd + pj];
+					for (int pj = 0; pj < mp->pool; pj++) {
+						float v = in_value(win[(size_t)pi * wd + pj], l->relu_out);
+						if (v > m)
+							m = v;
+					}
 				yp[(size_t)oy * ow + ox] = m;
 			}
 		}
@@ -178,9 +218,12 @@ static void maxpool_backward(const struct layer *l, const float *w, const float 
 	if (!dx)
 		return;
 	if (mp->pool == 2 && mp->stride == 2) {
-		for (size_t p = 0; p < planes; p++)
+		for (size_t p = 0; l->relu_out && p < planes; p++)
 			pool2_backward(x + p * h * wd, h, wd, y + p * oh * ow, dy + p * oh * ow,
-			               dx + p * h * wd, oh, ow);
+			               dx + p * h * wd, oh, ow, true);
+		for (size_t p = 0; !l->relu_out && p < planes; p++)
+			pool2_backward(x + p * h * wd, h, wd, y + p * oh * ow, dy + p * oh * ow,
+			               dx + p * h * wd, oh, ow, false);
 		return;
 	}
 	memset(dx, 0, planes * h * wd * sizeof(*dx));
@@ -199,14 +242,16 @@ static void maxpool_backward(const struct layer *l, const float *w, const float 
 				for (int pi = 0; pi < mp->pool; pi++) {
 					for (int pj = 0; pj < mp->pool; pj++) {
 						size_t at = base + (size_t)pi * wd + pj;
-						if (xp[at] == yp[o]) {
+						if (in_value(xp[at], l->relu_out) == yp[o]) {
 							arg = at;
 							goto found;
 						}
 					}
 				}
 found:
-				dxp[arg] += dyp[o];
+				/* with relu: relu's backward zeroes what reaches a
+				 * non-positive input, which is y here */
+				dxp[arg] += !l->relu_out || yp[o] > 0.0f ? dyp[o] : 0.0f;
 			}
 		}
 	}
@@ -244,6 +289,8 @@ static const struct layer_ops maxpool_ops = {
 	.describe = maxpool_describe,
 	.destroy = maxpool_destroy,
 	.attrs = maxpool_attrs,
+	.fuses_relu = true,
+	.commutes_with_relu = true,
 };
 
 int maxpool_create(struct cfg_node *args, struct shape in, struct layer **out,

@@ -8,6 +8,23 @@
 
 #include "layers/layers.h"
 
+void relu_apply(float *y, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		y[i] = relu_value(y[i]);
+}
+
+void relu_mask(const float *y, const float *dy, float *dx, size_t count)
+{
+	/* dy is read whatever y is, so the choice is a select the compiler
+	 * vectorises with SSE2; read only where y > 0, it vectorises only with
+	 * masked loads (AVX-512) and is a mispredicted branch elsewhere */
+	for (size_t i = 0; i < count; i++) {
+		float d = dy[i];
+		dx[i] = y[i] > 0.0f ? d : 0.0f;
+	}
+}
+
 static void relu_forward(const struct layer *l, const float *w, const float *x, float *y,
                          int n, const struct layer_ctx *ctx)
 {
@@ -23,21 +40,12 @@ static void relu_backward(const struct layer *l, const float *w, const float *x,
                           const float *y, const float *dy, float *dx, float *dw, int n,
                           const struct layer_ctx *ctx)
 {
-	size_t count = (size_t)n * shape_size(l->in);
-
 	(void)w;
 	(void)x;
 	(void)dw;
 	(void)ctx;
-	if (!dx)
-		return;
-	/* dy is read whatever y is, so the choice is a select the compiler
-	 * vectorises with SSE2; read only where y > 0, it vectorises only with
-	 * masked loads (AVX-512) and is a mispredicted branch elsewhere */
-	for (size_t i = 0; i < count; i++) {
-		float d = dy[i];
-		dx[i] = y[i] > 0.0f ? d : 0.0f;
-	}
+	if (dx)
+		relu_mask(y, dy, dx, (size_t)n * shape_size(l->in));
 }
 
 /* dx is dy where the input was positive: about half the units of a layer

@@ -1,6 +1,8 @@
 /* Where did a NaN or an infinity come from? Called after a step whose loss
  * was not finite, while that step's parameters and activations are still in
- * memory: the first place in forward order that holds one is the culprit. */
+ * memory: the first place in forward order that holds one is the culprit.
+ * The step ran the fused graph (net.h, net_plan_fusion): a layer doing a
+ * fused relu's work holds the relu's output, whose NaNs are already 0. */
 #include <math.h>
 #include <stdio.h>
 
@@ -26,7 +28,9 @@ const struct layer *net_diagnose_nonfinite(const struct net *net, int n, char *w
 			snprintf(what, len, "the parameters of %s", l->name);
 			return l;
 		}
-		if (first_nonfinite(net->acts[i], (size_t)n * shape_size(l->out)) >= 0) {
+		/* a fused relu's output is not stored (its producer's holds it) */
+		if (net->fused_into[i] < 0 &&
+		    first_nonfinite(net->acts[i], (size_t)n * shape_size(l->out)) >= 0) {
 			snprintf(what, len, "the output of %s", l->name);
 			return l;
 		}

@@ -17,6 +17,7 @@ void net_free(struct net *net)
 	for (int i = 0; i < net->n_layers; i++)
 		net->layers[i]->ops->destroy(net->layers[i]);
 	free(net->layers);
+	free(net->fused_into);
 	free(net->params);
 	free(net->grads);
 	free(net->param_tensors);
@@ -194,6 +195,23 @@ static int plan_eval(struct net *net, bool alloc, struct cnn_error *err)
 	return 0;
 }
 
+/* Sets relu_out on every layer doing a fused relu's work: on for the
+ * fused graph (training steps, the inference plan), off for the unfused
+ * one (net_eval in the training arena). */
+static void set_relu_out(const struct net *net, bool on)
+{
+	for (int i = 0; i < net->n_layers; i++)
+		if (net->fused_into[i] >= 0)
+			net->layers[net->fused_into[i]]->relu_out = on;
+}
+
+/* Input k of layer i: in the fused graph, or as the layers say. */
+static int input_of(const struct net *net, bool fused, int i, int k)
+{
+	return fused ? net_fused_input(net->layers, net->fused_into, i, k)
+	             : layer_input(net->layers[i], i, k);
+}
+
 /* The network's struct holding layers (owned from here: destroyed if even
  * this fails). */
 static struct net *net_new(struct layer **layers, int n_layers, struct shape input,
@@ -211,6 +229,17 @@ static struct net *net_new(struct layer **layers, int n_layers, struct shape inp
 	net->n_layers = n_layers;
 	net->input = input;
 	net->n_classes = (int)shape_size(layers[n_layers - 1]->out);
+	net->fused_into = malloc((size_t)n_layers * sizeof *net->fused_into);
+	if (!net->fused_into) {
+		cnn_errorf_plain(err, "out of memory");
+		net_free(net);
+		return NULL;
+	}
+	if (net_plan_fusion(layers, n_layers, net_fusion_enabled(), net->fused_into, err)) {
+		net_free(net);
+		return NULL;
+	}
+	set_relu_out(net, true);
 	return net;
 }
 
@@ -382,8 +411,10 @@ static float *slot_of(const struct net *net, int s, int start)
 	return net->gbuf + ((size_t)s * (size_t)net->batch + (size_t)start) * net->widest;
 }
 
-/* Layer i's forward on the chunk: the inputs its `inputs` name. */
-static void forward_layer(struct net *net, int i, int start, int count, const struct layer_ctx *c)
+/* Layer i's forward on the chunk: the inputs its `inputs` name (fused:
+ * a fused relu's readers read its input). */
+static void forward_layer(struct net *net, bool fused, int i, int start, int count,
+                          const struct layer_ctx *c)
 {
 	const struct layer *l = net->layers[i];
 	const float *w = net->params + l->param_offset;
@@ -391,19 +422,24 @@ static void forward_layer(struct net *net, int i, int start, int count, const st
 	if (l->ops->forward_multi) {
 		const float *xs[LAYER_MAX_INPUTS];
 		for (int k = 0; k < l->n_inputs; k++)
-			xs[k] = act_of(net, layer_input(l, i, k), start);
+			xs[k] = act_of(net, input_of(net, fused, i, k), start);
 		l->ops->forward_multi(l, w, xs, y, count, c);
 	} else {
-		l->ops->forward(l, w, act_of(net, layer_input(l, i, 0), start), y, count, c);
+		l->ops->forward(l, w, act_of(net, input_of(net, fused, i, 0), start), y, count, c);
 	}
 }
 
-static void forward_chunk(struct net *net, int t, int start, int count, const struct layer_ctx *ctx)
+/* Every layer's forward on the chunk; fused: a fused relu runs nothing
+ * and its output is not stored (layers[fused_into[i]] does its work). */
+static void forward_chunk(struct net *net, bool fused, int t, int start, int count,
+                          const struct layer_ctx *ctx)
 {
 	for (int i = 0; i < net->n_layers; i++) {
+		if (fused && net->fused_into[i] >= 0)
+			continue;
 		struct layer_ctx c = layer_ctx_of(net, ctx, i, t);
 		double *slot = timing_slot(net, ctx, i), t0 = slot ? omp_get_wtime() : 0;
-		forward_layer(net, i, start, count, &c);
+		forward_layer(net, fused, i, start, count, &c);
 		if (slot)
 			*slot += omp_get_wtime() - t0;
 	}
@@ -424,7 +460,7 @@ static void backward_layer(struct net *net, int i, int start, int count, float *
 	const float *xs[LAYER_MAX_INPUTS];
 	int n_in = layer_n_inputs(l);
 	for (int k = 0; k < n_in; k++) {
-		xs[k] = act_of(net, layer_input(l, i, k), start);
+		xs[k] = act_of(net, input_of(net, true, i, k), start);
 		dxs[k] = slot_of(net, p->dx_slot[i][k], start);
 	}
 	if (l->ops->backward_multi)
@@ -434,7 +470,7 @@ static void backward_layer(struct net *net, int i, int start, int count, float *
 	for (int k = 0; k < n_in; k++) {
 		if (!p->dx_add[i][k])
 			continue;
-		int from = layer_input(l, i, k);
+		int from = input_of(net, true, i, k);
 		float *g = slot_of(net, p->grad_slot[from], start);
 		size_t m = (size_t)count * shape_size(net->layers[from]->out);
 		for (size_t j = 0; j < m; j++)
@@ -446,6 +482,8 @@ static void backward_chunk(struct net *net, int t, int start, int count, float *
                            const struct layer_ctx *ctx)
 {
 	for (int i = net->n_layers - 1; i >= 0; i--) {
+		if (net->fused_into[i] >= 0)
+			continue;   /* its gradient is its readers': net_plan_grads */
 		struct layer_ctx c = layer_ctx_of(net, ctx, i, t);
 		c.stats = NULL;   /* forward's; backward leaves them */
 		double *slot = timing_slot(net, ctx, net->n_layers + i), t0 = slot ? omp_get_wtime() : 0;
@@ -549,7 +587,7 @@ static void train_chunk(struct net *net, const struct net_input *in, int *fill_l
 	memset(grads, 0, net->n_params * sizeof(float));
 	net->thread_correct[t] = 0;
 	fill_chunk(net, in, t, start, end, fill_labels);
-	forward_chunk(net, t, start, end - start, &ctx);
+	forward_chunk(net, true, t, start, end - start, &ctx);
 	size_t k = (size_t)net->n_classes;
 	net->thread_loss[t] = softmax_xent_smooth(net->acts[net->n_layers - 1] + (size_t)start * k,
 	                                          labels + start, end - start, net->n_classes,
@@ -663,14 +701,16 @@ static void eval_gather(struct net *net, const struct chunk_plan *p, int n, int 
 }
 
 /* The forward pass of a training network's net_eval, in the training
- * arena (every activation kept); labels as in train_step, chunks as
- * in training, so that across ranks each evaluates its share. */
+ * arena (every activation kept: the unfused graph, so a fused relu's
+ * output and its producer's are both there); labels as in train_step,
+ * chunks as in training, so that across ranks each evaluates its share. */
 static void eval_batch(struct net *net, const struct net_input *in, int *fill_labels,
                        const int *labels, int n, double *loss_sum, int *pred, float *probs)
 {
 	CNN_ASSERT(n > 0 && n <= net->batch);
 	const struct chunk_plan p = plan_chunks(net, n);
 	int threads = p.local;
+	set_relu_out(net, false);   /* unfused: every layer's output kept */
 	#pragma omp parallel num_threads(threads > 0 ? threads : 1) if (threads > 0)
 	{
 		int t = omp_get_thread_num(), start, end;
@@ -679,13 +719,14 @@ static void eval_batch(struct net *net, const struct net_input *in, int *fill_la
 		size_t k = (size_t)net->n_classes;
 		if (t < threads) {
 			fill_chunk(net, in, t, start, end, fill_labels);
-			forward_chunk(net, t, start, end - start, &ctx);
+			forward_chunk(net, false, t, start, end - start, &ctx);
 			net->thread_loss[t] = softmax_xent(net->acts[net->n_layers - 1] + (size_t)start * k,
 			                                   labels + start, end - start, net->n_classes, 1.0f,
 			                                   NULL, pred ? pred + start : NULL,
 			                                   probs ? probs + (size_t)start * k : NULL, NULL);
 		}
 	}
+	set_relu_out(net, true);
 	eval_gather(net, &p, n, fill_labels, loss_sum, pred, probs);
 }
 
@@ -721,16 +762,18 @@ static const float *eval_forward(const struct net *net, const struct eval_ws *e,
 	struct layer_ctx c = { .scratch = e->ws + e->scratch_at, .train = false, .sample0 = sample0 };
 	for (int i = 0; i < net->n_layers; i++) {
 		const struct layer *l = net->layers[i];
+		if (net->fused_into[i] >= 0)
+			continue;   /* a fused relu: its work is done by fused_into[i] */
 		const float *w = net->params + l->param_offset;
 		float *y = eval_act(net, e, i);
 		c.layer = i;
 		if (l->ops->forward_multi) {
 			const float *xs[LAYER_MAX_INPUTS];
 			for (int k = 0; k < l->n_inputs; k++)
-				xs[k] = eval_act(net, e, layer_input(l, i, k));
+				xs[k] = eval_act(net, e, input_of(net, true, i, k));
 			l->ops->forward_multi(l, w, xs, y, count, &c);
 		} else {
-			l->ops->forward(l, w, eval_act(net, e, layer_input(l, i, 0)), y, count, &c);
+			l->ops->forward(l, w, eval_act(net, e, input_of(net, true, i, 0)), y, count, &c);
 		}
 	}
 	return eval_act(net, e, net->n_layers - 1);

@@ -46,6 +46,34 @@ int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_pl
                    struct cnn_error *err);
 void net_grad_plan_free(struct net_grad_plan *p);
 
+/* ReLU fusion (docs/design.md, "ReLU fusion"): a relu layer whose work
+ * another layer does as well (layer_ops.fuses_relu, layer.relu_out) and
+ * which then runs nothing, in training steps and in the inference plan:
+ *  - after its producer P (fuses_relu, not commutes_with_relu) when P's
+ *    output is read by the relu alone: P's output is the relu's output,
+ *    and the relu's readers read P's;
+ *  - before its one reader C (single-input, fuses_relu and
+ *    commutes_with_relu: maxpool) when C would not change the order in
+ *    which the relu's input sums its gradients (no other reader of that
+ *    input lies between the relu and C): C reads the relu's input.
+ * Either way, what reads the relu reads the relu's input instead
+ * (net_fused_input), so a fused relu's output is never stored. Never the
+ * last layer (the logits), nor a relu whose input is a fused relu.
+ * into[i]: for a relu fused away, the layer doing its work (P or C);
+ * otherwise -1. All -1 when fusion is off: CNN_FUSE=0 in the environment
+ * (net_fusion_enabled; "off", "no" and "false" also turn it off).
+ * Pure: reads only the layers' types, ops and inputs, never relu_out. */
+bool net_fusion_enabled(void);
+int net_plan_fusion(struct layer *const *layers, int n_layers, bool enabled, int *into,
+                    struct cnn_error *err);
+
+/* Input k of layer i as a network fused by `into` runs it. */
+static inline int net_fused_input(struct layer *const *layers, const int *into, int i, int k)
+{
+	int j = layer_input(layers[i], i, k);
+	return j != LAYER_INPUT_NET && into[j] >= 0 ? layer_input(layers[j], j, 0) : j;
+}
+
 /* Where evaluation keeps each activation (net_plan_acts): forward only,
  * so an activation lives from the layer that writes it until its last
  * reader has run, and its slot then takes a later output. Nothing backward
@@ -89,6 +117,11 @@ struct net {
 	int n_layers;
 	struct layer **layers;   /* owned */
 	int n_classes;           /* the last layer's output size */
+	/* ReLU fusion (net_plan_fusion): fused_into[i] is the layer doing relu
+	 * i's work, or -1. Those layers have relu_out set, and training steps
+	 * and the inference plan run the fused graph; net_eval in a training
+	 * network's arena runs the unfused one (every output kept). */
+	int *fused_into;         /* [n_layers] */
 	float label_smoothing;   /* training loss only (loss.h); 0 (net_create's): none */
 
 	size_t n_params;
@@ -175,8 +208,10 @@ void net_train_step(struct net *net, const int *labels, int n, double *loss_sum,
  * summed loss, predictions into pred[n] (may be NULL), probabilities into
  * probs[n * n_classes] (may be NULL). In a training network it runs in the
  * training arena and leaves every layer's output in net->acts (int8
- * calibration reads them); in an evaluation network (net_create_eval),
- * through the inference plan. Both give the same bits. */
+ * calibration reads them): the unfused graph, so it clears the layers'
+ * relu_out for the call (no other call may use the network meanwhile); in
+ * an evaluation network (net_create_eval), through the inference plan.
+ * Both give the same bits. */
 void net_eval(struct net *net, const int *labels, int n, double *loss_sum, int *pred, float *probs);
 
 /* Where a batch comes from when the step itself loads it. Each thread calls

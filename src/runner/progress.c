@@ -116,6 +116,11 @@ void progress_layer_times(struct progress *p, const struct net *net, const doubl
 		const struct layer *l = net->layers[i];
 		double both = seconds[i] + seconds[n + i];
 
+		if (net->fused_into[i] >= 0) {   /* no time of its own */
+			printf("      %3d  %-16s %-14s   fused into %s\n", i + 1, l->name, l->ops->type,
+			       net->layers[net->fused_into[i]]->name);
+			continue;
+		}
 		printf("      %3d  %-16s %-14s %10.3f %10.3f %6.1f%%\n", i + 1, l->name, l->ops->type,
 		       seconds[i], seconds[n + i], total > 0 ? 100 * both / total : 0.0);
 	}

@@ -10,11 +10,9 @@
 #include "config/config.h"
 #include "data/data.h"
 #include "util/error.h"
+#include "util/status.h"
 #include "net/net.h"
 
-/* Exit statuses, also returned by the run functions. CNN_INTERRUPTED is
- * the shell's 128 + SIGINT: training stopped on request and saved. */
-enum { CNN_OK = 0, CNN_FAILED = 1, CNN_BAD_CONFIG = 2, CNN_INTERRUPTED = 130 };
 
 struct dist;
 

@@ -617,6 +617,35 @@ static int start_run(struct run *r, const struct cfg_doc *doc, struct cnn_error 
 	       ? -1 : 0;
 }
 
+/* A split with no image of a class the training images have trains and
+ * reports without error, but its figures say nothing about that class: a
+ * test row of support 0 (precision, recall and F1 read 0 and pull the macro
+ * average down), or a validation accuracy blind to it. Said once, by name. */
+static void warn_missing_classes(const struct dataset *split, const char *what,
+                                 const struct run *r, FILE *to)
+{
+	int n = r->cfg.data.n_classes;
+	long count[DATA_MAX_CLASSES] = { 0 }, trained[DATA_MAX_CLASSES] = { 0 };
+	char **names = r->cfg.data.class_names;
+
+	if (split->n == 0 || n <= 0 || n > DATA_MAX_CLASSES)
+		return;
+	for (int i = 0; i < split->n; i++)
+		count[split->labels[i]]++;
+	for (int i = 0; i < r->train.n; i++)
+		trained[r->train.labels[i]]++;
+	for (int k = 0; k < n; k++) {
+		if (count[k] || !trained[k])
+			continue;
+		if (names)
+			fprintf(to, "cnnrun: warning: the %s images have none of class '%s' (%ld training "
+			        "images): its figures there will read 0\n", what, names[k], trained[k]);
+		else
+			fprintf(to, "cnnrun: warning: the %s images have none of class %d (%ld training "
+			        "images): its figures there will read 0\n", what, k, trained[k]);
+	}
+}
+
 static void print_start(const struct run *r, FILE *log)
 {
 	char ranks[32] = "";
@@ -812,6 +841,10 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 	FILE *log = opt->quiet || !r.writer ? NULL : stdout;
 	if (log)
 		print_start(&r, log);
+	if (r.writer) {
+		warn_missing_classes(&r.val, "validation", &r, stderr);
+		warn_missing_classes(&r.test, "test", &r, stderr);
+	}
 	struct progress progress;
 	progress_init(&progress, r.cfg.train.epochs, opt->quiet || !r.writer, opt->verbose);
 	while (r.epoch < r.cfg.train.epochs) {

@@ -30,6 +30,13 @@ expect 1 "$tmp/f/train/dark/3b.ppm: truncated PPM"        -- "$tmp/ok.yaml" --ou
 rm "$tmp/f/train/dark/3b.ppm"
 mkdir "$tmp/f/test/grey"
 expect 1 "$tmp/f/test/grey: class folder 'grey' is not one of the 2 training classes" -- "$tmp/ok.yaml" --out "$tmp/r"
+rmdir "$tmp/f/test/grey"
+# a test split without one of the training classes trains, and says so once
+mv "$tmp/f/test/light" "$tmp/light-aside"
+expect 0 "cnnrun: warning: the test images have none of class 'light' (6 training images)" -- "$tmp/ok.yaml" --out "$tmp/rw" --quiet
+mv "$tmp/light-aside" "$tmp/f/test/light"
+out=$("$cnnrun" "$tmp/ok.yaml" --out "$tmp/rw" --quiet --overwrite 2>&1)
+check "no class-coverage warning when every class has test images" '[[ $out != *warning* ]]'
 cfg "$tmp/missing.yaml" "$tmp/nowhere"
 expect 1 "missing.yaml:2:30: data.path '$tmp/nowhere': no such folder" -- "$tmp/missing.yaml" --out "$tmp/r"
 printf 'f/train/dark/1.ppm 0\nf/train/light/1.ppm 1\nf/train/dark/9.ppm 0\n' >"$tmp/list.txt"

@@ -26,13 +26,9 @@ declare -A rank=(
 	[runner]=9
 	[program]=10
 )
-# Files that are the program's though they sit in a library folder: the
-# communicator's program-side halves, built with main.c (CMakeLists.txt).
-declare -A program_files=([src/dist/dist_mpi.c]=1 [src/dist/dist_none.c]=1)
-
 layer_of() {   # src/A/... -> A; src/x.c -> program
 	local f=$1 rest=${1#src/}
-	if [[ -n ${program_files[$f]:-} || $rest != */* ]]; then
+	if [[ $rest != */* ]]; then
 		echo program
 	else
 		echo "${rest%%/*}"

@@ -1,5 +1,6 @@
 #include "build_helpers.h"
 #include "testutil.h"
+#include "optim/optim.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -155,4 +156,38 @@ void bh_fill_batch(struct net *net, int n, int *labels, uint64_t seed)
 		net->x[i] = test_uniform(&rng, -1, 1);
 	for (int i = 0; i < n; i++)
 		labels[i] = (int)test_uniform(&rng, 0, 10) % 10;
+}
+
+void bh_train_adam(struct net *net, int n, int steps, bh_fill_fn fill, void *ctx,
+                   double *losses, int *corrects)
+{
+	struct optim opt;
+	struct cnn_error err;
+	int *labels = malloc((size_t)n * sizeof *labels);
+	assert_non_null(labels);
+	assert_int_equal(optim_create(&opt, &(struct optim_config){ .type = "adam", .lr = 0.01, .beta1 = 0.9,
+	                                                            .beta2 = 0.999, .eps = 1e-8 },
+	                              net->n_params, net->param_tensors, net->n_param_tensors, &err), 0);
+	for (int s = 0; s < steps; s++) {
+		double loss;
+		int correct;
+		fill(net, n, labels, s, ctx);
+		net_train_step(net, labels, n, &loss, &correct);
+		optim_step(&opt, net->params, net->grads);
+		if (losses)
+			losses[s] = loss;
+		if (corrects)
+			corrects[s] = correct;
+	}
+	optim_free(&opt);
+	free(labels);
+}
+
+float *bh_params_copy(const struct net *net, size_t *count)
+{
+	float *w = malloc(net->n_params * sizeof *w);
+	assert_non_null(w);
+	memcpy(w, net->params, net->n_params * sizeof *w);
+	*count = net->n_params;
+	return w;
 }

@@ -36,6 +36,18 @@ struct net *bh_net(const char *yaml, int batch, int threads, uint64_t seed);
  * classes 0..9, from seed. */
 void bh_fill_batch(struct net *net, int n, int *labels, uint64_t seed);
 
+/* Fills net->x and labels[n] for training step `step` of bh_train_adam. */
+typedef void (*bh_fill_fn)(struct net *net, int n, int *labels, int step, void *ctx);
+
+/* Trains `steps` steps of Adam (lr 0.01, betas 0.9 and 0.999, eps 1e-8) on
+ * batches of n samples that fill makes; losses[s] and corrects[s] receive
+ * each step's summed loss and correct count when not NULL. */
+void bh_train_adam(struct net *net, int n, int steps, bh_fill_fn fill, void *ctx,
+                   double *losses, int *corrects);
+
+/* A malloc'd copy of the network's parameters; *count their number. */
+float *bh_params_copy(const struct net *net, size_t *count);
+
 const char *bh_error(const char *yaml, char *buf, size_t len);
 
 /* The tree written by cfg_write_yaml / cfg_write_json, as a malloc'd string. */
