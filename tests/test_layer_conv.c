@@ -125,8 +125,8 @@ static void test_conv_params(void **state)
 	assert_int_equal(p[1].dims[0], 6);
 	assert_int_equal(p[1].fan_in, 0);
 	assert_false(p[1].decay);
-	/* backward's col and dcol of one image; forward's block of images may take more */
-	assert_true(l->ops->scratch_floats(l, 16) >= 2 * 75 * 28 * 28);
+	/* backward's dcol, dy^T and dW^T of one image at least */
+	assert_true(l->ops->scratch_floats(l, 16) >= 75 * 28 * 28 + (28 * 28 + 75) * 6);
 	assert_true(l->ops->flops(l) == 2.0 * 6 * 75 * 28 * 28);
 	l->ops->destroy(l);
 }
@@ -420,6 +420,14 @@ static void test_conv_gradcheck(void **state)
 	gc("{filters: 2, kernel_size: 3, stride: 3, padding: 2}", (struct shape){ 2, 5, 5 }, 2, 8);
 	gc("{filters: 3, kernel_size: 1}", (struct shape){ 4, 3, 3 }, 3, 9);   /* no im2col */
 	gc("{filters: 2, kernel_size: 1, stride: 2}", (struct shape){ 2, 5, 5 }, 2, 10);
+	/* im2col's backward pass (kernels/conv_backward.h), filters past a vector */
+	gc("{filters: 20, kernel_size: 3, padding: same, algorithm: im2col}",
+	   (struct shape){ 2, 5, 6 }, 2, 11);
+	gc("{filters: 3, kernel_size: 3, stride: 2, padding: same, algorithm: im2col}",
+	   (struct shape){ 3, 7, 6 }, 2, 12);
+	gc("{filters: 9, kernel_size: 1, algorithm: im2col}", (struct shape){ 4, 3, 3 }, 2, 13);
+	gc("{filters: 17, kernel_size: 2, padding: 1, algorithm: im2col}",
+	   (struct shape){ 1, 4, 5 }, 2, 14);
 }
 
 static void test_conv_gradcheck_random(void **state)

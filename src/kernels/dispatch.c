@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/conv_backward.h"
 #include "kernels/kernels.h"
 #include "kernels/dispatch.h"
 
@@ -19,6 +20,8 @@
 		conv_direct_forward_##sfx, conv_direct_backward_##sfx, im2col_##sfx,  \
 		col2im_##sfx, im2col_ld_##sfx, im2row_##sfx, adam_range_##sfx,          \
 		tanh_range_##sfx, sigmoid_range_##sfx, &bn_kernels_##sfx,               \
+		conv_bwd_dw_##sfx, conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx,       \
+		conv_bwd_col2im_s1_##sfx, conv_bwd_dx_s1_##sfx,                      \
 	}
 
 static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);
@@ -209,6 +212,33 @@ void col2im(const float *col, int c, int h, int w, int k, int stride, int pad_to
             int oh, int ow, float *dx)
 {
 	cnn_kernels()->col2im(col, c, h, w, k, stride, pad_top, pad_left, oh, ow, dx);
+}
+
+void conv_bwd_dw(const struct conv_bwd_geom *g, const float *xp, const float *dyT, float *dwT)
+{
+	cnn_kernels()->conv_bwd_dw(g, xp, dyT, dwT);
+}
+
+void conv_bwd_transpose(const float *a, int rows, int cols, float *t)
+{
+	cnn_kernels()->conv_bwd_transpose(a, rows, cols, t);
+}
+
+void conv_bwd_bias(const float *dyT, int ohw, int filters, float *db)
+{
+	cnn_kernels()->conv_bwd_bias(dyT, ohw, filters, db);
+}
+
+void conv_bwd_col2im_s1(const float *dcol, size_t ld, int c, int h, int w, int k, int pad_top,
+                        int pad_left, int oh, int ow, float *dx)
+{
+	cnn_kernels()->conv_bwd_col2im_s1(dcol, ld, c, h, w, k, pad_top, pad_left, oh, ow, dx);
+}
+
+bool conv_bwd_dx_s1(const struct conv_bwd_dx_geom *g, const float *w, const float *dy, float *dx,
+                    float *dyp)
+{
+	return cnn_kernels()->conv_bwd_dx_s1(g, w, dy, dx, dyp);
 }
 
 void im2row(const float *x, int c, int h, int w, int k, int stride, int pad_top, int pad_left,

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "kernels/bn_lanes.h"
+#include "kernels/conv_backward.h"
 #include "kernels/conv_direct.h"
 #include "util/error.h"
 
@@ -51,6 +52,16 @@ struct cnn_kernel_ops {
 	void (*sigmoid_range)(const float *x, float *y, size_t count);
 	/* batchnorm's loops (kernels/bn_lanes.h); the same bits at every level */
 	const struct bn_kernels *bn;
+	/* the im2col convolution's backward pass around its GEMMs
+	 * (kernels/conv_backward.h); the same bits at every level */
+	void (*conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, const float *dyT,
+	                    float *dwT);
+	void (*conv_bwd_transpose)(const float *a, int rows, int cols, float *t);
+	void (*conv_bwd_bias)(const float *dyT, int ohw, int filters, float *db);
+	void (*conv_bwd_col2im_s1)(const float *dcol, size_t ld, int c, int h, int w, int k,
+	                           int pad_top, int pad_left, int oh, int ow, float *dx);
+	bool (*conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
+	                       float *dx, float *dyp);
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
@@ -90,7 +101,15 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	void adam_range_##sfx(const struct adam_coef *k, float *w, const float *g, float *m,  \
 	                      float *v, size_t lo, size_t hi);                                \
 	void tanh_range_##sfx(const float *x, float *y, size_t count);                        \
-	void sigmoid_range_##sfx(const float *x, float *y, size_t count);
+	void sigmoid_range_##sfx(const float *x, float *y, size_t count);                     \
+	void conv_bwd_dw_##sfx(const struct conv_bwd_geom *g, const float *xp,                \
+	                       const float *dyT, float *dwT);                                 \
+	void conv_bwd_transpose_##sfx(const float *a, int rows, int cols, float *t);          \
+	void conv_bwd_bias_##sfx(const float *dyT, int ohw, int filters, float *db);          \
+	void conv_bwd_col2im_s1_##sfx(const float *dcol, size_t ld, int c, int h, int w, int k, \
+	                              int pad_top, int pad_left, int oh, int ow, float *dx); \
+	bool conv_bwd_dx_s1_##sfx(const struct conv_bwd_dx_geom *g, const float *w,           \
+	                          const float *dy, float *dx, float *dyp);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
 CNN_KERNELS_DECLARE(avx512)

@@ -10,7 +10,9 @@
  *  - im2col: forward puts a block of images through im2col side by side and
  *    one product, y_i = W (filters, c*k*k) x col_i (c*k*k, oh*ow) for every
  *    image of the block (src/kernels/conv_gemm.c, the bits of the fixed-order
- *    sgemm from the bias); backward is two sgemms and col2im per image.
+ *    sgemm from the bias); backward computes what two sgemms and col2im
+ *    per image would, bit for bit, without building col
+ *    (conv_backward_im2col, kernels/conv_backward.h).
  *  - direct: src/kernels/conv_direct.c, no col matrix; wins where the GEMM
  *    would be only a few rows tall (few filters) over a short K (few
  *    channels, small kernels), which is where sgemm runs far below its peak.
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/conv_backward.h"
 #include "kernels/conv_direct.h"
 #include "kernels/conv_gemm.h"
 #include "kernels/kernels.h"
@@ -52,6 +55,9 @@ _Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_DIRE
 #define CONV_AUTO_SPARSE_DY 0.5
 /* direct runs its forward pass through im2col + GEMM from this many filters */
 #define CONV_GEMM_FORWARD_FILTERS 16
+/* im2col's weight gradient takes this many pixels per pass, whole images
+ * (resnet-mnist's 4x4 and 7x7 layers: 16 and 5 images) */
+#define CONV_BWD_BLOCK_PIXELS 256
 
 struct conv {
 	struct layer base;
@@ -167,6 +173,161 @@ static void conv_forward(const struct layer *l, const float *w, const float *x, 
 	}
 }
 
+/* How backward's weight gradient reads the input (kernels/conv_backward.h):
+ * where im2col reads no padding and nothing past the input, the input
+ * itself; else a copy zero-padded to the rows and columns im2col reads.
+ * Returns the floats of that copy (0: none). */
+static size_t conv_bwd_input(const struct conv *cv, struct conv_bwd_geom *g)
+{
+	const struct layer *l = &cv->base;
+	int hp = (l->out.h - 1) * cv->stride + cv->k, wp = (l->out.w - 1) * cv->stride + cv->k;
+	bool in_place = cv->pad_top == 0 && cv->pad_left == 0 && hp <= l->in.h && wp <= l->in.w;
+
+	*g = (struct conv_bwd_geom){ l->in.c, cv->k, cv->stride, l->out.h, l->out.w, cv->filters,
+	                             in_place ? l->in.w : wp,
+	                             in_place ? (size_t)l->in.h * l->in.w : (size_t)hp * wp,
+	                             1, in_place ? shape_size(l->in) : (size_t)l->in.c * hp * wp };
+	return in_place ? 0 : (size_t)l->in.c * hp * wp;
+}
+
+/* Images whose pixels one pass of the weight gradient's tiles runs
+ * through (its accumulators stay in registers across them): about
+ * CONV_BWD_BLOCK_PIXELS pixels, at most n images. */
+static int conv_bwd_block(const struct conv *cv, int n)
+{
+	int b = CONV_BWD_BLOCK_PIXELS / cv->ohw;
+
+	b = b < n ? b : n;
+	return b > 1 ? b : 1;
+}
+
+static struct conv_bwd_dx_geom conv_bwd_dx_of(const struct conv *cv)
+{
+	const struct layer *l = &cv->base;
+
+	return (struct conv_bwd_dx_geom){ l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
+	                                  cv->pad_left, l->out.h, l->out.w, cv->filters };
+}
+
+/* Backward's room for dcol and the padded dy (conv_backward_dx): one
+ * image's dcol (ckk, ohw) at stride > 1; at stride 1 the larger of the
+ * padded dy and a block's dcol and dy side by side ((ckk + filters) x
+ * block*ohw). */
+static size_t conv_bwd_dx_floats(const struct conv *cv, int n)
+{
+	struct conv_bwd_dx_geom dg = conv_bwd_dx_of(cv);
+	size_t dyp = conv_bwd_dx_scratch(&dg);
+	size_t block = (size_t)conv_bwd_block(cv, n) * cv->ohw * ((size_t)cv->ckk + cv->filters);
+
+	if (cv->stride != 1)
+		return (size_t)cv->ckk * cv->ohw;
+	return dyp > block ? dyp : block;
+}
+
+/* xp (c, hp, wp) = the image x (c, h, w) at offset (pad_top, pad_left),
+ * zeros around it (g->wp = wp, g->cs = hp * wp). */
+static void conv_pad_image(const struct conv *cv, const struct conv_bwd_geom *g, const float *x,
+                           float *xp)
+{
+	const struct shape in = cv->base.in;
+	int wp = g->wp, hp = (int)(g->cs / (size_t)wp);
+
+	memset(xp, 0, (size_t)in.c * g->cs * sizeof(*xp));
+	for (int ci = 0; ci < in.c; ci++) {
+		for (int iy = 0; iy < in.h && iy + cv->pad_top < hp; iy++) {
+			int n = in.w < wp - cv->pad_left ? in.w : wp - cv->pad_left;
+			memcpy(xp + ci * g->cs + (size_t)(iy + cv->pad_top) * wp + cv->pad_left,
+			       x + ((size_t)ci * in.h + iy) * in.w, (size_t)n * sizeof(*x));
+		}
+	}
+}
+
+/* dx_i (c, h, w) = col2im(W^T x dy_i), overwritten, for the nb images of a
+ * block from dy, dx (their first images); dcol: conv_bwd_dx_floats. At
+ * stride 1 where the direct kernel declines (short rows), the block's dcol
+ * (ckk, nb*ohw) comes from one product over its dy side by side (dyB), its
+ * columns each the chain over the filters they always were. */
+static void conv_backward_dx(const struct conv *cv, const float *wt, const float *dy, float *dx,
+                             int nb, const struct conv_bwd_dx_geom *dg, float *dcol)
+{
+	const struct layer *l = &cv->base;
+	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
+	size_t ohw = (size_t)cv->ohw, np = (size_t)nb * ohw;
+	float *dyB = dcol + (size_t)cv->ckk * np;   /* (filters, nb*ohw) */
+
+	for (int b = 0; b < nb && cv->direct; b++)
+		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dy + b * out_size,
+		         0.0f, dx + b * in_size);
+	if (cv->direct)
+		return;
+	if (cv->stride == 1 && conv_bwd_dx_s1(dg, wt, dy, dx, dcol)) {
+		for (int b = 1; b < nb; b++)
+			conv_bwd_dx_s1(dg, wt, dy + b * out_size, dx + b * in_size, dcol);
+		return;
+	}
+	if (cv->stride == 1) {
+		for (int f = 0; f < cv->filters; f++)
+			for (int b = 0; b < nb; b++)
+				memcpy(dyB + f * np + b * ohw, dy + b * out_size + f * ohw,
+				       ohw * sizeof(*dy));
+		cnn_gemm(true, false, cv->ckk, (int)np, cv->filters, 1.0f, wt, dyB, 0.0f, dcol);
+		for (int b = 0; b < nb; b++)
+			conv_bwd_col2im_s1(dcol + b * ohw, np, l->in.c, l->in.h, l->in.w, cv->k,
+			                   cv->pad_top, cv->pad_left, l->out.h, l->out.w, dx + b * in_size);
+		return;
+	}
+	for (int b = 0; b < nb; b++) {
+		cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dy + b * out_size,
+		         0.0f, dcol);
+		memset(dx + b * in_size, 0, in_size * sizeof(*dx));
+		col2im(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->stride, cv->pad_top, cv->pad_left,
+		       l->out.h, l->out.w, dx + b * in_size);
+	}
+}
+
+/* The im2col algorithm's backward pass over n images, in the bits of the
+ * plain formulation (dW += dy_i x col_i^T image after image, db[f] += the
+ * sum of dy_i[f] in pixel order, dx_i = col2im(W^T x dy_i)):
+ * dW is carried transposed through the batch, dW^T (ckk, filters) +=
+ * col_i x dy_i^T, the same FMA chains with the filters across the lanes,
+ * col_i read from the (padded) image rather than built, several small
+ * images' pixels in one pass (conv_bwd_block), and dW^T transposed back
+ * at the end (exact copies). */
+static void conv_backward_im2col(const struct conv *cv, const float *wt, const float *x,
+                                 const float *dy, float *dx, float *dwt, float *db, int n,
+                                 float *scratch)
+{
+	const struct layer *l = &cv->base;
+	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
+	size_t dy_size = (size_t)cv->ohw * cv->filters;
+	struct conv_bwd_geom g;
+	size_t pad_size = conv_bwd_input(cv, &g);
+	struct conv_bwd_dx_geom dg = conv_bwd_dx_of(cv);
+	int block = conv_bwd_block(cv, n);
+	float *xp = scratch;                                   /* (block, c, hp, wp), if padded */
+	float *dcol = xp + (size_t)block * pad_size;           /* dcol, dy side by side, or dy padded */
+	float *dyT = dcol + conv_bwd_dx_floats(cv, n);         /* (block * ohw, filters) */
+	float *dwT = dyT + (size_t)block * dy_size;            /* (ckk, filters) */
+
+	conv_bwd_transpose(dwt, cv->filters, cv->ckk, dwT);
+	for (int i0 = 0; i0 < n; i0 += block) {
+		g.n = n - i0 < block ? n - i0 : block;
+		/* dW's chains run through the block's images, one after the other */
+		for (int b = 0; b < g.n; b++) {
+			if (pad_size)
+				conv_pad_image(cv, &g, x + (size_t)(i0 + b) * in_size, xp + b * pad_size);
+			conv_bwd_transpose(dy + (size_t)(i0 + b) * out_size, cv->filters, cv->ohw,
+			                   dyT + b * dy_size);
+			conv_bwd_bias(dyT + b * dy_size, cv->ohw, cv->filters, db);
+		}
+		conv_bwd_dw(&g, pad_size ? xp : x + (size_t)i0 * in_size, dyT, dwT);
+		if (dx)
+			conv_backward_dx(cv, wt, dy + (size_t)i0 * out_size, dx + (size_t)i0 * in_size,
+			                 g.n, &dg, dcol);
+	}
+	conv_bwd_transpose(dwT, cv->ckk, cv->filters, dwt);
+}
+
 static void conv_backward(const struct layer *l, const float *w, const float *x, const float *y,
                           const float *dy, float *dx, float *dw, int n,
                           const struct layer_ctx *ctx)
@@ -175,49 +336,12 @@ static void conv_backward(const struct layer *l, const float *w, const float *x,
 	const float *wt = w;                                  /* (filters, ckk) */
 	float *dwt = dw;                                      /* (filters, ckk) */
 	float *db = dw + (size_t)cv->filters * cv->ckk;       /* (filters) */
-	size_t in_size = shape_size(l->in), out_size = shape_size(l->out);
-	size_t col_size = (size_t)cv->ckk * cv->ohw;
-	float *col = ctx->scratch;                            /* (ckk, ohw) */
-	float *dcol = ctx->scratch + col_size;                /* (ckk, ohw) */
 
 	(void)y;
-	if (cv->algo == CONV_DIRECT) {
+	if (cv->algo == CONV_DIRECT)
 		conv_direct_backward(&cv->geom, wt, x, dy, dx, dwt, db, n, ctx->scratch);
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		const float *xi = x + (size_t)i * in_size;   /* (c, h, w) */
-		const float *dyi = dy + (size_t)i * out_size; /* (filters, ohw) */
-		const float *src = xi;
-
-		/* col is recomputed rather than kept from forward: the network
-		 * holds one scratch buffer, not one per layer and image. */
-		if (!cv->direct) {
-			im2col(xi, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
-			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, col);
-			src = col;
-		}
-		cnn_gemm(false, true, cv->filters, cv->ckk, cv->ohw, 1.0f, dyi, src, 1.0f, dwt);
-		for (int f = 0; f < cv->filters; f++) {
-			const float *df = dyi + (size_t)f * cv->ohw;
-			float s = 0.0f;
-			for (int j = 0; j < cv->ohw; j++)
-				s += df[j];
-			db[f] += s;
-		}
-		if (!dx)
-			continue;
-
-		float *dxi = dx + (size_t)i * in_size;       /* (c, h, w) */
-		if (cv->direct) {
-			cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dxi);
-		} else {
-			cnn_gemm(true, false, cv->ckk, cv->ohw, cv->filters, 1.0f, wt, dyi, 0.0f, dcol);
-			memset(dxi, 0, in_size * sizeof(*dxi));
-			col2im(dcol, l->in.c, l->in.h, l->in.w, cv->k, cv->stride,
-			       cv->pad_top, cv->pad_left, l->out.h, l->out.w, dxi);
-		}
-	}
+	else
+		conv_backward_im2col(cv, wt, x, dy, dx, dwt, db, n, ctx->scratch);
 }
 
 static int conv_params(const struct layer *l, struct param_spec *out)
@@ -255,14 +379,18 @@ static size_t conv_forward_scratch(const struct conv *cv, int n)
 	       (size_t)cv->ckk * conv_gemm_ld((size_t)conv_forward_block(cv, n) * (size_t)cv->ohw);
 }
 
-/* Scratch of a backward call, per image and reused across the batch: col
- * and dcol, or the direct kernel's. */
+/* Scratch of a backward call on n images: the direct kernel's, or
+ * conv_backward_im2col's padded images and dy^T of a block of images, dcol
+ * (or the padded dy) of one, and dW^T. */
 static size_t conv_backward_scratch(const struct conv *cv, int n)
 {
-	(void)n;
+	struct conv_bwd_geom g;
+	size_t block = (size_t)conv_bwd_block(cv, n);
+
 	if (cv->algo == CONV_DIRECT)
 		return conv_direct_scratch_floats(&cv->geom);
-	return 2 * (size_t)cv->ckk * (size_t)cv->ohw;
+	return block * conv_bwd_input(cv, &g) + conv_bwd_dx_floats(cv, n) +
+	       (block * cv->ohw + (size_t)cv->ckk) * (size_t)cv->filters;
 }
 
 static size_t conv_scratch_floats(const struct layer *l, int n)
