@@ -1,9 +1,7 @@
-/* im2col / col2im / im2row: im2col against its definition, and col2im as its
+/* im2col / col2im: im2col against its definition, and col2im as its
  * exact adjoint, <col2im(y), x> == <y, im2col(x)>, over strides, kernels and
  * symmetric and asymmetric (SAME_UPPER) paddings; im2col_ld at every kernel
- * level against the baseline im2col; im2row against im2col
- * transposed, whole and by pixel ranges, at every kernel level this CPU
- * runs (each must give exactly those floats and write nothing past its rows). */
+ * level against the baseline im2col. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -222,97 +220,6 @@ static void test_im2col_ld_every_level(void **state)
 	assert_true(levels >= 1);
 }
 
-/* The geometries above, and wider kernels (past the 8 and 16 floats of one
- * AVX2 or AVX-512 register) on larger inputs. */
-static int geom_list_wide(struct geom *out, int max)
-{
-	static const int ks[] = { 7, 8, 9, 16, 17 };
-	uint64_t rng = 99;
-	int n = geom_list(out, max);
-
-	for (size_t t = 0; t < sizeof(ks) / sizeof(ks[0]); t++) {
-		for (int s = 1; s <= 2; s++) {
-			struct geom g = {
-				.c = 1 + (int)test_uniform(&rng, 0, 2),
-				.h = ks[t] + (int)test_uniform(&rng, 0, 6),
-				.w = ks[t] + (int)test_uniform(&rng, 0, 6),
-				.k = ks[t], .stride = s,
-			};
-			g.pt = g.pb = s - 1;
-			g.pl = s;
-			g.pr = 0;
-			if (geom_finish(&g) && n < max)
-				out[n++] = g;
-		}
-	}
-	return n;
-}
-
-#define IM2ROW_GUARD 16   /* floats after the rows that im2row must not touch */
-
-/* One level's im2row over pixels [p0, p1) against col (c*k*k, oh*ow). */
-static void check_im2row(const struct cnn_kernel_ops *ops, const struct geom *g, const float *x,
-                         const float *col, int p0, int p1, uint64_t *rng)
-{
-	size_t ckk = (size_t)g->c * g->k * g->k, ohw = (size_t)g->oh * g->ow;
-	size_t nrow = (size_t)(p1 - p0) * ckk;
-	float *row = test_random_floats(nrow + IM2ROW_GUARD, rng);   /* (p1-p0, ckk) + guard */
-	float guard[IM2ROW_GUARD];
-
-	for (int i = 0; i < IM2ROW_GUARD; i++)
-		guard[i] = row[nrow + i];
-	ops->im2row(x, g->c, g->h, g->w, g->k, g->stride, g->pt, g->pl, g->oh, g->ow, p0, p1, row);
-	for (int p = p0; p < p1; p++) {
-		for (size_t r = 0; r < ckk; r++) {
-			float got = row[(size_t)(p - p0) * ckk + r], want = col[r * ohw + (size_t)p];
-			if (memcmp(&got, &want, sizeof got))
-				fail_msg("%s: c=%d h=%d w=%d k=%d s=%d pad=(%d,%d;%d,%d) pixels [%d,%d): "
-				         "row[%d][%zu] = %g, im2col says %g", ops->name, g->c, g->h, g->w,
-				         g->k, g->stride, g->pt, g->pb, g->pl, g->pr, p0, p1, p, r,
-				         (double)got, (double)want);
-		}
-	}
-	for (int i = 0; i < IM2ROW_GUARD; i++)
-		assert_memory_equal(&guard[i], &row[nrow + i], sizeof(float));
-	free(row);
-}
-
-static void test_im2row_is_im2col_transposed(void **state)
-{
-	struct geom gs[160];
-	int ng = geom_list_wide(gs, 160);
-	uint64_t rng = 23;
-	int levels = 0;
-
-	(void)state;
-	assert_true(ng > 50);
-	for (int lv = 0; lv < CNN_ISA_LEVELS; lv++) {
-		const struct cnn_kernel_ops *ops = cnn_kernels_level(cnn_isa_names[lv]);
-
-		if (!ops)
-			continue;
-		levels++;
-		for (int t = 0; t < ng; t++) {
-			const struct geom *g = &gs[t];
-			size_t ckk = (size_t)g->c * g->k * g->k, ohw = (size_t)g->oh * g->ow;
-			float *x = test_random_floats((size_t)g->c * g->h * g->w, &rng);
-			float *col = test_random_floats(ckk * ohw, &rng);   /* (ckk, ohw) */
-			int a = (int)test_uniform(&rng, 0, (double)ohw);
-			int b = (int)test_uniform(&rng, 0, (double)ohw);
-
-			/* the baseline im2col: its bits are the same at every level */
-			im2col_baseline(x, g->c, g->h, g->w, g->k, g->stride, g->pt, g->pl, g->oh,
-			                g->ow, col);
-			check_im2row(ops, g, x, col, 0, (int)ohw, &rng);
-			check_im2row(ops, g, x, col, a < b ? a : b, a < b ? b : a, &rng);
-			check_im2row(ops, g, x, col, (int)ohw - 1, (int)ohw, &rng);
-			free(x);
-			free(col);
-		}
-	}
-	assert_true(levels >= 1);
-}
-
 /* The gemm wrapper in all four transpose combinations against a loop. */
 static void test_gemm_transposes(void **state)
 {
@@ -350,7 +257,6 @@ int main(void)
 		cmocka_unit_test(test_im2col_definition),
 		cmocka_unit_test(test_col2im_adjoint),
 		cmocka_unit_test(test_col2im_accumulates),
-		cmocka_unit_test(test_im2row_is_im2col_transposed),
 		cmocka_unit_test(test_im2col_ld_every_level),
 		cmocka_unit_test(test_gemm_transposes),
 	};

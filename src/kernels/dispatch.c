@@ -18,7 +18,7 @@
 #define KERNELS_TABLE(sfx) {                                                 \
 		#sfx, conv_direct_vectorised_##sfx, conv_direct_scratch_floats_##sfx, \
 		conv_direct_forward_##sfx, conv_direct_backward_##sfx, im2col_##sfx,  \
-		col2im_##sfx, im2col_ld_##sfx, im2row_##sfx, adam_range_##sfx,          \
+		col2im_##sfx, im2col_ld_##sfx, adam_range_##sfx,                        \
 		tanh_range_##sfx, sigmoid_range_##sfx, &bn_kernels_##sfx,               \
 		conv_bwd_dw_##sfx, conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx,       \
 		conv_bwd_col2im_s1_##sfx, conv_bwd_dx_s1_##sfx,                      \
@@ -239,12 +239,6 @@ bool conv_bwd_dx_s1(const struct conv_bwd_dx_geom *g, const float *w, const floa
                     float *dyp)
 {
 	return cnn_kernels()->conv_bwd_dx_s1(g, w, dy, dx, dyp);
-}
-
-void im2row(const float *x, int c, int h, int w, int k, int stride, int pad_top, int pad_left,
-            int oh, int ow, int p0, int p1, float *row)
-{
-	cnn_kernels()->im2row(x, c, h, w, k, stride, pad_top, pad_left, oh, ow, p0, p1, row);
 }
 
 void im2col_ld(const float *x, int c, int h, int w, int k, int stride, int pad_top,

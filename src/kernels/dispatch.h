@@ -40,9 +40,6 @@ struct cnn_kernel_ops {
 	               int pad_left, int oh, int ow, float *dx);
 	void (*im2col_ld)(const float *x, int c, int h, int w, int k, int stride, int pad_top,
 	                  int pad_left, int oh, int ow, float *col, size_t ld);
-	/* (p1-p0, c*k*k): im2col transposed, for pixels [p0, p1) (kernels.h) */
-	void (*im2row)(const float *x, int c, int h, int w, int k, int stride, int pad_top,
-	               int pad_left, int oh, int ow, int p0, int p1, float *row);
 	/* w, m, v [lo, hi) take one Adam step with gradient g; the same bits at
 	 * every level (the same operations in the same order, no FMA) */
 	void (*adam_range)(const struct adam_coef *k, float *w, const float *g, float *m, float *v,
@@ -96,8 +93,6 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	                  int pad_top, int pad_left, int oh, int ow, float *dx);              \
 	void im2col_ld_##sfx(const float *x, int c, int h, int w, int k, int stride,          \
 	                     int pad_top, int pad_left, int oh, int ow, float *col, size_t ld); \
-	void im2row_##sfx(const float *x, int c, int h, int w, int k, int stride, int pad_top, \
-	                  int pad_left, int oh, int ow, int p0, int p1, float *row);  \
 	void adam_range_##sfx(const struct adam_coef *k, float *w, const float *g, float *m,  \
 	                      float *v, size_t lo, size_t hi);                                \
 	void tanh_range_##sfx(const float *x, float *y, size_t count);                        \

@@ -1,7 +1,7 @@
-/* im2col / col2im / im2row for one image, with top/left padding given and bottom/right
+/* im2col / col2im for one image, with top/left padding given and bottom/right
  * padding implied by the output size (see kernels/kernels.h for the layout).
  *
- *   x, dx: (c, h, w)    col: (c*k*k, oh*ow)    row: (oh*ow, c*k*k), or a range of its rows
+ *   x, dx: (c, h, w)    col: (c*k*k, oh*ow)
  *
  * col2im is the exact adjoint of im2col (<col2im(y), x> == <y, im2col(x)>), so
  * the convolution's input gradient is col2im(W^T dy). It accumulates because
@@ -180,93 +180,6 @@ void KERNEL_FN(col2im)(const float *col, int c, int h, int w, int k, int stride,
 						dr[ix] += src[ox];
 				}
 			}
-		}
-	}
-}
-
-/* im2row's one window row: dst[0 .. k) = src[0 .. k), no store at or past
- * end (the end of the caller's output). Windows are short (3 or 5 floats)
- * and there are c * k of them per pixel, so one masked load and one store
- * each. AVX2 stores all 8 lanes (its masked store is slow on AMD): the
- * lanes past k land on the next window row, which is written after this
- * one, so only the output's last row needs the plain loop. */
-static inline void im2row_copy(float *dst, const float *src, int k, const float *end)
-{
-#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
-	if (k <= 16) {
-		__mmask16 m = (__mmask16)((1u << k) - 1);
-		_mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
-		return;
-	}
-#elif CNN_ISA_LEVEL >= CNN_ISA_AVX2
-	if (k <= 8 && dst + 8 <= end) {
-		__m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(k),
-		                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-		_mm256_storeu_ps(dst, _mm256_maskload_ps(src, m));
-		return;
-	}
-#endif
-	(void)end;
-	for (int j = 0; j < k; j++)
-		dst[j] = src[j];
-}
-
-/* A window row that lies in the top or bottom padding. */
-static inline void im2row_zero(float *dst, int k, const float *end)
-{
-#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
-	if (k <= 16) {
-		_mm512_mask_storeu_ps(dst, (__mmask16)((1u << k) - 1), _mm512_setzero_ps());
-		return;
-	}
-#elif CNN_ISA_LEVEL >= CNN_ISA_AVX2
-	if (k <= 8 && dst + 8 <= end) {
-		_mm256_storeu_ps(dst, _mm256_setzero_ps());
-		return;
-	}
-#endif
-	(void)end;
-	for (int j = 0; j < k; j++)
-		dst[j] = 0.0f;
-}
-
-/* Stores run in increasing address order (AVX2's spill relies on it). */
-void KERNEL_FN(im2row)(const float *x, int c, int h, int w, int k, int stride, int pad_top,
-                       int pad_left, int oh, int ow, int p0, int p1, float *row)
-{
-	size_t ckk = (size_t)c * k * k, hw = (size_t)h * w;
-	const float *end = row + (size_t)(p1 > p0 ? p1 - p0 : 0) * ckk;
-	int oy = ow > 0 ? p0 / ow : 0, ox = ow > 0 ? p0 % ow : 0;
-
-	(void)oh;
-	for (int p = p0; p < p1; p++) {
-		float *dst = row + (size_t)(p - p0) * ckk;   /* (c, k, k) */
-		int iy0 = oy * stride - pad_top, ix0 = ox * stride - pad_left;
-		bool inside_x = ix0 >= 0 && ix0 + k <= w;
-
-		for (int ci = 0; ci < c; ci++) {
-			const float *xc = x + (size_t)ci * hw;   /* (h, w) */
-			for (int ki = 0; ki < k; ki++, dst += k) {
-				int iy = iy0 + ki;
-
-				if (iy < 0 || iy >= h) {
-					im2row_zero(dst, k, end);
-					continue;
-				}
-				const float *xr = xc + (size_t)iy * w;   /* (w) */
-				if (inside_x) {
-					im2row_copy(dst, xr + ix0, k, end);
-				} else {
-					for (int kj = 0; kj < k; kj++) {
-						int ix = ix0 + kj;
-						dst[kj] = ix >= 0 && ix < w ? xr[ix] : 0.0f;
-					}
-				}
-			}
-		}
-		if (++ox == ow) {
-			ox = 0;
-			oy++;
 		}
 	}
 }

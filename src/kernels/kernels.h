@@ -26,16 +26,6 @@ void im2col_ld(const float *x /* (c, h, w) */, int c, int h, int w, int k, int s
                int pad_top, int pad_left, int oh, int ow, float *col /* (c*k*k, ld) */,
                size_t ld);
 
-/* im2col transposed, pixel-major ("im2row"), for output pixels [p0, p1) of
- * one image (p = oy*ow + ox; 0 and oh*ow for all of them):
- * row[(p-p0)][(ci*k+ki)*k+kj] = x[ci][oy*stride-pad_top+ki][ox*stride-pad_left+kj] (0 outside).
- * A row is one pixel's receptive field in the weights' order, so
- * row (npix, c*k*k) x W^T (c*k*k, filters) gives the outputs pixel by pixel,
- * and several images' rows stack into one taller matrix. */
-void im2row(const float *x /* (c, h, w) */, int c, int h, int w, int k, int stride,
-            int pad_top, int pad_left, int oh, int ow, int p0, int p1,
-            float *row /* (p1-p0, c*k*k) */);
-
 /* The adjoint of im2col: dx[ci][iy][ix] += every col entry that im2col read from it.
  * Accumulates; the caller zeroes dx. */
 void col2im(const float *col /* (c*k*k, oh*ow) */, int c, int h, int w, int k, int stride,
