@@ -69,7 +69,8 @@ static const struct help_entry sections[] = {
 	  "CNN_ISA=baseline|avx2|avx512 forces the kernels' instruction set (default:\n"
 	  "the widest this CPU runs; avx512 gives avx2's bits, baseline its own for\n"
 	  "direct convolutions). CNN_GEMM_PATH=portable|avx2|avx512 forces the\n"
-	  "fixed-order GEMM's path (the same bits on all three).\n"
+	  "fixed-order GEMM's path and the convolutions' block products (the same bits\n"
+	  "on all three). CNN_FUSE=0 turns off ReLU fusion (the same bits either way).\n"
 	  "OMP_NUM_THREADS does not apply: use --threads.\n"
 	  "Under mpirun or srun, training runs data-parallel over the ranks\n"
 	  "(docs/distributed.md)." },
