@@ -12,6 +12,8 @@
 
 #if CNN_ISA_LEVEL >= CNN_ISA_AVX2
 #include <immintrin.h>
+
+#include "kernels/transpose8.h"
 #endif
 
 #define TRANSPOSE_BLOCK 16   /* a 16 x 16 block: 1 KB read and written, in L1 */
@@ -36,34 +38,6 @@ static void transpose_rect(const float *a, int rows, int cols, int i0, int i1, i
 		}
 	}
 }
-
-#if CNN_ISA_LEVEL >= CNN_ISA_AVX2
-/* t's 8 x 8 block at (j, i) = a's block at (i, j) transposed, in registers. */
-static inline void transpose_8x8(const float *a, size_t lda, float *t, size_t ldt)
-{
-	__m256 r0 = _mm256_loadu_ps(a), r1 = _mm256_loadu_ps(a + lda);
-	__m256 r2 = _mm256_loadu_ps(a + 2 * lda), r3 = _mm256_loadu_ps(a + 3 * lda);
-	__m256 r4 = _mm256_loadu_ps(a + 4 * lda), r5 = _mm256_loadu_ps(a + 5 * lda);
-	__m256 r6 = _mm256_loadu_ps(a + 6 * lda), r7 = _mm256_loadu_ps(a + 7 * lda);
-	__m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-	__m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-	__m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-	__m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-	__m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
-	__m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
-	__m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
-	__m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
-
-	_mm256_storeu_ps(t, _mm256_permute2f128_ps(u0, u4, 0x20));
-	_mm256_storeu_ps(t + ldt, _mm256_permute2f128_ps(u1, u5, 0x20));
-	_mm256_storeu_ps(t + 2 * ldt, _mm256_permute2f128_ps(u2, u6, 0x20));
-	_mm256_storeu_ps(t + 3 * ldt, _mm256_permute2f128_ps(u3, u7, 0x20));
-	_mm256_storeu_ps(t + 4 * ldt, _mm256_permute2f128_ps(u0, u4, 0x31));
-	_mm256_storeu_ps(t + 5 * ldt, _mm256_permute2f128_ps(u1, u5, 0x31));
-	_mm256_storeu_ps(t + 6 * ldt, _mm256_permute2f128_ps(u2, u6, 0x31));
-	_mm256_storeu_ps(t + 7 * ldt, _mm256_permute2f128_ps(u3, u7, 0x31));
-}
-#endif
 
 void KERNEL_FN(conv_bwd_transpose)(const float *a, int rows, int cols, float *t)
 {
@@ -456,7 +430,6 @@ static inline vec col2im_chunk(const float *dc, size_t ld, int k, int pad_top, i
 void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, size_t ld, int c, int h, int w, int k,
                                    int pad_top, int pad_left, int oh, int ow, float *dx)
 {
-
 	for (int ci = 0; ci < c; ci++) {
 		const float *dc = dcol + (size_t)ci * k * k * ld;   /* (k*k, ld) */
 		for (int iy = 0; iy < h; iy++) {
@@ -520,7 +493,6 @@ void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, cons
 void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, size_t ld, int c, int h, int w, int k,
                                    int pad_top, int pad_left, int oh, int ow, float *dx)
 {
-
 	for (int ci = 0; ci < c; ci++) {
 		const float *dc = dcol + (size_t)ci * k * k * ld;   /* (k*k, ld) */
 		for (int iy = 0; iy < h; iy++) {

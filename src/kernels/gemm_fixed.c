@@ -22,6 +22,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GEMM_FIXED_X86 1
 #include <immintrin.h>
+
+#include "kernels/transpose8.h"
 #endif
 
 #define GEMM_KC 256     /* k per packed panel: 16 or 32 KB, kept in L1 across the row tiles */
@@ -192,36 +194,6 @@ static tile_fn *const avx512_tiles[] = {
 };
 static const struct tiler avx2_tiler = { 6, 16, avx2_tiles };
 static const struct tiler avx512_tiler = { 12, 32, avx512_tiles };
-
-/* dst[p][j] = src[j][p] for an 8 x 8 block (rows lds and ldd floats apart):
- * a transposed B's panel in 24 shuffles rather than 64 scalar moves, which
- * in a dense layer's forward pass (x times W^T, packed on every call) cost
- * as much as the product itself at evaluation's small batches. */
-static inline __attribute__((always_inline, target("avx2"))) void
-transpose_8x8(const float *src, size_t lds, float *dst, size_t ldd)
-{
-	__m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds);
-	__m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
-	__m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
-	__m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
-	__m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-	__m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-	__m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-	__m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-	__m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xee);
-	__m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xee);
-	__m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xee);
-	__m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xee);
-
-	_mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
-	_mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
-	_mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
-	_mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
-	_mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
-	_mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
-	_mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
-	_mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
-}
 
 /* bp (kc, nrmax) = B^T's block for a transposed B (n, k): whole 8 x 8
  * blocks by shuffles, the edges one float at a time. Only the vector paths
