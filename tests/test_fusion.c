@@ -23,17 +23,6 @@
 /* ------------------------------------------------------------------ */
 /* Layers with relu_out against relu and the layer, run one after the other */
 
-static struct layer *make(layer_create_fn create, const char *type, const char *yaml,
-                          struct shape in)
-{
-	struct layer *l;
-	struct cnn_error err;
-	char msg[300];
-	if (gradcheck_make_layer(create, type, yaml, in, &l, &err))
-		fail_msg("%s", cnn_error_str(&err, msg, sizeof msg));
-	return l;
-}
-
 static struct layer *make_add(struct shape s)
 {
 	struct layer_input_ref refs[2] = { { .shape = s, .name = "a" }, { .shape = s, .name = "b" } };
@@ -72,8 +61,8 @@ static void same_bits(const float *a, const float *b, size_t n, const char *what
 /* maxpool with relu_out against relu then maxpool: y and dx. */
 static void maxpool_pair(const char *yaml, struct shape in, int n, uint64_t seed)
 {
-	struct layer *mp = make(maxpool_create, "maxpool", yaml, in);
-	struct layer *relu = make(relu_create, "relu", "{}", in);
+	struct layer *mp = gradcheck_layer_or_fail(maxpool_create, "maxpool", yaml, in);
+	struct layer *relu = gradcheck_layer_or_fail(relu_create, "relu", "{}", in);
 	size_t nx = (size_t)n * shape_size(in), ny = (size_t)n * shape_size(mp->out);
 	float *x = awkward(nx, seed, true), *dy = awkward(ny, seed + 1, false);
 	float *r = malloc(nx * sizeof *r), *y2 = malloc(ny * sizeof *y2), *y1 = malloc(ny * sizeof *y1);
@@ -117,7 +106,7 @@ static void maxpool_fused_is_the_pair(void **state)
 /* add and dense with relu_out against the layer then relu. */
 static void producer_pair(struct layer *l, int n_in, const float *w, int n, uint64_t seed)
 {
-	struct layer *relu = make(relu_create, "relu", "{}", l->out);
+	struct layer *relu = gradcheck_layer_or_fail(relu_create, "relu", "{}", l->out);
 	size_t nx = (size_t)n * shape_size(l->in), ny = (size_t)n * shape_size(l->out);
 	size_t scratch = l->ops->scratch_floats ? l->ops->scratch_floats(l, n) : 0;
 	float *xs[2], *dx1[2], *dx2[2];
@@ -167,7 +156,8 @@ static void add_dense_fused_are_the_pair(void **state)
 	struct layer *add = make_add((struct shape){ 3, 5, 7 });
 	producer_pair(add, 2, NULL, 3, 11);
 	add->ops->destroy(add);
-	struct layer *dense = make(dense_create, "dense", "{units: 9}", (struct shape){ 2, 3, 5 });
+	struct layer *dense = gradcheck_layer_or_fail(dense_create, "dense", "{units: 9}",
+	                                              (struct shape){ 2, 3, 5 });
 	uint64_t seed = 5;
 	float *w = test_random_floats(gradcheck_param_count(dense), &seed);
 	producer_pair(dense, 1, w, 4, 12);
@@ -214,11 +204,14 @@ static void fused_gradients(void **state)
 	(void)state;
 	struct shape a = { 3, 8, 8 }, b = { 2, 7, 5 }, c = { 2, 5, 6 }, s = { 2, 3, 4 }, two[2] = { s, s },
 	             d = { 2, 2, 3 };
-	check_gradients(make(maxpool_create, "maxpool", "{pool_size: 2}", a), &a, 1, 2, 1);
-	check_gradients(make(maxpool_create, "maxpool", "{pool_size: 3, stride: 2}", b), &b, 1, 2, 2);
-	check_gradients(make(maxpool_create, "maxpool", "{pool_size: 2, stride: 1}", c), &c, 1, 2, 5);
+	check_gradients(gradcheck_layer_or_fail(maxpool_create, "maxpool", "{pool_size: 2}", a),
+	                &a, 1, 2, 1);
+	check_gradients(gradcheck_layer_or_fail(maxpool_create, "maxpool", "{pool_size: 3, stride: 2}", b),
+	                &b, 1, 2, 2);
+	check_gradients(gradcheck_layer_or_fail(maxpool_create, "maxpool", "{pool_size: 2, stride: 1}", c),
+	                &c, 1, 2, 5);
 	check_gradients(make_add(s), two, 2, 2, 3);
-	check_gradients(make(dense_create, "dense", "{units: 5}", d), &d, 1, 3, 4);
+	check_gradients(gradcheck_layer_or_fail(dense_create, "dense", "{units: 5}", d), &d, 1, 3, 4);
 }
 
 /* ------------------------------------------------------------------ */

@@ -18,13 +18,7 @@
 
 static struct layer *make(const char *yaml, struct shape in)
 {
-	struct cnn_error err;
-	struct layer *l;
-	char buf[600];
-
-	if (gradcheck_make_layer(avgpool_create, "avgpool", yaml, in, &l, &err))
-		fail_msg("%s: %s", yaml, cnn_error_str(&err, buf, sizeof(buf)));
-	return l;
+	return gradcheck_layer_or_fail(avgpool_create, "avgpool", yaml, in);
 }
 
 static const char *make_error(const char *yaml, struct shape in, char *buf, size_t len)

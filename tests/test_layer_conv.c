@@ -20,13 +20,7 @@
 
 static struct layer *make(const char *yaml, struct shape in)
 {
-	struct cnn_error err;
-	struct layer *l;
-	char buf[600];
-
-	if (gradcheck_make_layer(conv_create, "conv", yaml, in, &l, &err))
-		fail_msg("%s: %s", yaml, cnn_error_str(&err, buf, sizeof(buf)));
-	return l;
+	return gradcheck_layer_or_fail(conv_create, "conv", yaml, in);
 }
 
 /* The full message of a failing create, "file:line:col: msg". */

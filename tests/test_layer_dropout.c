@@ -22,13 +22,7 @@
 
 static struct layer *make(const char *yaml, struct shape in)
 {
-	struct cnn_error err;
-	struct layer *l;
-	char buf[600];
-
-	if (gradcheck_make_layer(dropout_create, "dropout", yaml, in, &l, &err))
-		fail_msg("%s: %s", yaml, cnn_error_str(&err, buf, sizeof(buf)));
-	return l;
+	return gradcheck_layer_or_fail(dropout_create, "dropout", yaml, in);
 }
 
 static void expect_error(const char *yaml, const char *want)

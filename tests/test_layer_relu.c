@@ -17,13 +17,7 @@
 
 static struct layer *make(const char *yaml, struct shape in)
 {
-	struct cnn_error err;
-	struct layer *l;
-	char buf[600];
-
-	if (gradcheck_make_layer(relu_create, "relu", yaml, in, &l, &err))
-		fail_msg("%s: %s", yaml, cnn_error_str(&err, buf, sizeof(buf)));
-	return l;
+	return gradcheck_layer_or_fail(relu_create, "relu", yaml, in);
 }
 
 static void test_relu_shape(void **state)

@@ -19,13 +19,7 @@
 
 static struct layer *make(const char *yaml, struct shape in)
 {
-	struct cnn_error err;
-	struct layer *l;
-	char buf[600];
-
-	if (gradcheck_make_layer(sigmoid_create, "sigmoid", yaml, in, &l, &err))
-		fail_msg("%s: %s", yaml, cnn_error_str(&err, buf, sizeof(buf)));
-	return l;
+	return gradcheck_layer_or_fail(sigmoid_create, "sigmoid", yaml, in);
 }
 
 static void test_sigmoid_shape(void **state)

@@ -2,11 +2,16 @@
 #include "gradcheck.h"
 
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+
+#include <cmocka.h>
 
 #define GRADCHECK_MAX_REPORTS 8
 /* Written into dw before backward and subtracted afterwards: backward must add. */
@@ -273,6 +278,18 @@ int gradcheck_make_layer(layer_create_fn create, const char *type, const char *y
 {
 	struct layer_input_ref ref = { .shape = in };
 	return make_layer(create, NULL, type, yaml, &ref, 1, out, err);
+}
+
+struct layer *gradcheck_layer_or_fail(layer_create_fn create, const char *type, const char *yaml,
+                                      struct shape in)
+{
+	struct cnn_error err;
+	struct layer *l;
+	char buf[600];
+
+	if (gradcheck_make_layer(create, type, yaml, in, &l, &err))
+		fail_msg("%s: %s", yaml, cnn_error_str(&err, buf, sizeof(buf)));
+	return l;
 }
 
 int gradcheck_make_layer_multi(layer_create_multi_fn create, const char *type, const char *yaml,

@@ -68,6 +68,10 @@ size_t gradcheck_param_count(const struct layer *l);
  * freed. Returns 0 or -1. */
 int gradcheck_make_layer(layer_create_fn create, const char *type, const char *yaml,
                          struct shape in, struct layer **out, struct cnn_error *err);
+/* gradcheck_make_layer for a config the test expects to build: fails the
+ * test with "YAML: the error" otherwise. */
+struct layer *gradcheck_layer_or_fail(layer_create_fn create, const char *type, const char *yaml,
+                                      struct shape in);
 /* The same for a multi-input type, with n_in inputs described by in[]. */
 int gradcheck_make_layer_multi(layer_create_multi_fn create, const char *type, const char *yaml,
                                const struct layer_input_ref *in, int n_in, struct layer **out,
