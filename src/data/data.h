@@ -163,6 +163,10 @@ int dataset_split(struct dataset *from, const int *perm, int count, struct datas
  * over the whole set, k < shape.c (a channel that never varies: scale 1). */
 void dataset_standardize(const struct dataset *train, double *scale, double *offset);
 
+/* Channel c's map: a byte v becomes v * *scale + *offset (1/255 and 0
+ * unless the set is standardised). */
+void dataset_channel_map(const struct dataset *d, int c, double *scale, double *offset);
+
 /* x[i] = images[idx[i]] scaled as above; labels_out[i] = labels[idx[i]]. */
 void dataset_batch(const struct dataset *d, const int *idx, int n, float *x, int *labels_out);
 

@@ -137,6 +137,12 @@ static void prefetch_bytes(const uint8_t *p, size_t n)
 	__builtin_prefetch(p + n - 1);
 }
 
+void dataset_channel_map(const struct dataset *d, int c, double *scale, double *offset)
+{
+	*scale = d->standardized ? d->scale[c] : 1.0 / 255.0;
+	*offset = d->standardized ? d->offset[c] : 0.0;
+}
+
 void dataset_batch(const struct dataset *d, const int *idx, int n, float *x, int *labels_out)
 {
 	size_t ss = shape_size(d->shape), plane = (size_t)d->shape.h * d->shape.w;
@@ -149,8 +155,8 @@ void dataset_batch(const struct dataset *d, const int *idx, int n, float *x, int
 	float lut[DATA_MAX_CHANNELS][256];   /* (channels, byte value) */
 	CNN_ASSERT(d->shape.c >= 1 && d->shape.c <= DATA_MAX_CHANNELS);
 	for (int c = 0; c < d->shape.c; c++) {
-		const double s = d->standardized ? d->scale[c] : 1.0 / 255.0;
-		const double o = d->standardized ? d->offset[c] : 0.0;
+		double s, o;
+		dataset_channel_map(d, c, &s, &o);
 		for (int v = 0; v < 256; v++)
 			lut[c][v] = (float)(v * s + o);
 	}

@@ -6,11 +6,9 @@
 void export_normalisation(const struct dataset *d, struct export_model *m)
 {
 	CNN_ASSERT(d->shape.c >= 1 && d->shape.c <= DATA_MAX_CHANNELS);
-	/* as dataset_batch: v / 255 unless standardised, then per channel */
-	for (int c = 0; c < d->shape.c; c++) {
-		m->scale[c] = d->standardized ? d->scale[c] : 1.0 / 255.0;
-		m->offset[c] = d->standardized ? d->offset[c] : 0.0;
-	}
+	/* as dataset_batch does it */
+	for (int c = 0; c < d->shape.c; c++)
+		dataset_channel_map(d, c, &m->scale[c], &m->offset[c]);
 }
 
 bool export_norm_uniform(const struct export_model *m)
