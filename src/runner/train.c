@@ -617,23 +617,27 @@ static int start_run(struct run *r, const struct cfg_doc *doc, struct cnn_error 
 	       ? -1 : 0;
 }
 
+/* How many images of each class a split holds: count[k] for k < n_classes. */
+static void count_classes(const struct dataset *split, long *count)
+{
+	for (int i = 0; i < split->n; i++)
+		count[split->labels[i]]++;
+}
+
 /* A split with no image of a class the training images have trains and
  * reports without error, but its figures say nothing about that class: a
  * test row of support 0 (precision, recall and F1 read 0 and pull the macro
  * average down), or a validation accuracy blind to it. Said once, by name. */
-static void warn_missing_classes(const struct dataset *split, const char *what,
-                                 const struct run *r, FILE *to)
+static void warn_missing_class(const struct dataset *split, const char *what,
+                               const long *trained, const struct run *r, FILE *to)
 {
 	int n = r->cfg.data.n_classes;
-	long count[DATA_MAX_CLASSES] = { 0 }, trained[DATA_MAX_CLASSES] = { 0 };
+	long count[DATA_MAX_CLASSES] = { 0 };
 	char **names = r->cfg.data.class_names;
 
-	if (split->n == 0 || n <= 0 || n > DATA_MAX_CLASSES)
+	if (split->n == 0)
 		return;
-	for (int i = 0; i < split->n; i++)
-		count[split->labels[i]]++;
-	for (int i = 0; i < r->train.n; i++)
-		trained[r->train.labels[i]]++;
+	count_classes(split, count);
 	for (int k = 0; k < n; k++) {
 		if (count[k] || !trained[k])
 			continue;
@@ -644,6 +648,18 @@ static void warn_missing_classes(const struct dataset *split, const char *what,
 			fprintf(to, "cnnrun: warning: the %s images have none of class %d (%ld training "
 			        "images): its figures there will read 0\n", what, k, trained[k]);
 	}
+}
+
+static void warn_missing_classes(const struct run *r, FILE *to)
+{
+	long trained[DATA_MAX_CLASSES] = { 0 };
+	int n = r->cfg.data.n_classes;
+
+	if (n <= 0 || n > DATA_MAX_CLASSES)
+		return;
+	count_classes(&r->train, trained);
+	warn_missing_class(&r->val, "validation", trained, r, to);
+	warn_missing_class(&r->test, "test", trained, r, to);
 }
 
 static void print_start(const struct run *r, FILE *log)
@@ -841,10 +857,8 @@ int run_train(struct cfg_doc *doc, const char *config_path, const struct run_opt
 	FILE *log = opt->quiet || !r.writer ? NULL : stdout;
 	if (log)
 		print_start(&r, log);
-	if (r.writer) {
-		warn_missing_classes(&r.val, "validation", &r, stderr);
-		warn_missing_classes(&r.test, "test", &r, stderr);
-	}
+	if (r.writer)
+		warn_missing_classes(&r, stderr);
 	struct progress progress;
 	progress_init(&progress, r.cfg.train.epochs, opt->quiet || !r.writer, opt->verbose);
 	while (r.epoch < r.cfg.train.epochs) {
