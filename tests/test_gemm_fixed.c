@@ -79,6 +79,12 @@ static const struct case_ cases[] = {
 	{ 7, 17, 257 }, { 13, 33, 31 }, { 2, 9, 513 },  { 11, 47, 300 }, { 4, 10, 64 },
 	{ 10, 64, 4 },  { 64, 196, 800 }, { 32, 128, 3136 }, { 128, 3136, 32 }, { 0, 5, 3 },
 	{ 3, 0, 5 },    { 3, 5, 0 },
+	/* up to 8 rows times a transposed B is computed transposed: every
+	 * row count, 12-row tile tails, more than 256 columns (C^T's chunks)
+	 * and 1024 deep (A^T's blocks), n == m (not swapped); lenet's dense1
+	 * on an evaluation batch */
+	{ 8, 9, 5 },    { 1, 13, 1025 }, { 3, 300, 1030 }, { 6, 257, 40 }, { 8, 8, 3 },
+	{ 5, 25, 2049 }, { 8, 128, 3136 },
 };
 
 /* c (m, n) in double, the product's exact-ish value for the sanity bound */
