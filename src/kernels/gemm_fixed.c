@@ -232,6 +232,7 @@ static tile_fn *const narrow_tiles[] = {
 	tile_narrow_9, tile_narrow_10, tile_narrow_11, tile_narrow_12,
 };
 static const struct tiler avx2_tiler = { 6, 16, avx2_tiles };
+static const struct tiler narrow_tiler = { 12, 8, narrow_tiles };   /* gemm_swapped's only */
 static const struct tiler avx512_tiler = { 12, 32, avx512_tiles };
 
 /* bp (kc, nrmax) = B^T's block for a transposed B (n, k): whole 8 x 8
@@ -275,48 +276,57 @@ static void pack_b(const float *b, bool trans_b, int n, int k, int p0, int kc, i
 		pack_bt(b, k, p0, kc, j0, nr, nrmax, bp);
 }
 
-#define SWAP_M_MAX 8    /* the narrow tile's columns */
-#define SWAP_JC 256     /* rows of C^T per chunk */
+#define SWAP_CT 4096   /* floats of C^T per chunk: 512, 256 or 128 of its rows */
 
-/* C (m, n) = A (m, k) B^T + C for a few rows m <= SWAP_M_MAX, computed as
- * C^T (n, m) = B (n, k) A^T + C^T: the narrow tile broadcasts B's elements
- * where they lie and runs the m rows of A across its lanes, so only A^T
- * (m x k, small) is packed instead of B^T (n x k). Every chain is the same:
+/* C (m, n) = A (m, k) B^T + C for few rows (m <= t->nr), computed as
+ * C^T (n, m) = B (n, k) A^T + C^T: t's tiles broadcast B's elements where
+ * they lie and run the m rows of A across their lanes, so only A^T (m x k,
+ * small) is packed instead of B^T (n x k). Every chain is the same:
  * fma(b, a, c) rounds the exact product b * a as fma(a, b, c) does, and each
  * chain still runs p = 0 .. k-1 in order, blocks carried through ct. C is
- * transposed into ct and back, a chunk of columns at a time; beta is 0 or 1
- * here (gemm_tiled has applied any other). */
-static void gemm_swapped(int m, int n, int k, const float *a, const float *b, bool zero_c,
-                         float *c)
+ * transposed into ct and back, a chunk of columns at a time; beta is 0
+ * (zero_c) or 1 here (gemm_tiled has applied any other). */
+static void gemm_swapped(const struct tiler *t, int m, int n, int k, const float *a,
+                         const float *b, bool zero_c, float *c)
 {
-	_Alignas(64) float ap[GEMM_KC * GEMM_NR_MAX];   /* (kcmax, SWAP_M_MAX): A^T's block */
-	_Alignas(64) float ct[SWAP_JC * SWAP_M_MAX];    /* (SWAP_JC, SWAP_M_MAX): C^T's chunk */
-	int kcmax = GEMM_KC * GEMM_NR_MAX / SWAP_M_MAX;
+	_Alignas(64) float ap[GEMM_KC * GEMM_NR_MAX];   /* (kcmax, t->nr): A^T's block */
+	_Alignas(64) float ct[SWAP_CT];                 /* (jcmax, t->nr): C^T's chunk */
+	int w = t->nr, kcmax = GEMM_KC * GEMM_NR_MAX / w, jcmax = SWAP_CT / w;
 
-	for (int j0 = 0; j0 < n; j0 += SWAP_JC) {
-		int jc = n - j0 < SWAP_JC ? n - j0 : SWAP_JC;
+	for (int j0 = 0; j0 < n; j0 += jcmax) {
+		int jc = n - j0 < jcmax ? n - j0 : jcmax;
 
 		for (int jj = 0; jj < jc; jj++) {
-			for (int i = 0; i < SWAP_M_MAX; i++)
-				ct[jj * SWAP_M_MAX + i] = i < m && !zero_c ? c[(size_t)i * n + j0 + jj] : 0.0f;
+			for (int i = 0; i < w; i++)
+				ct[jj * w + i] = i < m && !zero_c ? c[(size_t)i * n + j0 + jj] : 0.0f;
 		}
 		for (int p0 = 0; p0 < k; p0 += kcmax) {
 			int kc = k - p0 < kcmax ? k - p0 : kcmax;
 
-			pack_b(a, true, m, k, p0, kc, 0, m, SWAP_M_MAX, ap);
-			for (int u0 = 0; u0 < jc; u0 += 12) {
-				int mr = jc - u0 < 12 ? jc - u0 : 12;
+			pack_b(a, true, m, k, p0, kc, 0, m, w, ap);
+			for (int u0 = 0; u0 < jc; u0 += t->mr) {
+				int mr = jc - u0 < t->mr ? jc - u0 : t->mr;
 
-				narrow_tiles[mr](SWAP_M_MAX, kc, b + (size_t)(j0 + u0) * k + p0, (size_t)k,
-				                 1, ap, SWAP_M_MAX, ct + u0 * SWAP_M_MAX, SWAP_M_MAX,
-				                 zero_c && p0 == 0);
+				t->tiles[mr](w, kc, b + (size_t)(j0 + u0) * k + p0, (size_t)k, 1, ap,
+				             (size_t)w, ct + u0 * w, (size_t)w, zero_c && p0 == 0);
 			}
 		}
 		for (int i = 0; i < m; i++) {
 			for (int jj = 0; jj < jc; jj++)
-				c[(size_t)i * n + j0 + jj] = ct[jj * SWAP_M_MAX + i];
+				c[(size_t)i * n + j0 + jj] = ct[jj * w + i];
 		}
 	}
+}
+
+/* The tiler gemm_swapped takes for m rows on path t, NULL for none: the
+ * narrowest that holds m, never wider than t. */
+static const struct tiler *swap_tiler(const struct tiler *t, int m)
+{
+	if (m <= narrow_tiler.nr)
+		return &narrow_tiler;
+	if (m <= avx2_tiler.nr)
+		return &avx2_tiler;
+	return m <= t->nr ? t : NULL;
 }
 
 static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m, int n, int k,
@@ -336,8 +346,8 @@ static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m,
 		for (size_t e = 0; e < (size_t)m * n; e++)
 			c[e] = chain_start(beta, c[e]);
 	}
-	if (trans_b && !trans_a && m <= SWAP_M_MAX && n > m) {
-		gemm_swapped(m, n, k, a, b, beta == 0.0f, c);
+	if (trans_b && !trans_a && n > m && swap_tiler(t, m)) {
+		gemm_swapped(swap_tiler(t, m), m, n, k, a, b, beta == 0.0f, c);
 		return;
 	}
 	for (int j0 = 0; j0 < n; j0 += t->nr) {
