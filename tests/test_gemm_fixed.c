@@ -173,7 +173,8 @@ static void paths_agree_on_every_shape_and_transpose(void **state)
 	run_case(&(struct case_){ 7, 19, 33 }, true, false, 0.25f, 1.0f, &rng);
 }
 
-/* The contract itself, element by element: beta * C, then k fmaf's in order. */
+/* The contract itself, element by element: beta * C, then k fmaf's in
+ * order; B plain, and transposed (which a few rows compute as C^T). */
 static void chains_run_in_the_order_of_k(void **state)
 {
 	enum { m = 3, n = 21, k = 40 };
@@ -181,18 +182,21 @@ static void chains_run_in_the_order_of_k(void **state)
 	float a[m * k], b[k * n], c[m * n], want[m * n];
 
 	(void)state;
-	for (int e = 0; e < m * k; e++)
-		a[e] = test_uniform(&rng, -1, 1) * (e % 7 == 0 ? 1e4f : 1.0f);
-	for (int e = 0; e < k * n; e++)
-		b[e] = test_uniform(&rng, -1, 1);
-	for (int e = 0; e < m * n; e++)
-		c[e] = want[e] = test_uniform(&rng, -1, 1);
-	for (int i = 0; i < m; i++)
-		for (int j = 0; j < n; j++)
-			for (int p = 0; p < k; p++)
-				want[i * n + j] = fmaf(a[i * k + p], b[p * n + j], want[i * n + j]);
-	cnn_gemm(false, false, m, n, k, 1.0f, a, b, 1.0f, c);
-	assert_memory_equal(c, want, sizeof(c));
+	for (int tb = 0; tb < 2; tb++) {
+		for (int e = 0; e < m * k; e++)
+			a[e] = test_uniform(&rng, -1, 1) * (e % 7 == 0 ? 1e4f : 1.0f);
+		for (int e = 0; e < k * n; e++)
+			b[e] = test_uniform(&rng, -1, 1);
+		for (int e = 0; e < m * n; e++)
+			c[e] = want[e] = test_uniform(&rng, -1, 1);
+		for (int i = 0; i < m; i++)
+			for (int j = 0; j < n; j++)
+				for (int p = 0; p < k; p++)
+					want[i * n + j] = fmaf(a[i * k + p], tb ? b[j * k + p] : b[p * n + j],
+					                       want[i * n + j]);
+		cnn_gemm(false, tb, m, n, k, 1.0f, a, b, 1.0f, c);
+		assert_memory_equal(c, want, sizeof(c));
+	}
 }
 
 /* The portable path's fmaf comes from libm when the build lacks FMA: it must
