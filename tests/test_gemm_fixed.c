@@ -79,12 +79,12 @@ static const struct case_ cases[] = {
 	{ 7, 17, 257 }, { 13, 33, 31 }, { 2, 9, 513 },  { 11, 47, 300 }, { 4, 10, 64 },
 	{ 10, 64, 4 },  { 64, 196, 800 }, { 32, 128, 3136 }, { 128, 3136, 32 }, { 0, 5, 3 },
 	{ 3, 0, 5 },    { 3, 5, 0 },
-	/* up to 32 rows times a transposed B is computed transposed, in 8,
+	/* 4 to 32 rows times a transposed B is computed transposed, in 8,
 	 * 16 or 32 lanes: every row count up to 8, row-tile tails, C^T's
 	 * chunks (512, 256, 128 columns) and A^T's blocks (1024, 512, 256
 	 * deep) one past, n == m (not swapped); lenet's dense1 on an
 	 * evaluation batch and on a thread's share of a training batch */
-	{ 8, 9, 5 },    { 1, 13, 1025 }, { 3, 513, 1030 }, { 6, 257, 40 }, { 8, 8, 3 },
+	{ 8, 9, 5 },    { 1, 13, 1025 }, { 4, 513, 1030 }, { 6, 257, 40 }, { 8, 8, 3 },
 	{ 5, 25, 2049 }, { 8, 128, 3136 }, { 9, 40, 1100 }, { 16, 257, 513 }, { 15, 16, 7 },
 	{ 17, 300, 9 }, { 31, 64, 257 }, { 32, 33, 600 }, { 16, 128, 3136 },
 };

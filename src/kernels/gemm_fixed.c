@@ -277,8 +277,12 @@ static void pack_b(const float *b, bool trans_b, int n, int k, int p0, int kc, i
 }
 
 #define SWAP_CT 4096   /* floats of C^T per chunk: 512, 256 or 128 of its rows */
+/* Fewer rows than this keep the tiled path: the narrow tile makes one FMA
+ * per element of B whatever m, which costs more than packing B^T and
+ * running one to three rows of full-width tiles over it. */
+#define SWAP_M_MIN 4
 
-/* C (m, n) = A (m, k) B^T + C for few rows (m <= t->nr), computed as
+/* C (m, n) = A (m, k) B^T + C for a few rows (m <= t->nr), computed as
  * C^T (n, m) = B (n, k) A^T + C^T: t's tiles broadcast B's elements where
  * they lie and run the m rows of A across their lanes, so only A^T (m x k,
  * small) is packed instead of B^T (n x k). Every chain is the same:
@@ -346,7 +350,7 @@ static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m,
 		for (size_t e = 0; e < (size_t)m * n; e++)
 			c[e] = chain_start(beta, c[e]);
 	}
-	if (trans_b && !trans_a && n > m && swap_tiler(t, m)) {
+	if (trans_b && !trans_a && m >= SWAP_M_MIN && n > m && swap_tiler(t, m)) {
 		gemm_swapped(swap_tiler(t, m), m, n, k, a, b, beta == 0.0f, c);
 		return;
 	}
