@@ -79,6 +79,14 @@ static const struct case_ cases[] = {
 	{ 7, 17, 257 }, { 13, 33, 31 }, { 2, 9, 513 },  { 11, 47, 300 }, { 4, 10, 64 },
 	{ 10, 64, 4 },  { 64, 196, 800 }, { 32, 128, 3136 }, { 128, 3136, 32 }, { 0, 5, 3 },
 	{ 3, 0, 5 },    { 3, 5, 0 },
+	/* 4 to 32 rows times a transposed B is computed transposed, in 8,
+	 * 16 or 32 lanes: every row count up to 8, row-tile tails, C^T's
+	 * chunks (512, 256, 128 columns) and A^T's blocks (1024, 512, 256
+	 * deep) one past, n == m (not swapped); lenet's dense1 on an
+	 * evaluation batch and on a thread's share of a training batch */
+	{ 8, 9, 5 },    { 1, 13, 1025 }, { 4, 513, 1030 }, { 6, 257, 40 }, { 8, 8, 3 },
+	{ 5, 25, 2049 }, { 8, 128, 3136 }, { 9, 40, 1100 }, { 16, 257, 513 }, { 15, 16, 7 },
+	{ 17, 300, 9 }, { 31, 64, 257 }, { 32, 33, 600 }, { 16, 128, 3136 },
 };
 
 /* c (m, n) in double, the product's exact-ish value for the sanity bound */
@@ -165,7 +173,8 @@ static void paths_agree_on_every_shape_and_transpose(void **state)
 	run_case(&(struct case_){ 7, 19, 33 }, true, false, 0.25f, 1.0f, &rng);
 }
 
-/* The contract itself, element by element: beta * C, then k fmaf's in order. */
+/* The contract itself, element by element: beta * C, then k fmaf's in
+ * order; B plain, and transposed (which a few rows compute as C^T). */
 static void chains_run_in_the_order_of_k(void **state)
 {
 	enum { m = 3, n = 21, k = 40 };
@@ -173,18 +182,21 @@ static void chains_run_in_the_order_of_k(void **state)
 	float a[m * k], b[k * n], c[m * n], want[m * n];
 
 	(void)state;
-	for (int e = 0; e < m * k; e++)
-		a[e] = test_uniform(&rng, -1, 1) * (e % 7 == 0 ? 1e4f : 1.0f);
-	for (int e = 0; e < k * n; e++)
-		b[e] = test_uniform(&rng, -1, 1);
-	for (int e = 0; e < m * n; e++)
-		c[e] = want[e] = test_uniform(&rng, -1, 1);
-	for (int i = 0; i < m; i++)
-		for (int j = 0; j < n; j++)
-			for (int p = 0; p < k; p++)
-				want[i * n + j] = fmaf(a[i * k + p], b[p * n + j], want[i * n + j]);
-	cnn_gemm(false, false, m, n, k, 1.0f, a, b, 1.0f, c);
-	assert_memory_equal(c, want, sizeof(c));
+	for (int tb = 0; tb < 2; tb++) {
+		for (int e = 0; e < m * k; e++)
+			a[e] = test_uniform(&rng, -1, 1) * (e % 7 == 0 ? 1e4f : 1.0f);
+		for (int e = 0; e < k * n; e++)
+			b[e] = test_uniform(&rng, -1, 1);
+		for (int e = 0; e < m * n; e++)
+			c[e] = want[e] = test_uniform(&rng, -1, 1);
+		for (int i = 0; i < m; i++)
+			for (int j = 0; j < n; j++)
+				for (int p = 0; p < k; p++)
+					want[i * n + j] = fmaf(a[i * k + p], tb ? b[j * k + p] : b[p * n + j],
+					                       want[i * n + j]);
+		cnn_gemm(false, tb, m, n, k, 1.0f, a, b, 1.0f, c);
+		assert_memory_equal(c, want, sizeof(c));
+	}
 }
 
 /* The portable path's fmaf comes from libm when the build lacks FMA: it must

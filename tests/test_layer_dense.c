@@ -1,5 +1,6 @@
-/* dense: shapes, describe(), parameter specs, errors, forward against a loop,
- * and gradient checks. */
+/* dense: shapes, describe(), parameter specs, errors, forward against a loop
+ * and, bit for bit, against the fixed GEMM's chains whatever the batch, and
+ * gradient checks. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,6 +109,47 @@ static void test_dense_forward(void **state)
 	l->ops->destroy(l);
 }
 
+/* Each output is the chain b[u], then fmaf(x[i][j], W[u][j], .) for j in
+ * order (gemm_fixed.h), so a sample's outputs have the same bits whether it
+ * is run alone, in an evaluation batch of a few (computed as W x^T) or in a
+ * training chunk (x W^T). */
+static void test_dense_forward_bits_per_batch(void **state)
+{
+	enum { n = 40, in = 300, units = 37 };
+	/* every width of the few-rows path, and chunks past each of its tiles */
+	static const int batches[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 32, 33, 40 };
+	struct layer *l = make("{units: 37}", (struct shape){ 3, 10, 10 });
+	struct layer_ctx ctx = { 0 };
+	uint64_t rng = 23;
+	float *w = test_random_floats((size_t)units * in + units, &rng); /* W (units, in), b (units) */
+	float *x = test_random_floats((size_t)n * in, &rng);              /* (n, in) */
+	float want[n * units], y[n * units];                               /* (n, units) */
+
+	(void)state;
+	for (int i = 0; i < n; i++) {
+		for (int u = 0; u < units; u++) {
+			float c = w[units * in + u];
+			for (int j = 0; j < in; j++)
+				c = fmaf(x[i * in + j], w[u * in + j], c);
+			want[i * units + u] = c;
+		}
+	}
+	for (size_t bi = 0; bi < sizeof(batches) / sizeof(batches[0]); bi++) {
+		int batch = batches[bi];
+
+		memset(y, 0, sizeof(y));
+		for (int i0 = 0; i0 < n; i0 += batch) {
+			int count = n - i0 < batch ? n - i0 : batch;
+			l->ops->forward(l, w, x + i0 * in, y + i0 * units, count, &ctx);
+		}
+		if (memcmp(y, want, sizeof(y)) != 0)
+			fail_msg("batch %d: the outputs differ from the chains", batch);
+	}
+	free(w);
+	free(x);
+	l->ops->destroy(l);
+}
+
 static void gc(const char *yaml, struct shape in, int n, uint64_t seed)
 {
 	struct layer *l = make(yaml, in);
@@ -135,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_dense_shape_and_params),
 		cmocka_unit_test(test_dense_errors),
 		cmocka_unit_test(test_dense_forward),
+		cmocka_unit_test(test_dense_forward_bits_per_batch),
 		cmocka_unit_test(test_dense_gradcheck),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,10 @@
  * computed and never stored); whole panels of a plain B are read in place.
  * Lanes hold different columns, so the AVX-512 path (tiles of 12 x 32 in 24
  * zmm) gives the same bits as the AVX2 one (6 x 16 in 12 ymm), and both
- * those of the loop. CNN_GEMM_PATH=portable|avx2|avx512 in the environment picks a path
+ * those of the loop. A few rows times a transposed B (a dense layer's
+ * forward on a small batch) is computed transposed instead (gemm_swapped):
+ * packing the small A^T rather than the large B^T on every call.
+ * CNN_GEMM_PATH=portable|avx2|avx512 in the environment picks a path
  * (where the CPU has it), for tests and measurements. */
 #include "gemm_fixed.h"
 
@@ -171,6 +174,34 @@ tile_avx512(int mr, int nr, int kc, const float *a, size_t rsa, size_t csa, cons
 	ROWS_12(AVX512_STORE)
 }
 
+/* The narrow tile of the swapped product (gemm_swapped): 12 rows x 8
+ * columns in 12 ymm, always all 8 columns (its C is a padded buffer). */
+#define NARROW_LOAD(i)                                                         \
+	__m256 acc##i = _mm256_setzero_ps();                                   \
+	if (i < mr && !zero)                                                   \
+		acc##i = _mm256_loadu_ps(c + i * ldc);
+#define NARROW_FMA(i)                                                          \
+	if (i < mr)                                                            \
+		acc##i = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + i * rsa), b0, acc##i);
+#define NARROW_STORE(i)                                                        \
+	if (i < mr)                                                            \
+		_mm256_storeu_ps(c + i * ldc, acc##i);
+
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+tile_narrow(int mr, int nr, int kc, const float *a, size_t rsa, size_t csa, const float *bp,
+            size_t ldb, float *c, size_t ldc, bool zero)
+{
+	(void)nr;
+	ROWS_12(NARROW_LOAD)
+	for (int p = 0; p < kc; p++) {
+		__m256 b0 = _mm256_loadu_ps(bp + (size_t)p * ldb);
+		const float *ap = a + (size_t)p * csa;
+
+		ROWS_12(NARROW_FMA)
+	}
+	ROWS_12(NARROW_STORE)
+}
+
 #define TILE_FN(ISA, TARGET, MR)                                                         \
 	static __attribute__((target(TARGET))) void tile_##ISA##_##MR(                   \
 		int nr, int kc, const float *a, size_t rsa, size_t csa, const float *bp,   \
@@ -183,6 +214,9 @@ tile_avx512(int mr, int nr, int kc, const float *a, size_t rsa, size_t csa, cons
 AVX2_TILE(1) AVX2_TILE(2) AVX2_TILE(3) AVX2_TILE(4) AVX2_TILE(5) AVX2_TILE(6)
 AVX512_TILE(1) AVX512_TILE(2) AVX512_TILE(3) AVX512_TILE(4) AVX512_TILE(5) AVX512_TILE(6)
 AVX512_TILE(7) AVX512_TILE(8) AVX512_TILE(9) AVX512_TILE(10) AVX512_TILE(11) AVX512_TILE(12)
+#define NARROW_TILE(MR) TILE_FN(narrow, "avx2,fma", MR)
+NARROW_TILE(1) NARROW_TILE(2) NARROW_TILE(3) NARROW_TILE(4) NARROW_TILE(5) NARROW_TILE(6)
+NARROW_TILE(7) NARROW_TILE(8) NARROW_TILE(9) NARROW_TILE(10) NARROW_TILE(11) NARROW_TILE(12)
 
 static tile_fn *const avx2_tiles[] = {
 	NULL, tile_avx2_1, tile_avx2_2, tile_avx2_3, tile_avx2_4, tile_avx2_5, tile_avx2_6,
@@ -192,7 +226,13 @@ static tile_fn *const avx512_tiles[] = {
 	tile_avx512_5, tile_avx512_6, tile_avx512_7, tile_avx512_8,
 	tile_avx512_9, tile_avx512_10, tile_avx512_11, tile_avx512_12,
 };
+static tile_fn *const narrow_tiles[] = {
+	NULL, tile_narrow_1, tile_narrow_2, tile_narrow_3, tile_narrow_4,
+	tile_narrow_5, tile_narrow_6, tile_narrow_7, tile_narrow_8,
+	tile_narrow_9, tile_narrow_10, tile_narrow_11, tile_narrow_12,
+};
 static const struct tiler avx2_tiler = { 6, 16, avx2_tiles };
+static const struct tiler narrow_tiler = { 12, 8, narrow_tiles };   /* gemm_swapped's only */
 static const struct tiler avx512_tiler = { 12, 32, avx512_tiles };
 
 /* bp (kc, nrmax) = B^T's block for a transposed B (n, k): whole 8 x 8
@@ -236,6 +276,63 @@ static void pack_b(const float *b, bool trans_b, int n, int k, int p0, int kc, i
 		pack_bt(b, k, p0, kc, j0, nr, nrmax, bp);
 }
 
+#define SWAP_CT 4096   /* floats of C^T per chunk: 512, 256 or 128 of its rows */
+/* Fewer rows than this keep the tiled path: the narrow tile makes one FMA
+ * per element of B whatever m, which costs more than packing B^T and
+ * running one to three rows of full-width tiles over it. */
+#define SWAP_M_MIN 4
+
+/* C (m, n) = A (m, k) B^T + C for a few rows (m <= t->nr), computed as
+ * C^T (n, m) = B (n, k) A^T + C^T: t's tiles broadcast B's elements where
+ * they lie and run the m rows of A across their lanes, so only A^T (m x k,
+ * small) is packed instead of B^T (n x k). Every chain is the same:
+ * fma(b, a, c) rounds the exact product b * a as fma(a, b, c) does, and each
+ * chain still runs p = 0 .. k-1 in order, blocks carried through ct. C is
+ * transposed into ct and back, a chunk of columns at a time; beta is 0
+ * (zero_c) or 1 here (gemm_tiled has applied any other). */
+static void gemm_swapped(const struct tiler *t, int m, int n, int k, const float *a,
+                         const float *b, bool zero_c, float *c)
+{
+	_Alignas(64) float ap[GEMM_KC * GEMM_NR_MAX];   /* (kcmax, t->nr): A^T's block */
+	_Alignas(64) float ct[SWAP_CT];                 /* (jcmax, t->nr): C^T's chunk */
+	int w = t->nr, kcmax = GEMM_KC * GEMM_NR_MAX / w, jcmax = SWAP_CT / w;
+
+	for (int j0 = 0; j0 < n; j0 += jcmax) {
+		int jc = n - j0 < jcmax ? n - j0 : jcmax;
+
+		for (int jj = 0; jj < jc; jj++) {
+			for (int i = 0; i < w; i++)
+				ct[jj * w + i] = i < m && !zero_c ? c[(size_t)i * n + j0 + jj] : 0.0f;
+		}
+		for (int p0 = 0; p0 < k; p0 += kcmax) {
+			int kc = k - p0 < kcmax ? k - p0 : kcmax;
+
+			pack_b(a, true, m, k, p0, kc, 0, m, w, ap);
+			for (int u0 = 0; u0 < jc; u0 += t->mr) {
+				int mr = jc - u0 < t->mr ? jc - u0 : t->mr;
+
+				t->tiles[mr](w, kc, b + (size_t)(j0 + u0) * k + p0, (size_t)k, 1, ap,
+				             (size_t)w, ct + u0 * w, (size_t)w, zero_c && p0 == 0);
+			}
+		}
+		for (int i = 0; i < m; i++) {
+			for (int jj = 0; jj < jc; jj++)
+				c[(size_t)i * n + j0 + jj] = ct[jj * w + i];
+		}
+	}
+}
+
+/* The tiler gemm_swapped takes for m rows on path t, NULL for none: the
+ * narrowest that holds m, never wider than t. */
+static const struct tiler *swap_tiler(const struct tiler *t, int m)
+{
+	if (m <= narrow_tiler.nr)
+		return &narrow_tiler;
+	if (m <= avx2_tiler.nr)
+		return &avx2_tiler;
+	return m <= t->nr ? t : NULL;
+}
+
 static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m, int n, int k,
                        float alpha, const float *a, const float *b, float beta, float *c)
 {
@@ -252,6 +349,10 @@ static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m,
 	if (beta != 0.0f && beta != 1.0f) {
 		for (size_t e = 0; e < (size_t)m * n; e++)
 			c[e] = chain_start(beta, c[e]);
+	}
+	if (trans_b && !trans_a && m >= SWAP_M_MIN && n > m && swap_tiler(t, m)) {
+		gemm_swapped(swap_tiler(t, m), m, n, k, a, b, beta == 0.0f, c);
+		return;
 	}
 	for (int j0 = 0; j0 < n; j0 += t->nr) {
 		int nr = n - j0 < t->nr ? n - j0 : t->nr;

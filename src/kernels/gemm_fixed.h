@@ -9,9 +9,11 @@
  *   C[i][j] = c
  *
  * An FMA rounds once, in hardware or in libm's fmaf() alike, so the result
- * is the same whichever path computes it: the vector kernel spreads only
- * output COLUMNS across the lanes and blocks k in order, so neither the
- * vector width nor the blocking changes a sum. OpenBLAS (cnn_gemm's other
+ * is the same whichever path computes it, and fma(b, a, c) is fma(a, b, c):
+ * the vector kernels spread output columns (or, for a few rows times a
+ * transposed B, output rows) across the lanes and block k in order, so
+ * neither the vector width, the blocking nor which operand a kernel
+ * broadcasts changes a sum. OpenBLAS (cnn_gemm's other
  * backend) picks its kernel by CPU and sums k in kernel-dependent order. */
 #ifndef CNN_GEMM_FIXED_H
 #define CNN_GEMM_FIXED_H
