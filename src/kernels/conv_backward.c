@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels/dispatch.h"
@@ -356,18 +357,167 @@ typedef void dx_tile_fn(const struct dx_plan *p, const float *wt, const float *d
 	{                                                                      \
 		dx_tile(CB, p, wt, dyp, dx, ci0, px);                          \
 	}
-DX_TILE(1) DX_TILE(2) DX_TILE(3) DX_TILE(4) DX_TILE(5) DX_TILE(6)
+/* X(cb) for every channel count a tile may have, 1 .. DX_CB */
 #if VL == 16
-DX_TILE(7) DX_TILE(8) DX_TILE(9) DX_TILE(10) DX_TILE(11) DX_TILE(12)
-static dx_tile_fn *const dx_tiles[DX_CB + 1] = {
-	NULL, dx_tile_1, dx_tile_2, dx_tile_3, dx_tile_4, dx_tile_5, dx_tile_6,
-	dx_tile_7, dx_tile_8, dx_tile_9, dx_tile_10, dx_tile_11, dx_tile_12,
-};
+#define DX_CBS(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)
 #else
-static dx_tile_fn *const dx_tiles[DX_CB + 1] = {
-	NULL, dx_tile_1, dx_tile_2, dx_tile_3, dx_tile_4, dx_tile_5, dx_tile_6,
-};
+#define DX_CBS(X) X(1) X(2) X(3) X(4) X(5) X(6)
 #endif
+#define DX_TILE_ENTRY(CB) dx_tile_##CB,
+DX_CBS(DX_TILE)
+static dx_tile_fn *const dx_tiles[DX_CB + 1] = { NULL, DX_CBS(DX_TILE_ENTRY) };
+
+/* Vector u of the pair from vector t of nvec, `per` vectors to a run of
+ * len values (a row, or an image): its run, its first value, and the values
+ * it has, 0 past the last vector (which it then repeats, for nothing). */
+static int pair_vec(int t, int u, int nvec, int per, int len, int *run, int *start)
+{
+	int tu = t + u < nvec ? t + u : t;
+
+	*run = tu / per;
+	*start = tu % per * VL;
+	return t + u < nvec ? (len - *start < VL ? len - *start : VL) : 0;
+}
+
+/* The pixel-order layout (conv_bwd_dx_flat): a vector is VL pixels of one
+ * image in memory order from p0, across rows; its term (ki, kj) reads dy at
+ * a constant shift, (pad_top - ki) * w + pad_left - kj, since the output
+ * has the input's row length. Lanes whose output column falls outside
+ * [0, ow) would read the next or previous row: their mask (per kj) loads
+ * +0 instead, as dyp's zero columns do in the row layout; rows outside the
+ * output read the zeros around each plane. */
+#define DX_FLAT_KMAX 11   /* kernel columns a pair keeps masks for */
+
+struct dx_fvec {
+	int b[2], p0[2], n[2];        /* image, first pixel, pixels in the image */
+	vmask m[2][DX_FLAT_KMAX];     /* lanes with a term from kernel column kj */
+};
+
+static inline vmask mask_of_bits(unsigned bits)
+{
+#if VL == 16
+	return (vmask)bits;
+#else
+	__m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+
+	return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), bit), bit);
+#endif
+}
+
+static void dx_flat_masks(const struct conv_bwd_dx_geom *g, struct dx_fvec *v, int u)
+{
+	int hw = g->h * g->w, lanes = hw - v->p0[u] < VL ? hw - v->p0[u] : VL;
+	int ix0 = v->p0[u] % g->w;   /* lane 0's column */
+
+	for (int kj = 0; kj < g->k; kj++) {
+		unsigned bits = 0;
+		/* lane l's output column: its column + pad_left - kj */
+		for (int l = 0, ix = ix0; l < lanes; l++, ix = ix + 1 == g->w ? 0 : ix + 1) {
+			int ox = ix + g->pad_left - kj;
+			bits |= (unsigned)(ox >= 0 && ox < g->ow) << l;
+		}
+		v->m[u][kj] = mask_of_bits(bits);
+	}
+}
+
+/* dyp (filters, n, plane) = each image's dy planes between zeros. */
+static void dx_flat_pad_dy(const struct conv_bwd_dx_geom *g, size_t before, size_t plane,
+                           const float *dy, float *dyp)
+{
+	size_t hw = (size_t)g->oh * g->ow;
+
+	for (int f = 0; f < g->filters; f++) {
+		for (int b = 0; b < g->n; b++) {
+			float *d = dyp + ((size_t)f * g->n + b) * plane;   /* (plane) */
+			memset(d, 0, before * sizeof(*d));
+			memcpy(d + before, dy + ((size_t)b * g->filters + f) * hw, hw * sizeof(*d));
+			memset(d + before + hw, 0, (plane - before - hw) * sizeof(*d));
+		}
+	}
+}
+
+static inline __attribute__((always_inline)) void
+dx_flat_tile(int cb, const struct conv_bwd_dx_geom *g, size_t before, size_t plane,
+             const float *wt, const float *dyp, float *dx, int ci0, const struct dx_fvec *v)
+{
+	int k = g->k, kk = k * k;
+	size_t ckk = (size_t)g->c * kk, fstride = (size_t)g->n * plane, cs = (size_t)g->h * g->w;
+	_Alignas(64) float s[DX_CB][2][VL];   /* the sums: channel, vector, lane */
+	/* the rows each vector spans */
+	int y0[2] = { v->p0[0] / g->w, v->p0[1] / g->w };
+	int y1[2] = { (v->p0[0] + VL - 1) / g->w, (v->p0[1] + VL - 1) / g->w };
+
+	for (int i = 0; i < cb; i++) {
+		VSTORE(s[i][0], VZERO());
+		VSTORE(s[i][1], VZERO());
+	}
+	for (int ki = 0; ki < k; ki++) {
+		int d = g->pad_top - ki;
+
+		/* no output row for either vector: no terms */
+		if ((y1[0] + d < 0 || y0[0] + d >= g->oh) && (y1[1] + d < 0 || y0[1] + d >= g->oh))
+			continue;
+		for (int kj = 0; kj < k; kj++) {
+			ptrdiff_t shift = (ptrdiff_t)d * g->w + g->pad_left - kj;
+			const float *wf = wt + (size_t)ci0 * kk + ki * k + kj;
+			const float *dp0 = dyp + (size_t)v->b[0] * plane + before + v->p0[0] + shift;
+			const float *dp1 = dyp + (size_t)v->b[1] * plane + before + v->p0[1] + shift;
+			vmask m0 = v->m[0][kj], m1 = v->m[1][kj];
+
+			DX_ROWS(DX_ZERO)
+			for (int f = 0; f < g->filters; f++, wf += ckk, dp0 += fstride, dp1 += fstride) {
+				vec d0 = VLOADM(dp0, m0), d1 = VLOADM(dp1, m1);
+
+				DX_ROWS(DX_FMA)
+			}
+			DX_ROWS(DX_ADD)
+		}
+	}
+	for (int i = 0; i < cb; i++) {
+		for (int u = 0; u < 2; u++) {
+			float *d = dx + (size_t)v->b[u] * g->c * cs + (size_t)(ci0 + i) * cs + v->p0[u];
+			if (v->n[u])
+				VSTOREM(d, lanes_mask(0, v->n[u]), VLOADU(s[i][u]));
+		}
+	}
+}
+
+typedef void dx_flat_fn(const struct conv_bwd_dx_geom *g, size_t before, size_t plane,
+                        const float *wt, const float *dyp, float *dx, int ci0,
+                        const struct dx_fvec *v);
+#define DX_FLAT(CB)                                                            \
+	static void dx_flat_##CB(const struct conv_bwd_dx_geom *g, size_t before, \
+	                         size_t plane, const float *wt, const float *dyp, \
+	                         float *dx, int ci0, const struct dx_fvec *v)  \
+	{                                                                      \
+		dx_flat_tile(CB, g, before, plane, wt, dyp, dx, ci0, v);       \
+	}
+#define DX_FLAT_ENTRY(CB) dx_flat_##CB,
+DX_CBS(DX_FLAT)
+static dx_flat_fn *const dx_flats[DX_CB + 1] = { NULL, DX_CBS(DX_FLAT_ENTRY) };
+
+/* The block's vectors (image by image, VL pixels each), two at a time. */
+static void dx_flat(const struct conv_bwd_dx_geom *g, const float *w, const float *dy, float *dx,
+                    float *dyp)
+{
+	int hw = g->h * g->w, per_image = (hw + VL - 1) / VL, nvec = g->n * per_image;
+	size_t before, plane;
+
+	conv_bwd_dx_flat_pad(g, &before, &plane);
+	dx_flat_pad_dy(g, before, plane, dy, dyp);
+	for (int t = 0; t < nvec; t += 2) {
+		struct dx_fvec v;
+
+		for (int u = 0; u < 2; u++) {
+			v.n[u] = pair_vec(t, u, nvec, per_image, hw, &v.b[u], &v.p0[u]);
+			dx_flat_masks(g, &v, u);
+		}
+		for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB) {
+			int cb = g->c - ci0 < DX_CB ? g->c - ci0 : DX_CB;
+			dx_flats[cb](g, before, plane, w, dyp, dx, ci0, &v);
+		}
+	}
+}
 
 bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
                                float *dx, float *dyp)
@@ -375,25 +525,30 @@ bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w,
 	int per_row = (g->w + VL - 1) / VL, nvec = g->h * per_row;
 	size_t wv = (size_t)per_row * VL;   /* a row in whole vectors */
 	struct dx_plan p = { g, (size_t)(g->h + g->k - 1), wv + (size_t)g->k - 1 };
+	size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)g->filters * g->oh * g->ow;
 
-	/* Rows under 3/4 of their vectors: dcol's GEMM and col2im use the
-	 * lanes better. */
-	if (4 * (size_t)g->w < 3 * wv)
-		return false;
-	dx_pad_dy(&p, dy, dyp);
-	/* the image's vectors in row-major order, two at a time */
-	for (int v = 0; v < nvec; v += 2) {
-		struct dx_pix px;
+	/* Rows under 3/4 of their vectors: the pixel-order layout where it
+	 * applies (rows that fill their vectors run faster in the row layout,
+	 * whose loads need no masks), else dcol's GEMM and col2im, which use
+	 * the lanes better. */
+	if (4 * (size_t)g->w < 3 * wv) {
+		if (!conv_bwd_dx_flat(g) || g->k > DX_FLAT_KMAX)
+			return false;
+		dx_flat(g, w, dy, dx, dyp);
+		return true;
+	}
+	for (int b = 0; b < g->n; b++, dy += out_size, dx += in_size) {
+		dx_pad_dy(&p, dy, dyp);
+		/* the image's vectors in row-major order, two at a time */
+		for (int v = 0; v < nvec; v += 2) {
+			struct dx_pix px;
 
-		for (int u = 0; u < 2; u++) {
-			int vu = v + u < nvec ? v + u : v;   /* past the last: the last again */
-			px.iy[u] = vu / per_row;
-			px.ix[u] = vu % per_row * VL;
-			px.n[u] = v + u < nvec ? (g->w - px.ix[u] < VL ? g->w - px.ix[u] : VL) : 0;
-		}
-		for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB) {
-			int cb = g->c - ci0 < DX_CB ? g->c - ci0 : DX_CB;
-			dx_tiles[cb](&p, w, dyp, dx, ci0, &px);
+			for (int u = 0; u < 2; u++)
+				px.n[u] = pair_vec(v, u, nvec, per_row, g->w, &px.iy[u], &px.ix[u]);
+			for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB) {
+				int cb = g->c - ci0 < DX_CB ? g->c - ci0 : DX_CB;
+				dx_tiles[cb](&p, w, dyp, dx, ci0, &px);
+			}
 		}
 	}
 	return true;
