@@ -281,6 +281,31 @@ static void dx_pad_dy(const struct dx_plan *p, const float *dy, float *dyp)
 #define DX_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #endif
 
+/* W packed for the tiles (wp, conv_bwd_dx_scratch): for each block of
+ * DX_CB channels, each kernel position r = ki*k + kj and each filter, the
+ * block's DX_CB weights side by side (0 past the last channel), so that a
+ * tile's broadcasts for one filter are neighbours and the next filter's
+ * follow: wp[((ci0 / DX_CB * kk + r) * filters + f) * DX_CB + i] =
+ * W[f][ci0 + i][r]. Exact copies: the same products. */
+static void dx_pack_w(const struct conv_bwd_dx_geom *g, const float *w, float *wp)
+{
+	int kk = g->k * g->k;
+	size_t ckk = (size_t)g->c * kk;
+
+	for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB)
+		for (int r = 0; r < kk; r++)
+			for (int f = 0; f < g->filters; f++)
+				for (int i = 0; i < DX_CB; i++)
+					*wp++ = ci0 + i < g->c ? w[f * ckk + (size_t)(ci0 + i) * kk + r] : 0.0f;
+}
+
+/* The packed weights of channel block ci0's kernel position r, filter 0 */
+static inline const float *dx_packed(const struct conv_bwd_dx_geom *g, const float *wp, int ci0,
+                                     int r)
+{
+	return wp + ((size_t)(ci0 / DX_CB) * g->k * g->k + r) * g->filters * DX_CB;
+}
+
 /* Two vectors of dx pixels, both in channel ci0 + i for each i: vector v
  * starts at row iy[v], column ix[v], and has n[v] pixels of the image
  * (n[1] may be 0: one vector alone, the other computed for nothing). */
@@ -288,14 +313,14 @@ struct dx_pix {
 	int iy[2], ix[2], n[2];
 };
 
-/* cb channels from ci0 (channel i's weights at wt[i*k*k], per filter
- * wt += c*k*k) x the two vectors: for each (ki, kj) in order, the terms'
+/* cb channels from ci0 (their weights packed in wt: dx_packed) x the two
+ * vectors: for each (ki, kj) in order, the terms'
  * chains over the filters from +0 in registers (t), then added to the
  * sums (s, in L1), which start at +0. */
 #define DX_ZERO(i) vec t##i##0 = VZERO(), t##i##1 = VZERO();
 #define DX_FMA(i)                                                              \
 	if (i < cb) {                                                          \
-		vec a = VSET1(wf[i * kk]);                                     \
+		vec a = VSET1(wf[i]);                                          \
 		t##i##0 = VFMA(a, d0, t##i##0);                                \
 		t##i##1 = VFMA(a, d1, t##i##1);                                \
 	}
@@ -310,8 +335,8 @@ dx_tile(int cb, const struct dx_plan *p, const float *wt, const float *dyp, floa
         const struct dx_pix *px)
 {
 	const struct conv_bwd_dx_geom *g = p->g;
-	int k = g->k, kk = k * k;
-	size_t ckk = (size_t)g->c * kk, fstride = p->hq * p->wq, cs = (size_t)g->h * g->w;
+	int k = g->k;
+	size_t fstride = p->hq * p->wq, cs = (size_t)g->h * g->w;
 	_Alignas(64) float s[DX_CB][2][VL];   /* the sums: channel, vector, lane */
 
 	for (int i = 0; i < cb; i++) {
@@ -326,12 +351,12 @@ dx_tile(int cb, const struct dx_plan *p, const float *wt, const float *dyp, floa
 		if ((oy0 < 0 || oy0 >= g->oh) && (oy1 < 0 || oy1 >= g->oh))
 			continue;
 		for (int kj = 0; kj < k; kj++) {
-			const float *wf = wt + (size_t)ci0 * kk + ki * k + kj;
+			const float *wf = dx_packed(g, wt, ci0, ki * k + kj);
 			const float *dp0 = dyp + (size_t)(px->iy[0] + k - 1 - ki) * p->wq + px->ix[0] + k - 1 - kj;
 			const float *dp1 = dyp + (size_t)(px->iy[1] + k - 1 - ki) * p->wq + px->ix[1] + k - 1 - kj;
 
 			DX_ROWS(DX_ZERO)
-			for (int f = 0; f < g->filters; f++, wf += ckk, dp0 += fstride, dp1 += fstride) {
+			for (int f = 0; f < g->filters; f++, wf += DX_CB, dp0 += fstride, dp1 += fstride) {
 				vec d0 = VLOADU(dp0), d1 = VLOADU(dp1);
 
 				DX_ROWS(DX_FMA)
@@ -440,8 +465,8 @@ static inline __attribute__((always_inline)) void
 dx_flat_tile(int cb, const struct conv_bwd_dx_geom *g, size_t before, size_t plane,
              const float *wt, const float *dyp, float *dx, int ci0, const struct dx_fvec *v)
 {
-	int k = g->k, kk = k * k;
-	size_t ckk = (size_t)g->c * kk, fstride = (size_t)g->n * plane, cs = (size_t)g->h * g->w;
+	int k = g->k;
+	size_t fstride = (size_t)g->n * plane, cs = (size_t)g->h * g->w;
 	_Alignas(64) float s[DX_CB][2][VL];   /* the sums: channel, vector, lane */
 	/* the rows each vector spans */
 	int y0[2] = { v->p0[0] / g->w, v->p0[1] / g->w };
@@ -459,13 +484,13 @@ dx_flat_tile(int cb, const struct conv_bwd_dx_geom *g, size_t before, size_t pla
 			continue;
 		for (int kj = 0; kj < k; kj++) {
 			ptrdiff_t shift = (ptrdiff_t)d * g->w + g->pad_left - kj;
-			const float *wf = wt + (size_t)ci0 * kk + ki * k + kj;
+			const float *wf = dx_packed(g, wt, ci0, ki * k + kj);
 			const float *dp0 = dyp + (size_t)v->b[0] * plane + before + v->p0[0] + shift;
 			const float *dp1 = dyp + (size_t)v->b[1] * plane + before + v->p0[1] + shift;
 			vmask m0 = v->m[0][kj], m1 = v->m[1][kj];
 
 			DX_ROWS(DX_ZERO)
-			for (int f = 0; f < g->filters; f++, wf += ckk, dp0 += fstride, dp1 += fstride) {
+			for (int f = 0; f < g->filters; f++, wf += DX_CB, dp0 += fstride, dp1 += fstride) {
 				vec d0 = VLOADM(dp0, m0), d1 = VLOADM(dp1, m1);
 
 				DX_ROWS(DX_FMA)
@@ -531,10 +556,14 @@ bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w,
 	 * applies (rows that fill their vectors run faster in the row layout,
 	 * whose loads need no masks), else dcol's GEMM and col2im, which use
 	 * the lanes better. */
+	float *wp = dyp + conv_bwd_dx_dy_floats(g);   /* W packed for the tiles */
+	bool flat = conv_bwd_dx_flat(g) && g->k <= DX_FLAT_KMAX;
+
+	if (4 * (size_t)g->w < 3 * wv && !flat)
+		return false;
+	dx_pack_w(g, w, wp);
 	if (4 * (size_t)g->w < 3 * wv) {
-		if (!conv_bwd_dx_flat(g) || g->k > DX_FLAT_KMAX)
-			return false;
-		dx_flat(g, w, dy, dx, dyp);
+		dx_flat(g, wp, dy, dx, dyp);
 		return true;
 	}
 	for (int b = 0; b < g->n; b++, dy += out_size, dx += in_size) {
@@ -547,7 +576,7 @@ bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w,
 				px.n[u] = pair_vec(v, u, nvec, per_row, g->w, &px.iy[u], &px.ix[u]);
 			for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB) {
 				int cb = g->c - ci0 < DX_CB ? g->c - ci0 : DX_CB;
-				dx_tiles[cb](&p, w, dyp, dx, ci0, &px);
+				dx_tiles[cb](&p, wp, dyp, dx, ci0, &px);
 			}
 		}
 	}

@@ -80,17 +80,31 @@ static inline void conv_bwd_dx_flat_pad(const struct conv_bwd_dx_geom *g, size_t
 	*plane = *before + hwv + (size_t)g->pad_top * g->w + (size_t)g->pad_left;
 }
 
-/* Floats of the zero-padded dy that conv_bwd_dx_s1 needs. */
-static inline size_t conv_bwd_dx_scratch(const struct conv_bwd_dx_geom *g)
+/* The most channels any level's dx tile takes (a multiple of the others') */
+#define CONV_BWD_DX_CB_MAX 12
+
+/* Floats of the zero-padded dy (in either layout) that conv_bwd_dx_s1
+ * needs, before its packed weights. */
+static inline size_t conv_bwd_dx_dy_floats(const struct conv_bwd_dx_geom *g)
 {
 	size_t wq = ((size_t)g->w + CONV_BWD_VL_MAX - 1) / CONV_BWD_VL_MAX * CONV_BWD_VL_MAX;
 	size_t rows = (size_t)g->filters * (size_t)(g->h + g->k - 1) * (wq + (size_t)g->k - 1);
-	size_t before, plane;
+	size_t before, plane, flat;
 
 	if (!conv_bwd_dx_flat(g))
 		return rows;
 	conv_bwd_dx_flat_pad(g, &before, &plane);
-	return (size_t)g->filters * (size_t)g->n * plane;
+	flat = (size_t)g->filters * (size_t)g->n * plane;
+	return flat > rows ? flat : rows;
+}
+
+/* Floats of conv_bwd_dx_s1's scratch: the padded dy, then W packed for its
+ * tiles (channels rounded up to whole tiles). */
+static inline size_t conv_bwd_dx_scratch(const struct conv_bwd_dx_geom *g)
+{
+	size_t cq = ((size_t)g->c + CONV_BWD_DX_CB_MAX - 1) / CONV_BWD_DX_CB_MAX * CONV_BWD_DX_CB_MAX;
+
+	return conv_bwd_dx_dy_floats(g) + cq * (size_t)g->k * g->k * (size_t)g->filters;
 }
 
 /* dx (c, h, w) of each of the g->n images from w (filters, c*k*k) and dy
