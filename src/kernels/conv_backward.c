@@ -545,7 +545,7 @@ static void dx_flat(const struct conv_bwd_dx_geom *g, const float *w, const floa
 }
 
 bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
-                               float *dx, float *dyp)
+                               float *dx, float *scratch)
 {
 	int per_row = (g->w + VL - 1) / VL, nvec = g->h * per_row;
 	size_t wv = (size_t)per_row * VL;   /* a row in whole vectors */
@@ -556,12 +556,14 @@ bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w,
 	 * applies (rows that fill their vectors run faster in the row layout,
 	 * whose loads need no masks), else dcol's GEMM and col2im, which use
 	 * the lanes better. */
-	float *wp = dyp + conv_bwd_dx_dy_floats(g);   /* W packed for the tiles */
+	float *wp = scratch;                                      /* W packed for the tiles */
+	float *dyp = scratch + conv_bwd_dx_packed_floats(g);      /* dy padded */
 	bool flat = conv_bwd_dx_flat(g) && g->k <= DX_FLAT_KMAX;
 
 	if (4 * (size_t)g->w < 3 * wv && !flat)
 		return false;
-	dx_pack_w(g, w, wp);
+	if (!g->packed)
+		dx_pack_w(g, w, wp);
 	if (4 * (size_t)g->w < 3 * wv) {
 		dx_flat(g, wp, dy, dx, dyp);
 		return true;
@@ -642,13 +644,13 @@ void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, size_t ld, int c, int h, i
 
 /* The portable copy has no such kernel: dcol's GEMM and col2im. */
 bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
-                               float *dx, float *dyp)
+                               float *dx, float *scratch)
 {
 	(void)g;
 	(void)w;
 	(void)dy;
 	(void)dx;
-	(void)dyp;
+	(void)scratch;
 	return false;
 }
 

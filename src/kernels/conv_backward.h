@@ -55,7 +55,9 @@ void conv_bwd_dw(const struct conv_bwd_geom *g, const float *xp, const float *dy
  * nothing: such a sum is never -0). */
 struct conv_bwd_dx_geom {
 	int c, h, w, k, pad_top, pad_left, oh, ow, filters;
-	int n;   /* images, each dy (filters, oh*ow) and dx (c, h, w) after the last */
+	int n;         /* images, each dy (filters, oh*ow) and dx (c, h, w) after the last */
+	bool packed;   /* the scratch already holds this W packed, from an earlier
+	                * call on the same W and scratch (a later block of images) */
 };
 
 /* The widest vector any level uses, in floats (scratch is sized by it). */
@@ -84,7 +86,7 @@ static inline void conv_bwd_dx_flat_pad(const struct conv_bwd_dx_geom *g, size_t
 #define CONV_BWD_DX_CB_MAX 12
 
 /* Floats of the zero-padded dy (in either layout) that conv_bwd_dx_s1
- * needs, before its packed weights. */
+ * needs, after its packed weights. */
 static inline size_t conv_bwd_dx_dy_floats(const struct conv_bwd_dx_geom *g)
 {
 	size_t wq = ((size_t)g->w + CONV_BWD_VL_MAX - 1) / CONV_BWD_VL_MAX * CONV_BWD_VL_MAX;
@@ -98,23 +100,29 @@ static inline size_t conv_bwd_dx_dy_floats(const struct conv_bwd_dx_geom *g)
 	return flat > rows ? flat : rows;
 }
 
-/* Floats of conv_bwd_dx_s1's scratch: the padded dy, then W packed for its
- * tiles (channels rounded up to whole tiles). */
-static inline size_t conv_bwd_dx_scratch(const struct conv_bwd_dx_geom *g)
+/* Floats of W packed for conv_bwd_dx_s1's tiles (channels rounded up to
+ * whole tiles): the start of its scratch, whatever the images. */
+static inline size_t conv_bwd_dx_packed_floats(const struct conv_bwd_dx_geom *g)
 {
 	size_t cq = ((size_t)g->c + CONV_BWD_DX_CB_MAX - 1) / CONV_BWD_DX_CB_MAX * CONV_BWD_DX_CB_MAX;
 
-	return conv_bwd_dx_dy_floats(g) + cq * (size_t)g->k * g->k * (size_t)g->filters;
+	return cq * (size_t)g->k * g->k * (size_t)g->filters;
+}
+
+/* Floats of conv_bwd_dx_s1's scratch: packed W, then the padded dy. */
+static inline size_t conv_bwd_dx_scratch(const struct conv_bwd_dx_geom *g)
+{
+	return conv_bwd_dx_packed_floats(g) + conv_bwd_dx_dy_floats(g);
 }
 
 /* dx (c, h, w) of each of the g->n images from w (filters, c*k*k) and dy
- * (filters, oh*ow), as above, overwriting dx; dyp: conv_bwd_dx_scratch(g)
+ * (filters, oh*ow), as above, overwriting dx; scratch: conv_bwd_dx_scratch(g)
  * floats. Returns false, having done nothing, where this level has no such
  * kernel or it would not pay (rows much shorter than a vector, where the
  * output is not the input's size): the caller then computes dcol and
  * col2im, which give the same bits. */
 bool conv_bwd_dx_s1(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
-                    float *dx, float *dyp);
+                    float *dx, float *scratch);
 
 /* t (cols, rows) = a (rows, cols) transposed: an exact copy. */
 void conv_bwd_transpose(const float *a, int rows, int cols, float *t);

@@ -206,7 +206,7 @@ static struct conv_bwd_dx_geom conv_bwd_dx_of(const struct conv *cv)
 	const struct layer *l = &cv->base;
 
 	return (struct conv_bwd_dx_geom){ l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
-	                                  cv->pad_left, l->out.h, l->out.w, cv->filters, 1 };
+	                                  cv->pad_left, l->out.h, l->out.w, cv->filters, 1, false };
 }
 
 /* Backward's room for dcol and the padded dy (conv_backward_dx): one
@@ -266,6 +266,7 @@ static void conv_backward_dx(const struct conv *cv, const float *wt, const float
 	dgb.n = nb;
 	if (cv->stride == 1 && conv_bwd_dx_s1(&dgb, wt, dy, dx, dcol))
 		return;
+	/* declined (as for every block of this layer): dcol is this path's */
 	if (cv->stride == 1) {
 		for (int f = 0; f < cv->filters; f++)
 			for (int b = 0; b < nb; b++)
@@ -325,6 +326,7 @@ static void conv_backward_im2col(const struct conv *cv, const float *wt, const f
 		if (dx)
 			conv_backward_dx(cv, wt, dy + (size_t)i0 * out_size, dx + (size_t)i0 * in_size,
 			                 g.n, &dg, dcol);
+		dg.packed = true;   /* the first block's call packed W in dcol */
 	}
 	conv_bwd_transpose(dwT, cv->ckk, cv->filters, dwt);
 }
