@@ -140,7 +140,8 @@ static inline vmask lanes_mask(int lo, int hi)
  * dW^T through every pixel in order, and back. */
 #define DW_DECL(i)                                                             \
 	vec acc##i##0 = VZERO(), acc##i##1 = VZERO();                          \
-	const float *p##i = rows[i < mr ? i : 0];
+	const float *p##i = k3 ? rows[(i < mr ? i : 0) / 3 * 3] + (i < mr ? i : 0) % 3 \
+	                       : rows[i < mr ? i : 0];
 #define DW_LOAD(i)                                                             \
 	if (i < mr) {                                                          \
 		acc##i##0 = nv == 2 || full ? VLOADU(c + i * ldc) : VLOADM(c + i * ldc, m); \
@@ -166,8 +167,12 @@ static inline vmask lanes_mask(int lo, int hi)
 			VSTOREM(c + i * ldc + VL, m, acc##i##1);               \
 	}
 
+/* k3: the tile's rows come in threes of one (ci, ki) with kj = 0, 1, 2
+ * (3x3 kernels, the tile starting at a multiple of 3), whose pointers are
+ * one float apart: written as one pointer plus 0, 1, 2, so that the
+ * compiler keeps a register per three rows rather than spilling twelve. */
 static inline __attribute__((always_inline)) void
-dw_tile(int mr, int nv, const struct conv_bwd_geom *g, const float *const *rows,
+dw_tile(int mr, int nv, bool k3, const struct conv_bwd_geom *g, const float *const *rows,
         const float *dy, float *c, int nlast)
 {
 	size_t ldc = (size_t)g->filters, ldd = (size_t)g->filters;
@@ -200,7 +205,7 @@ typedef void dw_tile_fn(const struct conv_bwd_geom *g, const float *const *rows,
 	                                const float *const *rows, const float *dy, \
 	                                float *c, int nlast)                   \
 	{                                                                      \
-		dw_tile(MR, NV, g, rows, dy, c, nlast);                        \
+		dw_tile(MR, NV, false, g, rows, dy, c, nlast);                 \
 	}
 #define DW_TILES(NV)                                                                   \
 	DW_TILE(NV, 1) DW_TILE(NV, 2) DW_TILE(NV, 3) DW_TILE(NV, 4) DW_TILE(NV, 5)     \
@@ -222,6 +227,16 @@ typedef void dw_tile_fn(const struct conv_bwd_geom *g, const float *const *rows,
 DW_TILES(1)
 DW_TILES(2)
 static dw_tile_fn *const dw_tiles[2][DW_MR + 1] = { DW_LIST(1), DW_LIST(2) };
+#define DW_TILE_K3(NV)                                                         \
+	static void dw_tile_k3_##NV(const struct conv_bwd_geom *g,             \
+	                            const float *const *rows, const float *dy, \
+	                            float *c, int nlast)                       \
+	{                                                                      \
+		dw_tile(DW_MR, NV, true, g, rows, dy, c, nlast);               \
+	}
+DW_TILE_K3(1)
+DW_TILE_K3(2)
+static dw_tile_fn *const dw_tiles_k3[2] = { dw_tile_k3_1, dw_tile_k3_2 };
 
 void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, const float *dyT,
                             float *dwT)
@@ -239,9 +254,10 @@ void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, cons
 		for (int f0 = 0; f0 < g->filters; f0 += 2 * VL) {
 			int nf = g->filters - f0 < 2 * VL ? g->filters - f0 : 2 * VL;
 			int nv = nf > VL ? 2 : 1;
+			dw_tile_fn *tile = g->k == 3 && mr == DW_MR ? dw_tiles_k3[nv - 1]
+			                                            : dw_tiles[nv - 1][mr];
 
-			dw_tiles[nv - 1][mr](g, rows, dyT + f0, dwT + (size_t)r0 * g->filters + f0,
-			                     nf - (nv - 1) * VL);
+			tile(g, rows, dyT + f0, dwT + (size_t)r0 * g->filters + f0, nf - (nv - 1) * VL);
 		}
 	}
 }
