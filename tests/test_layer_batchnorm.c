@@ -239,7 +239,9 @@ static void fill_params(float *w, int c, uint64_t *rng)
 
 /* batchnorm with relu_out gives, bit for bit, what batchnorm then relu
  * give: y, dx and dw, in training and in evaluation, and evaluation in
- * place (y == x) gives the same y. */
+ * place (y == x) gives the same y. In training the fused layer's backward
+ * reads the statistics its forward left (as in a network) and the others
+ * recompute them: the same bits, with and without the ReLU. */
 static void test_batchnorm_relu_fused_bits(void **state)
 {
 	struct shape shapes[] = { { 3, 7, 7 }, { 2, 4, 5 }, { 5, 1, 1 }, { 4, 4, 4 } };
@@ -264,14 +266,23 @@ static void test_batchnorm_relu_fused_bits(void **state)
 		fill_params(w, in.c, &rng);
 		dy[0] = -0.0f;
 		for (int train = 0; train < 2; train++) {
+			double stats[1 + 2 * 5];   /* (1 + 2c) */
 			struct layer_ctx ctx = { .train = train };
-			fused->ops->forward(fused, w, x, yf, n, &ctx);
-			fused->ops->backward(fused, w, x, yf, dy, dxf, dwf, n, &ctx);
+			struct layer_ctx kept = { .train = train, .stats = train ? stats : NULL };
+			fused->ops->forward(fused, w, x, yf, n, &kept);
+			fused->ops->backward(fused, w, x, yf, dy, dxf, dwf, n, &kept);
 			bn->ops->forward(bn, w, x, yb, n, &ctx);
 			relu->ops->forward(relu, NULL, yb, yr, n, &ctx);
 			relu->ops->backward(relu, NULL, yb, yr, dy, dr, NULL, n, &ctx);
 			bn->ops->backward(bn, w, x, yb, dr, dxs, dws, n, &ctx);
 			assert_memory_equal(yf, yr, count * sizeof(float));
+			assert_memory_equal(dxf, dxs, count * sizeof(float));
+			assert_memory_equal(dwf, dws, nw * sizeof(float));
+			/* batchnorm alone, from its statistics */
+			memcpy(dwf, dws, nw * sizeof(float));
+			bn->ops->forward(bn, w, x, yr, n, &kept);
+			bn->ops->backward(bn, w, x, yr, dr, dxf, dwf, n, &kept);
+			bn->ops->backward(bn, w, x, yb, dr, dxs, dws, n, &ctx);
 			assert_memory_equal(dxf, dxs, count * sizeof(float));
 			assert_memory_equal(dwf, dws, nw * sizeof(float));
 			bool clipped = false;
@@ -311,9 +322,10 @@ static double lane_ref_total(struct lane_ref *r)
 	return r->lane[0];
 }
 
-/* The three sums of grad_sums (and, as .sq, sqdev's), by the definition. */
+/* The sums of grad_sums, and sqdev's as sq, by the definition; relu_y:
+ * the fused ReLU's output, where it is > 0 dy counts. */
 static void grad_ref(const float *x, const float *relu_y, const float *dy, int n, size_t hw,
-                     size_t stride, double mean, struct bn_grad_sums *out)
+                     size_t stride, double mean, struct bn_grad_sums *out, double *sq_out)
 {
 	struct lane_ref sq = { { 0 } }, sdy = { { 0 } }, sdd = { { 0 } };
 
@@ -326,7 +338,7 @@ static void grad_ref(const float *x, const float *relu_y, const float *dy, int n
 			sdy.lane[p % BN_LANES] += (double)g;
 			sdd.lane[p % BN_LANES] += (double)g * d;
 		}
-	out->sq = lane_ref_total(&sq);
+	*sq_out = lane_ref_total(&sq);
 	out->dy = lane_ref_total(&sdy);
 	out->dy_dev = lane_ref_total(&sdd);
 }
@@ -354,36 +366,37 @@ static void check_level(const struct bn_kernels *k, size_t hw, uint64_t seed)
 	size_t stride = c * hw, count = n * stride;
 	uint64_t rng = seed;
 	float *x = test_random_floats(count, &rng), *dy = test_random_floats(count, &rng);
-	float *ry = test_random_floats(count, &rng), *y = malloc(count * sizeof(float));
-	float *dx = malloc(count * sizeof(float));
-	const float *x1 = x + hw, *dy1 = dy + hw, *ry1 = ry + hw;
+	float *y = malloc(count * sizeof(float)), *dx = malloc(count * sizeof(float));
+	const float *x1 = x + hw, *dy1 = dy + hw;
+	/* forward's affine pass, whose ReLU backward reads through bn_relu */
+	const struct bn_relu affine = { 0.25f, 1.5f, -0.125f };
 	assert_true(y && dx);
 	for (size_t i = 0; i < count; i++)
 		x[i] = 3.0f + 2.0f * x[i];   /* a mean far from 0 */
 
-	double mean = sum_ref(x1, n, hw, stride) / (double)(n * hw);
+	double mean = sum_ref(x1, n, hw, stride) / (double)(n * hw), sq;
 	assert_true(same_bits(k->sum(x1, n, hw, stride), sum_ref(x1, n, hw, stride)));
 	struct bn_grad_sums want, got;
 	for (int relu = 0; relu < 2; relu++) {
-		grad_ref(x1, relu ? ry1 : NULL, dy1, n, hw, stride, mean, &want);
-		k->grad_sums(x1, relu ? ry1 : NULL, dy1, n, hw, stride, mean, &got);
-		assert_true(same_bits(got.sq, want.sq) && same_bits(got.dy, want.dy) &&
-		            same_bits(got.dy_dev, want.dy_dev));
-		assert_true(same_bits(k->sqdev(x1, n, hw, stride, mean), want.sq));
-
 		memset(y, 0, count * sizeof(float));
-		k->affine(x1, y + hw, n, hw, stride, 0.25f, 1.5f, -0.125f, relu);
+		k->affine(x1, y + hw, n, hw, stride, affine.mean, affine.scale, affine.shift, relu);
+		/* the ReLU's output as forward stored it says where dy counts */
+		grad_ref(x1, relu ? y + hw : NULL, dy1, n, hw, stride, mean, &want, &sq);
+		k->grad_sums(x1, relu ? &affine : NULL, dy1, n, hw, stride, mean, &got);
+		assert_true(same_bits(got.dy, want.dy) && same_bits(got.dy_dev, want.dy_dev));
+		assert_true(same_bits(k->sqdev(x1, n, hw, stride, mean), sq));
+
 		memset(dx, 0, count * sizeof(float));
-		k->dx(x1, relu ? ry1 : NULL, dy1, dx + hw, n, hw, stride, 0.25f, 0.75f, 1.25f, 0.0625f, -0.5f);
+		k->dx(x1, relu ? &affine : NULL, dy1, dx + hw, n, hw, stride, 0.25f, 0.75f, 1.25f, 0.0625f, -0.5f);
 		for (int i = 0; i < n; i++)
 			for (size_t q = 0; q < stride; q++) {
 				size_t at = (size_t)i * stride + q;
 				bool mine = q >= hw && q < 2 * hw;   /* channel 1 */
 				float v = (x[at] - 0.25f) * 1.5f + -0.125f;
-				float g = relu && !(ry[at] > 0.0f) ? 0.0f : dy[at];
+				float yw = mine ? (relu ? relu_value(v) : v) : 0.0f;
+				float g = relu && !(yw > 0.0f) ? 0.0f : dy[at];
 				float xhat = (x[at] - 0.25f) * 0.75f;
 				float d = 1.25f * (g - 0.0625f - xhat * -0.5f);
-				float yw = mine ? (relu ? relu_value(v) : v) : 0.0f;
 				assert_memory_equal(&y[at], &yw, sizeof(float));
 				assert_memory_equal(&dx[at], mine ? &d : &(float){ 0.0f }, sizeof(float));
 			}
@@ -397,7 +410,7 @@ static void check_level(const struct bn_kernels *k, size_t hw, uint64_t seed)
 			float v = relu_value((x[at] - 0.25f) * 1.5f + -0.125f);
 			assert_memory_equal(&y[at], &v, sizeof(float));
 		}
-	free(x), free(dy), free(ry), free(y), free(dx);
+	free(x), free(dy), free(y), free(dx);
 }
 
 /* Every level this build and CPU have gives the definition's bits, for

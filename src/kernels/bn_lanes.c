@@ -87,28 +87,36 @@ static inline struct vlanes vl_load(const float *p, int count)
 	return a;
 }
 
-/* dy where relu_y > 0, else +0 (relu.c's backward), as doubles; count as vl_load */
-static inline struct vlanes vl_load_relu(const float *dy, const float *relu_y, int count)
+/* dy where the fused ReLU's input (x - mean) * scale + shift is > 0, else
+ * +0 (relu.c's backward, struct bn_relu), as doubles; count as vl_load */
+static inline struct vlanes vl_load_relu(const float *dy, const float *x, const struct bn_relu *r,
+                                         int count)
 {
 	struct vlanes a;
 #if CNN_ISA_LEVEL >= CNN_ISA_AVX512
 	__mmask16 m = count == BN_LANES ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1);
-	__m512 y = _mm512_maskz_loadu_ps(m, relu_y), g = _mm512_maskz_loadu_ps(m, dy);
-	g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), g);
+	__m512 xv = _mm512_maskz_loadu_ps(m, x), g = _mm512_maskz_loadu_ps(m, dy);
+	__m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(xv, _mm512_set1_ps(r->mean)),
+	                                       _mm512_set1_ps(r->scale)),
+	                         _mm512_set1_ps(r->shift));
+	g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), g);
 	a.v[0] = _mm512_cvtps_pd(_mm512_castps512_ps256(g));
 	a.v[1] = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1)));
 #else
-	for (int r = 0; r < VL_REGS; r++) {
-		__m128 y, g;
+	for (int q = 0; q < VL_REGS; q++) {
+		__m128 xv, g;
 		if (count == BN_LANES) {
-			y = _mm_loadu_ps(relu_y + 4 * r);
-			g = _mm_loadu_ps(dy + 4 * r);
+			xv = _mm_loadu_ps(x + 4 * q);
+			g = _mm_loadu_ps(dy + 4 * q);
 		} else {
-			y = _mm_maskload_ps(relu_y + 4 * r, vl_mask4(count, r));
-			g = _mm_maskload_ps(dy + 4 * r, vl_mask4(count, r));
+			xv = _mm_maskload_ps(x + 4 * q, vl_mask4(count, q));
+			g = _mm_maskload_ps(dy + 4 * q, vl_mask4(count, q));
 		}
-		g = _mm_and_ps(g, _mm_cmpgt_ps(y, _mm_setzero_ps()));
-		a.v[r] = _mm256_cvtps_pd(g);
+		__m128 v = _mm_add_ps(_mm_mul_ps(_mm_sub_ps(xv, _mm_set1_ps(r->mean)),
+		                                 _mm_set1_ps(r->scale)),
+		                      _mm_set1_ps(r->shift));
+		g = _mm_and_ps(g, _mm_cmpgt_ps(v, _mm_setzero_ps()));
+		a.v[q] = _mm256_cvtps_pd(g);
 	}
 #endif
 	return a;
@@ -214,24 +222,22 @@ static double bn_sqdev(const float *x, int n, size_t hw, size_t stride, double m
 	return vl_total(acc);
 }
 
-static inline void grad_sums_body(const float *x, const float *relu_y, bool relu, const float *dy,
-                                  int n, size_t hw, size_t stride, double mean,
+static inline void grad_sums_body(const float *x, const struct bn_relu *relu, bool fused,
+                                  const float *dy, int n, size_t hw, size_t stride, double mean,
                                   struct bn_grad_sums *out)
 {
-	struct vlanes sq = vl_zero(), sdy = vl_zero(), sdd = vl_zero();
+	struct vlanes sdy = vl_zero(), sdd = vl_zero();
 
 	for (int i = 0; i < n; i++) {
 		size_t off = (size_t)i * stride;
 		VL_FOR_RUNS(hw, p, k, {
 			struct vlanes d = vl_sub(vl_load(x + off + p, k), mean);
-			struct vlanes g = relu ? vl_load_relu(dy + off + p, relu_y + off + p, k)
-			                       : vl_load(dy + off + p, k);
-			sq = vl_add(sq, vl_mul(d, d), k);
+			struct vlanes g = fused ? vl_load_relu(dy + off + p, x + off + p, relu, k)
+			                        : vl_load(dy + off + p, k);
 			sdy = vl_add(sdy, g, k);
 			sdd = vl_add(sdd, vl_mul(g, d), k);
 		});
 	}
-	out->sq = vl_total(sq);
 	out->dy = vl_total(sdy);
 	out->dy_dev = vl_total(sdd);
 }
@@ -282,24 +288,25 @@ static double bn_sqdev(const float *x, int n, size_t hw, size_t stride, double m
 	return lanes_total(lane);
 }
 
-/* Value j of a run of lanes from `at`: its three terms. */
+/* Value j of a run of lanes from `at`: its terms (the ReLU's input v as
+ * forward's affine pass computes it, struct bn_relu). */
 #define GRAD_TERMS(at, j)                                                          \
 	do {                                                                       \
 		double d_ = (double)x[(at) + (j)] - mean;                          \
-		float dy_ = dy[(at) + (j)], y_ = relu ? relu_y[(at) + (j)] : 1.0f;  \
-		float g_ = y_ > 0.0f ? dy_ : 0.0f;                                 \
-		sq[j] += d_ * d_;                                                  \
+		float dy_ = dy[(at) + (j)];                                        \
+		float v_ = fused ? (x[(at) + (j)] - relu->mean) * relu->scale + relu->shift : 1.0f; \
+		float g_ = v_ > 0.0f ? dy_ : 0.0f;                                 \
 		sdy[j] += (double)g_;                                              \
 		sdd[j] += (double)g_ * d_;                                         \
 	} while (0)
 
-/* Written once for both cases; relu is a constant where it is inlined, so
+/* Written once for both cases; fused is a constant where it is inlined, so
  * that the compiler makes two copies without a branch in the loop. */
-static inline void grad_sums_body(const float *x, const float *relu_y, bool relu, const float *dy,
-                                  int n, size_t hw, size_t stride, double mean,
+static inline void grad_sums_body(const float *x, const struct bn_relu *relu, bool fused,
+                                  const float *dy, int n, size_t hw, size_t stride, double mean,
                                   struct bn_grad_sums *out)
 {
-	double sq[BN_LANES] = { 0 }, sdy[BN_LANES] = { 0 }, sdd[BN_LANES] = { 0 };
+	double sdy[BN_LANES] = { 0 }, sdd[BN_LANES] = { 0 };
 	size_t full = hw - hw % BN_LANES;
 
 	for (int i = 0; i < n; i++) {
@@ -310,18 +317,17 @@ static inline void grad_sums_body(const float *x, const float *relu_y, bool relu
 		for (size_t j = 0; j < hw - full; j++)
 			GRAD_TERMS(off + full, j);
 	}
-	out->sq = lanes_total(sq);
 	out->dy = lanes_total(sdy);
 	out->dy_dev = lanes_total(sdd);
 }
 
 #endif
 
-static void bn_grad_sums(const float *x, const float *relu_y, const float *dy, int n, size_t hw,
-                         size_t stride, double mean, struct bn_grad_sums *out)
+static void bn_grad_sums(const float *x, const struct bn_relu *relu, const float *dy, int n,
+                         size_t hw, size_t stride, double mean, struct bn_grad_sums *out)
 {
-	if (relu_y)
-		grad_sums_body(x, relu_y, true, dy, n, hw, stride, mean, out);
+	if (relu)
+		grad_sums_body(x, relu, true, dy, n, hw, stride, mean, out);
 	else
 		grad_sums_body(x, NULL, false, dy, n, hw, stride, mean, out);
 }
@@ -355,28 +361,33 @@ static void bn_affine(const float *x, float *y, int n, size_t hw, size_t stride,
 	}
 }
 
-static inline void dx_body(const float *x, const float *relu_y, bool relu, const float *dy,
+static inline void dx_body(const float *x, const struct bn_relu *relu, bool fused, const float *dy,
                            float *dx, int n, size_t hw, size_t stride, float mean, float inv_std,
                            float g, float mean_dy, float mean_dy_xhat)
 {
+	float rmean = fused ? relu->mean : 0.0f, rscale = fused ? relu->scale : 0.0f;
+	float rshift = fused ? relu->shift : 0.0f;
+
 	for (int i = 0; i < n; i++) {
 		size_t off = (size_t)i * stride;
 		for (size_t p = 0; p < hw; p++) {
-			/* dy is read whatever y is (a select, no branch: relu.c) */
-			float d = dy[off + p], ry = relu ? relu_y[off + p] : 1.0f;
-			d = ry > 0.0f ? d : 0.0f;
-			float xhat = (x[off + p] - mean) * inv_std;
+			/* dy is read whatever the ReLU did (a select, no branch:
+			 * relu.c); its input v as forward computed it */
+			float xv = x[off + p], d = dy[off + p];
+			float v = fused ? (xv - rmean) * rscale + rshift : 1.0f;
+			d = v > 0.0f ? d : 0.0f;
+			float xhat = (xv - mean) * inv_std;
 			dx[off + p] = g * (d - mean_dy - xhat * mean_dy_xhat);
 		}
 	}
 }
 
-static void bn_dx(const float *x, const float *relu_y, const float *dy, float *dx, int n,
+static void bn_dx(const float *x, const struct bn_relu *relu, const float *dy, float *dx, int n,
                   size_t hw, size_t stride, float mean, float inv_std, float g, float mean_dy,
                   float mean_dy_xhat)
 {
-	if (relu_y)
-		dx_body(x, relu_y, true, dy, dx, n, hw, stride, mean, inv_std, g, mean_dy,
+	if (relu)
+		dx_body(x, relu, true, dy, dx, n, hw, stride, mean, inv_std, g, mean_dy,
 		        mean_dy_xhat);
 	else
 		dx_body(x, NULL, false, dy, dx, n, hw, stride, mean, inv_std, g, mean_dy,

@@ -26,9 +26,17 @@
 
 /* The sums of backward's one pass over a channel, each lane-structured. */
 struct bn_grad_sums {
-	double sq;        /* sum (x - mean)^2: the same bits as bn_kernels.sqdev */
 	double dy;        /* sum dy' */
 	double dy_dev;    /* sum dy' * (x - mean) */
+};
+
+/* The fused ReLU as backward sees it: the ReLU's input recomputed from x
+ * with forward's affine pass, v = (x - mean) * scale + shift (the same float
+ * operations, so the same bits), and dy read as 0 where v <= 0, which is
+ * where the ReLU's output y = relu_value(v) is <= 0 (v NaN included). So
+ * backward need not read y: one stream of memory fewer. */
+struct bn_relu {
+	float mean, scale, shift;
 };
 
 struct bn_kernels {
@@ -36,18 +44,18 @@ struct bn_kernels {
 	double (*sum)(const float *x, int n, size_t hw, size_t stride);
 	/* sum (x - mean)^2, each term (double)x - mean, squared, then added */
 	double (*sqdev)(const float *x, int n, size_t hw, size_t stride, double mean);
-	/* backward's three sums in one pass; dy' is dy, or where relu_y is not
-	 * NULL, dy where relu_y > 0 and 0 elsewhere (the fused ReLU's
-	 * gradient; relu_y is the ReLU's output, laid out as x) */
-	void (*grad_sums)(const float *x, const float *relu_y, const float *dy, int n, size_t hw,
-	                  size_t stride, double mean, struct bn_grad_sums *out);
+	/* backward's two sums in one pass; dy' is dy, or where relu is not
+	 * NULL, dy where the recomputed ReLU input is > 0 and 0 elsewhere (the
+	 * fused ReLU's gradient: struct bn_relu) */
+	void (*grad_sums)(const float *x, const struct bn_relu *relu, const float *dy, int n,
+	                  size_t hw, size_t stride, double mean, struct bn_grad_sums *out);
 	/* y = (x - mean) * scale + shift, then ReLU'd (relu_value of
 	 * kernels/relu.h) when relu; y may be x (evaluation in place) */
 	void (*affine)(const float *x, float *y, int n, size_t hw, size_t stride, float mean,
 	               float scale, float shift, bool relu);
 	/* dx = g * (dy' - mean_dy - (x - mean) * inv_std * mean_dy_xhat), dy'
 	 * as in grad_sums */
-	void (*dx)(const float *x, const float *relu_y, const float *dy, float *dx, int n,
+	void (*dx)(const float *x, const struct bn_relu *relu, const float *dy, float *dx, int n,
 	           size_t hw, size_t stride, float mean, float inv_std, float g, float mean_dy,
 	           float mean_dy_xhat);
 };

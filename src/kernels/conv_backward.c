@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels/dispatch.h"
@@ -139,7 +140,8 @@ static inline vmask lanes_mask(int lo, int hi)
  * dW^T through every pixel in order, and back. */
 #define DW_DECL(i)                                                             \
 	vec acc##i##0 = VZERO(), acc##i##1 = VZERO();                          \
-	const float *p##i = rows[i < mr ? i : 0];
+	const float *p##i = k3 ? rows[(i < mr ? i : 0) / 3 * 3] + (i < mr ? i : 0) % 3 \
+	                       : rows[i < mr ? i : 0];
 #define DW_LOAD(i)                                                             \
 	if (i < mr) {                                                          \
 		acc##i##0 = nv == 2 || full ? VLOADU(c + i * ldc) : VLOADM(c + i * ldc, m); \
@@ -165,8 +167,12 @@ static inline vmask lanes_mask(int lo, int hi)
 			VSTOREM(c + i * ldc + VL, m, acc##i##1);               \
 	}
 
+/* k3: the tile's rows come in threes of one (ci, ki) with kj = 0, 1, 2
+ * (3x3 kernels, the tile starting at a multiple of 3), whose pointers are
+ * one float apart: written as one pointer plus 0, 1, 2, so that the
+ * compiler keeps a register per three rows rather than spilling twelve. */
 static inline __attribute__((always_inline)) void
-dw_tile(int mr, int nv, const struct conv_bwd_geom *g, const float *const *rows,
+dw_tile(int mr, int nv, bool k3, const struct conv_bwd_geom *g, const float *const *rows,
         const float *dy, float *c, int nlast)
 {
 	size_t ldc = (size_t)g->filters, ldd = (size_t)g->filters;
@@ -199,7 +205,7 @@ typedef void dw_tile_fn(const struct conv_bwd_geom *g, const float *const *rows,
 	                                const float *const *rows, const float *dy, \
 	                                float *c, int nlast)                   \
 	{                                                                      \
-		dw_tile(MR, NV, g, rows, dy, c, nlast);                        \
+		dw_tile(MR, NV, false, g, rows, dy, c, nlast);                 \
 	}
 #define DW_TILES(NV)                                                                   \
 	DW_TILE(NV, 1) DW_TILE(NV, 2) DW_TILE(NV, 3) DW_TILE(NV, 4) DW_TILE(NV, 5)     \
@@ -221,6 +227,16 @@ typedef void dw_tile_fn(const struct conv_bwd_geom *g, const float *const *rows,
 DW_TILES(1)
 DW_TILES(2)
 static dw_tile_fn *const dw_tiles[2][DW_MR + 1] = { DW_LIST(1), DW_LIST(2) };
+#define DW_TILE_K3(NV)                                                         \
+	static void dw_tile_k3_##NV(const struct conv_bwd_geom *g,             \
+	                            const float *const *rows, const float *dy, \
+	                            float *c, int nlast)                       \
+	{                                                                      \
+		dw_tile(DW_MR, NV, true, g, rows, dy, c, nlast);               \
+	}
+DW_TILE_K3(1)
+DW_TILE_K3(2)
+static dw_tile_fn *const dw_tiles_k3[2] = { dw_tile_k3_1, dw_tile_k3_2 };
 
 void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, const float *dyT,
                             float *dwT)
@@ -238,9 +254,10 @@ void KERNEL_FN(conv_bwd_dw)(const struct conv_bwd_geom *g, const float *xp, cons
 		for (int f0 = 0; f0 < g->filters; f0 += 2 * VL) {
 			int nf = g->filters - f0 < 2 * VL ? g->filters - f0 : 2 * VL;
 			int nv = nf > VL ? 2 : 1;
+			dw_tile_fn *tile = g->k == 3 && mr == DW_MR ? dw_tiles_k3[nv - 1]
+			                                            : dw_tiles[nv - 1][mr];
 
-			dw_tiles[nv - 1][mr](g, rows, dyT + f0, dwT + (size_t)r0 * g->filters + f0,
-			                     nf - (nv - 1) * VL);
+			tile(g, rows, dyT + f0, dwT + (size_t)r0 * g->filters + f0, nf - (nv - 1) * VL);
 		}
 	}
 }
@@ -280,6 +297,31 @@ static void dx_pad_dy(const struct dx_plan *p, const float *dy, float *dyp)
 #define DX_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #endif
 
+/* W packed for the tiles (wp, conv_bwd_dx_scratch): for each block of
+ * DX_CB channels, each kernel position r = ki*k + kj and each filter, the
+ * block's DX_CB weights side by side (0 past the last channel), so that a
+ * tile's broadcasts for one filter are neighbours and the next filter's
+ * follow: wp[((ci0 / DX_CB * kk + r) * filters + f) * DX_CB + i] =
+ * W[f][ci0 + i][r]. Exact copies: the same products. */
+static void dx_pack_w(const struct conv_bwd_dx_geom *g, const float *w, float *wp)
+{
+	int kk = g->k * g->k;
+	size_t ckk = (size_t)g->c * kk;
+
+	for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB)
+		for (int r = 0; r < kk; r++)
+			for (int f = 0; f < g->filters; f++)
+				for (int i = 0; i < DX_CB; i++)
+					*wp++ = ci0 + i < g->c ? w[f * ckk + (size_t)(ci0 + i) * kk + r] : 0.0f;
+}
+
+/* The packed weights of channel block ci0's kernel position r, filter 0 */
+static inline const float *dx_packed(const struct conv_bwd_dx_geom *g, const float *wp, int ci0,
+                                     int r)
+{
+	return wp + ((size_t)(ci0 / DX_CB) * g->k * g->k + r) * g->filters * DX_CB;
+}
+
 /* Two vectors of dx pixels, both in channel ci0 + i for each i: vector v
  * starts at row iy[v], column ix[v], and has n[v] pixels of the image
  * (n[1] may be 0: one vector alone, the other computed for nothing). */
@@ -287,14 +329,14 @@ struct dx_pix {
 	int iy[2], ix[2], n[2];
 };
 
-/* cb channels from ci0 (channel i's weights at wt[i*k*k], per filter
- * wt += c*k*k) x the two vectors: for each (ki, kj) in order, the terms'
+/* cb channels from ci0 (their weights packed in wt: dx_packed) x the two
+ * vectors: for each (ki, kj) in order, the terms'
  * chains over the filters from +0 in registers (t), then added to the
  * sums (s, in L1), which start at +0. */
 #define DX_ZERO(i) vec t##i##0 = VZERO(), t##i##1 = VZERO();
 #define DX_FMA(i)                                                              \
 	if (i < cb) {                                                          \
-		vec a = VSET1(wf[i * kk]);                                     \
+		vec a = VSET1(wf[i]);                                          \
 		t##i##0 = VFMA(a, d0, t##i##0);                                \
 		t##i##1 = VFMA(a, d1, t##i##1);                                \
 	}
@@ -309,8 +351,8 @@ dx_tile(int cb, const struct dx_plan *p, const float *wt, const float *dyp, floa
         const struct dx_pix *px)
 {
 	const struct conv_bwd_dx_geom *g = p->g;
-	int k = g->k, kk = k * k;
-	size_t ckk = (size_t)g->c * kk, fstride = p->hq * p->wq, cs = (size_t)g->h * g->w;
+	int k = g->k;
+	size_t fstride = p->hq * p->wq, cs = (size_t)g->h * g->w;
 	_Alignas(64) float s[DX_CB][2][VL];   /* the sums: channel, vector, lane */
 
 	for (int i = 0; i < cb; i++) {
@@ -325,12 +367,12 @@ dx_tile(int cb, const struct dx_plan *p, const float *wt, const float *dyp, floa
 		if ((oy0 < 0 || oy0 >= g->oh) && (oy1 < 0 || oy1 >= g->oh))
 			continue;
 		for (int kj = 0; kj < k; kj++) {
-			const float *wf = wt + (size_t)ci0 * kk + ki * k + kj;
+			const float *wf = dx_packed(g, wt, ci0, ki * k + kj);
 			const float *dp0 = dyp + (size_t)(px->iy[0] + k - 1 - ki) * p->wq + px->ix[0] + k - 1 - kj;
 			const float *dp1 = dyp + (size_t)(px->iy[1] + k - 1 - ki) * p->wq + px->ix[1] + k - 1 - kj;
 
 			DX_ROWS(DX_ZERO)
-			for (int f = 0; f < g->filters; f++, wf += ckk, dp0 += fstride, dp1 += fstride) {
+			for (int f = 0; f < g->filters; f++, wf += DX_CB, dp0 += fstride, dp1 += fstride) {
 				vec d0 = VLOADU(dp0), d1 = VLOADU(dp1);
 
 				DX_ROWS(DX_FMA)
@@ -356,44 +398,204 @@ typedef void dx_tile_fn(const struct dx_plan *p, const float *wt, const float *d
 	{                                                                      \
 		dx_tile(CB, p, wt, dyp, dx, ci0, px);                          \
 	}
-DX_TILE(1) DX_TILE(2) DX_TILE(3) DX_TILE(4) DX_TILE(5) DX_TILE(6)
+/* X(cb) for every channel count a tile may have, 1 .. DX_CB */
 #if VL == 16
-DX_TILE(7) DX_TILE(8) DX_TILE(9) DX_TILE(10) DX_TILE(11) DX_TILE(12)
-static dx_tile_fn *const dx_tiles[DX_CB + 1] = {
-	NULL, dx_tile_1, dx_tile_2, dx_tile_3, dx_tile_4, dx_tile_5, dx_tile_6,
-	dx_tile_7, dx_tile_8, dx_tile_9, dx_tile_10, dx_tile_11, dx_tile_12,
-};
+#define DX_CBS(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)
 #else
-static dx_tile_fn *const dx_tiles[DX_CB + 1] = {
-	NULL, dx_tile_1, dx_tile_2, dx_tile_3, dx_tile_4, dx_tile_5, dx_tile_6,
-};
+#define DX_CBS(X) X(1) X(2) X(3) X(4) X(5) X(6)
 #endif
+#define DX_TILE_ENTRY(CB) dx_tile_##CB,
+DX_CBS(DX_TILE)
+static dx_tile_fn *const dx_tiles[DX_CB + 1] = { NULL, DX_CBS(DX_TILE_ENTRY) };
+
+/* Vector u of the pair from vector t of nvec, `per` vectors to a run of
+ * len values (a row, or an image): its run, its first value, and the values
+ * it has, 0 past the last vector (which it then repeats, for nothing). */
+static int pair_vec(int t, int u, int nvec, int per, int len, int *run, int *start)
+{
+	int tu = t + u < nvec ? t + u : t;
+
+	*run = tu / per;
+	*start = tu % per * VL;
+	return t + u < nvec ? (len - *start < VL ? len - *start : VL) : 0;
+}
+
+/* The pixel-order layout (conv_bwd_dx_flat): a vector is VL pixels of one
+ * image in memory order from p0, across rows; its term (ki, kj) reads dy at
+ * a constant shift, (pad_top - ki) * w + pad_left - kj, since the output
+ * has the input's row length. Lanes whose output column falls outside
+ * [0, ow) would read the next or previous row: their mask (per kj) loads
+ * +0 instead, as dyp's zero columns do in the row layout; rows outside the
+ * output read the zeros around each plane. */
+#define DX_FLAT_KMAX 11   /* kernel columns a pair keeps masks for */
+
+struct dx_fvec {
+	int b[2], p0[2], n[2];        /* image, first pixel, pixels in the image */
+	vmask m[2][DX_FLAT_KMAX];     /* lanes with a term from kernel column kj */
+};
+
+static inline vmask mask_of_bits(unsigned bits)
+{
+#if VL == 16
+	return (vmask)bits;
+#else
+	__m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+
+	return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), bit), bit);
+#endif
+}
+
+static void dx_flat_masks(const struct conv_bwd_dx_geom *g, struct dx_fvec *v, int u)
+{
+	int hw = g->h * g->w, lanes = hw - v->p0[u] < VL ? hw - v->p0[u] : VL;
+	int ix0 = v->p0[u] % g->w;   /* lane 0's column */
+
+	for (int kj = 0; kj < g->k; kj++) {
+		unsigned bits = 0;
+		/* lane l's output column: its column + pad_left - kj */
+		for (int l = 0, ix = ix0; l < lanes; l++, ix = ix + 1 == g->w ? 0 : ix + 1) {
+			int ox = ix + g->pad_left - kj;
+			bits |= (unsigned)(ox >= 0 && ox < g->ow) << l;
+		}
+		v->m[u][kj] = mask_of_bits(bits);
+	}
+}
+
+/* dyp (filters, n, plane) = each image's dy planes between zeros. */
+static void dx_flat_pad_dy(const struct conv_bwd_dx_geom *g, size_t before, size_t plane,
+                           const float *dy, float *dyp)
+{
+	size_t hw = (size_t)g->oh * g->ow;
+
+	for (int f = 0; f < g->filters; f++) {
+		for (int b = 0; b < g->n; b++) {
+			float *d = dyp + ((size_t)f * g->n + b) * plane;   /* (plane) */
+			memset(d, 0, before * sizeof(*d));
+			memcpy(d + before, dy + ((size_t)b * g->filters + f) * hw, hw * sizeof(*d));
+			memset(d + before + hw, 0, (plane - before - hw) * sizeof(*d));
+		}
+	}
+}
+
+static inline __attribute__((always_inline)) void
+dx_flat_tile(int cb, const struct conv_bwd_dx_geom *g, size_t before, size_t plane,
+             const float *wt, const float *dyp, float *dx, int ci0, const struct dx_fvec *v)
+{
+	int k = g->k;
+	size_t fstride = (size_t)g->n * plane, cs = (size_t)g->h * g->w;
+	_Alignas(64) float s[DX_CB][2][VL];   /* the sums: channel, vector, lane */
+	/* the rows each vector spans */
+	int y0[2] = { v->p0[0] / g->w, v->p0[1] / g->w };
+	int y1[2] = { (v->p0[0] + VL - 1) / g->w, (v->p0[1] + VL - 1) / g->w };
+
+	for (int i = 0; i < cb; i++) {
+		VSTORE(s[i][0], VZERO());
+		VSTORE(s[i][1], VZERO());
+	}
+	for (int ki = 0; ki < k; ki++) {
+		int d = g->pad_top - ki;
+
+		/* no output row for either vector: no terms */
+		if ((y1[0] + d < 0 || y0[0] + d >= g->oh) && (y1[1] + d < 0 || y0[1] + d >= g->oh))
+			continue;
+		for (int kj = 0; kj < k; kj++) {
+			ptrdiff_t shift = (ptrdiff_t)d * g->w + g->pad_left - kj;
+			const float *wf = dx_packed(g, wt, ci0, ki * k + kj);
+			const float *dp0 = dyp + (size_t)v->b[0] * plane + before + v->p0[0] + shift;
+			const float *dp1 = dyp + (size_t)v->b[1] * plane + before + v->p0[1] + shift;
+			vmask m0 = v->m[0][kj], m1 = v->m[1][kj];
+
+			DX_ROWS(DX_ZERO)
+			for (int f = 0; f < g->filters; f++, wf += DX_CB, dp0 += fstride, dp1 += fstride) {
+				vec d0 = VLOADM(dp0, m0), d1 = VLOADM(dp1, m1);
+
+				DX_ROWS(DX_FMA)
+			}
+			DX_ROWS(DX_ADD)
+		}
+	}
+	for (int i = 0; i < cb; i++) {
+		for (int u = 0; u < 2; u++) {
+			float *d = dx + (size_t)v->b[u] * g->c * cs + (size_t)(ci0 + i) * cs + v->p0[u];
+			if (v->n[u])
+				VSTOREM(d, lanes_mask(0, v->n[u]), VLOADU(s[i][u]));
+		}
+	}
+}
+
+typedef void dx_flat_fn(const struct conv_bwd_dx_geom *g, size_t before, size_t plane,
+                        const float *wt, const float *dyp, float *dx, int ci0,
+                        const struct dx_fvec *v);
+#define DX_FLAT(CB)                                                            \
+	static void dx_flat_##CB(const struct conv_bwd_dx_geom *g, size_t before, \
+	                         size_t plane, const float *wt, const float *dyp, \
+	                         float *dx, int ci0, const struct dx_fvec *v)  \
+	{                                                                      \
+		dx_flat_tile(CB, g, before, plane, wt, dyp, dx, ci0, v);       \
+	}
+#define DX_FLAT_ENTRY(CB) dx_flat_##CB,
+DX_CBS(DX_FLAT)
+static dx_flat_fn *const dx_flats[DX_CB + 1] = { NULL, DX_CBS(DX_FLAT_ENTRY) };
+
+/* The block's vectors (image by image, VL pixels each), two at a time. */
+static void dx_flat(const struct conv_bwd_dx_geom *g, const float *w, const float *dy, float *dx,
+                    float *dyp)
+{
+	int hw = g->h * g->w, per_image = (hw + VL - 1) / VL, nvec = g->n * per_image;
+	size_t before, plane;
+
+	conv_bwd_dx_flat_pad(g, &before, &plane);
+	dx_flat_pad_dy(g, before, plane, dy, dyp);
+	for (int t = 0; t < nvec; t += 2) {
+		struct dx_fvec v;
+
+		for (int u = 0; u < 2; u++) {
+			v.n[u] = pair_vec(t, u, nvec, per_image, hw, &v.b[u], &v.p0[u]);
+			dx_flat_masks(g, &v, u);
+		}
+		for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB) {
+			int cb = g->c - ci0 < DX_CB ? g->c - ci0 : DX_CB;
+			dx_flats[cb](g, before, plane, w, dyp, dx, ci0, &v);
+		}
+	}
+}
 
 bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
-                               float *dx, float *dyp)
+                               float *dx, float *scratch)
 {
 	int per_row = (g->w + VL - 1) / VL, nvec = g->h * per_row;
 	size_t wv = (size_t)per_row * VL;   /* a row in whole vectors */
 	struct dx_plan p = { g, (size_t)(g->h + g->k - 1), wv + (size_t)g->k - 1 };
+	size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)g->filters * g->oh * g->ow;
 
-	/* Rows under 3/4 of their vectors: dcol's GEMM and col2im use the
-	 * lanes better. */
-	if (4 * (size_t)g->w < 3 * wv)
+	/* Rows under 3/4 of their vectors: the pixel-order layout where it
+	 * applies (rows that fill their vectors run faster in the row layout,
+	 * whose loads need no masks), else dcol's GEMM and col2im, which use
+	 * the lanes better. */
+	float *wp = scratch;                                      /* W packed for the tiles */
+	float *dyp = scratch + conv_bwd_dx_packed_floats(g);      /* dy padded */
+	bool flat = conv_bwd_dx_flat(g) && g->k <= DX_FLAT_KMAX;
+
+	if (4 * (size_t)g->w < 3 * wv && !flat)
 		return false;
-	dx_pad_dy(&p, dy, dyp);
-	/* the image's vectors in row-major order, two at a time */
-	for (int v = 0; v < nvec; v += 2) {
-		struct dx_pix px;
+	if (!g->packed)
+		dx_pack_w(g, w, wp);
+	if (4 * (size_t)g->w < 3 * wv) {
+		dx_flat(g, wp, dy, dx, dyp);
+		return true;
+	}
+	for (int b = 0; b < g->n; b++, dy += out_size, dx += in_size) {
+		dx_pad_dy(&p, dy, dyp);
+		/* the image's vectors in row-major order, two at a time */
+		for (int v = 0; v < nvec; v += 2) {
+			struct dx_pix px;
 
-		for (int u = 0; u < 2; u++) {
-			int vu = v + u < nvec ? v + u : v;   /* past the last: the last again */
-			px.iy[u] = vu / per_row;
-			px.ix[u] = vu % per_row * VL;
-			px.n[u] = v + u < nvec ? (g->w - px.ix[u] < VL ? g->w - px.ix[u] : VL) : 0;
-		}
-		for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB) {
-			int cb = g->c - ci0 < DX_CB ? g->c - ci0 : DX_CB;
-			dx_tiles[cb](&p, w, dyp, dx, ci0, &px);
+			for (int u = 0; u < 2; u++)
+				px.n[u] = pair_vec(v, u, nvec, per_row, g->w, &px.iy[u], &px.ix[u]);
+			for (int ci0 = 0; ci0 < g->c; ci0 += DX_CB) {
+				int cb = g->c - ci0 < DX_CB ? g->c - ci0 : DX_CB;
+				dx_tiles[cb](&p, wp, dyp, dx, ci0, &px);
+			}
 		}
 	}
 	return true;
@@ -458,13 +660,13 @@ void KERNEL_FN(conv_bwd_col2im_s1)(const float *dcol, size_t ld, int c, int h, i
 
 /* The portable copy has no such kernel: dcol's GEMM and col2im. */
 bool KERNEL_FN(conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
-                               float *dx, float *dyp)
+                               float *dx, float *scratch)
 {
 	(void)g;
 	(void)w;
 	(void)dy;
 	(void)dx;
-	(void)dyp;
+	(void)scratch;
 	return false;
 }
 

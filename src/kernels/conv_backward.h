@@ -15,7 +15,10 @@
  *    its columns of a block's);
  *  - or, at stride 1 on rows about a vector wide or wider, dx comes
  *    straight from dy and W (a transposed convolution), each dcol term
- *    computed in registers as the GEMM would and added in col2im's order. */
+ *    computed in registers as the GEMM would and added in col2im's order;
+ *    where the output is the input's size (`same` padding), the vectors run
+ *    along the image's pixels in memory order, several rows (and images)
+ *    to a pair of vectors, so small images fill them too. */
 #ifndef CNN_CONV_BACKWARD_H
 #define CNN_CONV_BACKWARD_H
 
@@ -52,26 +55,74 @@ void conv_bwd_dw(const struct conv_bwd_geom *g, const float *xp, const float *dy
  * nothing: such a sum is never -0). */
 struct conv_bwd_dx_geom {
 	int c, h, w, k, pad_top, pad_left, oh, ow, filters;
+	int n;         /* images, each dy (filters, oh*ow) and dx (c, h, w) after the last */
+	bool packed;   /* the scratch already holds this W packed, from an earlier
+	                * call on the same W and scratch (a later block of images) */
 };
 
 /* The widest vector any level uses, in floats (scratch is sized by it). */
 #define CONV_BWD_VL_MAX 16
 
-/* Floats of the zero-padded dy that conv_bwd_dx_s1 needs. */
-static inline size_t conv_bwd_dx_scratch(const struct conv_bwd_dx_geom *g)
+/* The pixel-order layout (oh == h, ow == w): dy zero-padded before and
+ * after each filter's plane of each image, by as many floats as a term's
+ * shift reaches (conv_bwd_dx_flat_pad). */
+static inline bool conv_bwd_dx_flat(const struct conv_bwd_dx_geom *g)
 {
-	size_t wq = ((size_t)g->w + CONV_BWD_VL_MAX - 1) / CONV_BWD_VL_MAX * CONV_BWD_VL_MAX;
-
-	return (size_t)g->filters * (size_t)(g->h + g->k - 1) * (wq + (size_t)g->k - 1);
+	return g->oh == g->h && g->ow == g->w && g->pad_top < g->k && g->pad_left < g->k;
 }
 
-/* dx (c, h, w) from w (filters, c*k*k) and dy (filters, oh*ow), as above,
- * overwriting dx; dyp: conv_bwd_dx_scratch(g) floats. Returns false, having
- * done nothing, where this level has no such kernel or it would not pay
- * (rows much shorter than a vector): the caller then computes dcol and
+static inline void conv_bwd_dx_flat_pad(const struct conv_bwd_dx_geom *g, size_t *before,
+                                        size_t *plane)
+{
+	size_t hw = (size_t)g->h * g->w;
+	size_t hwv = (hw + CONV_BWD_VL_MAX - 1) / CONV_BWD_VL_MAX * CONV_BWD_VL_MAX;
+
+	*before = (size_t)(g->k - 1) * ((size_t)g->w + 1);
+	/* before + the plane + what the last vector's lanes reach past it */
+	*plane = *before + hwv + (size_t)g->pad_top * g->w + (size_t)g->pad_left;
+}
+
+/* The most channels any level's dx tile takes (a multiple of the others') */
+#define CONV_BWD_DX_CB_MAX 12
+
+/* Floats of the zero-padded dy (in either layout) that conv_bwd_dx_s1
+ * needs, after its packed weights. */
+static inline size_t conv_bwd_dx_dy_floats(const struct conv_bwd_dx_geom *g)
+{
+	size_t wq = ((size_t)g->w + CONV_BWD_VL_MAX - 1) / CONV_BWD_VL_MAX * CONV_BWD_VL_MAX;
+	size_t rows = (size_t)g->filters * (size_t)(g->h + g->k - 1) * (wq + (size_t)g->k - 1);
+	size_t before, plane, flat;
+
+	if (!conv_bwd_dx_flat(g))
+		return rows;
+	conv_bwd_dx_flat_pad(g, &before, &plane);
+	flat = (size_t)g->filters * (size_t)g->n * plane;
+	return flat > rows ? flat : rows;
+}
+
+/* Floats of W packed for conv_bwd_dx_s1's tiles (channels rounded up to
+ * whole tiles): the start of its scratch, whatever the images. */
+static inline size_t conv_bwd_dx_packed_floats(const struct conv_bwd_dx_geom *g)
+{
+	size_t cq = ((size_t)g->c + CONV_BWD_DX_CB_MAX - 1) / CONV_BWD_DX_CB_MAX * CONV_BWD_DX_CB_MAX;
+
+	return cq * (size_t)g->k * g->k * (size_t)g->filters;
+}
+
+/* Floats of conv_bwd_dx_s1's scratch: packed W, then the padded dy. */
+static inline size_t conv_bwd_dx_scratch(const struct conv_bwd_dx_geom *g)
+{
+	return conv_bwd_dx_packed_floats(g) + conv_bwd_dx_dy_floats(g);
+}
+
+/* dx (c, h, w) of each of the g->n images from w (filters, c*k*k) and dy
+ * (filters, oh*ow), as above, overwriting dx; scratch: conv_bwd_dx_scratch(g)
+ * floats. Returns false, having done nothing, where this level has no such
+ * kernel or it would not pay (rows much shorter than a vector, where the
+ * output is not the input's size): the caller then computes dcol and
  * col2im, which give the same bits. */
 bool conv_bwd_dx_s1(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
-                    float *dx, float *dyp);
+                    float *dx, float *scratch);
 
 /* t (cols, rows) = a (rows, cols) transposed: an exact copy. */
 void conv_bwd_transpose(const float *a, int rows, int cols, float *t);

@@ -33,9 +33,10 @@
  * Gradients (Caffe's convention): backward ADDS dgamma += sum dy * xhat and
  * dbeta += sum dy, and OVERWRITES, in training,
  *   dx = gamma / sqrt(var_B + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))
- * with the means over the channel's n*h*w values, recomputing mean_B and
- * var_B from x (scratch does not survive from forward to backward) with
- * forward's kernels, so with forward's bits. In evaluation
+ * with the means over the channel's n*h*w values and forward's mean_B and
+ * var_B: those its statistics left in ctx->stats (layer.h), or recomputed
+ * from x with forward's kernels where a caller keeps none (a test), the
+ * same bits either way. In evaluation
  * dx = dy * gamma / sqrt(running_var + eps).
  *
  * The sums (src/kernels/bn_lanes.c, chosen per ISA like every kernel) are
@@ -43,13 +44,14 @@
  * a fixed order, so that a config, seed and thread count give the same bits
  * on every x86-64 CPU. Per channel: forward makes three passes over x (the
  * mean; the squared deviations from it; normalise, scale and shift into y),
- * backward three (the mean; var_B, sum dy and sum dy * (x - mean) together;
- * dx), evaluation one.
+ * backward two (sum dy and sum dy * (x - mean) together; dx), evaluation
+ * one.
  *
  * Fused ReLU (layer.relu_out, set by the network): forward ends with
  * y = relu_value(y) in its last pass, and backward reads dy as 0 where
- * y <= 0 (y then being the ReLU's output), as relu.c would have; the bits
- * are those of batchnorm followed by relu. */
+ * y <= 0 (y then being the ReLU's output), as relu.c would have, telling
+ * where from x rather than by reading y (struct bn_relu); the bits are
+ * those of batchnorm followed by relu. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,8 +142,13 @@ static void batchnorm_forward(const struct layer *l, const float *w, const float
 	}
 }
 
-/* With relu_out, y is the fused ReLU's output and dy is read as 0 where
- * y <= 0 (relu.c's backward, done by the kernels as they read dy). */
+/* With relu_out, dy is read as 0 where the fused ReLU's output is 0
+ * (relu.c's backward, done by the kernels as they read dy): where forward's
+ * affine value, recomputed from x with forward's float operations, is
+ * <= 0, so that y need not be read. In training, mean_B and M2 come from
+ * the statistics this thread's forward left in ctx->stats for the same x
+ * (layer.h), or else are recomputed from x with forward's kernels: the
+ * same bits either way. */
 static void batchnorm_backward(const struct layer *l, const float *w, const float *x,
                                const float *y, const float *dy, float *dx, float *dw, int n,
                                const struct layer_ctx *ctx)
@@ -152,28 +159,37 @@ static void batchnorm_backward(const struct layer *l, const float *w, const floa
 	float *dgamma = dw, *dbeta = dw + b->c;   /* running stats: gradient stays 0 */
 	size_t hw = (size_t)b->hw, stride = (size_t)b->c * hw;
 	double m = (double)n * (double)hw;
+	/* (1 + 2c): count, means, M2s, when they are this call's */
+	const double *stats = ctx->train && ctx->stats && ctx->stats[0] == m ? ctx->stats : NULL;
 
+	(void)y;
 	for (int ch = 0; ch < b->c; ch++) {
 		size_t off = chan_off(b, ch);
-		const float *relu_y = l->relu_out ? y + off : NULL;
 		/* in evaluation the statistics are constants (the running ones);
-		 * in training mean_B, then var_B from the same pass as dy's sums,
-		 * with forward's bits (the same kernels on the same x) */
-		double mu = ctx->train ? bn_batch_mean(b, k, x, n, ch) : p.mean[ch];
-		struct bn_grad_sums s;
-		k->grad_sums(x + off, relu_y, dy + off, n, hw, stride, mu, &s);
-		double var = ctx->train ? s.sq / m : p.var[ch];
+		 * in training mean_B and var_B with forward's bits */
+		double mu = p.mean[ch], var = p.var[ch];
+		if (ctx->train && stats) {
+			mu = stats[1 + ch];
+			var = stats[1 + b->c + ch] / m;
+		} else if (ctx->train) {
+			mu = bn_batch_mean(b, k, x, n, ch);
+			var = k->sqdev(x + off, n, hw, stride, mu) / m;
+		}
 		double inv_std = bn_inv_std(b, var);
+		float inv_std_f = (float)inv_std, g = p.gamma[ch] * inv_std_f;
+		struct bn_relu relu = { (float)mu, g, p.beta[ch] };   /* forward's affine */
+		const struct bn_relu *r = l->relu_out ? &relu : NULL;
+		struct bn_grad_sums s;
+		k->grad_sums(x + off, r, dy + off, n, hw, stride, mu, &s);
 		double sum_dy_xhat = s.dy_dev * inv_std;   /* sum dy * xhat */
 		dgamma[ch] += (float)sum_dy_xhat;
 		dbeta[ch] += (float)s.dy;
 		if (!dx)
 			continue;
-		float inv_std_f = (float)inv_std;
 		float mean_dy = ctx->train ? (float)(s.dy / m) : 0.0f;
 		float mean_dy_xhat = ctx->train ? (float)(sum_dy_xhat / m) : 0.0f;
-		k->dx(x + off, relu_y, dy + off, dx + off, n, hw, stride, (float)mu, inv_std_f,
-		      p.gamma[ch] * inv_std_f, mean_dy, mean_dy_xhat);
+		k->dx(x + off, r, dy + off, dx + off, n, hw, stride, (float)mu, inv_std_f, g, mean_dy,
+		      mean_dy_xhat);
 	}
 }
 

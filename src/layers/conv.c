@@ -206,19 +206,21 @@ static struct conv_bwd_dx_geom conv_bwd_dx_of(const struct conv *cv)
 	const struct layer *l = &cv->base;
 
 	return (struct conv_bwd_dx_geom){ l->in.c, l->in.h, l->in.w, cv->k, cv->pad_top,
-	                                  cv->pad_left, l->out.h, l->out.w, cv->filters };
+	                                  cv->pad_left, l->out.h, l->out.w, cv->filters, 1, false };
 }
 
 /* Backward's room for dcol and the padded dy (conv_backward_dx): one
  * image's dcol (ckk, ohw) at stride > 1; at stride 1 the larger of the
- * padded dy and a block's dcol and dy side by side ((ckk + filters) x
- * block*ohw). */
+ * padded dy (of one image, or of a block's in the pixel-order layout) and a
+ * block's dcol and dy side by side ((ckk + filters) x block*ohw). */
 static size_t conv_bwd_dx_floats(const struct conv *cv, int n)
 {
 	struct conv_bwd_dx_geom dg = conv_bwd_dx_of(cv);
-	size_t dyp = conv_bwd_dx_scratch(&dg);
-	size_t block = (size_t)conv_bwd_block(cv, n) * cv->ohw * ((size_t)cv->ckk + cv->filters);
+	size_t block = (size_t)conv_bwd_block(cv, n), dyp;
 
+	dg.n = (int)block;
+	dyp = conv_bwd_dx_scratch(&dg);
+	block *= (size_t)cv->ohw * ((size_t)cv->ckk + cv->filters);
 	if (cv->stride != 1)
 		return (size_t)cv->ckk * cv->ohw;
 	return dyp > block ? dyp : block;
@@ -260,11 +262,11 @@ static void conv_backward_dx(const struct conv *cv, const float *wt, const float
 		         0.0f, dx + b * in_size);
 	if (cv->direct)
 		return;
-	if (cv->stride == 1 && conv_bwd_dx_s1(dg, wt, dy, dx, dcol)) {
-		for (int b = 1; b < nb; b++)
-			conv_bwd_dx_s1(dg, wt, dy + b * out_size, dx + b * in_size, dcol);
+	struct conv_bwd_dx_geom dgb = *dg;
+	dgb.n = nb;
+	if (cv->stride == 1 && conv_bwd_dx_s1(&dgb, wt, dy, dx, dcol))
 		return;
-	}
+	/* declined (as for every block of this layer): dcol is this path's */
 	if (cv->stride == 1) {
 		for (int f = 0; f < cv->filters; f++)
 			for (int b = 0; b < nb; b++)
@@ -324,6 +326,7 @@ static void conv_backward_im2col(const struct conv *cv, const float *wt, const f
 		if (dx)
 			conv_backward_dx(cv, wt, dy + (size_t)i0 * out_size, dx + (size_t)i0 * in_size,
 			                 g.n, &dg, dcol);
+		dg.packed = true;   /* the first block's call packed W in dcol */
 	}
 	conv_bwd_transpose(dwT, cv->ckk, cv->filters, dwt);
 }

@@ -48,7 +48,9 @@ struct layer_ctx {
 	int layer;         /* the layer's index in the network */
 	int sample0;       /* the chunk's first sample, as an index into the batch */
 	/* layer_ops.stats_doubles(l) doubles this call's training forward may
-	 * fill for after_step (this thread's share of a step). NULL: keep none. */
+	 * fill for after_step (this thread's share of a step). NULL: keep none.
+	 * A training backward gets the same row, as its forward on the same
+	 * chunk left it, to read only (batchnorm's mean and M2). */
 	double *stats;
 };
 

@@ -484,8 +484,8 @@ static void backward_chunk(struct net *net, int t, int start, int count, float *
 	for (int i = net->n_layers - 1; i >= 0; i--) {
 		if (net->fused_into[i] >= 0)
 			continue;   /* its gradient is its readers': net_plan_grads */
+		/* stats: what this thread's forward left, for backward to read */
 		struct layer_ctx c = layer_ctx_of(net, ctx, i, t);
-		c.stats = NULL;   /* forward's; backward leaves them */
 		double *slot = timing_slot(net, ctx, net->n_layers + i), t0 = slot ? omp_get_wtime() : 0;
 		backward_layer(net, i, start, count, grads, &c);
 		if (slot)
