@@ -74,53 +74,53 @@ void conv_gemm_forward_portable(int filters, int ckk, int ohw, int nb, const flo
 
 #ifdef CONV_GEMM_X86
 
-/* Where a tile's columns go: column j of the block is pixel j % ohw of
- * image j / ohw, at y + (j / ohw) * osz + f * ohw + j % ohw for filter f. */
-struct cg_out {
-	float *y;
-	int ohw;
-	size_t osz;   /* filters * ohw: one image's output */
+/* Where a tile's vectors go, worked out once per panel for all its
+ * tiles. Column j of the block is pixel j % ohw of image j / ohw, at
+ * y + (j / ohw) * osz + f * ohw + j % ohw for filter f; a vector's lanes
+ * fall in one image or, across an image's end, in several: a piece each,
+ * stored with one masked store per filter. */
+struct cg_piece {
+	float *y;     /* the piece's first element for filter 0: add f * ohw */
+	int shift;    /* lane of the vector that goes there */
+	int n;        /* lanes [shift, shift + n) */
 };
 
-/* One vector of a tile: columns [j, j + n) of the block, n <= lanes. */
 struct cg_vec {
-	int n;        /* valid lanes */
-	bool one;     /* all in one image: one (masked) store per row */
-	int img, q;   /* the first lane's image and pixel */
-	float *base;  /* y + img * osz + q: add f * ohw */
+	int np;                      /* pieces: 1 unless the vector crosses images */
+	struct cg_piece pc[16];      /* one per image its lanes reach (lanes <= 16) */
 };
 
-static inline struct cg_vec cg_vec_at(const struct cg_out *o, int j, int n)
+struct cg_panel {
+	size_t ohw;
+	struct cg_vec v[3];          /* the tile's vectors */
+};
+
+/* The panel of columns [j0, j0 + cols) in vectors of lanes: y (nb, filters, ohw). */
+static void cg_panel_at(struct cg_panel *pn, float *y, int ohw, size_t osz, int j0, int cols,
+                        int lanes)
 {
-	struct cg_vec v = { .n = n, .img = j / o->ohw };
+	pn->ohw = (size_t)ohw;
+	for (int v = 0; v < 3 && v * lanes < cols; v++) {
+		int j = j0 + v * lanes, n = cols - v * lanes < lanes ? cols - v * lanes : lanes;
+		int img = j / ohw, q = j - img * ohw, np = 0;
 
-	v.q = j - v.img * o->ohw;
-	v.one = v.q + n <= o->ohw;
-	v.base = o->y + (size_t)v.img * o->osz + v.q;
-	return v;
-}
+		for (int t = 0; t < n; img++, q = 0) {
+			int m = ohw - q < n - t ? ohw - q : n - t;
 
-/* A vector that crosses into the next image(s), spilled and stored lane by lane. */
-static void cg_store_split(const float *lanes, const struct cg_vec *v, const struct cg_out *o,
-                           int f)
-{
-	int img = v->img, q = v->q;
-
-	for (int t = 0; t < v->n; t++) {
-		o->y[(size_t)img * o->osz + (size_t)f * o->ohw + q] = lanes[t];
-		if (++q == o->ohw) {
-			q = 0;
-			img++;
+			pn->v[v].pc[np++] = (struct cg_piece){ y + (size_t)img * osz + q, t, m };
+			t += m;
 		}
+		pn->v[v].np = np;
 	}
 }
 
 /* A tile continues its chains through kc more FMAs: from the bias when
- * first, else from acc (its rows nr floats apart); into y when last, else
- * back into acc. w: W[f0][p0] (rows ldw apart); b: col[p0][j0]. */
+ * first, else from acc (its rows nr floats apart); into y when last
+ * (filters f0 on, where pn says), else back into acc. w: W[f0][p0] (rows
+ * ldw apart); b: col[p0][j0]. */
 typedef void cg_tile_fn(int kc, const float *w, size_t ldw, const float *bias, const float *b,
-                        size_t ld, float *acc, bool first, bool last, int cols, int j0, int f0,
-                        const struct cg_out *o);
+                        size_t ld, float *acc, bool first, bool last, const struct cg_panel *pn,
+                        int f0);
 
 struct cg_tiler {
 	int mr, lanes, nv;          /* tile: mr filters x nv vectors of lanes pixels */
@@ -159,31 +159,37 @@ struct cg_tiler {
 	}
 #define CG512_STORE(i)                                                         \
 	if (i < mr) {                                                          \
-		cg512_store(acc##i##0, &v0, o, f0 + i);                        \
+		cg512_store(acc##i##0, &pn->v[0], pn->ohw, f0 + i);            \
 		if (nv > 1)                                                    \
-			cg512_store(acc##i##1, &v1, o, f0 + i);                \
+			cg512_store(acc##i##1, &pn->v[1], pn->ohw, f0 + i);    \
 		if (nv > 2)                                                    \
-			cg512_store(acc##i##2, &v2, o, f0 + i);                \
+			cg512_store(acc##i##2, &pn->v[2], pn->ohw, f0 + i);    \
 	}
 
 static inline __attribute__((always_inline, target("avx512f"))) void
-cg512_store(__m512 a, const struct cg_vec *v, const struct cg_out *o, int f)
+cg512_store(__m512 a, const struct cg_vec *v, size_t ohw, int f)
 {
-	if (v->one) {
-		_mm512_mask_storeu_ps(v->base + (size_t)f * o->ohw,
-		                      (__mmask16)(v->n >= 16 ? 0xffff : (1u << v->n) - 1), a);
-	} else {
-		float lanes[16];
+	if (v->np == 1) {   /* one image: its first piece starts at lane 0 */
+		_mm512_mask_storeu_ps(v->pc[0].y + (size_t)f * ohw, (__mmask16)((1u << v->pc[0].n) - 1), a);
+		return;
+	}
+	for (int i = 0; i < v->np; i++) {
+		const struct cg_piece *pc = &v->pc[i];
+		/* lanes [shift, shift + n) to the piece's first n */
+		__m512 b = pc->shift ? _mm512_permutexvar_ps(
+		                               _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
+		                                                                 7, 6, 5, 4, 3, 2, 1, 0),
+		                                                _mm512_set1_epi32(pc->shift)),
+		                               a)
+		                     : a;
 
-		_mm512_storeu_ps(lanes, a);
-		cg_store_split(lanes, v, o, f);
+		_mm512_mask_storeu_ps(pc->y + (size_t)f * ohw, (__mmask16)((1u << pc->n) - 1), b);
 	}
 }
 
 static inline __attribute__((always_inline, target("avx512f"))) void
 cg512_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias, const float *b,
-           size_t ld, float *acc, bool first, bool last, int cols, int j0, int f0,
-           const struct cg_out *o)
+           size_t ld, float *acc, bool first, bool last, const struct cg_panel *pn, int f0)
 {
 	CG_ROWS_8(CG512_INIT)
 	for (int p = 0; p < kc; p++) {
@@ -199,13 +205,6 @@ cg512_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias
 		CG_ROWS_8(CG512_KEEP)
 		return;
 	}
-
-	struct cg_vec v0 = cg_vec_at(o, j0, cols < 16 ? cols : 16);
-	struct cg_vec v1 = v0, v2 = v0;
-	if (nv > 1)
-		v1 = cg_vec_at(o, j0 + 16, cols - 16 < 16 ? cols - 16 : 16);
-	if (nv > 2)
-		v2 = cg_vec_at(o, j0 + 32, cols - 32 < 16 ? cols - 32 : 16);
 	CG_ROWS_8(CG512_STORE)
 }
 
@@ -238,31 +237,37 @@ cg512_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias
 	}
 #define CG256_STORE(i)                                                         \
 	if (i < mr) {                                                          \
-		cg256_store(acc##i##0, &v0, o, f0 + i);                        \
+		cg256_store(acc##i##0, &pn->v[0], pn->ohw, f0 + i);            \
 		if (nv > 1)                                                    \
-			cg256_store(acc##i##1, &v1, o, f0 + i);                \
+			cg256_store(acc##i##1, &pn->v[1], pn->ohw, f0 + i);    \
 		if (nv > 2)                                                    \
-			cg256_store(acc##i##2, &v2, o, f0 + i);                \
+			cg256_store(acc##i##2, &pn->v[2], pn->ohw, f0 + i);    \
 	}
 
 static inline __attribute__((always_inline, target("avx2,fma"))) void
-cg256_store(__m256 a, const struct cg_vec *v, const struct cg_out *o, int f)
+cg256_store(__m256 a, const struct cg_vec *v, size_t ohw, int f)
 {
-	/* plain stores for whole vectors: masked ones are slow on AMD */
-	if (v->one && v->n == 8) {
-		_mm256_storeu_ps(v->base + (size_t)f * o->ohw, a);
-	} else {
-		float lanes[8];
+	const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
 
-		_mm256_storeu_ps(lanes, a);
-		cg_store_split(lanes, v, o, f);
+	/* plain stores for whole vectors: masked ones are slow on AMD */
+	if (v->np == 1 && v->pc[0].n == 8) {
+		_mm256_storeu_ps(v->pc[0].y + (size_t)f * ohw, a);
+		return;
+	}
+	for (int i = 0; i < v->np; i++) {
+		const struct cg_piece *pc = &v->pc[i];
+		__m256 b = pc->shift ? _mm256_permutevar8x32_ps(
+		                               a, _mm256_add_epi32(lane, _mm256_set1_epi32(pc->shift)))
+		                     : a;
+
+		_mm256_maskstore_ps(pc->y + (size_t)f * ohw,
+		                    _mm256_cmpgt_epi32(_mm256_set1_epi32(pc->n), lane), b);
 	}
 }
 
 static inline __attribute__((always_inline, target("avx2,fma"))) void
 cg256_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias, const float *b,
-           size_t ld, float *acc, bool first, bool last, int cols, int j0, int f0,
-           const struct cg_out *o)
+           size_t ld, float *acc, bool first, bool last, const struct cg_panel *pn, int f0)
 {
 	CG_ROWS_4(CG256_INIT)
 	for (int p = 0; p < kc; p++) {
@@ -278,13 +283,6 @@ cg256_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias
 		CG_ROWS_4(CG256_KEEP)
 		return;
 	}
-
-	struct cg_vec v0 = cg_vec_at(o, j0, cols < 8 ? cols : 8);
-	struct cg_vec v1 = v0, v2 = v0;
-	if (nv > 1)
-		v1 = cg_vec_at(o, j0 + 8, cols - 8 < 8 ? cols - 8 : 8);
-	if (nv > 2)
-		v2 = cg_vec_at(o, j0 + 16, cols - 16 < 8 ? cols - 16 : 8);
 	CG_ROWS_4(CG256_STORE)
 }
 
@@ -292,11 +290,10 @@ cg256_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias
 #define CG_TILE_FN(ISA, TARGET, MR, NV)                                                    \
 	static __attribute__((target(TARGET))) void cg_##ISA##_##MR##_##NV(                \
 		int kc, const float *w, size_t ldw, const float *bias, const float *b,     \
-		size_t ld, float *acc, bool first, bool last, int cols, int j0, int f0,    \
-		const struct cg_out *o)                                                    \
+		size_t ld, float *acc, bool first, bool last, const struct cg_panel *pn,   \
+		int f0)                                                                    \
 	{                                                                                  \
-		ISA##_tile(MR, NV, kc, w, ldw, bias, b, ld, acc, first, last, cols, j0,    \
-		           f0, o);                                                         \
+		ISA##_tile(MR, NV, kc, w, ldw, bias, b, ld, acc, first, last, pn, f0);     \
 	}
 #define CG_TILE_ROW(ISA, TARGET, MR) \
 	CG_TILE_FN(ISA, TARGET, MR, 1) CG_TILE_FN(ISA, TARGET, MR, 2) CG_TILE_FN(ISA, TARGET, MR, 3)
@@ -325,12 +322,13 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
                    float *acc)
 {
 	int ncol = nb * ohw, nr = t->nv * t->lanes;
-	struct cg_out o = { y, ohw, (size_t)filters * ohw };
+	struct cg_panel pn;
 
 	for (int j0 = 0; j0 < ncol; j0 += nr) {
 		int cols = ncol - j0 < nr ? ncol - j0 : nr;
 		int nv = (cols + t->lanes - 1) / t->lanes;
 
+		cg_panel_at(&pn, y, ohw, (size_t)filters * ohw, j0, cols, t->lanes);
 		for (int p0 = 0; p0 < ckk; p0 += CONV_GEMM_KC) {
 			int kc = ckk - p0 < CONV_GEMM_KC ? ckk - p0 : CONV_GEMM_KC;
 			bool first = p0 == 0, last = p0 + kc == ckk;
@@ -341,7 +339,7 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
 				t->tiles[(mr - 1) * t->nv + nv - 1](
 					kc, w + (size_t)f0 * ckk + p0, (size_t)ckk, bias + f0,
 					col + (size_t)p0 * ld + j0, ld, acc + (size_t)f0 * nr, first,
-					last, cols, j0, f0, &o);
+					last, &pn, f0);
 			}
 		}
 	}
@@ -462,7 +460,7 @@ static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, 
 	int k = im->k, ohw = im->oh * im->ow, ncol = nb * ohw, ckk = im->c * k * k;
 	int groups = im->c * k, per_block = CONV_GEMM_KC / k;
 	size_t in_size = (size_t)im->c * im->h * im->w;
-	struct cg_out o = { y, ohw, (size_t)filters * ohw };
+	struct cg_panel pn;
 	struct cg_seg segs[CONV_GEMM_NR_MAX];
 
 	memset(pack, 0, CONV_GEMM_PACK_FLOATS * sizeof(*pack));
@@ -471,6 +469,7 @@ static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, 
 		int nv = (cols + t->lanes - 1) / t->lanes;
 		int ns = cg_segments(im, in_size, j0, cols, segs);
 
+		cg_panel_at(&pn, y, ohw, (size_t)filters * ohw, j0, cols, t->lanes);
 		for (int g0 = 0; g0 < groups; g0 += per_block) {
 			int g1 = groups - g0 < per_block ? groups : g0 + per_block;
 			int kc = (g1 - g0) * k, p0 = g0 * k;
@@ -482,7 +481,7 @@ static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, 
 				t->tiles[(mr - 1) * t->nv + nv - 1](
 					kc, w + (size_t)f0 * ckk + p0, (size_t)ckk, bias + f0, pack,
 					CONV_GEMM_NR_MAX, acc + (size_t)f0 * CONV_GEMM_NR_MAX, g0 == 0,
-					g1 == groups, cols, j0, f0, &o);
+					g1 == groups, &pn, f0);
 			}
 		}
 	}
