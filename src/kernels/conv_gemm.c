@@ -353,7 +353,8 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
  * pixels, 2 rows of a 14x14 or 7x7 one, part of a row of a 28x28 one. */
 struct cg_seg {
 	const float *x;   /* the image, (c, h, w) */
-	int q0, len;      /* first pixel (oy * ow + ox), pixels */
+	int oy0, ox0;     /* the first pixel's output row and column */
+	int len;          /* pixels */
 	int off;          /* where the run starts in the panel's row */
 };
 
@@ -369,84 +370,96 @@ static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_i
                                                         const struct cg_seg *segs, int ns,
                                                         int g0, int g1, float *pack)
 {
-	const __m512i zero = _mm512_setzero_si512();
-	const __m512i height = _mm512_set1_epi32(im->h), width = _mm512_set1_epi32(im->w);
+	const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+	const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+	const __m512i ow = _mm512_set1_epi32(im->ow), width = _mm512_set1_epi32(im->w);
+	const __m512i stride = _mm512_set1_epi32(im->stride);
 	int w = im->w, k = im->k, s = im->stride;
 	size_t hw = (size_t)im->h * w;
-	/* per window row ki: the first input row loaded, the floats loaded, each
-	 * lane's offset from that row, which lanes' rows lie in the image; per
-	 * window column kj: each lane's input column, which lie in the image */
-	int r0[CONV_GEMM_FUSED_K], nload[CONV_GEMM_FUSED_K];
+	/* per window row ki: the first input row loaded, the masks of the two
+	 * loads, each lane's offset from that row, which lanes' rows lie in the
+	 * image; per window column kj: each lane's input column, which lie in
+	 * the image */
+	int r0[CONV_GEMM_FUSED_K];
+	__mmask16 load0[CONV_GEMM_FUSED_K], load1[CONV_GEMM_FUSED_K];
 	__m512i rel[CONV_GEMM_FUSED_K], col[CONV_GEMM_FUSED_K];
 	__mmask16 rowin[CONV_GEMM_FUSED_K], colin[CONV_GEMM_FUSED_K];
 
 	for (int sg = 0; sg < ns; sg++) {
 		const struct cg_seg *sp = &segs[sg];
-		_Alignas(64) int oyl[16], oxl[16];   /* each lane's output row and column */
 		__mmask16 m = (__mmask16)(sp->len >= 16 ? 0xffff : (1u << sp->len) - 1);
+		/* each lane's output column, and row less oy0: the run's few rows
+		 * peeled off one at a time */
+		__m512i ox = _mm512_add_epi32(lane, _mm512_set1_epi32(sp->ox0)), dy = zero;
 
-		for (int t = 0; t < 16; t++) {
-			int q = sp->q0 + (t < sp->len ? t : 0);
-			oyl[t] = q / im->ow;
-			oxl[t] = q - oyl[t] * im->ow;
+		for (__mmask16 past; (past = m & _mm512_cmpge_epi32_mask(ox, ow));) {
+			ox = _mm512_mask_sub_epi32(ox, past, ox, ow);
+			dy = _mm512_mask_add_epi32(dy, past, dy, one);
 		}
-		__m512i oy = _mm512_mullo_epi32(_mm512_load_si512(oyl), _mm512_set1_epi32(s));
-		__m512i ox = _mm512_mullo_epi32(_mm512_load_si512(oxl), _mm512_set1_epi32(s));
+		__m512i dys = _mm512_mullo_epi32(dy, stride);   /* input rows below the first */
+		__m512i rows = _mm512_mullo_epi32(dys, width);   /* floats below the first row */
+		__m512i oxs = _mm512_mullo_epi32(ox, stride);
 		for (int ki = 0; ki < k; ki++) {
-			__m512i iy = _mm512_add_epi32(oy, _mm512_set1_epi32(ki - im->pad_top));
-			int first = oyl[0] * s - im->pad_top + ki;
+			/* the run's first input row for ki, perhaps above the image */
+			int first = sp->oy0 * s - im->pad_top + ki, n;
 
 			r0[ki] = first < 0 ? 0 : first;
-			nload[ki] = r0[ki] >= im->h ? 0 : (int)(((size_t)im->h - r0[ki]) * w);
-			if (nload[ki] > 32)
-				nload[ki] = 32;
-			rowin[ki] = m & _mm512_cmpge_epi32_mask(iy, zero) &
-			            _mm512_cmplt_epi32_mask(iy, height);
-			rel[ki] = _mm512_mullo_epi32(_mm512_sub_epi32(iy, _mm512_set1_epi32(r0[ki])),
-			                             _mm512_set1_epi32(w));
+			n = r0[ki] >= im->h ? 0 : (im->h - r0[ki]) * w < 32 ? (im->h - r0[ki]) * w : 32;
+			load0[ki] = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+			load1[ki] = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);
+			rowin[ki] = m & _mm512_cmpge_epi32_mask(dys, _mm512_set1_epi32(-first)) &
+			            _mm512_cmplt_epi32_mask(dys, _mm512_set1_epi32(im->h - first));
+			rel[ki] = _mm512_add_epi32(rows, _mm512_set1_epi32((first - r0[ki]) * w));
 		}
 		for (int kj = 0; kj < k; kj++) {
-			col[kj] = _mm512_add_epi32(ox, _mm512_set1_epi32(kj - im->pad_left));
+			col[kj] = _mm512_add_epi32(oxs, _mm512_set1_epi32(kj - im->pad_left));
 			colin[kj] = _mm512_cmpge_epi32_mask(col[kj], zero) &
 			            _mm512_cmplt_epi32_mask(col[kj], width);
 		}
-		for (int g = g0; g < g1; g++) {
-			int ci = g / k, ki = g % k, n = nload[ki];
-			/* k rows of 48, from this run's column */
-			float *rows = pack + (size_t)(g - g0) * k * CONV_GEMM_NR_MAX + sp->off;
-			__m512 v0 = _mm512_setzero_ps(), v1 = v0;
+		/* k rows of 48 per group, from this run's column */
+		float *out = pack + sp->off;
+		for (int g = g0, ci = g0 / k, ki = g0 % k; g < g1; g++, out += (size_t)k * CONV_GEMM_NR_MAX) {
+			const float *xr = sp->x + (size_t)ci * hw + (size_t)r0[ki] * w;   /* (n) */
+			__m512 v0 = _mm512_maskz_loadu_ps(load0[ki], xr);
+			__m512 v1 = _mm512_maskz_loadu_ps(load1[ki], xr + 16);
 
-			if (n > 0) {
-				const float *xr = sp->x + (size_t)ci * hw + (size_t)r0[ki] * w;   /* (n) */
-				v0 = _mm512_maskz_loadu_ps((__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1), xr);
-				if (n > 16)
-					v1 = _mm512_maskz_loadu_ps((__mmask16)(n >= 32 ? 0xffff : (1u << (n - 16)) - 1),
-					                           xr + 16);
-			}
 			for (int kj = 0; kj < k; kj++)
-				_mm512_mask_storeu_ps(rows + (size_t)kj * CONV_GEMM_NR_MAX, m,
+				_mm512_mask_storeu_ps(out + (size_t)kj * CONV_GEMM_NR_MAX, m,
 				                      _mm512_maskz_permutex2var_ps(
 				                              rowin[ki] & colin[kj], v0,
 				                              _mm512_add_epi32(rel[ki], col[kj]), v1));
+			if (++ki == k) {
+				ki = 0;
+				ci++;
+			}
 		}
 	}
 }
 
 /* The panel's runs: columns [j0, j0 + cols) of the block, cut where an
- * image ends, at 16 pixels, and where the input rows would pass 32 floats. */
+ * image ends, at 16 pixels, and where the input rows would pass 32 floats:
+ * a run spans at most rows + 1 output rows. */
 static int cg_segments(const struct conv_gemm_image *im, size_t in_size, int j0, int cols,
                        struct cg_seg *segs)
 {
-	int ohw = im->oh * im->ow, ns = 0;
+	int ohw = im->oh * im->ow, ow = im->ow, rows = (32 - im->w) / (im->stride * im->w);
+	int img = j0 / ohw, q = j0 - img * ohw, oy = q / ow, ox = q - oy * ow, ns = 0;
 
 	for (int j = j0; j < j0 + cols;) {
-		int img = j / ohw, q = j - img * ohw, oy0 = q / im->ow, len = 1;
+		int len = 16;
 
-		while (len < 16 && j + len < j0 + cols && q + len < ohw &&
-		       ((q + len) / im->ow - oy0) * im->stride * im->w + im->w <= 32)
-			len++;
-		segs[ns++] = (struct cg_seg){ im->x + (size_t)img * in_size, q, len, j - j0 };
+		len = j0 + cols - j < len ? j0 + cols - j : len;
+		len = ohw - q < len ? ohw - q : len;
+		len = (rows + 1) * ow - ox < len ? (rows + 1) * ow - ox : len;
+		segs[ns++] = (struct cg_seg){ im->x + (size_t)img * in_size, oy, ox, len, j - j0 };
 		j += len;
+		q += len;
+		for (ox += len; ox >= ow; ox -= ow)
+			oy++;
+		if (q == ohw) {
+			img++;
+			q = oy = ox = 0;
+		}
 	}
 	return ns;
 }
