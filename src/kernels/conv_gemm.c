@@ -314,7 +314,7 @@ static const struct cg_tiler cg512_tiler = { 8, 16, 3, cg512_tiles };
 static const struct cg_tiler cg256_tiler = { 4, 8, 3, cg256_tiles };
 
 /* Panels of nv*lanes columns outside, then blocks of k, then the filters'
- * tiles: a panel's (CONV_GEMM_KC, 48) block stays in L1 while every tile
+ * tiles: a panel's block of at most (CONV_GEMM_KC, 48) stays in L1 while every tile
  * reads it, and the tiles' partial chains wait in acc between blocks (a
  * store and a load, both exact, between two FMAs of a chain). */
 static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int nb,
@@ -322,6 +322,9 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
                    float *acc)
 {
 	int ncol = nb * ohw, nr = t->nv * t->lanes;
+	/* the fewest blocks of k, as even as they come (no short last block) */
+	int blocks = (ckk + CONV_GEMM_KC - 1) / CONV_GEMM_KC;
+	int per_block = blocks > 1 ? (ckk + blocks - 1) / blocks : CONV_GEMM_KC;
 	struct cg_panel pn;
 
 	for (int j0 = 0; j0 < ncol; j0 += nr) {
@@ -329,8 +332,8 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
 		int nv = (cols + t->lanes - 1) / t->lanes;
 
 		cg_panel_at(&pn, y, ohw, (size_t)filters * ohw, j0, cols, t->lanes);
-		for (int p0 = 0; p0 < ckk; p0 += CONV_GEMM_KC) {
-			int kc = ckk - p0 < CONV_GEMM_KC ? ckk - p0 : CONV_GEMM_KC;
+		for (int p0 = 0; p0 < ckk; p0 += per_block) {
+			int kc = ckk - p0 < per_block ? ckk - p0 : per_block;
 			bool first = p0 == 0, last = p0 + kc == ckk;
 
 			for (int f0 = 0; f0 < filters; f0 += t->mr) {
@@ -471,7 +474,13 @@ static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, 
 {
 	const struct cg_tiler *t = &cg512_tiler;
 	int k = im->k, ohw = im->oh * im->ow, ncol = nb * ohw, ckk = im->c * k * k;
+	/* the fewest blocks of at most CONV_GEMM_KC rows, as even as whole
+	 * groups make them: no short last block whose tiles would mostly load
+	 * and store their accumulators */
 	int groups = im->c * k, per_block = CONV_GEMM_KC / k;
+	int blocks = (groups + per_block - 1) / per_block;
+
+	per_block = (groups + blocks - 1) / blocks;
 	size_t in_size = (size_t)im->c * im->h * im->w;
 	struct cg_panel pn;
 	struct cg_seg segs[CONV_GEMM_NR_MAX];
