@@ -369,15 +369,15 @@ struct cg_seg {
  * pad_left + kj), zeros where the window leaves the image. Lanes past the
  * panel's columns keep what they held (zeros or earlier panels' floats:
  * finite). */
-static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_image *im,
-                                                        const struct cg_seg *segs, int ns,
-                                                        int g0, int g1, float *pack)
+static inline __attribute__((always_inline, target("avx512f"))) void
+cg_build_k(const struct conv_gemm_image *im, const struct cg_seg *segs, int ns, int g0, int g1,
+           float *pack, int k)
 {
 	const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
 	const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
 	const __m512i ow = _mm512_set1_epi32(im->ow), width = _mm512_set1_epi32(im->w);
 	const __m512i stride = _mm512_set1_epi32(im->stride);
-	int w = im->w, k = im->k, s = im->stride;
+	int w = im->w, s = im->stride;
 	size_t hw = (size_t)im->h * w;
 	/* per window row ki: the first input row loaded, the masks of the two
 	 * loads, each lane's offset from that row, which lanes' rows lie in the
@@ -436,6 +436,20 @@ static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_i
 				ci++;
 			}
 		}
+	}
+}
+
+/* cg_build_k with the configs' kernel sizes constant, its loops over the
+ * window unrolled */
+static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_image *im,
+                                                        const struct cg_seg *segs, int ns,
+                                                        int g0, int g1, float *pack)
+{
+	switch (im->k) {
+	case 1: cg_build_k(im, segs, ns, g0, g1, pack, 1); break;
+	case 3: cg_build_k(im, segs, ns, g0, g1, pack, 3); break;
+	case 5: cg_build_k(im, segs, ns, g0, g1, pack, 5); break;
+	default: cg_build_k(im, segs, ns, g0, g1, pack, im->k); break;
 	}
 }
 
