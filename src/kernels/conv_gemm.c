@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "gemm_fixed.h"
@@ -609,18 +610,22 @@ bool conv_gemm_fused_applies(const struct conv_gemm_image *im)
 	return im->w <= 32 && im->k <= CONV_GEMM_FUSED_K && im->stride >= 1 && cg_path_now() == 2;
 }
 
+/* the block, then acc, from scratch's first 64-byte boundary: the tiles'
+ * loads of the block's rows (192 bytes apart) then never cross a cache
+ * line, whatever scratch's alignment (calloc's is 16) */
 size_t conv_gemm_fused_floats(int filters)
 {
-	return conv_gemm_acc_floats(filters) + CONV_GEMM_PACK_FLOATS;
+	return CONV_GEMM_PACK_FLOATS + conv_gemm_acc_floats(filters) + 15;
 }
 
 void conv_gemm_forward_fused(int filters, const struct conv_gemm_image *im, int nb,
                              const float *w, const float *bias, float *y, float *scratch)
 {
 #ifdef CONV_GEMM_X86
+	float *pack = scratch + (64 - (uintptr_t)scratch % 64) % 64 / sizeof(float);
+
 	if (filters > 0 && nb > 0)
-		cg_run_fused(filters, im, nb, w, bias, y, scratch,
-		             scratch + conv_gemm_acc_floats(filters));
+		cg_run_fused(filters, im, nb, w, bias, y, pack + CONV_GEMM_PACK_FLOATS, pack);
 #else
 	(void)filters, (void)im, (void)nb, (void)w, (void)bias, (void)y, (void)scratch;
 #endif
