@@ -409,6 +409,8 @@ cg_build_k(const struct conv_gemm_image *im, const struct cg_seg *segs, int ns, 
 
 			r0[ki] = first < 0 ? 0 : first;
 			n = r0[ki] >= im->h ? 0 : (im->h - r0[ki]) * w < 32 ? (im->h - r0[ki]) * w : 32;
+			if (n == 0)   /* below the image: every lane zero */
+				r0[ki] = 0;
 			load0[ki] = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
 			load1[ki] = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);
 			rowin[ki] = m & _mm512_cmpge_epi32_mask(dys, _mm512_set1_epi32(-first)) &
@@ -424,8 +426,9 @@ cg_build_k(const struct conv_gemm_image *im, const struct cg_seg *segs, int ns, 
 		float *out = pack + sp->off;
 		for (int g = g0, ci = g0 / k, ki = g0 % k; g < g1; g++, out += (size_t)k * CONV_GEMM_NR_MAX) {
 			const float *xr = sp->x + (size_t)ci * hw + (size_t)r0[ki] * w;   /* (n) */
-			__m512 v0 = _mm512_maskz_loadu_ps(load0[ki], xr);
-			__m512 v1 = _mm512_maskz_loadu_ps(load1[ki], xr + 16);
+			/* (no address past the input where nothing is loaded) */
+			__m512 v0 = load0[ki] ? _mm512_maskz_loadu_ps(load0[ki], xr) : _mm512_setzero_ps();
+			__m512 v1 = load1[ki] ? _mm512_maskz_loadu_ps(load1[ki], xr + 16) : _mm512_setzero_ps();
 
 			for (int kj = 0; kj < k; kj++)
 				_mm512_mask_storeu_ps(out + (size_t)kj * CONV_GEMM_NR_MAX, m,
