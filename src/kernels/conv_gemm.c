@@ -315,9 +315,9 @@ static const struct cg_tiler cg512_tiler = { 8, 16, 3, cg512_tiles };
 static const struct cg_tiler cg256_tiler = { 4, 8, 3, cg256_tiles };
 
 /* Panels of nv*lanes columns outside, then blocks of k, then the filters'
- * tiles: a panel's block of at most (CONV_GEMM_KC, 48) stays in L1 while every tile
- * reads it, and the tiles' partial chains wait in acc between blocks (a
- * store and a load, both exact, between two FMAs of a chain). */
+ * tiles: a panel's block of at most (CONV_GEMM_KC, 48) stays in L1 while
+ * every tile reads it, and the tiles' partial chains wait in acc between
+ * blocks (a store and a load, both exact, between two FMAs of a chain). */
 static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int nb,
                    const float *w, const float *bias, const float *col, size_t ld, float *y,
                    float *acc)
@@ -351,10 +351,11 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
 
 /* --- the fused source: narrow images' im2col built panel by panel -------------- */
 
-/* A run of at most 16 of a panel's columns, pixels [q0, q0 + len) of one
- * image, over few enough output rows that the input rows any window row
- * reads for them fit in two registers (32 floats): a 4x4 image's 16
- * pixels, 2 rows of a 14x14 or 7x7 one, part of a row of a 28x28 one. */
+/* A run of at most 16 of a panel's columns, len consecutive pixels of one
+ * image from (oy0, ox0), over few enough output rows that the input rows
+ * any window row reads for them fit in two registers (32 floats): a 4x4
+ * image's 16 pixels, 2 rows of a 14x14 or 7x7 one, part of a row of a
+ * 28x28 one. */
 struct cg_seg {
 	const float *x;   /* the image, (c, h, w) */
 	int oy0, ox0;     /* the first pixel's output row and column */
