@@ -321,7 +321,8 @@ static void test_conv_forward_matches_direct(void **state)
  * it builds col: each image's y is the bias, then gemm_fixed of W and that
  * image's im2col, exactly (the chain the fixed GEMM defines). Batches of 1,
  * of a few and of more than one block; images the fused im2col takes (up
- * to 32 wide, strided too) and one it does not (40 wide); 1x1 layers. */
+ * to 32 wide, strided too, outputs down to 2x2) and one it does not (40
+ * wide); 1x1 layers. */
 static void test_conv_forward_bits(void **state)
 {
 	static const struct {
@@ -333,6 +334,8 @@ static void test_conv_forward_bits(void **state)
 		{ "{filters: 32, kernel_size: 3, stride: 2, padding: same}", { 16, 14, 14 } },
 		{ "{filters: 16, kernel_size: 1, algorithm: im2col}", { 8, 7, 7 } },
 		{ "{filters: 24, kernel_size: 1, stride: 2}", { 8, 14, 14 } },
+		/* 2x2 outputs: a vector's lanes fall in up to 5 images */
+		{ "{filters: 24, kernel_size: 3, stride: 2, padding: same}", { 8, 4, 4 } },
 		{ "{filters: 16, kernel_size: 3, padding: 1, algorithm: direct}", { 3, 32, 32 } },
 		{ "{filters: 12, kernel_size: 3, padding: 1, algorithm: im2col}", { 3, 40, 36 } },
 		{ "{filters: 9, kernel_size: 9, padding: 4}", { 1, 28, 28 } },

@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "gemm_fixed.h"
@@ -74,53 +75,53 @@ void conv_gemm_forward_portable(int filters, int ckk, int ohw, int nb, const flo
 
 #ifdef CONV_GEMM_X86
 
-/* Where a tile's columns go: column j of the block is pixel j % ohw of
- * image j / ohw, at y + (j / ohw) * osz + f * ohw + j % ohw for filter f. */
-struct cg_out {
-	float *y;
-	int ohw;
-	size_t osz;   /* filters * ohw: one image's output */
+/* Where a tile's vectors go, worked out once per panel for all its
+ * tiles. Column j of the block is pixel j % ohw of image j / ohw, at
+ * y + (j / ohw) * osz + f * ohw + j % ohw for filter f; a vector's lanes
+ * fall in one image or, across an image's end, in several: a piece each,
+ * stored with one masked store per filter. */
+struct cg_piece {
+	float *y;     /* the piece's first element for filter 0: add f * ohw */
+	int shift;    /* lane of the vector that goes there */
+	int n;        /* lanes [shift, shift + n) */
 };
 
-/* One vector of a tile: columns [j, j + n) of the block, n <= lanes. */
 struct cg_vec {
-	int n;        /* valid lanes */
-	bool one;     /* all in one image: one (masked) store per row */
-	int img, q;   /* the first lane's image and pixel */
-	float *base;  /* y + img * osz + q: add f * ohw */
+	int np;                      /* pieces: 1 unless the vector crosses images */
+	struct cg_piece pc[16];      /* one per image its lanes reach (lanes <= 16) */
 };
 
-static inline struct cg_vec cg_vec_at(const struct cg_out *o, int j, int n)
+struct cg_panel {
+	size_t ohw;
+	struct cg_vec v[3];          /* the tile's vectors */
+};
+
+/* The panel of columns [j0, j0 + cols) in vectors of lanes: y (nb, filters, ohw). */
+static void cg_panel_at(struct cg_panel *pn, float *y, int ohw, size_t osz, int j0, int cols,
+                        int lanes)
 {
-	struct cg_vec v = { .n = n, .img = j / o->ohw };
+	pn->ohw = (size_t)ohw;
+	for (int v = 0; v < 3 && v * lanes < cols; v++) {
+		int j = j0 + v * lanes, n = cols - v * lanes < lanes ? cols - v * lanes : lanes;
+		int img = j / ohw, q = j - img * ohw, np = 0;
 
-	v.q = j - v.img * o->ohw;
-	v.one = v.q + n <= o->ohw;
-	v.base = o->y + (size_t)v.img * o->osz + v.q;
-	return v;
-}
+		for (int t = 0; t < n; img++, q = 0) {
+			int m = ohw - q < n - t ? ohw - q : n - t;
 
-/* A vector that crosses into the next image(s), spilled and stored lane by lane. */
-static void cg_store_split(const float *lanes, const struct cg_vec *v, const struct cg_out *o,
-                           int f)
-{
-	int img = v->img, q = v->q;
-
-	for (int t = 0; t < v->n; t++) {
-		o->y[(size_t)img * o->osz + (size_t)f * o->ohw + q] = lanes[t];
-		if (++q == o->ohw) {
-			q = 0;
-			img++;
+			pn->v[v].pc[np++] = (struct cg_piece){ y + (size_t)img * osz + q, t, m };
+			t += m;
 		}
+		pn->v[v].np = np;
 	}
 }
 
 /* A tile continues its chains through kc more FMAs: from the bias when
- * first, else from acc (its rows nr floats apart); into y when last, else
- * back into acc. w: W[f0][p0] (rows ldw apart); b: col[p0][j0]. */
+ * first, else from acc (its rows nr floats apart); into y when last
+ * (filters f0 on, where pn says), else back into acc. w: W[f0][p0] (rows
+ * ldw apart); b: col[p0][j0]. */
 typedef void cg_tile_fn(int kc, const float *w, size_t ldw, const float *bias, const float *b,
-                        size_t ld, float *acc, bool first, bool last, int cols, int j0, int f0,
-                        const struct cg_out *o);
+                        size_t ld, float *acc, bool first, bool last, const struct cg_panel *pn,
+                        int f0);
 
 struct cg_tiler {
 	int mr, lanes, nv;          /* tile: mr filters x nv vectors of lanes pixels */
@@ -159,31 +160,37 @@ struct cg_tiler {
 	}
 #define CG512_STORE(i)                                                         \
 	if (i < mr) {                                                          \
-		cg512_store(acc##i##0, &v0, o, f0 + i);                        \
+		cg512_store(acc##i##0, &pn->v[0], pn->ohw, f0 + i);            \
 		if (nv > 1)                                                    \
-			cg512_store(acc##i##1, &v1, o, f0 + i);                \
+			cg512_store(acc##i##1, &pn->v[1], pn->ohw, f0 + i);    \
 		if (nv > 2)                                                    \
-			cg512_store(acc##i##2, &v2, o, f0 + i);                \
+			cg512_store(acc##i##2, &pn->v[2], pn->ohw, f0 + i);    \
 	}
 
 static inline __attribute__((always_inline, target("avx512f"))) void
-cg512_store(__m512 a, const struct cg_vec *v, const struct cg_out *o, int f)
+cg512_store(__m512 a, const struct cg_vec *v, size_t ohw, int f)
 {
-	if (v->one) {
-		_mm512_mask_storeu_ps(v->base + (size_t)f * o->ohw,
-		                      (__mmask16)(v->n >= 16 ? 0xffff : (1u << v->n) - 1), a);
-	} else {
-		float lanes[16];
+	if (v->np == 1) {   /* one image: its first piece starts at lane 0 */
+		_mm512_mask_storeu_ps(v->pc[0].y + (size_t)f * ohw, (__mmask16)((1u << v->pc[0].n) - 1), a);
+		return;
+	}
+	for (int i = 0; i < v->np; i++) {
+		const struct cg_piece *pc = &v->pc[i];
+		/* lanes [shift, shift + n) to the piece's first n */
+		__m512 b = pc->shift ? _mm512_permutexvar_ps(
+		                               _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
+		                                                                 7, 6, 5, 4, 3, 2, 1, 0),
+		                                                _mm512_set1_epi32(pc->shift)),
+		                               a)
+		                     : a;
 
-		_mm512_storeu_ps(lanes, a);
-		cg_store_split(lanes, v, o, f);
+		_mm512_mask_storeu_ps(pc->y + (size_t)f * ohw, (__mmask16)((1u << pc->n) - 1), b);
 	}
 }
 
 static inline __attribute__((always_inline, target("avx512f"))) void
 cg512_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias, const float *b,
-           size_t ld, float *acc, bool first, bool last, int cols, int j0, int f0,
-           const struct cg_out *o)
+           size_t ld, float *acc, bool first, bool last, const struct cg_panel *pn, int f0)
 {
 	CG_ROWS_8(CG512_INIT)
 	for (int p = 0; p < kc; p++) {
@@ -199,13 +206,6 @@ cg512_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias
 		CG_ROWS_8(CG512_KEEP)
 		return;
 	}
-
-	struct cg_vec v0 = cg_vec_at(o, j0, cols < 16 ? cols : 16);
-	struct cg_vec v1 = v0, v2 = v0;
-	if (nv > 1)
-		v1 = cg_vec_at(o, j0 + 16, cols - 16 < 16 ? cols - 16 : 16);
-	if (nv > 2)
-		v2 = cg_vec_at(o, j0 + 32, cols - 32 < 16 ? cols - 32 : 16);
 	CG_ROWS_8(CG512_STORE)
 }
 
@@ -238,31 +238,37 @@ cg512_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias
 	}
 #define CG256_STORE(i)                                                         \
 	if (i < mr) {                                                          \
-		cg256_store(acc##i##0, &v0, o, f0 + i);                        \
+		cg256_store(acc##i##0, &pn->v[0], pn->ohw, f0 + i);            \
 		if (nv > 1)                                                    \
-			cg256_store(acc##i##1, &v1, o, f0 + i);                \
+			cg256_store(acc##i##1, &pn->v[1], pn->ohw, f0 + i);    \
 		if (nv > 2)                                                    \
-			cg256_store(acc##i##2, &v2, o, f0 + i);                \
+			cg256_store(acc##i##2, &pn->v[2], pn->ohw, f0 + i);    \
 	}
 
 static inline __attribute__((always_inline, target("avx2,fma"))) void
-cg256_store(__m256 a, const struct cg_vec *v, const struct cg_out *o, int f)
+cg256_store(__m256 a, const struct cg_vec *v, size_t ohw, int f)
 {
-	/* plain stores for whole vectors: masked ones are slow on AMD */
-	if (v->one && v->n == 8) {
-		_mm256_storeu_ps(v->base + (size_t)f * o->ohw, a);
-	} else {
-		float lanes[8];
+	const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
 
-		_mm256_storeu_ps(lanes, a);
-		cg_store_split(lanes, v, o, f);
+	/* plain stores for whole vectors: masked ones are slow on AMD */
+	if (v->np == 1 && v->pc[0].n == 8) {
+		_mm256_storeu_ps(v->pc[0].y + (size_t)f * ohw, a);
+		return;
+	}
+	for (int i = 0; i < v->np; i++) {
+		const struct cg_piece *pc = &v->pc[i];
+		__m256 b = pc->shift ? _mm256_permutevar8x32_ps(
+		                               a, _mm256_add_epi32(lane, _mm256_set1_epi32(pc->shift)))
+		                     : a;
+
+		_mm256_maskstore_ps(pc->y + (size_t)f * ohw,
+		                    _mm256_cmpgt_epi32(_mm256_set1_epi32(pc->n), lane), b);
 	}
 }
 
 static inline __attribute__((always_inline, target("avx2,fma"))) void
 cg256_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias, const float *b,
-           size_t ld, float *acc, bool first, bool last, int cols, int j0, int f0,
-           const struct cg_out *o)
+           size_t ld, float *acc, bool first, bool last, const struct cg_panel *pn, int f0)
 {
 	CG_ROWS_4(CG256_INIT)
 	for (int p = 0; p < kc; p++) {
@@ -278,13 +284,6 @@ cg256_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias
 		CG_ROWS_4(CG256_KEEP)
 		return;
 	}
-
-	struct cg_vec v0 = cg_vec_at(o, j0, cols < 8 ? cols : 8);
-	struct cg_vec v1 = v0, v2 = v0;
-	if (nv > 1)
-		v1 = cg_vec_at(o, j0 + 8, cols - 8 < 8 ? cols - 8 : 8);
-	if (nv > 2)
-		v2 = cg_vec_at(o, j0 + 16, cols - 16 < 8 ? cols - 16 : 8);
 	CG_ROWS_4(CG256_STORE)
 }
 
@@ -292,11 +291,10 @@ cg256_tile(int mr, int nv, int kc, const float *w, size_t ldw, const float *bias
 #define CG_TILE_FN(ISA, TARGET, MR, NV)                                                    \
 	static __attribute__((target(TARGET))) void cg_##ISA##_##MR##_##NV(                \
 		int kc, const float *w, size_t ldw, const float *bias, const float *b,     \
-		size_t ld, float *acc, bool first, bool last, int cols, int j0, int f0,    \
-		const struct cg_out *o)                                                    \
+		size_t ld, float *acc, bool first, bool last, const struct cg_panel *pn,   \
+		int f0)                                                                    \
 	{                                                                                  \
-		ISA##_tile(MR, NV, kc, w, ldw, bias, b, ld, acc, first, last, cols, j0,    \
-		           f0, o);                                                         \
+		ISA##_tile(MR, NV, kc, w, ldw, bias, b, ld, acc, first, last, pn, f0);     \
 	}
 #define CG_TILE_ROW(ISA, TARGET, MR) \
 	CG_TILE_FN(ISA, TARGET, MR, 1) CG_TILE_FN(ISA, TARGET, MR, 2) CG_TILE_FN(ISA, TARGET, MR, 3)
@@ -317,22 +315,26 @@ static const struct cg_tiler cg512_tiler = { 8, 16, 3, cg512_tiles };
 static const struct cg_tiler cg256_tiler = { 4, 8, 3, cg256_tiles };
 
 /* Panels of nv*lanes columns outside, then blocks of k, then the filters'
- * tiles: a panel's (CONV_GEMM_KC, 48) block stays in L1 while every tile
- * reads it, and the tiles' partial chains wait in acc between blocks (a
- * store and a load, both exact, between two FMAs of a chain). */
+ * tiles: a panel's block of at most (CONV_GEMM_KC, 48) stays in L1 while
+ * every tile reads it, and the tiles' partial chains wait in acc between
+ * blocks (a store and a load, both exact, between two FMAs of a chain). */
 static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int nb,
                    const float *w, const float *bias, const float *col, size_t ld, float *y,
                    float *acc)
 {
 	int ncol = nb * ohw, nr = t->nv * t->lanes;
-	struct cg_out o = { y, ohw, (size_t)filters * ohw };
+	/* the fewest blocks of k, as even as they come (no short last block) */
+	int blocks = (ckk + CONV_GEMM_KC - 1) / CONV_GEMM_KC;
+	int per_block = blocks > 1 ? (ckk + blocks - 1) / blocks : CONV_GEMM_KC;
+	struct cg_panel pn;
 
 	for (int j0 = 0; j0 < ncol; j0 += nr) {
 		int cols = ncol - j0 < nr ? ncol - j0 : nr;
 		int nv = (cols + t->lanes - 1) / t->lanes;
 
-		for (int p0 = 0; p0 < ckk; p0 += CONV_GEMM_KC) {
-			int kc = ckk - p0 < CONV_GEMM_KC ? ckk - p0 : CONV_GEMM_KC;
+		cg_panel_at(&pn, y, ohw, (size_t)filters * ohw, j0, cols, t->lanes);
+		for (int p0 = 0; p0 < ckk; p0 += per_block) {
+			int kc = ckk - p0 < per_block ? ckk - p0 : per_block;
 			bool first = p0 == 0, last = p0 + kc == ckk;
 
 			for (int f0 = 0; f0 < filters; f0 += t->mr) {
@@ -341,7 +343,7 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
 				t->tiles[(mr - 1) * t->nv + nv - 1](
 					kc, w + (size_t)f0 * ckk + p0, (size_t)ckk, bias + f0,
 					col + (size_t)p0 * ld + j0, ld, acc + (size_t)f0 * nr, first,
-					last, cols, j0, f0, &o);
+					last, &pn, f0);
 			}
 		}
 	}
@@ -349,13 +351,15 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
 
 /* --- the fused source: narrow images' im2col built panel by panel -------------- */
 
-/* A run of at most 16 of a panel's columns, pixels [q0, q0 + len) of one
- * image, over few enough output rows that the input rows any window row
- * reads for them fit in two registers (32 floats): a 4x4 image's 16
- * pixels, 2 rows of a 14x14 or 7x7 one, part of a row of a 28x28 one. */
+/* A run of at most 16 of a panel's columns, len consecutive pixels of one
+ * image from (oy0, ox0), over few enough output rows that the input rows
+ * any window row reads for them fit in two registers (32 floats): a 4x4
+ * image's 16 pixels, 2 rows of a 14x14 or 7x7 one, part of a row of a
+ * 28x28 one. */
 struct cg_seg {
 	const float *x;   /* the image, (c, h, w) */
-	int q0, len;      /* first pixel (oy * ow + ox), pixels */
+	int oy0, ox0;     /* the first pixel's output row and column */
+	int len;          /* pixels */
 	int off;          /* where the run starts in the panel's row */
 };
 
@@ -367,88 +371,117 @@ struct cg_seg {
  * pad_left + kj), zeros where the window leaves the image. Lanes past the
  * panel's columns keep what they held (zeros or earlier panels' floats:
  * finite). */
-static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_image *im,
-                                                        const struct cg_seg *segs, int ns,
-                                                        int g0, int g1, float *pack)
+static inline __attribute__((always_inline, target("avx512f"))) void
+cg_build_k(const struct conv_gemm_image *im, const struct cg_seg *segs, int ns, int g0, int g1,
+           float *pack, int k)
 {
-	const __m512i zero = _mm512_setzero_si512();
-	const __m512i height = _mm512_set1_epi32(im->h), width = _mm512_set1_epi32(im->w);
-	int w = im->w, k = im->k, s = im->stride;
+	const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+	const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+	const __m512i ow = _mm512_set1_epi32(im->ow), width = _mm512_set1_epi32(im->w);
+	const __m512i stride = _mm512_set1_epi32(im->stride);
+	int w = im->w, s = im->stride;
 	size_t hw = (size_t)im->h * w;
-	/* per window row ki: the first input row loaded, the floats loaded, each
-	 * lane's offset from that row, which lanes' rows lie in the image; per
-	 * window column kj: each lane's input column, which lie in the image */
-	int r0[CONV_GEMM_FUSED_K], nload[CONV_GEMM_FUSED_K];
+	/* per window row ki: the first input row loaded, the masks of the two
+	 * loads, each lane's offset from that row, which lanes' rows lie in the
+	 * image; per window column kj: each lane's input column, which lie in
+	 * the image */
+	int r0[CONV_GEMM_FUSED_K];
+	__mmask16 load0[CONV_GEMM_FUSED_K], load1[CONV_GEMM_FUSED_K];
 	__m512i rel[CONV_GEMM_FUSED_K], col[CONV_GEMM_FUSED_K];
 	__mmask16 rowin[CONV_GEMM_FUSED_K], colin[CONV_GEMM_FUSED_K];
 
 	for (int sg = 0; sg < ns; sg++) {
 		const struct cg_seg *sp = &segs[sg];
-		_Alignas(64) int oyl[16], oxl[16];   /* each lane's output row and column */
 		__mmask16 m = (__mmask16)(sp->len >= 16 ? 0xffff : (1u << sp->len) - 1);
+		/* each lane's output column, and row less oy0: the run's few rows
+		 * peeled off one at a time */
+		__m512i ox = _mm512_add_epi32(lane, _mm512_set1_epi32(sp->ox0)), dy = zero;
 
-		for (int t = 0; t < 16; t++) {
-			int q = sp->q0 + (t < sp->len ? t : 0);
-			oyl[t] = q / im->ow;
-			oxl[t] = q - oyl[t] * im->ow;
+		for (__mmask16 past; (past = m & _mm512_cmpge_epi32_mask(ox, ow));) {
+			ox = _mm512_mask_sub_epi32(ox, past, ox, ow);
+			dy = _mm512_mask_add_epi32(dy, past, dy, one);
 		}
-		__m512i oy = _mm512_mullo_epi32(_mm512_load_si512(oyl), _mm512_set1_epi32(s));
-		__m512i ox = _mm512_mullo_epi32(_mm512_load_si512(oxl), _mm512_set1_epi32(s));
+		__m512i dys = _mm512_mullo_epi32(dy, stride);   /* input rows below the first */
+		__m512i rows = _mm512_mullo_epi32(dys, width);   /* floats below the first row */
+		__m512i oxs = _mm512_mullo_epi32(ox, stride);
 		for (int ki = 0; ki < k; ki++) {
-			__m512i iy = _mm512_add_epi32(oy, _mm512_set1_epi32(ki - im->pad_top));
-			int first = oyl[0] * s - im->pad_top + ki;
+			/* the run's first input row for ki, perhaps above the image */
+			int first = sp->oy0 * s - im->pad_top + ki, n;
 
 			r0[ki] = first < 0 ? 0 : first;
-			nload[ki] = r0[ki] >= im->h ? 0 : (int)(((size_t)im->h - r0[ki]) * w);
-			if (nload[ki] > 32)
-				nload[ki] = 32;
-			rowin[ki] = m & _mm512_cmpge_epi32_mask(iy, zero) &
-			            _mm512_cmplt_epi32_mask(iy, height);
-			rel[ki] = _mm512_mullo_epi32(_mm512_sub_epi32(iy, _mm512_set1_epi32(r0[ki])),
-			                             _mm512_set1_epi32(w));
+			n = r0[ki] >= im->h ? 0 : (im->h - r0[ki]) * w < 32 ? (im->h - r0[ki]) * w : 32;
+			if (n == 0)   /* below the image: every lane zero */
+				r0[ki] = 0;
+			load0[ki] = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+			load1[ki] = (__mmask16)(n >= 32 ? 0xffff : n > 16 ? (1u << (n - 16)) - 1 : 0);
+			rowin[ki] = m & _mm512_cmpge_epi32_mask(dys, _mm512_set1_epi32(-first)) &
+			            _mm512_cmplt_epi32_mask(dys, _mm512_set1_epi32(im->h - first));
+			rel[ki] = _mm512_add_epi32(rows, _mm512_set1_epi32((first - r0[ki]) * w));
 		}
 		for (int kj = 0; kj < k; kj++) {
-			col[kj] = _mm512_add_epi32(ox, _mm512_set1_epi32(kj - im->pad_left));
+			col[kj] = _mm512_add_epi32(oxs, _mm512_set1_epi32(kj - im->pad_left));
 			colin[kj] = _mm512_cmpge_epi32_mask(col[kj], zero) &
 			            _mm512_cmplt_epi32_mask(col[kj], width);
 		}
-		for (int g = g0; g < g1; g++) {
-			int ci = g / k, ki = g % k, n = nload[ki];
-			/* k rows of 48, from this run's column */
-			float *rows = pack + (size_t)(g - g0) * k * CONV_GEMM_NR_MAX + sp->off;
-			__m512 v0 = _mm512_setzero_ps(), v1 = v0;
+		/* k rows of 48 per group, from this run's column */
+		float *out = pack + sp->off;
+		for (int g = g0, ci = g0 / k, ki = g0 % k; g < g1; g++, out += (size_t)k * CONV_GEMM_NR_MAX) {
+			const float *xr = sp->x + (size_t)ci * hw + (size_t)r0[ki] * w;   /* (n) */
+			/* (no address past the input where nothing is loaded) */
+			__m512 v0 = load0[ki] ? _mm512_maskz_loadu_ps(load0[ki], xr) : _mm512_setzero_ps();
+			__m512 v1 = load1[ki] ? _mm512_maskz_loadu_ps(load1[ki], xr + 16) : _mm512_setzero_ps();
 
-			if (n > 0) {
-				const float *xr = sp->x + (size_t)ci * hw + (size_t)r0[ki] * w;   /* (n) */
-				v0 = _mm512_maskz_loadu_ps((__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1), xr);
-				if (n > 16)
-					v1 = _mm512_maskz_loadu_ps((__mmask16)(n >= 32 ? 0xffff : (1u << (n - 16)) - 1),
-					                           xr + 16);
-			}
 			for (int kj = 0; kj < k; kj++)
-				_mm512_mask_storeu_ps(rows + (size_t)kj * CONV_GEMM_NR_MAX, m,
+				_mm512_mask_storeu_ps(out + (size_t)kj * CONV_GEMM_NR_MAX, m,
 				                      _mm512_maskz_permutex2var_ps(
 				                              rowin[ki] & colin[kj], v0,
 				                              _mm512_add_epi32(rel[ki], col[kj]), v1));
+			if (++ki == k) {
+				ki = 0;
+				ci++;
+			}
 		}
 	}
 }
 
+/* cg_build_k with the configs' kernel sizes constant, its loops over the
+ * window unrolled */
+static __attribute__((target("avx512f"))) void cg_build(const struct conv_gemm_image *im,
+                                                        const struct cg_seg *segs, int ns,
+                                                        int g0, int g1, float *pack)
+{
+	switch (im->k) {
+	case 1: cg_build_k(im, segs, ns, g0, g1, pack, 1); break;
+	case 3: cg_build_k(im, segs, ns, g0, g1, pack, 3); break;
+	case 5: cg_build_k(im, segs, ns, g0, g1, pack, 5); break;
+	default: cg_build_k(im, segs, ns, g0, g1, pack, im->k); break;
+	}
+}
+
 /* The panel's runs: columns [j0, j0 + cols) of the block, cut where an
- * image ends, at 16 pixels, and where the input rows would pass 32 floats. */
+ * image ends, at 16 pixels, and where the input rows would pass 32 floats:
+ * a run spans at most rows + 1 output rows. */
 static int cg_segments(const struct conv_gemm_image *im, size_t in_size, int j0, int cols,
                        struct cg_seg *segs)
 {
-	int ohw = im->oh * im->ow, ns = 0;
+	int ohw = im->oh * im->ow, ow = im->ow, rows = (32 - im->w) / (im->stride * im->w);
+	int img = j0 / ohw, q = j0 - img * ohw, oy = q / ow, ox = q - oy * ow, ns = 0;
 
 	for (int j = j0; j < j0 + cols;) {
-		int img = j / ohw, q = j - img * ohw, oy0 = q / im->ow, len = 1;
+		int len = 16;
 
-		while (len < 16 && j + len < j0 + cols && q + len < ohw &&
-		       ((q + len) / im->ow - oy0) * im->stride * im->w + im->w <= 32)
-			len++;
-		segs[ns++] = (struct cg_seg){ im->x + (size_t)img * in_size, q, len, j - j0 };
+		len = j0 + cols - j < len ? j0 + cols - j : len;
+		len = ohw - q < len ? ohw - q : len;
+		len = (rows + 1) * ow - ox < len ? (rows + 1) * ow - ox : len;
+		segs[ns++] = (struct cg_seg){ im->x + (size_t)img * in_size, oy, ox, len, j - j0 };
 		j += len;
+		q += len;
+		for (ox += len; ox >= ow; ox -= ow)
+			oy++;
+		if (q == ohw) {
+			img++;
+			q = oy = ox = 0;
+		}
 	}
 	return ns;
 }
@@ -460,9 +493,15 @@ static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, 
 {
 	const struct cg_tiler *t = &cg512_tiler;
 	int k = im->k, ohw = im->oh * im->ow, ncol = nb * ohw, ckk = im->c * k * k;
+	/* the fewest blocks of at most CONV_GEMM_KC rows, as even as whole
+	 * groups make them: no short last block whose tiles would mostly load
+	 * and store their accumulators */
 	int groups = im->c * k, per_block = CONV_GEMM_KC / k;
+	int blocks = (groups + per_block - 1) / per_block;
+
+	per_block = (groups + blocks - 1) / blocks;
 	size_t in_size = (size_t)im->c * im->h * im->w;
-	struct cg_out o = { y, ohw, (size_t)filters * ohw };
+	struct cg_panel pn;
 	struct cg_seg segs[CONV_GEMM_NR_MAX];
 
 	memset(pack, 0, CONV_GEMM_PACK_FLOATS * sizeof(*pack));
@@ -471,6 +510,7 @@ static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, 
 		int nv = (cols + t->lanes - 1) / t->lanes;
 		int ns = cg_segments(im, in_size, j0, cols, segs);
 
+		cg_panel_at(&pn, y, ohw, (size_t)filters * ohw, j0, cols, t->lanes);
 		for (int g0 = 0; g0 < groups; g0 += per_block) {
 			int g1 = groups - g0 < per_block ? groups : g0 + per_block;
 			int kc = (g1 - g0) * k, p0 = g0 * k;
@@ -482,7 +522,7 @@ static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, 
 				t->tiles[(mr - 1) * t->nv + nv - 1](
 					kc, w + (size_t)f0 * ckk + p0, (size_t)ckk, bias + f0, pack,
 					CONV_GEMM_NR_MAX, acc + (size_t)f0 * CONV_GEMM_NR_MAX, g0 == 0,
-					g1 == groups, cols, j0, f0, &o);
+					g1 == groups, &pn, f0);
 			}
 		}
 	}
@@ -574,18 +614,22 @@ bool conv_gemm_fused_applies(const struct conv_gemm_image *im)
 	return im->w <= 32 && im->k <= CONV_GEMM_FUSED_K && im->stride >= 1 && cg_path_now() == 2;
 }
 
+/* the block, then acc, from scratch's first 64-byte boundary: the tiles'
+ * loads of the block's rows (192 bytes apart) then never cross a cache
+ * line, whatever scratch's alignment (calloc's is 16) */
 size_t conv_gemm_fused_floats(int filters)
 {
-	return conv_gemm_acc_floats(filters) + CONV_GEMM_PACK_FLOATS;
+	return CONV_GEMM_PACK_FLOATS + conv_gemm_acc_floats(filters) + 15;
 }
 
 void conv_gemm_forward_fused(int filters, const struct conv_gemm_image *im, int nb,
                              const float *w, const float *bias, float *y, float *scratch)
 {
 #ifdef CONV_GEMM_X86
+	float *pack = scratch + (64 - (uintptr_t)scratch % 64) % 64 / sizeof(float);
+
 	if (filters > 0 && nb > 0)
-		cg_run_fused(filters, im, nb, w, bias, y, scratch,
-		             scratch + conv_gemm_acc_floats(filters));
+		cg_run_fused(filters, im, nb, w, bias, y, pack + CONV_GEMM_PACK_FLOATS, pack);
 #else
 	(void)filters, (void)im, (void)nb, (void)w, (void)bias, (void)y, (void)scratch;
 #endif
