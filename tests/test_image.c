@@ -367,6 +367,11 @@ static void test_fit(void **state)
 	/* to 1x1: the mean of the two */
 	assert_int_equal(image_fit(&g, (struct shape){ 3, 1, 1 }, RESIZE_BILINEAR, out, NAME, &err), 0);
 	assert_memory_equal(out, ((uint8_t[]){ 50, 50, 50 }), 3);
+	/* the same size, grey: a copy per channel */
+	assert_int_equal(image_fit(&g, (struct shape){ 1, 1, 2 }, RESIZE_NONE, out, NAME, &err), 0);
+	assert_memory_equal(out, grey, 2);
+	assert_int_equal(image_fit(&g, (struct shape){ 3, 1, 2 }, RESIZE_NONE, out, NAME, &err), 0);
+	assert_memory_equal(out, ((uint8_t[]){ 0, 100, 0, 100, 0, 100 }), 6);
 	assert_int_equal(image_fit(&g, (struct shape){ 1, 1, 4 }, RESIZE_NONE, out, NAME, &err), -1);
 	assert_string_equal(cnn_error_str(&err, msg, sizeof msg), NAME ": the image is 2x1 pixels, the network "
 	                    "takes 4x1 (width x height); resize it first");
