@@ -18,6 +18,7 @@
 #define _DEFAULT_SOURCE /* DT_DIR, DT_REG: struct dirent's d_type */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 
 #include "report/json.h"
 #include "runner/common.h"
+#include "runner/predict.h"
 
 #define PREDICT_TOP 3
 /* Images decoded, classified and printed together: at most this many, and
@@ -65,9 +67,50 @@ static int top_classes(const float *probs, int n, int *top, int k)
 	return k;
 }
 
-static void print_text(FILE *out, const char *path, const float *probs, const int *top, int k,
-                       char *const *names)
+int predict_prob(char *buf, float p)
 {
+	if (!(p >= 0 && p <= 1) || signbit(p))   /* NaN, -0 and the rest: as printf */
+		return snprintf(buf, PREDICT_PROB_MAX, "%.4f", (double)p);
+	long r = lrint((double)p * 10000.0);       /* 0 ... 10000, exact before rounding */
+	buf[0] = (char)('0' + r / 10000);
+	buf[1] = '.';
+	for (int i = 5; i >= 2; i--, r /= 10)
+		buf[i] = (char)('0' + r % 10);
+	buf[6] = '\0';
+	return 6;
+}
+
+/* Appends n bytes of s at *at if they fit before end. */
+static bool put_text(char **at, const char *end, const char *s, size_t n)
+{
+	if (n > (size_t)(end - *at))
+		return false;
+	memcpy(*at, s, n);
+	*at += n;
+	return true;
+}
+
+/* One line built in a buffer and written at once (no printf per field);
+ * a line too long for it (long names) goes through fprintf instead. */
+void predict_print_text(FILE *out, const char *path, const float *probs, const int *top, int k,
+                        char *const *names)
+{
+	char line[1024], *at = line, num[PREDICT_PROB_MAX], cls[16];
+	const char *end = line + sizeof line;
+	bool fits = put_text(&at, end, path, strlen(path)) && put_text(&at, end, ":", 1);
+	for (int i = 0; fits && i < k; i++) {
+		const char *c = names ? names[top[i]] : cls;
+		if (!names)
+			snprintf(cls, sizeof cls, "%d", top[i]);
+		int n = predict_prob(num, probs[top[i]]);
+		fits = put_text(&at, end, i ? ", " : " ", i ? 2 : 1) && put_text(&at, end, c, strlen(c)) &&
+		       put_text(&at, end, " (", 2) && put_text(&at, end, num, (size_t)n) &&
+		       put_text(&at, end, ")", 1);
+	}
+	if (fits && put_text(&at, end, "\n", 1)) {
+		fwrite(line, 1, (size_t)(at - line), out);
+		return;
+	}
 	fprintf(out, "%s:", path);
 	for (int i = 0; i < k; i++) {
 		if (names)
@@ -444,7 +487,7 @@ static void format_chunk(const struct predict_run *r, char *const *paths, struct
 			if (r->o->json)
 				print_json(f, paths[i], probs, n_classes, top, k, names);
 			else
-				print_text(f, paths[i], probs, top, k, names);
+				predict_print_text(f, paths[i], probs, top, k, names);
 			at = ftell(f);
 		}
 		b->end[i] = at < 0 ? 0 : (size_t)at;
