@@ -530,9 +530,10 @@ void image_reader_free(struct image_reader *r)
 
 /* Decodes by the first bytes: a PNG into r's buffers, the others into
  * pixels their decoders allocate (r->other keeps them). */
-static int reader_decode(struct image_reader *r, const unsigned char *d, size_t len, const char *name,
-                         struct image *out, struct cnn_error *err)
+int image_reader_decode(struct image_reader *r, const void *data, size_t len, const char *name,
+                        struct image *out, struct cnn_error *err)
 {
+	const unsigned char *d = data;
 	memset(out, 0, sizeof *out);
 	free(r->other);
 	r->other = NULL;
@@ -562,7 +563,7 @@ int image_reader_load(struct image_reader *r, const char *path, struct image *ou
 	int rc = file_read_reuse(path, IMAGE_MAX_FILE, &r->file, err);
 	if (rc)
 		return rc;
-	return reader_decode(r, r->file.data, r->file.len, path, out, err);
+	return image_reader_decode(r, r->file.data, r->file.len, path, out, err);
 }
 
 /* A decode with a reader of its own, whose pixels out takes over. */
@@ -570,7 +571,7 @@ int image_decode(const void *data, size_t len, const char *name, struct image *o
                  struct cnn_error *err)
 {
 	struct image_reader r = { 0 };
-	int rc = reader_decode(&r, data, len, name, out, err);
+	int rc = image_reader_decode(&r, data, len, name, out, err);
 	if (rc == 0 && out->pixels == r.px)
 		r.px = NULL;
 	else if (rc == 0)

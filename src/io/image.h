@@ -46,6 +46,9 @@ void image_reader_free(struct image_reader *r);
  * when path is a folder (err filled as for -1). */
 int image_reader_load(struct image_reader *r, const char *path, struct image *out,
                       struct cnn_error *err);
+/* image_decode through r, out->pixels r's as above. */
+int image_reader_decode(struct image_reader *r, const void *data, size_t len, const char *name,
+                        struct image *out, struct cnn_error *err);
 
 /* Converts img to `want` channels (grey to RGB by copying, RGB to grey by
  * ITU-R BT.601 luma) and, with RESIZE_BILINEAR, to want's height and width
