@@ -735,7 +735,7 @@ int run_predict_with(const char *ckpt, const char *const *images, int n,
 	struct predict_run r = { .m = &m, .o = o, .threads = threads, .out = out, .diag = diag };
 	int status = CNN_FAILED;
 	stop_blas_threads();
-	if (saved_model_open(ckpt, 1, threads, &m, err))
+	if (saved_model_open_eval(ckpt, threads, &m, err))
 		return CNN_FAILED;
 	if ((status = check_model(&m, o->preprocess, ckpt, &r.d, err)) != CNN_OK)
 		goto out;
