@@ -510,9 +510,11 @@ static void run_block(struct predict_run *r, char *const *paths, const bool *arg
 {
 	size_t in = shape_size(r->m->net->input);
 	int n_chunks = (b->n + PREDICT_CHUNK - 1) / PREDICT_CHUNK;
+	/* no thread without a chunk: a few images start no team */
+	int threads = r->threads < n_chunks ? r->threads : n_chunks;
 	r->d.n = b->n;
 	r->d.images = b->px;
-	#pragma omp parallel for schedule(dynamic, 1) num_threads(r->threads)
+	#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 	for (int c = 0; c < n_chunks; c++) {
 		struct worker *me = &r->w[omp_get_thread_num()];
 		int start = c * PREDICT_CHUNK;
@@ -735,7 +737,10 @@ int run_predict_with(const char *ckpt, const char *const *images, int n,
 	struct predict_run r = { .m = &m, .o = o, .threads = threads, .out = out, .diag = diag };
 	int status = CNN_FAILED;
 	stop_blas_threads();
-	if (saved_model_open_eval(ckpt, threads, &m, err))
+	/* one thread for the net: predict's own threads call it, each with a
+	 * chunk (net_pin_threads and the BLAS reservation are for nets that
+	 * split a batch themselves) */
+	if (saved_model_open_eval(ckpt, 1, &m, err))
 		return CNN_FAILED;
 	if ((status = check_model(&m, o->preprocess, ckpt, &r.d, err)) != CNN_OK)
 		goto out;
