@@ -80,6 +80,21 @@ int predict_prob(char *buf, float p)
 	return 6;
 }
 
+/* A class number's decimal digits into buf (16 bytes), as "%d" prints it;
+ * glibc's snprintf took its slow positional path for each. */
+static const char *class_text(char *buf, int c)
+{
+	char *p = buf + 15;
+	unsigned u = c < 0 ? 0u - (unsigned)c : (unsigned)c;
+	*p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (c < 0)
+		*--p = '-';
+	return p;
+}
+
 /* Appends n bytes of s at *at if they fit before end. */
 static bool put_text(char **at, const char *end, const char *s, size_t n)
 {
@@ -99,9 +114,7 @@ void predict_print_text(FILE *out, const char *path, const float *probs, const i
 	const char *end = line + sizeof line;
 	bool fits = put_text(&at, end, path, strlen(path)) && put_text(&at, end, ":", 1);
 	for (int i = 0; fits && i < k; i++) {
-		const char *c = names ? names[top[i]] : cls;
-		if (!names)
-			snprintf(cls, sizeof cls, "%d", top[i]);
+		const char *c = names ? names[top[i]] : class_text(cls, top[i]);
 		int n = predict_prob(num, probs[top[i]]);
 		fits = put_text(&at, end, i ? ", " : " ", i ? 2 : 1) && put_text(&at, end, c, strlen(c)) &&
 		       put_text(&at, end, " (", 2) && put_text(&at, end, num, (size_t)n) &&
