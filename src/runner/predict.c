@@ -9,7 +9,8 @@
  *
  * What else a run costs is kept small, for folders of small images (MNIST's
  * 10,000 PNGs): each thread reads files into one buffer and decodes with one
- * image reader (open, fstat, read, close per file; zlib reset, not rebuilt);
+ * image reader (open, fstat, read, close per file; buffers and inflate state
+ * kept from image to image);
  * a name on the command line is not stat'ed first: the open that reads it
  * finds out whether it is a folder; folders are listed by their entries'
  * types (d_type), with stat only where the type is unknown or a link; and
