@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(gcc g++ binutils make cmake pkg-config libyaml-dev zlib1g-dev libcmocka-dev libopenblas-dev
-	libjpeg-dev python3-numpy python3-onnx python3-opencv python3-torch openmpi-bin libopenmpi-dev
+	libjpeg-dev libdeflate-dev python3-numpy python3-onnx python3-opencv python3-torch openmpi-bin libopenmpi-dev
 	man-db time)
 # --fuzz: clang with libFuzzer and its OpenMP runtime, for `make fuzz`
 if [[ ${1:-} == --fuzz ]]; then

@@ -1,6 +1,8 @@
 /* PGM and PNG decoding on images this test makes: PNG rows under every
- * filter type, IDAT split across chunks, an ancillary chunk to skip; and
- * the kinds of image that are refused, each with its message. */
+ * filter type (on the first row too, and with 2 to 4 bytes a pixel), IDAT
+ * split across chunks, an ancillary chunk to skip; the kinds of image that
+ * are refused, each with its message; and one image reader kept over many
+ * files, as predict's threads keep theirs, against image_load. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "io/fileio.h"
 #include "io/image.h"
 #include "testutil.h"
 
@@ -332,6 +335,124 @@ static void test_png_colour_types(void **state)
 	decode_ok(&b, 2, 1, 1, (const uint8_t[]){ 255, 85 });
 }
 
+/* An 8-bit PNG of w x h pixels of `samples` bytes (colour type color),
+ * row y filtered with type (y + shift) % 5, "left" samples bytes back. */
+static void filtered_png(struct buf *b, const uint8_t *px, int w, int h, int samples, int color,
+                         int shift)
+{
+	uint8_t raw[4096];
+	size_t r = 0, stride = (size_t)w * samples;
+	assert_true((stride + 1) * h <= sizeof raw);
+	for (int y = 0; y < h; y++) {
+		int type = (y + shift) % 5;
+		raw[r++] = (uint8_t)type;
+		for (size_t x = 0; x < stride; x++) {
+			const uint8_t *row = px + y * stride;
+			int a = x >= (size_t)samples ? row[x - samples] : 0, up = y ? row[x - stride] : 0;
+			int c = x >= (size_t)samples && y ? row[x - stride - samples] : 0;
+			int pred = type == 1 ? a : type == 2 ? up : type == 3 ? (a + up) / 2 :
+			           type == 4 ? paeth(a, up, c) : 0;
+			raw[r++] = (uint8_t)(row[x] - pred);
+		}
+	}
+	raw_png(b, w, h, 8, color, raw, r, NULL, 0);
+}
+
+/* Every filter, on every row including the first (where "up" is 0), for
+ * the 8-bit kinds with more than one byte a pixel, whose "left" is 2 to 4
+ * bytes back: grey + alpha, RGB and RGBA, alpha dropped. */
+static void test_png_filters_wide(void **state)
+{
+	static const struct { int color, samples, keep; } kinds[] = { { 4, 2, 1 }, { 2, 3, 3 }, { 6, 4, 3 } };
+	uint8_t px[11 * 6 * 4], want[11 * 6 * 3];
+	struct buf b;
+	uint64_t s = 7;
+	(void)state;
+	for (size_t i = 0; i < sizeof px; i++)
+		px[i] = i % 2 ? (uint8_t)test_uniform(&s, 0, 256) : (uint8_t)(i * 13);
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		int n = kinds[k].samples, keep = kinds[k].keep;
+		for (int p = 0; p < 11 * 6; p++)
+			memcpy(want + p * keep, px + p * n, (size_t)keep);
+		for (int shift = 0; shift < 5; shift++) {
+			filtered_png(&b, px, 11, 6, n, kinds[k].color, shift);
+			decode_ok(&b, 11, 6, keep, want);
+		}
+	}
+}
+
+/* path through a reader and through image_load: the same pixels, or the
+ * same message; returns the reader's status. */
+static int load_both(struct image_reader *r, const char *path)
+{
+	struct cnn_error e1 = { 0 }, e2 = { 0 };
+	struct image a, b;
+	char m1[1024], m2[1024];
+	int rc = image_reader_load(r, path, &a, &e1);
+	int want = image_load(path, &b, &e2);
+	assert_int_equal(rc != 0, want != 0);
+	if (rc) {
+		assert_null(a.pixels);
+		assert_string_equal(cnn_error_str(&e1, m1, sizeof m1), cnn_error_str(&e2, m2, sizeof m2));
+		return rc;
+	}
+	assert_int_equal(a.width, b.width);
+	assert_int_equal(a.height, b.height);
+	assert_int_equal(a.channels, b.channels);
+	assert_memory_equal(a.pixels, b.pixels, (size_t)a.width * a.height * a.channels);
+	image_free(&b);
+	return 0;
+}
+
+/* One reader over files of every kind and size in turn (its buffers grow,
+ * shrink back in use, and zlib's state is reset), each decoded as
+ * image_load decodes it; a folder is told apart from other failures. */
+static void test_reader(void **state)
+{
+	uint8_t big[60 * 50], small[9 * 7], rgb[11 * 6 * 3];
+	struct buf b;
+	char *dir = test_tmpdir(), *path[7];
+	(void)state;
+	assert_non_null(dir);
+	sample(big, 60, 50);
+	sample(small, 9, 7);
+	for (size_t i = 0; i < sizeof rgb; i++)
+		rgb[i] = (uint8_t)(i * 29);
+	make_png(&b, big, 60, 50, &(struct png_opts){ 0 });
+	path[0] = test_write_file(dir, "big.png", b.p, b.len);
+	make_png(&b, small, 9, 7, &(struct png_opts){ 0 });
+	path[1] = test_write_file(dir, "small.png", b.p, b.len);
+	b.p[8 + 25 + 38 + 8 + 3] ^= 0x20;   /* the first IDAT's CRC no longer holds */
+	path[2] = test_write_file(dir, "crc.png", b.p, b.len);
+	filtered_png(&b, rgb, 11, 6, 3, 2, 1);
+	path[3] = test_write_file(dir, "rgb.png", b.p, b.len);
+	path[4] = test_write_file(dir, "grey.pgm", "P5\n2 1\n255\n\x07\x09", 13);
+	path[5] = test_write_file(dir, "nope.png", "", 0);
+	path[6] = test_write_file(dir, "not.png", "hello", 5);
+	for (int i = 0; i < 7; i++)
+		assert_non_null(path[i]);
+	assert_int_equal(remove(path[5]), 0);   /* a name that is not there */
+
+	struct image_reader *r = image_reader_new();
+	assert_non_null(r);
+	static const int order[] = { 1, 0, 1, 3, 4, 0, 2, 0, 5, 6, 3, 1 };
+	for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+		assert_int_equal(load_both(r, path[order[k]]) == 0, order[k] < 2 || order[k] == 3 || order[k] == 4);
+
+	/* a folder: FILE_IS_FOLDER, with the message a file's read gives */
+	struct cnn_error err = { 0 };
+	struct image img;
+	assert_int_equal(image_reader_load(r, dir, &img, &err), FILE_IS_FOLDER);
+	assert_non_null(strstr(err.msg, "is a folder, not a regular file"));
+	assert_int_equal(load_both(r, dir), FILE_IS_FOLDER);
+	assert_int_equal(load_both(r, path[0]), 0);
+	image_reader_free(r);
+	for (int i = 0; i < 7; i++)
+		free(path[i]);
+	test_rmdir(dir);
+	free(dir);
+}
+
 /* P6 and 16-bit P5, by hand. */
 static void test_ppm(void **state)
 {
@@ -367,6 +488,11 @@ static void test_fit(void **state)
 	/* to 1x1: the mean of the two */
 	assert_int_equal(image_fit(&g, (struct shape){ 3, 1, 1 }, RESIZE_BILINEAR, out, NAME, &err), 0);
 	assert_memory_equal(out, ((uint8_t[]){ 50, 50, 50 }), 3);
+	/* the same size, grey: a copy per channel */
+	assert_int_equal(image_fit(&g, (struct shape){ 1, 1, 2 }, RESIZE_NONE, out, NAME, &err), 0);
+	assert_memory_equal(out, grey, 2);
+	assert_int_equal(image_fit(&g, (struct shape){ 3, 1, 2 }, RESIZE_NONE, out, NAME, &err), 0);
+	assert_memory_equal(out, ((uint8_t[]){ 0, 100, 0, 100, 0, 100 }), 6);
 	assert_int_equal(image_fit(&g, (struct shape){ 1, 1, 4 }, RESIZE_NONE, out, NAME, &err), -1);
 	assert_string_equal(cnn_error_str(&err, msg, sizeof msg), NAME ": the image is 2x1 pixels, the network "
 	                    "takes 4x1 (width x height); resize it first");
@@ -381,6 +507,8 @@ int main(void)
 		cmocka_unit_test(test_pgm),
 		cmocka_unit_test(test_pgm_refused),
 		cmocka_unit_test(test_png_colour_types),
+		cmocka_unit_test(test_png_filters_wide),
+		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_ppm),
 		cmocka_unit_test(test_fit),
 	};

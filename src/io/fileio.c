@@ -201,9 +201,12 @@ static const char *file_kind(mode_t m)
 	return "is not a regular file";
 }
 
-int input_open(const char *path, struct cnn_error *err)
+/* open(O_NONBLOCK), so a FIFO cannot hang it, and fstat into *st: the
+ * descriptor of a regular file, left non-blocking (which regular files
+ * ignore, open(2): their reads block as usual), or -1 with err filled and
+ * errno set (EISDIR for a folder, EINVAL for any other kind). */
+static int open_regular(const char *path, struct stat *st, struct cnn_error *err)
 {
-	struct stat st;
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e;
 
 	if (fd < 0) {
@@ -212,27 +215,37 @@ int input_open(const char *path, struct cnn_error *err)
 		errno = e;
 		return -1;
 	}
-	if (fstat(fd, &st) != 0) {
+	if (fstat(fd, st) != 0) {
 		e = errno;
 		cnn_errorf(err, at_file(path), "cannot read: %s", strerror(e));
-		goto fail;
+	} else if (!S_ISREG(st->st_mode)) {
+		e = S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
+		cnn_errorf(err, at_file(path), "%s, not a regular file", file_kind(st->st_mode));
+	} else {
+		return fd;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		e = EINVAL;
-		cnn_errorf(err, at_file(path), "%s, not a regular file", file_kind(st.st_mode));
-		goto fail;
-	}
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int input_open(const char *path, struct cnn_error *err)
+{
+	struct stat st;
+	int fd = open_regular(path, &st, err), e;
+
+	if (fd < 0)
+		return -1;
+	/* blocking again for callers that hand the descriptor on (fdopen) */
 	int flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
 		e = errno;
 		cnn_errorf(err, at_file(path), "cannot read: %s", strerror(e));
-		goto fail;
+		close(fd);
+		errno = e;
+		return -1;
 	}
 	return fd;
-fail:
-	close(fd);
-	errno = e;
-	return -1;
 }
 
 FILE *input_fopen(const char *path, struct cnn_error *err)
@@ -287,54 +300,100 @@ bool file_same(const char *a, const char *b)
 	return resolve_parent(a, ra, sizeof ra) && resolve_parent(b, rb, sizeof rb) && !strcmp(ra, rb);
 }
 
+/* Reads a regular file's st_size bytes from fd into buf (which has room);
+ * *got: how many came (fewer if it shrank meanwhile). Closes fd. */
+static int read_whole(int fd, const char *path, unsigned char *buf, size_t size, size_t *got,
+                      struct cnn_error *err)
+{
+	*got = 0;
+	while (*got < size) {
+		ssize_t n = read(fd, buf + *got, size - *got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cnn_errorf(err, at_file(path), "cannot read: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;  /* shrank while we read: take what is there */
+		*got += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* A file's size, refused above max. */
+static int size_within(const struct stat *st, size_t max, const char *path, size_t *size,
+                       struct cnn_error *err)
+{
+	if ((unsigned long long)st->st_size > max)
+		return cnn_errorf(err, at_file(path), "file too large: %lld bytes (at most %zu)",
+		                  (long long)st->st_size, max);
+	*size = (size_t)st->st_size;
+	return 0;
+}
+
 int file_read_all(const char *path, size_t max, unsigned char **data, size_t *len,
                   struct cnn_error *err)
 {
 	struct stat st;
 	unsigned char *buf;
-	size_t size, got = 0;
+	size_t size = 0, got;
 	int fd;
 
 	*data = NULL;
 	*len = 0;
-	fd = input_open(path, err);
+	fd = open_regular(path, &st, err);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) != 0) {
-		cnn_errorf(err, at_file(path), "cannot read: %s", strerror(errno));
-		goto out_close;
+	if (size_within(&st, max, path, &size, err)) {
+		close(fd);
+		return -1;
 	}
-	if ((unsigned long long)st.st_size > max) {
-		cnn_errorf(err, at_file(path), "file too large: %lld bytes (at most %zu)",
-		           (long long)st.st_size, max);
-		goto out_close;
-	}
-	size = (size_t)st.st_size;
 	buf = malloc(size + 1);
 	if (!buf) {
 		cnn_errorf(err, at_file(path), "out of memory reading %zu bytes", size);
-		goto out_close;
+		close(fd);
+		return -1;
 	}
-	while (got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			cnn_errorf(err, at_file(path), "cannot read: %s", strerror(errno));
-			free(buf);
-			goto out_close;
-		}
-		if (n == 0)
-			break;  /* shrank while we read: take what is there */
-		got += (size_t)n;
+	if (read_whole(fd, path, buf, size, &got, err)) {
+		free(buf);
+		return -1;
 	}
 	buf[got] = '\0';
-	close(fd);
 	*data = buf;
 	*len = got;
 	return 0;
+}
 
-out_close:
-	close(fd);
-	return -1;
+int file_read_reuse(const char *path, size_t max, struct file_buf *b, struct cnn_error *err)
+{
+	struct stat st;
+	size_t size = 0;
+	int fd = open_regular(path, &st, err);
+
+	b->len = 0;
+	if (fd < 0)
+		return errno == EISDIR ? FILE_IS_FOLDER : -1;
+	if (size_within(&st, max, path, &size, err)) {
+		close(fd);
+		return -1;
+	}
+	if (size + 1 > b->cap) {
+		/* at least doubled, so a run of growing files reallocates rarely */
+		size_t cap = size + 1 > 2 * b->cap ? size + 1 : 2 * b->cap;
+		unsigned char *p = realloc(b->data, cap);
+		if (!p) {
+			cnn_errorf(err, at_file(path), "out of memory reading %zu bytes", size);
+			close(fd);
+			return -1;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	if (read_whole(fd, path, b->data, size, &b->len, err))
+		return -1;
+	b->data[b->len] = '\0';
+	return 0;
 }

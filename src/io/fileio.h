@@ -57,7 +57,7 @@ int atomic_remove_leftovers(const char *dir);
  * regular file by what it is ("is a FIFO", "is a folder", "is a character
  * device"), then blocking mode back for the reads. Returns the descriptor,
  * or -1 with err filled as "path: cannot open: reason" (errno is kept from
- * the failing open, so callers can tell ENOENT). */
+ * the failing open, so callers can tell ENOENT; a folder gives EISDIR). */
 int input_open(const char *path, struct cnn_error *err);
 /* The same as a stdio stream ("rb"). */
 FILE *input_fopen(const char *path, struct cnn_error *err);
@@ -70,5 +70,21 @@ bool file_same(const char *a, const char *b);
  * one NUL). Files larger than max bytes are refused before any allocation. */
 int file_read_all(const char *path, size_t max, unsigned char **data, size_t *len,
                   struct cnn_error *err);
+
+/* A buffer kept from file to file: data has cap bytes, the last file's len
+ * of them read (and a NUL after them). Zero-initialise; free(data) at the
+ * end. */
+struct file_buf {
+	unsigned char *data;
+	size_t len, cap;
+};
+
+/* What file_read_reuse returns for a folder (err filled, as for -1). */
+#define FILE_IS_FOLDER (-2)
+
+/* file_read_all into b, for many small files: open, fstat, one read and
+ * close (no fcntl, no allocation once b is large enough). The same refusals
+ * and messages. Returns 0, -1, or FILE_IS_FOLDER. */
+int file_read_reuse(const char *path, size_t max, struct file_buf *b, struct cnn_error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "io/image.h"
@@ -197,9 +198,35 @@ struct png_palette {
 	int n;                  /* entries */
 };
 
-/* Walks the chunks: the header into *h, the IDAT data appended to *idat. */
+/* The zlib stream of the IDAT chunks: in the file itself when there is one
+ * chunk (the usual case), else their data joined in `joined`. */
+struct png_idat {
+	const unsigned char *data;
+	size_t len;
+	int chunks;
+	struct bytebuf *joined;     /* emptied first; kept by a reader */
+};
+
+static int idat_add(struct png_idat *z, const unsigned char *body, size_t n)
+{
+	if (z->chunks++ == 0) {
+		z->data = body;
+		z->len = n;
+		return 0;
+	}
+	if (z->chunks == 2) {
+		z->joined->len = 0;
+		bytebuf_put(z->joined, z->data, z->len);
+	}
+	bytebuf_put(z->joined, body, n);
+	z->data = z->joined->data;
+	z->len = z->joined->len;
+	return z->joined->failed ? -1 : 0;
+}
+
+/* Walks the chunks: the header into *h, the IDAT data into *idat. */
 static int png_chunks(const unsigned char *d, size_t len, const char *name,
-                      struct png_header *h, struct bytebuf *idat, struct png_palette *pal,
+                      struct png_header *h, struct png_idat *idat, struct png_palette *pal,
                       struct cnn_error *err)
 {
 	struct bytecur c = { d + sizeof png_sig, len - sizeof png_sig };
@@ -217,7 +244,8 @@ static int png_chunks(const unsigned char *d, size_t len, const char *name,
 		if (!bytecur_take(&c, n, &body) || !bytecur_take(&c, 4, &crc))
 			return cnn_errorf(err, at_file(name), "truncated PNG (chunk %s runs past the "
 			                  "end of the file)", type);
-		uint32_t want = (uint32_t)crc32(crc32(0L, hdr + 4, 4), body, n);
+		/* libdeflate's CRC-32 is zlib's, several times faster on short chunks */
+		uint32_t want = libdeflate_crc32(libdeflate_crc32(0, hdr + 4, 4), body, n);
 		if (get_be32(crc) != want)
 			return cnn_errorf(err, at_file(name), "PNG chunk %s: CRC mismatch; the file is "
 			                  "corrupted", type);
@@ -228,8 +256,7 @@ static int png_chunks(const unsigned char *d, size_t len, const char *name,
 				return -1;
 			have_header = true;
 		} else if (!strcmp(type, "IDAT")) {
-			bytebuf_put(idat, body, n);
-			if (idat->failed)
+			if (idat_add(idat, body, n))
 				return cnn_errorf(err, at_file(name), "out of memory");
 		} else if (!strcmp(type, "IEND")) {
 			break;
@@ -252,31 +279,60 @@ static int png_chunks(const unsigned char *d, size_t len, const char *name,
 	return 0;
 }
 
-static int paeth(int a, int b, int c)
+/* The Paeth predictor (RFC 2083 6.6) with p - a, p - b and p - c written
+ * out: the same choice, ties to a, then b. */
+static inline int paeth(int a, int b, int c)
 {
-	int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+	int pa = abs(b - c), pb = abs(a - c), pc = abs(a + b - 2 * c);
 	return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
 /* Undoes the per-row filters in place: raw holds height rows of 1 + row_bytes
- * bytes; "left" is the byte bpp back (the same sample of the pixel before). */
+ * bytes; "left" is the byte bpp back (the same sample of the pixel before),
+ * "up" the byte above; both are 0 outside the image. One loop per filter
+ * type, so the inner loops carry no per-byte branches; on the first row
+ * "up" is 0, so Up is None and Paeth is Sub. */
 static int png_unfilter(unsigned char *raw, const struct png_header *h, const char *name,
                         struct cnn_error *err)
 {
-	const size_t rb = h->row_bytes, bpp = h->bpp;
+	const size_t rb = h->row_bytes, bpp = h->bpp;   /* bpp <= rb: width >= 1 */
 
 	for (size_t y = 0; y < h->height; y++) {
 		unsigned char *row = raw + y * (rb + 1) + 1;
 		const unsigned char *up = y ? row - (rb + 1) : NULL;
 		int type = row[-1];
+		size_t x;
 		if (type > 4)
 			return cnn_errorf(err, at_file(name), "bad PNG: row %zu has filter type %d", y, type);
-		for (size_t x = 0; x < rb; x++) {
-			int a = x >= bpp ? row[x - bpp] : 0, b = up ? up[x] : 0;
-			int c = x >= bpp && up ? up[x - bpp] : 0;
-			int pred = type == 1 ? a : type == 2 ? b : type == 3 ? (a + b) / 2 :
-			           type == 4 ? paeth(a, b, c) : 0;
-			row[x] = (unsigned char)(row[x] + pred);
+		if (!up && (type == 2 || type == 4))
+			type = type == 2 ? 0 : 1;   /* Up -> None, Paeth -> Sub */
+		switch (type) {
+		case 1:
+			for (x = bpp; x < rb; x++)
+				row[x] = (unsigned char)(row[x] + row[x - bpp]);
+			break;
+		case 2:
+			for (x = 0; x < rb; x++)
+				row[x] = (unsigned char)(row[x] + up[x]);
+			break;
+		case 3:
+			for (x = 0; x < bpp; x++)
+				row[x] = (unsigned char)(row[x] + (up ? up[x] : 0) / 2);
+			if (up)
+				for (; x < rb; x++)
+					row[x] = (unsigned char)(row[x] + (row[x - bpp] + up[x]) / 2);
+			else
+				for (; x < rb; x++)
+					row[x] = (unsigned char)(row[x] + row[x - bpp] / 2);
+			break;
+		case 4:
+			for (x = 0; x < bpp; x++)   /* left and up-left are 0: the predictor is up */
+				row[x] = (unsigned char)(row[x] + up[x]);
+			for (; x < rb; x++)
+				row[x] = (unsigned char)(row[x] + paeth(row[x - bpp], up[x], up[x - bpp]));
+			break;
+		default:
+			break;
 		}
 	}
 	return 0;
@@ -294,16 +350,34 @@ static unsigned png_sample(const unsigned char *row, size_t i, int depth)
 	return (byte >> (8 - depth - bit % 8)) & ((1u << depth) - 1);
 }
 
+/* One 8-bit row without a palette: grey and RGB as they are, alpha dropped
+ * (what the general loop below does at depth 8, where v * 255 / 255 is v). */
+static void png_expand8(const unsigned char *row, size_t width, int samples, int keep,
+                        unsigned char *dst)
+{
+	if (samples == keep) {
+		memcpy(dst, row, width * (size_t)keep);
+		return;
+	}
+	for (size_t x = 0; x < width; x++)
+		for (int c = 0; c < keep; c++)
+			dst[(size_t)keep * x + (size_t)c] = row[(size_t)samples * x + (size_t)c];
+}
+
 /* Unfiltered rows to 8-bit grey or RGB pixels: alpha dropped, palette
  * expanded, lower depths scaled up so the largest value is 255. */
 static int png_expand(const unsigned char *raw, const struct png_header *h, const struct png_palette *pal,
                       struct image *out, const char *name, struct cnn_error *err)
 {
 	const unsigned maxv = (1u << h->depth) - 1;
-	const int keep = h->samples >= 3 || h->color == 3 ? 3 : 1;
+	const int keep = out->channels;
 	for (size_t y = 0; y < h->height; y++) {
 		const unsigned char *row = raw + y * (h->row_bytes + 1) + 1;
 		unsigned char *dst = out->pixels + y * h->width * (size_t)keep;
+		if (h->depth == 8 && h->color != 3) {
+			png_expand8(row, h->width, h->samples, keep, dst);
+			continue;
+		}
 		for (size_t x = 0; x < h->width; x++) {
 			if (h->color == 3) {
 				unsigned k = png_sample(row, x, h->depth);
@@ -322,30 +396,73 @@ static int png_expand(const unsigned char *raw, const struct png_header *h, cons
 	return 0;
 }
 
-static int png_inflate(const struct bytebuf *idat, unsigned char *raw, size_t raw_len,
-                       const char *name, struct cnn_error *err)
+/* What decoding keeps from one image to the next on one thread: the file's
+ * bytes, zlib's state (reset, not rebuilt, per image), and buffers that only
+ * grow. image_decode uses a fresh one per call. */
+struct image_reader {
+	struct file_buf file;       /* the last file read */
+	struct libdeflate_decompressor *fast;   /* the first try, or NULL */
+	z_stream z;                 /* zlib's inflate state; valid when z_ready */
+	bool z_ready;
+	struct bytebuf joined;      /* IDAT chunks joined, when there are several */
+	unsigned char *raw;         /* (height, 1 + row_bytes) inflated rows; raw_cap bytes */
+	size_t raw_cap;
+	uint8_t *px;                /* (height, width, channels) the last PNG's pixels; px_cap bytes */
+	size_t px_cap;
+	uint8_t *other;             /* the last JPEG/PNM's pixels (its decoder's malloc), or NULL */
+};
+
+/* *p at least n bytes, grown to at least twice its size. */
+static int grow(unsigned char **p, size_t *cap, size_t n)
 {
-	z_stream s;
+	if (n <= *cap)
+		return 0;
+	size_t want = n > 2 * *cap ? n : 2 * *cap;
+	unsigned char *q = realloc(*p, want);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = want;
+	return 0;
+}
+
+/* The zlib stream in idat into raw, which it must fill exactly. libdeflate
+ * first (one call, no streaming state); when it refuses, zlib, the
+ * reference, decides and words the error with how far it got. */
+static int png_inflate(struct image_reader *r, const struct png_idat *idat, unsigned char *raw,
+                       size_t raw_len, const char *name, struct cnn_error *err)
+{
+	z_stream *s = &r->z;
 	unsigned char extra;
 	int rc;
 
-	memset(&s, 0, sizeof s);
-	if (inflateInit(&s) != Z_OK)
+	if (!r->fast)
+		r->fast = libdeflate_alloc_decompressor();
+	/* NULL for the size: fewer bytes than raw_len is a failure too */
+	if (r->fast && libdeflate_zlib_decompress(r->fast, idat->data, idat->len, raw, raw_len,
+	                                          NULL) == LIBDEFLATE_SUCCESS)
+		return 0;
+	if (!r->z_ready) {
+		memset(s, 0, sizeof *s);
+		if (inflateInit(s) != Z_OK)
+			return cnn_errorf(err, at_file(name), "out of memory");
+		r->z_ready = true;
+	} else if (inflateReset(s) != Z_OK) {
 		return cnn_errorf(err, at_file(name), "out of memory");
-	s.next_in = idat->data;
-	s.avail_in = (uInt)idat->len;
-	s.next_out = raw;
-	s.avail_out = (uInt)raw_len;
-	rc = inflate(&s, Z_FINISH);
-	size_t got = s.total_out;
-	if ((rc == Z_BUF_ERROR || rc == Z_OK) && s.avail_out == 0) {
-		/* Full: is there more than the image? */
-		s.next_out = &extra;
-		s.avail_out = 1;
-		rc = inflate(&s, Z_FINISH);
-		got += 1 - s.avail_out;
 	}
-	inflateEnd(&s);
+	s->next_in = (unsigned char *)idat->data;   /* zlib does not write through it */
+	s->avail_in = (uInt)idat->len;
+	s->next_out = raw;
+	s->avail_out = (uInt)raw_len;
+	rc = inflate(s, Z_FINISH);
+	size_t got = raw_len - s->avail_out;
+	if ((rc == Z_BUF_ERROR || rc == Z_OK) && s->avail_out == 0) {
+		/* Full: is there more than the image? */
+		s->next_out = &extra;
+		s->avail_out = 1;
+		rc = inflate(s, Z_FINISH);
+		got += 1 - s->avail_out;
+	}
 	if (rc != Z_STREAM_END || got != raw_len) {
 		if (got < raw_len)
 			return cnn_errorf(err, at_file(name), "bad PNG: image data is truncated or "
@@ -356,62 +473,111 @@ static int png_inflate(const struct bytebuf *idat, unsigned char *raw, size_t ra
 	return 0;
 }
 
-static int decode_png(const unsigned char *d, size_t len, const char *name, struct image *out,
-                      struct cnn_error *err)
+/* Decodes into r's buffers: out->pixels is r->px. */
+static int decode_png(struct image_reader *r, const unsigned char *d, size_t len, const char *name,
+                      struct image *out, struct cnn_error *err)
 {
 	struct png_header h = { 0 };
-	struct bytebuf idat = { 0 };
+	struct png_idat idat = { .joined = &r->joined };
 	struct png_palette pal = { .n = 0 };
-	unsigned char *raw = NULL;
-	int rc = -1;
 
 	if (png_chunks(d, len, name, &h, &idat, &pal, err))
-		goto out;
-	if (idat.len > UINT_MAX) {
-		cnn_errorf(err, at_file(name), "PNG image data is too large");
-		goto out;
-	}
-	if (image_alloc(out, h.width, h.height, h.samples >= 3 || h.color == 3 ? 3 : 1, name, err))
-		goto out;
+		return -1;
+	if (idat.len > UINT_MAX)
+		return cnn_errorf(err, at_file(name), "PNG image data is too large");
+	int channels = h.samples >= 3 || h.color == 3 ? 3 : 1;
 	size_t raw_len = h.height * (h.row_bytes + 1);
-	raw = malloc(raw_len);
-	if (!raw) {
-		cnn_errorf(err, at_file(name), "out of memory");
-		goto out;
+	if (grow(&r->px, &r->px_cap, h.width * h.height * (size_t)channels) ||
+	    grow(&r->raw, &r->raw_cap, raw_len))
+		return cnn_errorf(err, at_file(name), "out of memory");
+	*out = (struct image){ (int)h.width, (int)h.height, channels, r->px };
+	if (png_inflate(r, &idat, r->raw, raw_len, name, err) || png_unfilter(r->raw, &h, name, err) ||
+	    png_expand(r->raw, &h, &pal, out, name, err)) {
+		memset(out, 0, sizeof *out);
+		return -1;
 	}
-	if (png_inflate(&idat, raw, raw_len, name, err) || png_unfilter(raw, &h, name, err) ||
-	    png_expand(raw, &h, &pal, out, name, err))
-		goto out;
-	rc = 0;
-out:
-	if (rc)
-		image_free(out);
-	free(raw);
-	bytebuf_free(&idat);
-	return rc;
+	return 0;
+}
+
+struct image_reader *image_reader_new(void)
+{
+	return calloc(1, sizeof(struct image_reader));
+}
+
+/* What r holds, not r itself. */
+static void image_reader_free_in(struct image_reader *r)
+{
+	if (r->fast)
+		libdeflate_free_decompressor(r->fast);
+	if (r->z_ready)
+		inflateEnd(&r->z);
+	free(r->file.data);
+	bytebuf_free(&r->joined);
+	free(r->raw);
+	free(r->px);
+	free(r->other);
+}
+
+void image_reader_free(struct image_reader *r)
+{
+	if (!r)
+		return;
+	image_reader_free_in(r);
+	free(r);
 }
 
 /* ------------------------------------------------------------------ */
 
-int image_decode(const void *data, size_t len, const char *name, struct image *out,
-                 struct cnn_error *err)
+/* Decodes by the first bytes: a PNG into r's buffers, the others into
+ * pixels their decoders allocate (r->other keeps them). */
+int image_reader_decode(struct image_reader *r, const void *data, size_t len, const char *name,
+                        struct image *out, struct cnn_error *err)
 {
 	const unsigned char *d = data;
-
 	memset(out, 0, sizeof *out);
+	free(r->other);
+	r->other = NULL;
 	if (len >= sizeof png_sig && !memcmp(d, png_sig, sizeof png_sig))
-		return decode_png(d, len, name, out, err);
+		return decode_png(r, d, len, name, out, err);
+	int rc;
 	if (len >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
-		return image_decode_jpeg(d, len, name, out, err);
-	if (len >= 2 && d[0] == 'P' && (d[1] == '5' || d[1] == '6'))
-		return decode_pnm(d, len, name, out, err);
-	if (len >= 2 && d[0] == 'P' && (d[1] == '2' || d[1] == '3'))
+		rc = image_decode_jpeg(d, len, name, out, err);
+	else if (len >= 2 && d[0] == 'P' && (d[1] == '5' || d[1] == '6'))
+		rc = decode_pnm(d, len, name, out, err);
+	else if (len >= 2 && d[0] == 'P' && (d[1] == '2' || d[1] == '3'))
 		return cnn_errorf(err, at_file(name), "ASCII %s (P%c) is not supported; save it as "
 		                  "binary %s (P%c)", d[1] == '2' ? "PGM" : "PPM", d[1],
 		                  d[1] == '2' ? "PGM" : "PPM", d[1] + 3);
-	if (len == 0)
+	else if (len == 0)
 		return cnn_errorf(err, at_file(name), "empty file (0 bytes): not an image");
-	return cnn_errorf(err, at_file(name), "not an image cnnrun reads (PNG, JPEG, binary PGM or PPM)");
+	else
+		return cnn_errorf(err, at_file(name), "not an image cnnrun reads (PNG, JPEG, binary PGM or PPM)");
+	r->other = out->pixels;
+	return rc;
+}
+
+int image_reader_load(struct image_reader *r, const char *path, struct image *out,
+                      struct cnn_error *err)
+{
+	memset(out, 0, sizeof *out);
+	int rc = file_read_reuse(path, IMAGE_MAX_FILE, &r->file, err);
+	if (rc)
+		return rc;
+	return image_reader_decode(r, r->file.data, r->file.len, path, out, err);
+}
+
+/* A decode with a reader of its own, whose pixels out takes over. */
+int image_decode(const void *data, size_t len, const char *name, struct image *out,
+                 struct cnn_error *err)
+{
+	struct image_reader r = { 0 };
+	int rc = image_reader_decode(&r, data, len, name, out, err);
+	if (rc == 0 && out->pixels == r.px)
+		r.px = NULL;
+	else if (rc == 0)
+		r.other = NULL;
+	image_reader_free_in(&r);
+	return rc;
 }
 
 int image_load(const char *path, struct image *out, struct cnn_error *err)

@@ -35,6 +35,21 @@ int image_decode(const void *data, size_t len, const char *name, struct image *o
 
 void image_free(struct image *img);
 
+/* Decoding many files on one thread (predict): a reader keeps the file
+ * buffer, zlib's state and the pixel buffers from one image to the next.
+ * One reader per thread. */
+struct image_reader;
+struct image_reader *image_reader_new(void);   /* NULL when out of memory */
+void image_reader_free(struct image_reader *r);
+/* image_load through r: out->pixels belongs to r and lasts until r's next
+ * load (do not image_free it). Returns 0, -1, or FILE_IS_FOLDER (io/fileio.h)
+ * when path is a folder (err filled as for -1). */
+int image_reader_load(struct image_reader *r, const char *path, struct image *out,
+                      struct cnn_error *err);
+/* image_decode through r, out->pixels r's as above. */
+int image_reader_decode(struct image_reader *r, const void *data, size_t len, const char *name,
+                        struct image *out, struct cnn_error *err);
+
 /* Converts img to `want` channels (grey to RGB by copying, RGB to grey by
  * ITU-R BT.601 luma) and, with RESIZE_BILINEAR, to want's height and width
  * (bilinear, pixel centres aligned as OpenCV's and PyTorch's

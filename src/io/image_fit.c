@@ -41,6 +41,12 @@ int image_fit(const struct image *img, struct shape want, enum data_resize resiz
 	const size_t plane = (size_t)want.h * want.w;
 	CNN_ASSERT(want.c == 1 || want.c == 3);
 	CNN_ASSERT(img->channels == 1 || img->channels == 3);
+	if (W == want.w && H == want.h && img->channels == 1) {
+		/* grey to grey is a copy; grey to RGB three (predict's common cases) */
+		for (int k = 0; k < want.c; k++)
+			memcpy(out + k * plane, img->pixels, plane);
+		return 0;
+	}
 	if (W == want.w && H == want.h) {
 		for (int k = 0; k < want.c; k++)
 			for (size_t p = 0; p < plane; p++)

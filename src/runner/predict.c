@@ -5,9 +5,21 @@
  * workspace; then the block is printed in the order given. Each
  * image's probabilities come from the same layer code as evaluation on
  * that image alone, whichever chunk and thread it lands in, so the output
- * is the same for any thread count and the same as one image at a time. */
+ * is the same for any thread count and the same as one image at a time.
+ *
+ * What else a run costs is kept small, for folders of small images (MNIST's
+ * 10,000 PNGs): each thread reads files into one buffer and decodes with one
+ * image reader (open, fstat, read, close per file; buffers and inflate state
+ * kept from image to image);
+ * a name on the command line is not stat'ed first: the open that reads it
+ * finds out whether it is a folder; folders are listed by their entries'
+ * types (d_type), with stat only where the type is unknown or a link; and
+ * each chunk's lines are formatted by its task, so that printing a block is
+ * writing its text. */
+#define _DEFAULT_SOURCE /* DT_DIR, DT_REG: struct dirent's d_type */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +27,14 @@
 #include <sys/stat.h>
 
 #include "data/data.h"
+#include "io/fileio.h"
 #include "io/image.h"
 #include "io/image_mnist.h"
 #include "runner/runner.h"
 
 #include "report/json.h"
 #include "runner/common.h"
+#include "runner/predict.h"
 
 #define PREDICT_TOP 3
 /* Images decoded, classified and printed together: at most this many, and
@@ -54,9 +68,63 @@ static int top_classes(const float *probs, int n, int *top, int k)
 	return k;
 }
 
-static void print_text(FILE *out, const char *path, const float *probs, const int *top, int k,
-                       char *const *names)
+int predict_prob(char *buf, float p)
 {
+	if (!(p >= 0 && p <= 1) || signbit(p))   /* NaN, -0 and the rest: as printf */
+		return snprintf(buf, PREDICT_PROB_MAX, "%.4f", (double)p);
+	long r = lrint((double)p * 10000.0);       /* 0 ... 10000, exact before rounding */
+	buf[0] = (char)('0' + r / 10000);
+	buf[1] = '.';
+	for (int i = 5; i >= 2; i--, r /= 10)
+		buf[i] = (char)('0' + r % 10);
+	buf[6] = '\0';
+	return 6;
+}
+
+/* A class number's decimal digits into buf (16 bytes), as "%d" prints it;
+ * glibc's snprintf took its slow positional path for each. */
+static const char *class_text(char *buf, int c)
+{
+	char *p = buf + 15;
+	unsigned u = c < 0 ? 0u - (unsigned)c : (unsigned)c;
+	*p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (c < 0)
+		*--p = '-';
+	return p;
+}
+
+/* Appends n bytes of s at *at if they fit before end. */
+static bool put_text(char **at, const char *end, const char *s, size_t n)
+{
+	if (n > (size_t)(end - *at))
+		return false;
+	memcpy(*at, s, n);
+	*at += n;
+	return true;
+}
+
+/* One line built in a buffer and written at once (no printf per field);
+ * a line too long for it (long names) goes through fprintf instead. */
+void predict_print_text(FILE *out, const char *path, const float *probs, const int *top, int k,
+                        char *const *names)
+{
+	char line[1024], *at = line, num[PREDICT_PROB_MAX], cls[16];
+	const char *end = line + sizeof line;
+	bool fits = put_text(&at, end, path, strlen(path)) && put_text(&at, end, ":", 1);
+	for (int i = 0; fits && i < k; i++) {
+		const char *c = names ? names[top[i]] : class_text(cls, top[i]);
+		int n = predict_prob(num, probs[top[i]]);
+		fits = put_text(&at, end, i ? ", " : " ", i ? 2 : 1) && put_text(&at, end, c, strlen(c)) &&
+		       put_text(&at, end, " (", 2) && put_text(&at, end, num, (size_t)n) &&
+		       put_text(&at, end, ")", 1);
+	}
+	if (fits && put_text(&at, end, "\n", 1)) {
+		fwrite(line, 1, (size_t)(at - line), out);
+		return;
+	}
 	fprintf(out, "%s:", path);
 	for (int i = 0; i < k; i++) {
 		if (names)
@@ -108,6 +176,7 @@ static void print_json(FILE *out, const char *path, const float *probs, int n_cl
 /* The images to classify, in output order; every path malloc'd. */
 struct path_list {
 	char **paths;   /* (n) */
+	bool *arg;      /* (n) named on the command line: may be a folder */
 	int n, cap;
 };
 
@@ -119,8 +188,13 @@ static int list_add(struct path_list *l, const char *path, size_t len)
 		if (!p)
 			return -1;
 		l->paths = p;
+		bool *a = realloc(l->arg, (size_t)cap * sizeof *a);
+		if (!a)
+			return -1;
+		l->arg = a;
 		l->cap = cap;
 	}
+	l->arg[l->n] = false;
 	char *copy = malloc(len + 1);
 	if (!copy)
 		return -1;
@@ -135,6 +209,7 @@ static void list_free(struct path_list *l)
 	for (int i = 0; i < l->n; i++)
 		free(l->paths[i]);
 	free(l->paths);
+	free(l->arg);
 }
 
 /* An image by its name, as a folder of images is read. */
@@ -150,9 +225,61 @@ static bool image_name(const char *name)
 	return false;
 }
 
-static int by_name(const void *a, const void *b)
+/* A folder's entry: its name (malloc'd) and its type as readdir tells it. */
+struct entry {
+	char *name;
+	unsigned char type;   /* DT_*; DT_UNKNOWN where the file system does not say */
+};
+
+static int by_entry_name(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+}
+
+/* Whether path, an entry of type t, is a folder: by its type where readdir
+ * knows it, else (a link, a file system without d_type) by stat, which
+ * follows links. */
+static bool entry_is_folder(const char *path, unsigned char t)
+{
+	struct stat st;
+	if (t == DT_DIR)
+		return true;
+	return (t == DT_UNKNOWN || t == DT_LNK) && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The entries of the open folder d but hidden ones, sorted by name; *n of
+ * them. NULL with *n = -1 when out of memory. */
+static struct entry *read_entries(DIR *d, int *n)
+{
+	struct entry *v = NULL;
+	int cap = 0;
+	struct dirent *e;
+	*n = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct entry *w = realloc(v, (size_t)cap * sizeof *w);
+			if (!w)
+				goto oom;
+			v = w;
+		}
+		size_t len = strlen(e->d_name);
+		char *name = malloc(len + 1);
+		if (!name)
+			goto oom;
+		v[(*n)++] = (struct entry){ memcpy(name, e->d_name, len + 1), e->d_type };
+	}
+	if (*n > 1)
+		qsort(v, (size_t)*n, sizeof *v, by_entry_name);
+	return v;
+oom:
+	for (int i = 0; i < *n; i++)
+		free(v[i].name);
+	free(v);
+	*n = -1;
+	return NULL;
 }
 
 /* The image files under dir, subfolders included, in byte order of their
@@ -167,37 +294,34 @@ static int add_folder(struct path_list *l, const char *dir, int depth, struct cn
 	DIR *d = opendir(dir);
 	if (!d)
 		return cnn_errorf(err, at, "cannot open folder: %s", strerror(errno));
-	struct path_list names = { 0 };
-	struct dirent *e;
-	int rc = 0;
-	while (!rc && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			rc = list_add(&names, e->d_name, strlen(e->d_name));
+	int n, rc = 0;
+	struct entry *v = read_entries(d, &n);
 	closedir(d);
-	if (rc) {
-		list_free(&names);
+	if (n < 0)
 		return cnn_errorf(err, at, "out of memory");
-	}
-	if (names.n > 1)
-		qsort(names.paths, (size_t)names.n, sizeof *names.paths, by_name);
 	size_t dlen = strlen(dir);
 	bool slash = dlen && dir[dlen - 1] == '/';
-	for (int i = 0; !rc && i < names.n; i++) {
-		size_t len = dlen + 1 + strlen(names.paths[i]);
+	for (int i = 0; !rc && i < n; i++) {
+		unsigned char t = v[i].type;
+		bool image = image_name(v[i].name);
+		if (!image && t != DT_DIR && t != DT_UNKNOWN && t != DT_LNK)
+			continue;   /* neither an image nor (maybe) a folder: no path, no stat */
+		size_t len = dlen + 1 + strlen(v[i].name);
 		char *path = malloc(len + 1);
-		struct stat st;
 		if (!path) {
 			rc = cnn_errorf(err, at, "out of memory");
 			break;
 		}
-		snprintf(path, len + 1, "%s%s%s", dir, slash ? "" : "/", names.paths[i]);
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(path, len + 1, "%s%s%s", dir, slash ? "" : "/", v[i].name);
+		if (entry_is_folder(path, t))
 			rc = add_folder(l, path, depth + 1, err);
-		else if (image_name(names.paths[i]) && list_add(l, path, strlen(path)))
+		else if (image && list_add(l, path, strlen(path)))
 			rc = cnn_errorf(err, at, "out of memory");
 		free(path);
 	}
-	list_free(&names);
+	for (int i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
 	return rc;
 }
 
@@ -228,30 +352,20 @@ static int add_list(struct path_list *l, const char *file, struct cnn_error *err
 	return rc;
 }
 
-/* The images named on the command line and in the list. A folder that
- * holds no image, or a list that cannot be read, is a failure counted
- * with the images' (*failed) and reported on diag, like a bad image. */
+/* The images named on the command line, then those of the list. The
+ * command line's are not stat'ed here: one that the open reading it finds
+ * to be a folder is expanded then, in its place (predict_folder). A list
+ * that cannot be read is a failure counted with the images' (*failed) and
+ * reported on diag, like a bad image. */
 static int collect_paths(const char *const *args, int n, const char *list, struct path_list *l,
                          int *failed, FILE *diag)
 {
 	struct cnn_error e = { 0 };
 	char buf[1024];
 	for (int i = 0; i < n; i++) {
-		struct stat st;
-		int before = l->n;
-		if (stat(args[i], &st) || !S_ISDIR(st.st_mode)) {
-			if (list_add(l, args[i], strlen(args[i])))
-				return -1;
-			continue;
-		}
-		if (add_folder(l, args[i], 0, &e) == 0 && l->n == before)
-			cnn_errorf(&e, (struct cnn_loc){ args[i], 0, 0 }, "no PNG, JPEG, PGM or PPM file in "
-			           "this folder");
-		if (e.msg[0]) {
-			fprintf(diag, "%s\n", cnn_error_str(&e, buf, sizeof buf));
-			memset(&e, 0, sizeof e);
-			(*failed)++;
-		}
+		if (list_add(l, args[i], strlen(args[i])))
+			return -1;
+		l->arg[l->n - 1] = true;
 	}
 	if (list && add_list(l, list, &e)) {
 		fprintf(diag, "%s\n", cnn_error_str(&e, buf, sizeof buf));
@@ -260,13 +374,38 @@ static int collect_paths(const char *const *args, int n, const char *list, struc
 	return 0;
 }
 
-/* One block of images: bytes in, probabilities out. */
+/* One block of images: bytes in, lines of text out. */
 struct block {
-	int n, cap;     /* images in this block, and at most */
-	uint8_t *px;    /* (cap, c, h, w) fitted bytes */
-	char **error;   /* (cap) the message of an image that failed, or NULL */
-	bool *dark;     /* (cap) looks dark on light (1-channel models) */
-	float *probs;   /* (cap, n_classes); rows of failed images unset */
+	int n, cap;       /* images in this block, and at most */
+	uint8_t *px;      /* (cap, c, h, w) fitted bytes */
+	char **error;     /* (cap) the message of an image that failed, or NULL */
+	bool *dark;       /* (cap) looks dark on light (1-channel models) */
+	bool *folder;     /* (cap) a name from the command line that is a folder */
+	char **text;      /* (cap / PREDICT_CHUNK + 1) each chunk's lines, malloc'd, or NULL */
+	size_t *end;      /* (cap) where image i's line ends in its chunk's text */
+};
+
+/* Per thread: a chunk's input and output, and the reader that decodes. */
+struct worker {
+	float *x;                     /* (PREDICT_CHUNK, c, h, w) scaled input */
+	float *probs;                 /* (PREDICT_CHUNK, n_classes) */
+	struct image_reader *reader;
+};
+
+/* What one run shares: the model and options, the threads' workers, where
+ * lines go, and what was counted. */
+struct predict_run {
+	const struct saved_model *m;
+	const struct predict_options *o;
+	struct dataset d;
+	struct worker *w;
+	int threads;
+	FILE *out, *diag;
+	int images;       /* classified or failed, folders not counted */
+	int unlisted;     /* folders without images, an unreadable list */
+	int failed;       /* images, folders and the list that failed */
+	int dark;         /* images that look dark on light */
+	char *first_dark; /* the first of them (malloc'd) */
 };
 
 static bool mnist_shaped(struct shape in)
@@ -283,41 +422,56 @@ static void suggest_mnist(struct cnn_error *err)
 	         " (a photo or scan of a digit: add --preprocess mnist)");
 }
 
+/* A malloc'd copy of s, or NULL. */
+static char *copy_string(const char *s)
+{
+	char *c = malloc(strlen(s) + 1);
+	return c ? strcpy(c, s) : NULL;
+}
+
 /* The message of an image whose own message could not be allocated. */
 static char no_memory[] = "out of memory";
 
-/* Decodes path into px, fitted to the input (channels converted, size
- * changed as data.resize says, or prepared as MNIST with --preprocess
- * mnist). Returns NULL, or the failure's message (malloc'd, or no_memory). */
-static char *decode(const struct saved_model *m, enum predict_preprocess pre, const char *path,
-                    uint8_t *px, bool *dark)
+/* Whether path, which could not be read as a file, is a folder after all
+ * (one that cannot be opened, say): the error path only. */
+static bool unreadable_folder(const char *path)
 {
-	struct shape in = m->net->input;
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Decodes path into px with reader, fitted to the input (channels
+ * converted, size changed as data.resize says, or prepared as MNIST with
+ * --preprocess mnist). Returns NULL, or the failure's message (malloc'd,
+ * or no_memory). A name from the command line (arg) that is a folder sets
+ * *folder and is no failure. */
+static char *decode(const struct predict_run *r, struct image_reader *reader, const char *path,
+                    bool arg, uint8_t *px, bool *dark, bool *folder)
+{
+	struct shape in = r->m->net->input;
+	enum predict_preprocess pre = r->o->preprocess;
 	struct cnn_error err = { 0 };
 	struct image img;
-	int rc = image_load(path, &img, &err);
+	int rc = image_reader_load(reader, path, &img, &err);
+	*dark = *folder = false;
+	if (arg && (rc == FILE_IS_FOLDER || (rc && unreadable_folder(path)))) {
+		*folder = true;
+		return NULL;
+	}
 	if (rc == 0) {
 		if (pre == PREPROCESS_MNIST)
 			rc = image_mnist_prepare(&img, px, path, &err);
-		else if ((rc = image_fit(&img, in, m->cfg.data.source->resize, px, path, &err)) &&
+		else if ((rc = image_fit(&img, in, r->m->cfg.data.source->resize, px, path, &err)) &&
 		         mnist_shaped(in) && (img.width != in.w || img.height != in.h))
 			suggest_mnist(&err);
-		image_free(&img);
 	}
 	*dark = rc == 0 && pre == PREPROCESS_NONE && in.c == 1 && image_dark_on_light(px, in.w, in.h);
 	if (rc == 0)
 		return NULL;
 	char buf[1024];
-	const char *msg = cnn_error_str(&err, buf, sizeof buf);
-	char *copy = malloc(strlen(msg) + 1);
-	return copy ? strcpy(copy, msg) : no_memory;
+	char *copy = copy_string(cnn_error_str(&err, buf, sizeof buf));
+	return copy ? copy : no_memory;
 }
-
-/* Per thread: a chunk's input and output. */
-struct worker {
-	float *x;       /* (PREDICT_CHUNK, c, h, w) scaled input */
-	float *probs;   /* (PREDICT_CHUNK, n_classes) */
-};
 
 /* The probabilities of the n images in me->x into me->probs, on the
  * calling thread: the same layer code as evaluation, so the same bits as
@@ -327,35 +481,73 @@ static int forward(const struct net *net, int n, struct worker *me)
 	return net_predict(net, me->x, n, me->probs, 1, NULL);
 }
 
-/* Decodes and classifies block->n images of paths, a chunk of them per
- * task: decoding and the forward pass of one chunk run on one thread, with
- * no wait between them. Each task writes only its own images' slots. */
-static void run_block(const struct saved_model *m, enum predict_preprocess pre, char *const *paths,
-                      struct block *b, struct dataset *d, struct worker *w, int threads)
+/* The lines of a chunk's classified images (good[j], probabilities in
+ * me->probs row j) into b->text[c]; b->end[i] for every image of the
+ * chunk [start, end). Out of memory fails the chunk's images. */
+static void format_chunk(const struct predict_run *r, char *const *paths, struct block *b, int c,
+                         int start, int end, const int *good, int n_good, const struct worker *me)
 {
-	size_t in = shape_size(m->net->input), k = (size_t)m->net->n_classes;
+	int n_classes = r->m->net->n_classes, top[PREDICT_TOP];
+	/* names only when they are one per output */
+	char *const *names = r->m->cfg.data.n_classes == n_classes ? r->m->cfg.data.class_names : NULL;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = n_good ? open_memstream(&text, &size) : NULL;
+	long at = 0;
+	for (int i = start, j = 0; i < end; i++) {
+		if (f && j < n_good && good[j] == i) {
+			const float *probs = me->probs + (size_t)j++ * n_classes;
+			int k = top_classes(probs, n_classes, top, PREDICT_TOP);
+			if (r->o->json)
+				print_json(f, paths[i], probs, n_classes, top, k, names);
+			else
+				predict_print_text(f, paths[i], probs, top, k, names);
+			at = ftell(f);
+		}
+		b->end[i] = at < 0 ? 0 : (size_t)at;
+	}
+	if (n_good && (!f || fclose(f) || at < 0)) {
+		free(text);
+		text = NULL;
+		for (int j = 0; j < n_good; j++)
+			b->error[good[j]] = no_memory;
+		for (int i = start; i < end; i++)
+			b->end[i] = 0;
+	}
+	b->text[c] = text;
+}
+
+/* Decodes, classifies and formats b->n images of paths, a chunk of them per
+ * task: the three run on one thread, with no wait between them. Each task
+ * writes only its own images' and chunk's slots. */
+static void run_block(struct predict_run *r, char *const *paths, const bool *arg, struct block *b)
+{
+	size_t in = shape_size(r->m->net->input);
 	int n_chunks = (b->n + PREDICT_CHUNK - 1) / PREDICT_CHUNK;
-	d->n = b->n;
-	d->images = b->px;
+	/* no thread without a chunk: a few images start no team */
+	int threads = r->threads < n_chunks ? r->threads : n_chunks;
+	r->d.n = b->n;
+	r->d.images = b->px;
 	#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 	for (int c = 0; c < n_chunks; c++) {
-		struct worker *me = &w[omp_get_thread_num()];
+		struct worker *me = &r->w[omp_get_thread_num()];
 		int start = c * PREDICT_CHUNK;
 		int end = start + PREDICT_CHUNK < b->n ? start + PREDICT_CHUNK : b->n;
 		int good[PREDICT_CHUNK], n_good = 0;   /* the images decoded, in order */
 		for (int i = start; i < end; i++)
-			if (!(b->error[i] = decode(m, pre, paths[i], b->px + (size_t)i * in, &b->dark[i])))
+			if (!(b->error[i] = decode(r, me->reader, paths[i], arg && arg[i],
+			                           b->px + (size_t)i * in, &b->dark[i], &b->folder[i])) &&
+			    !b->folder[i])
 				good[n_good++] = i;
-		if (!n_good)
-			continue;
-		dataset_batch(d, good, n_good, me->x, NULL);
-		bool ok = forward(m->net, n_good, me) == 0;
-		for (int j = 0; j < n_good; j++)
-			if (ok)
-				memcpy(b->probs + (size_t)good[j] * k, me->probs + (size_t)j * k,
-				       k * sizeof *b->probs);
-			else
+		bool ok = true;
+		if (n_good) {
+			dataset_batch(&r->d, good, n_good, me->x, NULL);
+			ok = forward(r->m->net, n_good, me) == 0;
+		}
+		if (!ok)
+			for (int j = 0; j < n_good; j++)
 				b->error[good[j]] = no_memory;
+		format_chunk(r, paths, b, c, start, end, good, ok ? n_good : 0, me);
 	}
 }
 
@@ -364,10 +556,12 @@ static void block_free(struct block *b)
 	free(b->px);
 	free(b->error);
 	free(b->dark);
-	free(b->probs);
+	free(b->folder);
+	free(b->text);
+	free(b->end);
 }
 
-static int block_init(struct block *b, size_t in, size_t k, int threads)
+static int block_init(struct block *b, size_t in, int threads)
 {
 	size_t cap = PREDICT_BLOCK_BYTES / in, least = (size_t)threads * PREDICT_CHUNK;
 	cap = cap < least ? least : cap > PREDICT_BLOCK ? PREDICT_BLOCK : cap;
@@ -376,9 +570,11 @@ static int block_init(struct block *b, size_t in, size_t k, int threads)
 		.px = malloc(cap * in),
 		.error = calloc(cap, sizeof *b->error),
 		.dark = calloc(cap, sizeof *b->dark),
-		.probs = malloc(cap * k * sizeof *b->probs),
+		.folder = calloc(cap, sizeof *b->folder),
+		.text = calloc(cap / PREDICT_CHUNK + 1, sizeof *b->text),
+		.end = calloc(cap, sizeof *b->end),
 	};
-	return b->px && b->error && b->dark && b->probs ? 0 : -1;
+	return b->px && b->error && b->dark && b->folder && b->text && b->end ? 0 : -1;
 }
 
 static void workers_free(struct worker *w, int n)
@@ -386,6 +582,7 @@ static void workers_free(struct worker *w, int n)
 	for (int t = 0; w && t < n; t++) {
 		free(w[t].x);
 		free(w[t].probs);
+		image_reader_free(w[t].reader);
 	}
 	free(w);
 }
@@ -398,7 +595,8 @@ static struct worker *workers_new(const struct net *net, int n)
 	for (int t = 0; ok && t < n; t++) {
 		w[t].x = malloc((size_t)PREDICT_CHUNK * shape_size(net->input) * sizeof *w[t].x);
 		w[t].probs = malloc(PREDICT_CHUNK * k * sizeof *w[t].probs);
-		ok = w[t].x && w[t].probs;
+		w[t].reader = image_reader_new();
+		ok = w[t].x && w[t].probs && w[t].reader;
 	}
 	if (!ok) {
 		workers_free(w, n);
@@ -427,30 +625,94 @@ static int check_model(struct saved_model *m, enum predict_preprocess pre, const
 	return saved_model_normalize(m, d, err) ? CNN_FAILED : CNN_OK;
 }
 
-/* The block's lines in order: results on out, failures on diag. Counts
- * the failures and the dark-on-light images (keeping the first's name). */
-static void print_block(const struct saved_model *m, char *const *paths, const struct block *b,
-                        bool json, FILE *out, FILE *diag, int *failed, int *dark,
-                        const char **first_dark)
+/* A failure that is not one image's (a folder's, say): on diag, counted. */
+static void report(struct predict_run *r, const struct cnn_error *e)
 {
-	int n_classes = m->net->n_classes, top[PREDICT_TOP];
-	/* names only when they are one per output */
-	char *const *names = m->cfg.data.n_classes == n_classes ? m->cfg.data.class_names : NULL;
-	for (int i = 0; i < b->n; i++) {
-		if (b->error[i]) {
-			fprintf(diag, "%s\n", b->error[i]);
-			(*failed)++;
-			continue;
+	char buf[1024];
+	fprintf(r->diag, "%s\n", cnn_error_str(e, buf, sizeof buf));
+	r->failed++;
+	r->unlisted++;
+}
+
+static int predict_paths(struct predict_run *r, const struct path_list *l);
+
+/* A folder named on the command line: its images, in its place. */
+static void predict_folder(struct predict_run *r, const char *dir)
+{
+	struct cnn_error e = { 0 };
+	struct path_list l = { 0 };
+	if (add_folder(&l, dir, 0, &e) == 0 && l.n == 0)
+		cnn_errorf(&e, (struct cnn_loc){ dir, 0, 0 }, "no PNG, JPEG, PGM or PPM file in "
+		           "this folder");
+	if (!e.msg[0] && predict_paths(r, &l))
+		cnn_errorf(&e, (struct cnn_loc){ dir, 0, 0 }, "out of memory");
+	if (e.msg[0])
+		report(r, &e);
+	list_free(&l);
+}
+
+/* Writes text[*from, to) of a chunk's lines on out. */
+static void put_lines(FILE *out, const char *text, size_t *from, size_t to)
+{
+	if (to > *from)
+		fwrite(text + *from, 1, to - *from, out);
+	*from = to;
+}
+
+/* The block's lines in order: results on out, failures on diag, folders
+ * expanded in their place. Counts the images, the failures and the
+ * dark-on-light images (keeping the first's name). */
+static void print_block(struct predict_run *r, char *const *paths, const struct block *b)
+{
+	for (int c = 0; c * PREDICT_CHUNK < b->n; c++) {
+		int start = c * PREDICT_CHUNK;
+		int end = start + PREDICT_CHUNK < b->n ? start + PREDICT_CHUNK : b->n;
+		size_t from = 0;
+		for (int i = start; i < end; i++) {
+			if (!b->folder[i] && !b->error[i]) {
+				r->images++;
+				if (b->dark[i] && !r->dark++)
+					r->first_dark = copy_string(paths[i]);
+				continue;
+			}
+			put_lines(r->out, b->text[c], &from, i > start ? b->end[i - 1] : 0);
+			if (b->folder[i]) {
+				predict_folder(r, paths[i]);
+				continue;
+			}
+			r->images++;
+			fprintf(r->diag, "%s\n", b->error[i]);
+			r->failed++;
 		}
-		if (b->dark[i] && !(*dark)++)
-			*first_dark = paths[i];
-		const float *probs = b->probs + (size_t)i * n_classes;
-		int k = top_classes(probs, n_classes, top, PREDICT_TOP);
-		if (json)
-			print_json(out, paths[i], probs, n_classes, top, k, names);
-		else
-			print_text(out, paths[i], probs, top, k, names);
+		put_lines(r->out, b->text[c], &from, b->end[end - 1]);
 	}
+}
+
+/* Classifies and prints l's images, a block at a time. Returns 0, or -1
+ * when out of memory. */
+static int predict_paths(struct predict_run *r, const struct path_list *l)
+{
+	struct block b;
+	if (block_init(&b, shape_size(r->m->net->input), r->threads)) {
+		block_free(&b);
+		return -1;
+	}
+	for (int start = 0; start < l->n; start += b.cap) {
+		b.n = l->n - start < b.cap ? l->n - start : b.cap;
+		run_block(r, l->paths + start, l->arg + start, &b);
+		print_block(r, l->paths + start, &b);
+		for (int i = 0; i < b.n; i++) {
+			if (b.error[i] != no_memory)
+				free(b.error[i]);
+			b.error[i] = NULL;
+		}
+		for (int c = 0; c * PREDICT_CHUNK < b.n; c++) {
+			free(b.text[c]);
+			b.text[c] = NULL;
+		}
+	}
+	block_free(&b);
+	return 0;
 }
 
 /* One line on diag when images look dark on light to a grey model. */
@@ -466,49 +728,57 @@ static void warn_dark(const struct shape in, int dark, int n, const char *first,
 	                ": invert the images");
 }
 
+/* OpenBLAS's pthreads build starts its worker threads before main, and
+ * each spins on sched_yield for about 2^28 cycles (a tenth of a second)
+ * before it sleeps: a predict that lasts about that long shares the cores
+ * with them. cnnrun never hands work to them (net_create keeps OpenBLAS on
+ * one thread), so predict stops them; OpenBLAS would start them again if a
+ * call asked for threads. A weak reference: a BLAS without them lacks it. */
+extern void blas_thread_shutdown_(void) __attribute__((weak));
+
+static void stop_blas_threads(void)
+{
+	if (blas_thread_shutdown_)
+		blas_thread_shutdown_();
+}
+
 int run_predict_with(const char *ckpt, const char *const *images, int n,
                      const struct predict_options *o, FILE *out, FILE *diag, struct cnn_error *err)
 {
 	struct saved_model m;
 	struct path_list l = { 0 };
-	struct block b = { 0 };
-	struct worker *w = NULL;
-	struct dataset d;
 	int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
-	int failed = 0, dark = 0, status = CNN_FAILED;
-	const char *first_dark = NULL;
-	if (saved_model_open(ckpt, 1, threads, &m, err))
+	struct predict_run r = { .m = &m, .o = o, .threads = threads, .out = out, .diag = diag };
+	int status = CNN_FAILED;
+	stop_blas_threads();
+	/* one thread for the net: predict's own threads call it, each with a
+	 * chunk (net_pin_threads and the BLAS reservation are for nets that
+	 * split a batch themselves) */
+	if (saved_model_open_eval(ckpt, 1, &m, err))
 		return CNN_FAILED;
-	if ((status = check_model(&m, o->preprocess, ckpt, &d, err)) != CNN_OK)
+	if ((status = check_model(&m, o->preprocess, ckpt, &r.d, err)) != CNN_OK)
 		goto out;
 	status = CNN_FAILED;
-	if (block_init(&b, shape_size(m.net->input), (size_t)m.net->n_classes, threads) ||
-	    !(w = workers_new(m.net, threads)) || collect_paths(images, n, o->list, &l, &failed, diag)) {
+	if (!(r.w = workers_new(m.net, threads)) || collect_paths(images, n, o->list, &l, &r.failed, diag)) {
 		cnn_errorf_plain(err, "out of memory");
 		goto out;
 	}
-	int unlisted = failed;   /* folders without images, an unreadable list */
-	for (int start = 0; start < l.n; start += b.cap) {
-		b.n = l.n - start < b.cap ? l.n - start : b.cap;
-		run_block(&m, o->preprocess, l.paths + start, &b, &d, w, threads);
-		print_block(&m, l.paths + start, &b, o->json, out, diag, &failed, &dark, &first_dark);
-		for (int i = 0; i < b.n; i++) {
-			if (b.error[i] != no_memory)
-				free(b.error[i]);
-			b.error[i] = NULL;
-		}
+	r.unlisted = r.failed;   /* an unreadable list */
+	if (predict_paths(&r, &l)) {
+		cnn_errorf_plain(err, "out of memory");
+		goto out;
 	}
-	warn_dark(m.net->input, dark, l.n, first_dark, diag);
+	warn_dark(m.net->input, r.dark, r.images, r.first_dark ? r.first_dark : "?", diag);
 	status = CNN_OK;
-	if (failed) {
-		int total = l.n + unlisted;
-		cnn_errorf_plain(err, "%d of %d image%s could not be classified", failed, total,
+	if (r.failed) {
+		int total = r.images + r.unlisted;
+		cnn_errorf_plain(err, "%d of %d image%s could not be classified", r.failed, total,
 		                 total == 1 ? "" : "s");
 		status = CNN_FAILED;
 	}
 out:
-	workers_free(w, threads);
-	block_free(&b);
+	workers_free(r.w, threads);
+	free(r.first_dark);
 	list_free(&l);
 	saved_model_close(&m);
 	return status;

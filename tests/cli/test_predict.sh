@@ -68,6 +68,21 @@ mkdir "$tmp/empty"
 expect 1 "empty: no PNG, JPEG, PGM or PPM file in this folder" -- predict "$ckpt" "$tmp/empty"
 expect 1 "nope.txt: cannot open list"                       -- predict "$ckpt" --list "$tmp/nope.txt"
 
+# A folder among files is read in its place (predict finds out when it
+# opens the name); a missing file and an empty folder fail in theirs; a
+# folder named in a list is refused as a file.
+mkdir "$tmp/mixed"
+cp "${images[@]:0:3}" "$tmp/mixed/"
+"$cnnrun" predict "$ckpt" "${images[3]}" "$tmp/mixed" "$tmp/nothere.png" "$tmp/empty" "${images[4]}" \
+	>"$tmp/mixed.out" 2>"$tmp/mixed.err"
+check "mixed: exit 1" test $? -eq 1
+check "mixed: lines in order" cmp -s "$tmp/mixed.out" <(for a in "${images[3]}" "$tmp/mixed" "${images[4]}"; do
+	"$cnnrun" predict "$ckpt" "$a"; done)
+check "mixed: failures in order, counted" test "$(sed 's/^.*\(nothere.png\|empty\): .*/\1/' "$tmp/mixed.err")" = \
+	"$(printf 'nothere.png\nempty\n2 of 7 images could not be classified')"
+printf '%s\n' "$tmp/mixed" >"$tmp/folder-list.txt"
+expect 1 "mixed: is a folder, not a regular file"            -- predict "$ckpt" --list "$tmp/folder-list.txt"
+
 # A person's digit: dark on light, larger, off-centre (one in colour).
 "$cnnrun" predict "$ckpt" "$tmp"/own/*.png --preprocess mnist >"$tmp/own.out" 2>&1
 check "--preprocess mnist: exit 0" test $? -eq 0
