@@ -728,20 +728,6 @@ static void warn_dark(const struct shape in, int dark, int n, const char *first,
 	                ": invert the images");
 }
 
-/* OpenBLAS's pthreads build starts its worker threads before main, and
- * each spins on sched_yield for about 2^28 cycles (a tenth of a second)
- * before it sleeps: a predict that lasts about that long shares the cores
- * with them. cnnrun never hands work to them (net_create keeps OpenBLAS on
- * one thread), so predict stops them; OpenBLAS would start them again if a
- * call asked for threads. A weak reference: a BLAS without them lacks it. */
-extern void blas_thread_shutdown_(void) __attribute__((weak));
-
-static void stop_blas_threads(void)
-{
-	if (blas_thread_shutdown_)
-		blas_thread_shutdown_();
-}
-
 int run_predict_with(const char *ckpt, const char *const *images, int n,
                      const struct predict_options *o, FILE *out, FILE *diag, struct cnn_error *err)
 {
@@ -750,7 +736,6 @@ int run_predict_with(const char *ckpt, const char *const *images, int n,
 	int threads = o->threads > 0 ? o->threads : omp_get_num_procs();
 	struct predict_run r = { .m = &m, .o = o, .threads = threads, .out = out, .diag = diag };
 	int status = CNN_FAILED;
-	stop_blas_threads();
 	/* one thread for the net: predict's own threads call it, each with a
 	 * chunk (net_pin_threads and the BLAS reservation are for nets that
 	 * split a batch themselves) */
