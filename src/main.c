@@ -347,6 +347,22 @@ static void without_blas_threads(char **argv)
 	/* No /proc: carry on as before. */
 }
 
+/* OpenBLAS's pthreads build starts its worker threads before main, and
+ * each spins on sched_yield for about 2^28 cycles (a tenth of a second)
+ * before it sleeps, on the cores the network's threads use. cnnrun never
+ * hands them work (every product is gemm_fixed's, in the network's own
+ * threads), so the program stops them; OpenBLAS would start them again if
+ * a call asked for threads. The program's choice, not the library's:
+ * libcnnrun leaves a host program's BLAS alone. A weak reference: a BLAS
+ * without worker threads lacks the function. */
+extern void blas_thread_shutdown_(void) __attribute__((weak));
+
+static void stop_blas_threads(void)
+{
+	if (blas_thread_shutdown_)
+		blas_thread_shutdown_();
+}
+
 /* Commands that a launcher must not start as several ranks: only training
  * divides its work among them. */
 static bool is_one_process_command(const char *arg)
@@ -367,6 +383,7 @@ int main(int argc, char **argv)
 	struct cnn_error err = { 0 };
 	int status;
 	without_blas_threads(argv);
+	stop_blas_threads();
 	char kernels[160];
 	/* before any kernel runs: a CNN_ISA this CPU cannot honour is refused */
 	if (cnn_kernels_select(&err)) {

@@ -212,24 +212,6 @@ static int input_of(const struct net *net, bool fused, int i, int k)
 	             : layer_input(net->layers[i], i, k);
 }
 
-/* OpenBLAS's pthreads build starts its worker threads before main, and
- * each spins on sched_yield for about 2^28 cycles (a tenth of a second)
- * before it sleeps, sharing the cores with the network's threads. A net
- * never hands work to them (every product is gemm_fixed's, in the net's
- * own threads), so they are stopped; OpenBLAS would start them again if a
- * call asked for threads. Threads split the batch: a BLAS call inside a
- * chunk must not start threads of its own either (oversubscription, and
- * OpenBLAS then splits work by timing). A weak reference: a BLAS without
- * worker threads lacks the function. */
-extern void blas_thread_shutdown_(void) __attribute__((weak));
-
-static void blas_on_one_thread(void)
-{
-	openblas_set_num_threads(1);
-	if (blas_thread_shutdown_)
-		blas_thread_shutdown_();
-}
-
 /* The network's struct holding layers (owned from here: destroyed if even
  * this fails). */
 static struct net *net_new(struct layer **layers, int n_layers, struct shape input,
@@ -243,7 +225,6 @@ static struct net *net_new(struct layer **layers, int n_layers, struct shape inp
 		cnn_errorf_plain(err, "out of memory");
 		return NULL;
 	}
-	blas_on_one_thread();
 	net->layers = layers;
 	net->n_layers = n_layers;
 	net->input = input;
@@ -270,6 +251,10 @@ int net_create(struct layer **layers, int n_layers, struct shape input, int batc
 	struct net *net = net_new(layers, n_layers, input, err);
 	if (!net)
 		return -1;
+	/* Threads split the batch; a BLAS call inside a chunk must not start
+	 * threads of its own (oversubscription, and OpenBLAS then splits work by
+	 * timing, which breaks run-to-run reproducibility). */
+	openblas_set_num_threads(1);
 	net->batch = batch;
 	/* a thread with no samples would only add a zero gradient */
 	net->threads = threads < batch ? threads : batch;
