@@ -337,33 +337,17 @@ static int size_within(const struct stat *st, size_t max, const char *path, size
 int file_read_all(const char *path, size_t max, unsigned char **data, size_t *len,
                   struct cnn_error *err)
 {
-	struct stat st;
-	unsigned char *buf;
-	size_t size = 0, got;
-	int fd;
+	struct file_buf b = { 0 };
 
 	*data = NULL;
 	*len = 0;
-	fd = open_regular(path, &st, err);
-	if (fd < 0)
-		return -1;
-	if (size_within(&st, max, path, &size, err)) {
-		close(fd);
+	/* a fresh buffer: allocated to the file's size, and handed over */
+	if (file_read_reuse(path, max, &b, err) != 0) {
+		free(b.data);
 		return -1;
 	}
-	buf = malloc(size + 1);
-	if (!buf) {
-		cnn_errorf(err, at_file(path), "out of memory reading %zu bytes", size);
-		close(fd);
-		return -1;
-	}
-	if (read_whole(fd, path, buf, size, &got, err)) {
-		free(buf);
-		return -1;
-	}
-	buf[got] = '\0';
-	*data = buf;
-	*len = got;
+	*data = b.data;
+	*len = b.len;
 	return 0;
 }
 
