@@ -3,6 +3,19 @@
 
 #include "io/bytes.h"
 
+int bytes_reserve(unsigned char **p, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	size_t want = n > 2 * *cap ? n : 2 * *cap;
+	unsigned char *q = realloc(*p, want);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = want;
+	return 0;
+}
+
 unsigned char *bytebuf_extend(struct bytebuf *b, size_t n)
 {
 	if (b->failed)

@@ -87,6 +87,11 @@ struct bytebuf {
 	bool failed;
 };
 
+/* *p (cap bytes) grown to hold at least n, to at least twice its size so
+ * that a run of growing requests reallocates rarely; what it held is kept.
+ * -1 (p and cap untouched) if memory cannot be had. */
+int bytes_reserve(unsigned char **p, size_t *cap, size_t n);
+
 /* Room for n more bytes; NULL (and failed set) if it cannot be had. */
 unsigned char *bytebuf_extend(struct bytebuf *b, size_t n);
 void bytebuf_put(struct bytebuf *b, const void *p, size_t n);

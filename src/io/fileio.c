@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/bytes.h"
 #include "io/fileio.h"
 
 static struct cnn_loc at_file(const char *path)
@@ -364,17 +365,10 @@ int file_read_reuse(const char *path, size_t max, struct file_buf *b, struct cnn
 		close(fd);
 		return -1;
 	}
-	if (size + 1 > b->cap) {
-		/* at least doubled, so a run of growing files reallocates rarely */
-		size_t cap = size + 1 > 2 * b->cap ? size + 1 : 2 * b->cap;
-		unsigned char *p = realloc(b->data, cap);
-		if (!p) {
-			cnn_errorf(err, at_file(path), "out of memory reading %zu bytes", size);
-			close(fd);
-			return -1;
-		}
-		b->data = p;
-		b->cap = cap;
+	if (bytes_reserve(&b->data, &b->cap, size + 1)) {
+		cnn_errorf(err, at_file(path), "out of memory reading %zu bytes", size);
+		close(fd);
+		return -1;
 	}
 	if (read_whole(fd, path, b->data, size, &b->len, err))
 		return -1;

@@ -412,20 +412,6 @@ struct image_reader {
 	uint8_t *other;             /* the last JPEG/PNM's pixels (its decoder's malloc), or NULL */
 };
 
-/* *p at least n bytes, grown to at least twice its size. */
-static int grow(unsigned char **p, size_t *cap, size_t n)
-{
-	if (n <= *cap)
-		return 0;
-	size_t want = n > 2 * *cap ? n : 2 * *cap;
-	unsigned char *q = realloc(*p, want);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = want;
-	return 0;
-}
-
 /* The zlib stream in idat into raw, which it must fill exactly. libdeflate
  * first (one call, no streaming state); when it refuses, zlib, the
  * reference, decides and words the error with how far it got. */
@@ -487,8 +473,8 @@ static int decode_png(struct image_reader *r, const unsigned char *d, size_t len
 		return cnn_errorf(err, at_file(name), "PNG image data is too large");
 	int channels = h.samples >= 3 || h.color == 3 ? 3 : 1;
 	size_t raw_len = h.height * (h.row_bytes + 1);
-	if (grow(&r->px, &r->px_cap, h.width * h.height * (size_t)channels) ||
-	    grow(&r->raw, &r->raw_cap, raw_len))
+	if (bytes_reserve(&r->px, &r->px_cap, h.width * h.height * (size_t)channels) ||
+	    bytes_reserve(&r->raw, &r->raw_cap, raw_len))
 		return cnn_errorf(err, at_file(name), "out of memory");
 	*out = (struct image){ (int)h.width, (int)h.height, channels, r->px };
 	if (png_inflate(r, &idat, r->raw, raw_len, name, err) || png_unfilter(r->raw, &h, name, err) ||
