@@ -314,6 +314,16 @@ static cg_tile_fn *const cg256_tiles[] = {
 static const struct cg_tiler cg512_tiler = { 8, 16, 3, cg512_tiles };
 static const struct cg_tiler cg256_tiler = { 4, 8, 3, cg256_tiles };
 
+/* The size of the fewest blocks of at most max that cover total, as even
+ * as they come: no short last block, whose tiles would mostly load and
+ * store their accumulators. */
+static int cg_even_block(int total, int max)
+{
+	int blocks = (total + max - 1) / max;
+
+	return blocks > 1 ? (total + blocks - 1) / blocks : max;
+}
+
 /* Panels of nv*lanes columns outside, then blocks of k, then the filters'
  * tiles: a panel's block of at most (CONV_GEMM_KC, 48) stays in L1 while
  * every tile reads it, and the tiles' partial chains wait in acc between
@@ -323,9 +333,7 @@ static void cg_run(const struct cg_tiler *t, int filters, int ckk, int ohw, int 
                    float *acc)
 {
 	int ncol = nb * ohw, nr = t->nv * t->lanes;
-	/* the fewest blocks of k, as even as they come (no short last block) */
-	int blocks = (ckk + CONV_GEMM_KC - 1) / CONV_GEMM_KC;
-	int per_block = blocks > 1 ? (ckk + blocks - 1) / blocks : CONV_GEMM_KC;
+	int per_block = cg_even_block(ckk, CONV_GEMM_KC);
 	struct cg_panel pn;
 
 	for (int j0 = 0; j0 < ncol; j0 += nr) {
@@ -493,13 +501,8 @@ static void cg_run_fused(int filters, const struct conv_gemm_image *im, int nb, 
 {
 	const struct cg_tiler *t = &cg512_tiler;
 	int k = im->k, ohw = im->oh * im->ow, ncol = nb * ohw, ckk = im->c * k * k;
-	/* the fewest blocks of at most CONV_GEMM_KC rows, as even as whole
-	 * groups make them: no short last block whose tiles would mostly load
-	 * and store their accumulators */
-	int groups = im->c * k, per_block = CONV_GEMM_KC / k;
-	int blocks = (groups + per_block - 1) / per_block;
-
-	per_block = (groups + blocks - 1) / blocks;
+	/* blocks of at most CONV_GEMM_KC rows, as even as whole groups make them */
+	int groups = im->c * k, per_block = cg_even_block(groups, CONV_GEMM_KC / k);
 	size_t in_size = (size_t)im->c * im->h * im->w;
 	struct cg_panel pn;
 	struct cg_seg segs[CONV_GEMM_NR_MAX];
