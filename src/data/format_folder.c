@@ -6,8 +6,6 @@
  * unless `classes:` lists them. Files are taken in sorted order; names
  * starting with '.' are skipped; every other file must be an image. When
  * DIR/val is there it is the validation set (data.validation must then be 0). */
-#include <dirent.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 
 #include "data/data.h"
 #include "data/images.h"
+#include "io/folder.h"
 
 struct folder_source {
 	struct data_source base;
@@ -23,52 +22,33 @@ struct folder_source {
 
 static const char *const split_dirs[] = { "train", "val", "test" };
 
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The sorted names in dir of its subfolders (want_dirs) or of everything
- * else; hidden names are left out. */
+ * else; hidden names and dangling links are left out. */
 static int list_dir(const char *dir, bool want_dirs, char ***names, int *n, struct cnn_error *err)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	int cap = 0;
+	struct folder_entry *v;
+	int count;
 	*names = NULL;
 	*n = 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "cannot open the folder: %s", strerror(errno));
-	for (struct dirent *e; (e = readdir(d));) {
-		if (e->d_name[0] == '.')
-			continue;
-		data_join(path, sizeof path, dir, e->d_name);
-		if (stat(path, &st))
-			continue;   /* a dangling link: nothing to read */
-		if (S_ISDIR(st.st_mode) != want_dirs)
-			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			char **more = realloc(*names, (size_t)cap * sizeof *more);
-			if (!more)
-				goto oom;
-			*names = more;
-		}
-		if (!((*names)[*n] = strdup(e->d_name)))
-			goto oom;
-		(*n)++;
+	if (folder_list(dir, &v, &count, err))
+		return -1;
+	char **kept = malloc((size_t)(count ? count : 1) * sizeof *kept);
+	if (!kept) {
+		folder_entries_free(v, count);
+		return cnn_errorf(err, (struct cnn_loc){ dir, 0, 0 }, "out of memory");
 	}
-	closedir(d);
-	if (*n > 1)
-		qsort(*names, (size_t)*n, sizeof **names, by_name);
+	for (int i = 0; i < count; i++) {
+		data_join(path, sizeof path, dir, v[i].name);
+		enum folder_kind kind = folder_entry_kind(path, v[i].type);
+		if (kind != FOLDER_KIND_NONE && (kind == FOLDER_KIND_FOLDER) == want_dirs) {
+			kept[(*n)++] = v[i].name;   /* the name moves to kept */
+			v[i].name = NULL;
+		}
+	}
+	folder_entries_free(v, count);
+	*names = kept;
 	return 0;
-oom:
-	closedir(d);
-	data_free_names(*names, *n);
-	*names = NULL;
-	*n = 0;
-	return cnn_errorf_plain(err, "out of memory listing %s", dir);
 }
 
 static bool is_dir(const char *path)

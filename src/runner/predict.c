@@ -16,8 +16,6 @@
  * types (d_type), with stat only where the type is unknown or a link; and
  * each chunk's lines are formatted by its task, so that printing a block is
  * writing its text. */
-#define _DEFAULT_SOURCE /* DT_DIR, DT_REG: struct dirent's d_type */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -28,6 +26,7 @@
 
 #include "data/data.h"
 #include "io/fileio.h"
+#include "io/folder.h"
 #include "io/image.h"
 #include "io/image_mnist.h"
 #include "runner/runner.h"
@@ -225,63 +224,6 @@ static bool image_name(const char *name)
 	return false;
 }
 
-/* A folder's entry: its name (malloc'd) and its type as readdir tells it. */
-struct entry {
-	char *name;
-	unsigned char type;   /* DT_*; DT_UNKNOWN where the file system does not say */
-};
-
-static int by_entry_name(const void *a, const void *b)
-{
-	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
-}
-
-/* Whether path, an entry of type t, is a folder: by its type where readdir
- * knows it, else (a link, a file system without d_type) by stat, which
- * follows links. */
-static bool entry_is_folder(const char *path, unsigned char t)
-{
-	struct stat st;
-	if (t == DT_DIR)
-		return true;
-	return (t == DT_UNKNOWN || t == DT_LNK) && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* The entries of the open folder d but hidden ones, sorted by name; *n of
- * them. NULL with *n = -1 when out of memory. */
-static struct entry *read_entries(DIR *d, int *n)
-{
-	struct entry *v = NULL;
-	int cap = 0;
-	struct dirent *e;
-	*n = 0;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			struct entry *w = realloc(v, (size_t)cap * sizeof *w);
-			if (!w)
-				goto oom;
-			v = w;
-		}
-		size_t len = strlen(e->d_name);
-		char *name = malloc(len + 1);
-		if (!name)
-			goto oom;
-		v[(*n)++] = (struct entry){ memcpy(name, e->d_name, len + 1), e->d_type };
-	}
-	if (*n > 1)
-		qsort(v, (size_t)*n, sizeof *v, by_entry_name);
-	return v;
-oom:
-	for (int i = 0; i < *n; i++)
-		free(v[i].name);
-	free(v);
-	*n = -1;
-	return NULL;
-}
-
 /* The image files under dir, subfolders included, in byte order of their
  * names (the same on every machine, unlike the locale's); hidden entries
  * are skipped. */
@@ -291,20 +233,16 @@ static int add_folder(struct path_list *l, const char *dir, int depth, struct cn
 	if (depth > PREDICT_MAX_DEPTH)
 		return cnn_errorf(err, at, "folders nested more than %d deep (a link that loops?)",
 		                  PREDICT_MAX_DEPTH);
-	DIR *d = opendir(dir);
-	if (!d)
-		return cnn_errorf(err, at, "cannot open folder: %s", strerror(errno));
+	struct folder_entry *v;
 	int n, rc = 0;
-	struct entry *v = read_entries(d, &n);
-	closedir(d);
-	if (n < 0)
-		return cnn_errorf(err, at, "out of memory");
+	if (folder_list(dir, &v, &n, err))
+		return -1;
 	size_t dlen = strlen(dir);
 	bool slash = dlen && dir[dlen - 1] == '/';
 	for (int i = 0; !rc && i < n; i++) {
 		unsigned char t = v[i].type;
 		bool image = image_name(v[i].name);
-		if (!image && t != DT_DIR && t != DT_UNKNOWN && t != DT_LNK)
+		if (!image && !folder_type_may_be_folder(t))
 			continue;   /* neither an image nor (maybe) a folder: no path, no stat */
 		size_t len = dlen + 1 + strlen(v[i].name);
 		char *path = malloc(len + 1);
@@ -313,15 +251,13 @@ static int add_folder(struct path_list *l, const char *dir, int depth, struct cn
 			break;
 		}
 		snprintf(path, len + 1, "%s%s%s", dir, slash ? "" : "/", v[i].name);
-		if (entry_is_folder(path, t))
+		if (folder_entry_kind(path, t) == FOLDER_KIND_FOLDER)
 			rc = add_folder(l, path, depth + 1, err);
 		else if (image && list_add(l, path, strlen(path)))
 			rc = cnn_errorf(err, at, "out of memory");
 		free(path);
 	}
-	for (int i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
+	folder_entries_free(v, n);
 	return rc;
 }
 
