@@ -246,7 +246,10 @@ static void resnet_plan_smaller(void **state)
 	struct mem_estimate train, eval;
 	struct net_act_plan plan;
 	struct cnn_error err;
-	assert_int_equal(net_plan_acts(cfg.layers, cfg.n_layers, cfg.input, &plan, &err), 0);
+	int *into = net_fusion_now(cfg.layers, cfg.n_layers, &err);
+	assert_non_null(into);
+	assert_int_equal(net_plan_acts(cfg.layers, cfg.n_layers, into, cfg.input, &plan, &err), 0);
+	free(into);
 	int batch = net_eval_batch_for(&plan);
 	mem_estimate(cfg.layers, cfg.n_layers, cfg.input, batch, 1, 2, 0, &train);
 	mem_estimate_eval(cfg.layers, cfg.n_layers, cfg.input, 1, &eval);

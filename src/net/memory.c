@@ -9,15 +9,16 @@
 #include "net/net.h"
 
 /* Floats of one thread's evaluation workspace (net_act_plan at its
- * eval_batch), as net_create and net_create_eval allocate it; of which
- * activations and scratch (may be NULL). 0 if the plan cannot be made. */
-static double eval_floats(struct layer *const *layers, int n_layers, struct shape input,
-                          double *acts, double *scratch)
+ * eval_batch) for the layers fused by `into`, as net_create and
+ * net_create_eval allocate it; of which activations and scratch (may be
+ * NULL). 0 if the plan cannot be made (into NULL: no fusion plan either). */
+static double eval_floats(struct layer *const *layers, int n_layers, const int *into,
+                          struct shape input, double *acts, double *scratch)
 {
 	struct net_act_plan plan;
 	struct cnn_error ignored;
 	size_t at, total = 0;
-	if (n_layers > 0 && net_plan_acts(layers, n_layers, input, &plan, &ignored) == 0) {
+	if (into && net_plan_acts(layers, n_layers, into, input, &plan, &ignored) == 0) {
 		total = net_eval_ws_floats(layers, n_layers, &plan, net_eval_batch_for(&plan), &at);
 		net_act_plan_free(&plan);
 	} else {
@@ -30,8 +31,11 @@ static double eval_floats(struct layer *const *layers, int n_layers, struct shap
 	return (double)total;
 }
 
-void mem_estimate(struct layer *const *layers, int n_layers, struct shape input, int batch,
-                  int threads, int optimizer_states, double data_bytes, struct mem_estimate *out)
+/* mem_estimate for the layers fused by `into` (NULL when even the fusion
+ * cannot be planned: a dangling layer, which the builder refuses first). */
+static void estimate(struct layer *const *layers, int n_layers, const int *into, struct shape input,
+                     int batch, int threads, int optimizer_states, double data_bytes,
+                     struct mem_estimate *out)
 {
 	double n_params = 0, acts = (double)shape_size(input), widest = acts, scratch = 0;
 	int chunk = (batch + threads - 1) / threads;
@@ -57,7 +61,7 @@ void mem_estimate(struct layer *const *layers, int n_layers, struct shape input,
 	struct net_grad_plan plan;
 	struct cnn_error ignored;
 	double slots = n_layers + 1.0;
-	if (n_layers > 0 && net_plan_grads(layers, n_layers, &plan, &ignored) == 0) {
+	if (into && net_plan_grads(layers, n_layers, into, &plan, &ignored) == 0) {
 		slots = plan.n_slots;
 		net_grad_plan_free(&plan);
 	}
@@ -70,11 +74,26 @@ void mem_estimate(struct layer *const *layers, int n_layers, struct shape input,
 	out->backward = (slots * widest + n_classes) * f * batch;   /* gbuf and dlogits */
 	out->scratch = scratch * f * threads;
 	/* evaluation's workspaces, on the threads net_create keeps */
-	out->evaluation = eval_floats(layers, n_layers, input, NULL, NULL) * f *
+	out->evaluation = eval_floats(layers, n_layers, into, input, NULL, NULL) * f *
 	                  (threads < batch ? threads : batch) + NET_EVAL_STEP * sizeof(double);
 	out->data = data_bytes;
 	out->total = out->params + out->grads + out->optimizer + out->activations +
 	             out->backward + out->scratch + out->evaluation + out->data;
+}
+
+/* The fusion plan, or NULL (no layers, or it cannot be made: see estimate). */
+static int *fusion_or_null(struct layer *const *layers, int n_layers)
+{
+	struct cnn_error ignored;
+	return n_layers > 0 ? net_fusion_now(layers, n_layers, &ignored) : NULL;
+}
+
+void mem_estimate(struct layer *const *layers, int n_layers, struct shape input, int batch,
+                  int threads, int optimizer_states, double data_bytes, struct mem_estimate *out)
+{
+	int *into = fusion_or_null(layers, n_layers);
+	estimate(layers, n_layers, into, input, batch, threads, optimizer_states, data_bytes, out);
+	free(into);
 }
 
 void mem_estimate_eval(struct layer *const *layers, int n_layers, struct shape input, int threads,
@@ -82,12 +101,14 @@ void mem_estimate_eval(struct layer *const *layers, int n_layers, struct shape i
 {
 	double acts, scratch;
 	struct mem_estimate train;
-	mem_estimate(layers, n_layers, input, 1, 1, 0, 0, &train);
+	int *into = fusion_or_null(layers, n_layers);
+	estimate(layers, n_layers, into, input, 1, 1, 0, 0, &train);
 	memset(out, 0, sizeof *out);
 	out->largest_layer = train.largest_layer;
 	out->params = train.params;
-	out->evaluation = eval_floats(layers, n_layers, input, &acts, &scratch) * sizeof(float) * threads +
-	                  NET_EVAL_STEP * sizeof(double);   /* and each sample's loss */
+	out->evaluation = eval_floats(layers, n_layers, into, input, &acts, &scratch) * sizeof(float) *
+	                  threads + NET_EVAL_STEP * sizeof(double);   /* and each sample's loss */
+	free(into);
 	out->activations = acts * sizeof(float) * threads;
 	out->scratch = scratch * sizeof(float) * threads;
 	out->total = out->params + out->evaluation;

@@ -117,7 +117,7 @@ static int plan_activations(struct net *net, struct cnn_error *err)
 		if (s > scratch)
 			scratch = s;
 	}
-	if (net_plan_grads(net->layers, net->n_layers, &net->grad_plan, err))
+	if (net_plan_grads(net->layers, net->n_layers, net->fused_into, &net->grad_plan, err))
 		return -1;
 	size_t arena, dsize;
 	if (!cnn_mul_size(total, batch, &arena) || !cnn_mul_size(widest, batch, &dsize) ||
@@ -177,7 +177,7 @@ static int plan_stats(struct net *net, struct cnn_error *err)
  * thread (net->threads of them) and the per-sample losses of a call. */
 static int plan_eval(struct net *net, bool alloc, struct cnn_error *err)
 {
-	if (net_plan_acts(net->layers, net->n_layers, net->input, &net->act_plan, err))
+	if (net_plan_acts(net->layers, net->n_layers, net->fused_into, net->input, &net->act_plan, err))
 		return -1;
 	net->eval_batch = net_eval_batch_for(&net->act_plan);
 	if (!alloc)
@@ -229,13 +229,8 @@ static struct net *net_new(struct layer **layers, int n_layers, struct shape inp
 	net->n_layers = n_layers;
 	net->input = input;
 	net->n_classes = (int)shape_size(layers[n_layers - 1]->out);
-	net->fused_into = malloc((size_t)n_layers * sizeof *net->fused_into);
+	net->fused_into = net_fusion_now(layers, n_layers, err);
 	if (!net->fused_into) {
-		cnn_errorf_plain(err, "out of memory");
-		net_free(net);
-		return NULL;
-	}
-	if (net_plan_fusion(layers, n_layers, net_fusion_enabled(), net->fused_into, err)) {
 		net_free(net);
 		return NULL;
 	}

@@ -40,10 +40,11 @@ struct net_grad_plan {
 	bool (*dx_add)[LAYER_MAX_INPUTS];      /* [n_layers][inputs] */
 };
 
-/* Plans the slots for these layers; refuses a layer (not the last) whose
- * output nobody reads. Shared with mem_estimate, so the estimate is exact. */
-int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_plan *p,
-                   struct cnn_error *err);
+/* Plans the slots for these layers as fused by `into` (net_plan_fusion);
+ * refuses a layer (not the last) whose output nobody reads. Shared with
+ * mem_estimate, so the estimate is exact. */
+int net_plan_grads(struct layer *const *layers, int n_layers, const int *into,
+                   struct net_grad_plan *p, struct cnn_error *err);
 void net_grad_plan_free(struct net_grad_plan *p);
 
 /* ReLU fusion (docs/design.md, "ReLU fusion"): a relu layer whose work
@@ -66,6 +67,9 @@ void net_grad_plan_free(struct net_grad_plan *p);
 bool net_fusion_enabled(void);
 int net_plan_fusion(struct layer *const *layers, int n_layers, bool enabled, int *into,
                     struct cnn_error *err);
+/* The fusion the network runs (net_plan_fusion as the environment says), in
+ * a new array of n_layers (the caller frees it); NULL with err on failure. */
+int *net_fusion_now(struct layer *const *layers, int n_layers, struct cnn_error *err);
 
 /* Input k of layer i as a network fused by `into` runs it. */
 static inline int net_fused_input(struct layer *const *layers, const int *into, int i, int k)
@@ -95,7 +99,8 @@ struct net_act_plan {
 	size_t peak;             /* the most floats per sample one layer reads and writes */
 };
 
-int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
+/* The plan for these layers as fused by `into` (net_plan_fusion). */
+int net_plan_acts(struct layer *const *layers, int n_layers, const int *into, struct shape input,
                   struct net_act_plan *p, struct cnn_error *err);
 void net_act_plan_free(struct net_act_plan *p);
 

@@ -89,9 +89,7 @@ int net_plan_fusion(struct layer *const *layers, int n_layers, bool enabled, int
 	return 0;
 }
 
-/* The fusion the network runs (net_plan_fusion as the environment says),
- * in a new array; NULL on failure. */
-static int *fusion_now(struct layer *const *layers, int n_layers, struct cnn_error *err)
+int *net_fusion_now(struct layer *const *layers, int n_layers, struct cnn_error *err)
 {
 	int *into = malloc((size_t)(n_layers > 0 ? n_layers : 1) * sizeof *into);
 	if (!into) {
@@ -137,8 +135,8 @@ static int take_slot(bool *busy, int *n_slots)
  * chain alternates between two slots: the ping-pong buffers of before.
  * The graph is the fused one (net_plan_fusion as the environment says): a
  * fused relu has no gradient of its own. */
-int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_plan *p,
-                   struct cnn_error *err)
+int net_plan_grads(struct layer *const *layers, int n_layers, const int *into,
+                   struct net_grad_plan *p, struct cnn_error *err)
 {
 	memset(p, 0, sizeof *p);
 	size_t n = (size_t)n_layers;
@@ -147,13 +145,9 @@ int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_pl
 	p->dx_add = calloc(n, sizeof *p->dx_add);
 	/* at most: every layer's gradient plus one step's temporaries */
 	bool *busy = calloc(n + LAYER_MAX_INPUTS + 1, sizeof *busy);
-	int *into = fusion_now(layers, n_layers, err);
-	if (!p->grad_slot || !p->dx_slot || !p->dx_add || !busy || !into) {
+	if (!p->grad_slot || !p->dx_slot || !p->dx_add || !busy) {
 		free(busy);
 		net_grad_plan_free(p);
-		if (!into)
-			return -1;   /* err says why */
-		free(into);
 		return cnn_errorf_plain(err, "out of memory");
 	}
 	int rc = 0;
@@ -188,7 +182,6 @@ int net_plan_grads(struct layer *const *layers, int n_layers, struct net_grad_pl
 				busy[p->dx_slot[i][k]] = false;
 	}
 	free(busy);
-	free(into);
 	if (rc)
 		net_grad_plan_free(p);
 	return rc;
@@ -226,7 +219,7 @@ static bool runs_in_place(struct layer *const *layers, const int *into, int i, c
  * slot and runs there (y == x). The graph is the fused one (net_plan_fusion
  * as the environment says): a fused relu runs nothing and its slot is its
  * input's (which holds its output where its producer does its work). */
-int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
+int net_plan_acts(struct layer *const *layers, int n_layers, const int *into, struct shape input,
                   struct net_act_plan *p, struct cnn_error *err)
 {
 	memset(p, 0, sizeof *p);
@@ -234,18 +227,14 @@ int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
 	int *last = malloc((n + 1) * sizeof *last);          /* [1 + n]: [0] the input's */
 	int *readers = calloc(n + 1, sizeof *readers);       /* [1 + n] */
 	bool *busy = calloc(n + 2, sizeof *busy);            /* at most one slot per activation */
-	int *into = fusion_now(layers, n_layers, err);       /* [n] */
 	p->slot = malloc(n * sizeof *p->slot);
 	p->slot_floats = calloc(n + 2, sizeof *p->slot_floats);
 	p->slot_at = calloc(n + 2, sizeof *p->slot_at);
-	if (!last || !readers || !busy || !into || !p->slot || !p->slot_floats || !p->slot_at) {
+	if (!last || !readers || !busy || !p->slot || !p->slot_floats || !p->slot_at) {
 		free(last);
 		free(readers);
 		free(busy);
 		net_act_plan_free(p);
-		if (!into)
-			return -1;   /* err says why */
-		free(into);
 		return cnn_errorf_plain(err, "out of memory");
 	}
 	for (int j = 0; j <= n_layers; j++)
@@ -291,7 +280,6 @@ int net_plan_acts(struct layer *const *layers, int n_layers, struct shape input,
 	free(last);
 	free(readers);
 	free(busy);
-	free(into);
 	return 0;
 }
 
