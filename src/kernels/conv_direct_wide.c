@@ -142,6 +142,77 @@ static inline __attribute__((always_inline)) void accumulate_block(
 		_mm256_storeu_ps(out + 8 * v, _mm256_add_ps(_mm256_loadu_ps(out + 8 * v), a[v]));
 }
 
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+/* Registers per 16-lane block: of AVX-512's 32, up to 12 accumulate (a
+ * 5 x 5 kernel row of 32 channels is 10, of 64 channels two blocks of 10),
+ * with room left for the broadcast value and the loads. */
+#define BLOCK_ZMM 12
+
+/* accumulate_block with 16 lanes: out[0 .. 16N) (the last register's upper
+ * half left alone when H) += sum over i of val[i] * src[i][...]. Each lane
+ * runs the same chain of FMAs from 0 as in the 8-lane block, so the sums
+ * have the same bits; only more lanes share an instruction. The masked
+ * upper half is neither loaded nor stored. */
+static inline __attribute__((always_inline)) void accumulate_block_z(
+	int N, bool H, const float *base, const int *offset, size_t stride, const float *val,
+	int count, float *out)
+{
+	const __mmask16 low = 0x00ff;
+	__m512 a[BLOCK_ZMM];
+
+	for (int v = 0; v < N; v++)
+		a[v] = _mm512_setzero_ps();
+	for (int i = 0; i < count; i++) {
+		__m512 d = _mm512_set1_ps(val[i]);
+		const float *s = base + (size_t)offset[i] * stride;
+		for (int v = 0; v < N - 1; v++)
+			a[v] = _mm512_fmadd_ps(d, _mm512_loadu_ps(s + 16 * v), a[v]);
+		a[N - 1] = _mm512_fmadd_ps(d, H ? _mm512_maskz_loadu_ps(low, s + 16 * (N - 1)) :
+		                                  _mm512_loadu_ps(s + 16 * (N - 1)), a[N - 1]);
+	}
+	for (int v = 0; v < N - 1; v++)
+		_mm512_storeu_ps(out + 16 * v, _mm512_add_ps(_mm512_loadu_ps(out + 16 * v), a[v]));
+	float *o = out + 16 * (N - 1);
+	if (H)
+		_mm512_mask_storeu_ps(o, low, _mm512_add_ps(_mm512_maskz_loadu_ps(low, o), a[N - 1]));
+	else
+		_mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), a[N - 1]));
+}
+
+/* accumulate_block_z with H a constant in each copy. */
+static inline __attribute__((always_inline)) void block_z(
+	int N, bool half, const float *base, const int *offset, size_t stride, const float *val,
+	int count, float *out)
+{
+	if (half)
+		accumulate_block_z(N, true, base, offset, stride, val, count, out);
+	else
+		accumulate_block_z(N, false, base, offset, stride, val, count, out);
+}
+
+/* accumulate_rows with 16-lane blocks of nearly equal size; a row of an odd
+ * number of 8-lane vectors ends in a half register. */
+static void accumulate_rows(const float *base, const int *offset, size_t stride,
+                            const float *val, int count, float *out, size_t len)
+{
+	int halves = (int)(len / 8), vectors = (halves + 1) / 2;
+	int blocks = (vectors + BLOCK_ZMM - 1) / BLOCK_ZMM;
+
+	for (int b = 0, done = 0; b < blocks; b++) {
+		int size = (vectors - done + (blocks - b) - 1) / (blocks - b);
+		bool half = b == blocks - 1 && halves % 2;
+		const float *bb = base + 16 * done;
+		float *ob = out + 16 * done;
+#define Z(n) case n: block_z(n, half, bb, offset, stride, val, count, ob); break
+		switch (size) {
+		Z(12); Z(11); Z(10); Z(9); Z(8); Z(7); Z(6); Z(5); Z(4); Z(3); Z(2);
+		default: Z(1);
+		}
+#undef Z
+		done += size;
+	}
+}
+#else
 /* out[0 .. len) += sum over i of val[i] * (base + offset[i] * stride)[0 .. len),
  * len a multiple of 8, in blocks of nearly equal size (20 vectors: 7, 7, 6)
  * so that every block has enough independent accumulators. */
@@ -168,6 +239,7 @@ static void accumulate_rows(const float *base, const int *offset, size_t stride,
 		done += size;
 	}
 }
+#endif
 
 /* Output pixel q = oy * ow + ox -> its window's corner in xh's pixels,
  * oy * pw + ox (pw = ow + k - 1). */
