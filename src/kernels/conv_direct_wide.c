@@ -40,7 +40,7 @@ static int round8(int v)
 
 /* Scratch layout, per call:
  *   xh, dxh  (ph, pw, c8)           x and dx padded, channels-last
- *   wrow     (filters, k, k, c8)    w channels-last
+ *   wrow     (k, filters, k, c8)    w channels-last, kernel row first
  *   dwacc    (filters, k, k, c8)    dw channels-last, summed over the chunk
  *   nz_val, nz_pos  (filters, oh*ow)  each filter's non-zeros
  *   nnz      (filters)
@@ -307,9 +307,10 @@ void KERNEL_FN(conv_wide_backward)(const struct conv_geom *g, const float *w, co
 	if (dx)
 		for (int f = 0; f < g->filters; f++)
 			for (int c = 0; c < p.c8; c++)
-				for (size_t j = 0; j < kk; j++)
-					p.wrow[((size_t)f * kk + j) * p.c8 + c] =
-						c < g->c ? w[((size_t)f * g->c + c) * kk + j] : 0.0f;
+				for (int ki = 0; ki < k; ki++)
+					for (int kj = 0; kj < k; kj++)
+						p.wrow[(((size_t)ki * g->filters + f) * k + kj) * p.c8 + c] =
+							c < g->c ? w[(((size_t)f * g->c + c) * k + ki) * k + kj] : 0.0f;
 
 	for (int i = 0; i < n; i++) {
 		to_channels_last(g, &p, x + i * in_size);
@@ -322,13 +323,21 @@ void KERNEL_FN(conv_wide_backward)(const struct conv_geom *g, const float *w, co
 		if (!dx)
 			continue;
 		memset(p.dxh, 0, image * sizeof(float));
-		for (int q = 0; q < p.ohw; q++) {
-			int first = p.at_start[q], count = p.at_start[q + 1] - first;
-			size_t corner = (size_t)window_corner(g, q);
-			for (int ki = 0; count && ki < k; ki++)
-				accumulate_rows(p.wrow + (size_t)ki * p.row, p.at_filter + first, kk * p.c8,
-				                p.at_val + first, count,
-				                p.dxh + (corner + (size_t)ki * p.pw) * p.c8, p.row);
+		/* One kernel row at a time, so that its weight rows of every
+		 * filter (filters * k * c8 floats) stay in the L1 cache; visiting
+		 * all the filters' weights at every pixel streamed them all from
+		 * L2. dxh's pixel (Y, X) takes pixel q = (oy, ox)'s row ki = Y - oy:
+		 * ki from k - 1 down and q upwards add them in q's order, the
+		 * order of a loop over q outside ki. */
+		for (int ki = k - 1; ki >= 0; ki--) {
+			const float *wk = p.wrow + (size_t)ki * g->filters * p.row;
+			for (int q = 0; q < p.ohw; q++) {
+				int first = p.at_start[q], count = p.at_start[q + 1] - first;
+				size_t corner = (size_t)window_corner(g, q) + (size_t)ki * p.pw;
+				if (count)
+					accumulate_rows(wk, p.at_filter + first, p.row, p.at_val + first,
+					                count, p.dxh + corner * p.c8, p.row);
+			}
 		}
 		from_channels_last(g, &p, dx + i * in_size);
 	}
