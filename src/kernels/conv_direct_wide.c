@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "kernels/simd_scan.h"
+#include "kernels/transpose8.h"
 
 /* Registers per accumulation block: 8 leave room for the broadcast value and
  * the loads, and 8 independent FMA chains cover the FMA latency. */
@@ -93,11 +94,34 @@ size_t KERNEL_FN(conv_wide_scratch_floats)(const struct conv_geom *g)
 	return wide_plan_floats(g, &p, NULL);
 }
 
-/* xh's interior = x (c, h, w); its padding and channels past c stay 0. */
+/* The start of each block of 8 in [0, n), n >= 8: the last one moved back
+ * to end at n (overlapping the one before), so that every block is whole. */
+static int block8(int at, int n)
+{
+	return at + 8 <= n ? at : n - 8;
+}
+
+/* xh's interior = x (c, h, w); its padding and channels past c stay 0.
+ * 8 channels by 8 pixels of a row at a time, transposed in registers
+ * (c >= 8 here; a row narrower than 8 is copied a float at a time). A
+ * block moved back rewrites some floats with the same values. */
 static void to_channels_last(const struct conv_geom *g, const struct wide_plan *p, const float *x)
 {
 	size_t plane = (size_t)g->h * g->w;
 
+	if (g->w >= 8) {
+		for (int y = 0; y < g->h; y++)
+			for (int x0 = 0; x0 < g->w; x0 += 8) {
+				int xb = block8(x0, g->w);
+				size_t at = ((size_t)(y + g->pad_top) * p->pw + xb + g->pad_left) * p->c8;
+				for (int c0 = 0; c0 < g->c; c0 += 8) {
+					int cb = block8(c0, g->c);
+					transpose_8x8(x + cb * plane + (size_t)y * g->w + xb, plane,
+					              p->xh + at + cb, (size_t)p->c8);
+				}
+			}
+		return;
+	}
 	for (int y = 0; y < g->h; y++)
 		for (int xx = 0; xx < g->w; xx++) {
 			float *dst = p->xh + ((size_t)(y + g->pad_top) * p->pw + xx + g->pad_left) * p->c8;
@@ -107,11 +131,24 @@ static void to_channels_last(const struct conv_geom *g, const struct wide_plan *
 		}
 }
 
-/* dx (c, h, w) = dxh's interior. */
+/* dx (c, h, w) = dxh's interior, in to_channels_last's blocks. */
 static void from_channels_last(const struct conv_geom *g, const struct wide_plan *p, float *dx)
 {
 	size_t plane = (size_t)g->h * g->w;
 
+	if (g->w >= 8) {
+		for (int y = 0; y < g->h; y++)
+			for (int x0 = 0; x0 < g->w; x0 += 8) {
+				int xb = block8(x0, g->w);
+				size_t at = ((size_t)(y + g->pad_top) * p->pw + xb + g->pad_left) * p->c8;
+				for (int c0 = 0; c0 < g->c; c0 += 8) {
+					int cb = block8(c0, g->c);
+					transpose_8x8(p->dxh + at + cb, (size_t)p->c8,
+					              dx + cb * plane + (size_t)y * g->w + xb, plane);
+				}
+			}
+		return;
+	}
 	for (int y = 0; y < g->h; y++)
 		for (int xx = 0; xx < g->w; xx++) {
 			const float *src = p->dxh + ((size_t)(y + g->pad_top) * p->pw + xx + g->pad_left) * p->c8;
