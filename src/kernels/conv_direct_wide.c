@@ -101,61 +101,38 @@ static int block8(int at, int n)
 	return at + 8 <= n ? at : n - 8;
 }
 
-/* xh's interior = x (c, h, w); its padding and channels past c stay 0.
+/* Between a planar image (c, h, w) and the interior of a padded
+ * channels-last one (ph, pw, c8): hwc's interior = chw when to_hwc (its
+ * padding and channels past c untouched), else chw = hwc's interior.
  * 8 channels by 8 pixels of a row at a time, transposed in registers
  * (c >= 8 here; a row narrower than 8 is copied a float at a time). A
  * block moved back rewrites some floats with the same values. */
-static void to_channels_last(const struct conv_geom *g, const struct wide_plan *p, const float *x)
+static void copy_interior(const struct conv_geom *g, const struct wide_plan *p, const float *src,
+                          float *dst, bool to_hwc)
 {
-	size_t plane = (size_t)g->h * g->w;
+	size_t plane = (size_t)g->h * g->w, c8 = (size_t)p->c8;
 
-	if (g->w >= 8) {
-		for (int y = 0; y < g->h; y++)
-			for (int x0 = 0; x0 < g->w; x0 += 8) {
-				int xb = block8(x0, g->w);
-				size_t at = ((size_t)(y + g->pad_top) * p->pw + xb + g->pad_left) * p->c8;
-				for (int c0 = 0; c0 < g->c; c0 += 8) {
-					int cb = block8(c0, g->c);
-					transpose_8x8(x + cb * plane + (size_t)y * g->w + xb, plane,
-					              p->xh + at + cb, (size_t)p->c8);
+	for (int y = 0; y < g->h; y++) {
+		size_t row = ((size_t)(y + g->pad_top) * p->pw + g->pad_left) * c8;
+		size_t crow = (size_t)y * g->w;
+		if (g->w < 8) {
+			for (int xx = 0; xx < g->w; xx++)
+				for (int c = 0; c < g->c; c++) {
+					size_t hwc = row + xx * c8 + c, chw = c * plane + crow + xx;
+					dst[to_hwc ? hwc : chw] = src[to_hwc ? chw : hwc];
 				}
-			}
-		return;
-	}
-	for (int y = 0; y < g->h; y++)
-		for (int xx = 0; xx < g->w; xx++) {
-			float *dst = p->xh + ((size_t)(y + g->pad_top) * p->pw + xx + g->pad_left) * p->c8;
-			const float *src = x + (size_t)y * g->w + xx;
-			for (int c = 0; c < g->c; c++)
-				dst[c] = src[c * plane];
+			continue;
 		}
-}
-
-/* dx (c, h, w) = dxh's interior, in to_channels_last's blocks. */
-static void from_channels_last(const struct conv_geom *g, const struct wide_plan *p, float *dx)
-{
-	size_t plane = (size_t)g->h * g->w;
-
-	if (g->w >= 8) {
-		for (int y = 0; y < g->h; y++)
-			for (int x0 = 0; x0 < g->w; x0 += 8) {
-				int xb = block8(x0, g->w);
-				size_t at = ((size_t)(y + g->pad_top) * p->pw + xb + g->pad_left) * p->c8;
-				for (int c0 = 0; c0 < g->c; c0 += 8) {
-					int cb = block8(c0, g->c);
-					transpose_8x8(p->dxh + at + cb, (size_t)p->c8,
-					              dx + cb * plane + (size_t)y * g->w + xb, plane);
-				}
+		for (int x0 = 0; x0 < g->w; x0 += 8)
+			for (int c0 = 0; c0 < g->c; c0 += 8) {
+				int xb = block8(x0, g->w), cb = block8(c0, g->c);
+				size_t hwc = row + xb * c8 + cb, chw = cb * plane + crow + xb;
+				if (to_hwc)
+					transpose_8x8(src + chw, plane, dst + hwc, c8);
+				else
+					transpose_8x8(src + hwc, c8, dst + chw, plane);
 			}
-		return;
 	}
-	for (int y = 0; y < g->h; y++)
-		for (int xx = 0; xx < g->w; xx++) {
-			const float *src = p->dxh + ((size_t)(y + g->pad_top) * p->pw + xx + g->pad_left) * p->c8;
-			float *dst = dx + (size_t)y * g->w + xx;
-			for (int c = 0; c < g->c; c++)
-				dst[c * plane] = src[c];
-		}
 }
 
 /* out[0 .. 8N) += sum over i of val[i] * src[i][0 .. 8N), where
@@ -350,7 +327,7 @@ void KERNEL_FN(conv_wide_backward)(const struct conv_geom *g, const float *w, co
 							c < g->c ? w[(((size_t)f * g->c + c) * k + ki) * k + kj] : 0.0f;
 
 	for (int i = 0; i < n; i++) {
-		to_channels_last(g, &p, x + i * in_size);
+		copy_interior(g, &p, x + i * in_size, p.xh, true);
 		list_nonzeros(g, &p, dy + i * out_size, dx != NULL, db);
 		for (int f = 0; f < g->filters; f++)
 			for (int ki = 0; p.nnz[f] && ki < k; ki++)
@@ -376,7 +353,7 @@ void KERNEL_FN(conv_wide_backward)(const struct conv_geom *g, const float *w, co
 					                count, p.dxh + corner * p.c8, p.row);
 			}
 		}
-		from_channels_last(g, &p, dx + i * in_size);
+		copy_interior(g, &p, p.dxh, dx + i * in_size, false);
 	}
 
 	for (int f = 0; f < g->filters; f++)
