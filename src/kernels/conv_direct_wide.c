@@ -262,6 +262,15 @@ static int window_corner(const struct conv_geom *g, int q)
 	return q + q / g->ow * (g->k - 1);
 }
 
+/* [*lo, *hi): the i in [0, n) with i - pad in [0, size) (may be empty). */
+static void interior_span(int pad, int size, int n, int *lo, int *hi)
+{
+	*lo = pad > 0 ? pad : 0;
+	*hi = size + pad < n ? size + pad : n;
+	if (*hi < *lo)
+		*hi = *lo;
+}
+
 /* Lists dy's non-zeros per filter (offsets of the window's corner in xh's
  * pixels) and, when dx is wanted, per output pixel; adds db. */
 static void list_nonzeros(const struct conv_geom *g, const struct wide_plan *p, const float *dy,
@@ -342,16 +351,25 @@ void KERNEL_FN(conv_wide_backward)(const struct conv_geom *g, const float *w, co
 		 * all the filters' weights at every pixel streamed them all from
 		 * L2. dxh's pixel (Y, X) takes pixel q = (oy, ox)'s row ki = Y - oy:
 		 * ki from k - 1 down and q upwards add them in q's order, the
-		 * order of a loop over q outside ki. */
+		 * order of a loop over q outside ki. Only the parts of rows inside
+		 * the image: what falls in dxh's padding is thrown away, and no
+		 * other float's sum changes without it. */
 		for (int ki = k - 1; ki >= 0; ki--) {
 			const float *wk = p.wrow + (size_t)ki * g->filters * p.row;
-			for (int q = 0; q < p.ohw; q++) {
-				int first = p.at_start[q], count = p.at_start[q + 1] - first;
-				size_t corner = (size_t)window_corner(g, q) + (size_t)ki * p.pw;
-				if (count)
-					accumulate_rows(wk, p.at_filter + first, p.row, p.at_val + first,
-					                count, p.dxh + corner * p.c8, p.row);
-			}
+			int oy0, oy1;
+			interior_span(g->pad_top - ki, g->h, g->oh, &oy0, &oy1);
+			for (int oy = oy0; oy < oy1; oy++)
+				for (int ox = 0; ox < g->ow; ox++) {
+					int q = oy * g->ow + ox, first = p.at_start[q];
+					int count = p.at_start[q + 1] - first, kj0, kj1;
+					if (!count)
+						continue;
+					interior_span(g->pad_left - ox, g->w, k, &kj0, &kj1);
+					size_t at = ((size_t)window_corner(g, q) + (size_t)ki * p.pw + kj0) * p.c8;
+					accumulate_rows(wk + (size_t)kj0 * p.c8, p.at_filter + first, p.row,
+					                p.at_val + first, count, p.dxh + at,
+					                (size_t)(kj1 - kj0) * p.c8);
+				}
 		}
 		copy_interior(g, &p, p.dxh, dx + i * in_size, false);
 	}
