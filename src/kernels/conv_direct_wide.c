@@ -46,12 +46,13 @@ static int round8(int v)
  *   nz_val, nz_pos  (filters, oh*ow)  each filter's non-zeros
  *   nnz      (filters)
  *   at_start (oh*ow + 1)            each pixel's non-zeros: [at_start[p],
- *   at_filter, at_val (filters*oh*ow)  at_start[p + 1]) of at_filter/at_val */
+ *   at_filter, at_val (filters*oh*ow)  at_start[p + 1]) of at_filter/at_val
+ *   corner   (oh*ow)                each output pixel's window_corner */
 struct wide_plan {
 	int ph, pw, c8, ohw;
 	size_t row;       /* k * c8: one kernel row of a window, in floats */
 	float *xh, *dxh, *wrow, *dwacc, *nz_val, *at_val;
-	int *nz_pos, *nnz, *at_start, *at_filter;
+	int *nz_pos, *nnz, *at_start, *at_filter, *corner;
 };
 
 static size_t wide_plan_floats(const struct conv_geom *g, struct wide_plan *p, float *base)
@@ -78,6 +79,7 @@ static size_t wide_plan_floats(const struct conv_geom *g, struct wide_plan *p, f
 	TAKE(at_start, int, (size_t)p->ohw + 1);
 	TAKE(at_filter, int, lists);
 	TAKE(at_val, float, lists);
+	TAKE(corner, int, (size_t)p->ohw);
 #undef TAKE
 	return at;
 }
@@ -310,7 +312,7 @@ static void list_nonzeros(const struct conv_geom *g, const struct wide_plan *p, 
 	for (int f = 0; f < g->filters; f++) {
 		int *pos = p->nz_pos + (size_t)f * ohw;
 		for (int i = 0; i < p->nnz[f]; i++)
-			pos[i] = window_corner(g, pos[i]);
+			pos[i] = p->corner[pos[i]];
 	}
 }
 
@@ -327,6 +329,8 @@ void KERNEL_FN(conv_wide_backward)(const struct conv_geom *g, const float *w, co
 	size_t image = (size_t)p.ph * p.pw * p.c8;
 	memset(p.xh, 0, image * sizeof(float));
 	memset(p.dwacc, 0, (size_t)g->filters * k * p.row * sizeof(float));
+	for (int q = 0; q < p.ohw; q++)
+		p.corner[q] = window_corner(g, q);
 	if (dx)
 		for (int f = 0; f < g->filters; f++)
 			for (int c = 0; c < p.c8; c++)
@@ -365,7 +369,7 @@ void KERNEL_FN(conv_wide_backward)(const struct conv_geom *g, const float *w, co
 					if (!count)
 						continue;
 					interior_span(g->pad_left - ox, g->w, k, &kj0, &kj1);
-					size_t at = ((size_t)window_corner(g, q) + (size_t)ki * p.pw + kj0) * p.c8;
+					size_t at = ((size_t)(oy + ki) * p.pw + ox + kj0) * p.c8;
 					accumulate_rows(wk + (size_t)kj0 * p.c8, p.at_filter + first, p.row,
 					                p.at_val + first, count, p.dxh + at,
 					                (size_t)(kj1 - kj0) * p.c8);
