@@ -10,15 +10,17 @@
  * unaligned rows defeat store forwarding. With many channels it pays to
  * turn the image around first. Stored channels-last, (y, x, c) with c
  * rounded up to 8, one kernel row of a window is k * c8 contiguous floats,
- * in x and in the weights alike, so every FMA uses all 8 lanes:
- *   dw: per filter, over its non-zeros, a block of up to 8 registers of
- *       dw's row accumulates dy * (the row of x at that window); written
- *       back once per image.
+ * in x and in the weights alike, so every FMA uses all 8 lanes (16 in the
+ * AVX-512 copy, which gives the same bits: each lane's chain of FMAs is
+ * the same):
+ *   dw: per filter, over its non-zeros, a block of up to 8 registers (12
+ *       of 16 lanes) of dw's row accumulates dy * (the row of x at that
+ *       window); written back once per image.
  *   dx: per output pixel, over the filters non-zero there, a block of
  *       registers accumulates dy * (the filter's weight row); added to dx's
- *       row once. Non-zeros are listed per filter and, by a counting sort,
- *       per pixel; both lists keep a fixed order, so results are the same
- *       run after run.
+ *       row once, one kernel row of every pixel after another. Non-zeros
+ *       are listed per filter and, by a counting sort, per pixel; both
+ *       lists keep a fixed order, so results are the same run after run.
  * For lenet's second convolution (32 -> 64 channels, 5x5, 14x14) this is
  * 2.4x faster than the planar kernel (docs/performance.md). */
 #include "kernels/conv_direct_wide.h"
@@ -137,34 +139,14 @@ static void copy_interior(const struct conv_geom *g, const struct wide_plan *p, 
 	}
 }
 
-/* out[0 .. 8N) += sum over i of val[i] * src[i][0 .. 8N), where
- * src[i] = base + offset[i] * stride. N is a constant at every call, so the
- * accumulators are registers. */
-static inline __attribute__((always_inline)) void accumulate_block(
-	int N, const float *base, const int *offset, size_t stride, const float *val, int count,
-	float *out)
-{
-	__m256 a[BLOCK_VECTORS];
-
-	for (int v = 0; v < N; v++)
-		a[v] = _mm256_setzero_ps();
-	for (int i = 0; i < count; i++) {
-		__m256 d = _mm256_broadcast_ss(val + i);
-		const float *s = base + (size_t)offset[i] * stride;
-		for (int v = 0; v < N; v++)
-			a[v] = _mm256_fmadd_ps(d, _mm256_loadu_ps(s + 8 * v), a[v]);
-	}
-	for (int v = 0; v < N; v++)
-		_mm256_storeu_ps(out + 8 * v, _mm256_add_ps(_mm256_loadu_ps(out + 8 * v), a[v]));
-}
-
 #if CNN_ISA_LEVEL >= CNN_ISA_AVX512
 /* Registers per 16-lane block: of AVX-512's 32, up to 12 accumulate (a
  * 5 x 5 kernel row of 32 channels is 10, of 64 channels two blocks of 10),
  * with room left for the broadcast value and the loads. */
 #define BLOCK_ZMM 12
 
-/* accumulate_block with 16 lanes: out[0 .. 16N) (the last register's upper
+/* The 8-lane accumulate_block (the AVX2 copy's, below) with 16 lanes:
+ * out[0 .. 16N) (the last register's upper
  * half left alone when H) += sum over i of val[i] * src[i][...]. Each lane
  * runs the same chain of FMAs from 0 as in the 8-lane block, so the sums
  * have the same bits; only more lanes share an instruction. The masked
@@ -229,6 +211,27 @@ static void accumulate_rows(const float *base, const int *offset, size_t stride,
 	}
 }
 #else
+/* out[0 .. 8N) += sum over i of val[i] * src[i][0 .. 8N), where
+ * src[i] = base + offset[i] * stride. N is a constant at every call, so the
+ * accumulators are registers. */
+static inline __attribute__((always_inline)) void accumulate_block(
+	int N, const float *base, const int *offset, size_t stride, const float *val, int count,
+	float *out)
+{
+	__m256 a[BLOCK_VECTORS];
+
+	for (int v = 0; v < N; v++)
+		a[v] = _mm256_setzero_ps();
+	for (int i = 0; i < count; i++) {
+		__m256 d = _mm256_broadcast_ss(val + i);
+		const float *s = base + (size_t)offset[i] * stride;
+		for (int v = 0; v < N; v++)
+			a[v] = _mm256_fmadd_ps(d, _mm256_loadu_ps(s + 8 * v), a[v]);
+	}
+	for (int v = 0; v < N; v++)
+		_mm256_storeu_ps(out + 8 * v, _mm256_add_ps(_mm256_loadu_ps(out + 8 * v), a[v]));
+}
+
 /* out[0 .. len) += sum over i of val[i] * (base + offset[i] * stride)[0 .. len),
  * len a multiple of 8, in blocks of nearly equal size (20 vectors: 7, 7, 6)
  * so that every block has enough independent accumulators. */
