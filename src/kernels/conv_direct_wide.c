@@ -197,7 +197,8 @@ static void accumulate_rows(const float *base, const int *offset, size_t stride,
 	int blocks = (vectors + BLOCK_ZMM - 1) / BLOCK_ZMM;
 
 	for (int b = 0, done = 0; b < blocks; b++) {
-		int size = (vectors - done + (blocks - b) - 1) / (blocks - b);
+		/* one block (a row of up to 12 registers) without a division */
+		int size = blocks == 1 ? vectors : (vectors - done + (blocks - b) - 1) / (blocks - b);
 		bool half = b == blocks - 1 && halves % 2;
 		const float *bb = base + 16 * done;
 		float *ob = out + 16 * done;
