@@ -162,7 +162,7 @@ static inline void row_backward(struct row_pair p, const float *yr, const float 
 }
 #endif
 
-#if CNN_ISA_LEVEL == CNN_ISA_AVX2
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX2
 /* Lanes [0, n) of a mask vector for maskload/maskstore. */
 static inline __m256i lanes8(int n)
 {
@@ -175,9 +175,16 @@ struct oct {
 	__m256 e0, o0, e1, o1;
 };
 
+/* AVX-512's mask registers where there are: vmaskmovps stores are slow on AMD. */
 static inline __m256 load8(const float *p, int count, bool full)
 {
-	return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes8(count));
+	if (full)
+		return _mm256_loadu_ps(p);
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+	return _mm256_maskz_loadu_ps((__mmask8)((1u << count) - 1), p);
+#else
+	return _mm256_maskload_ps(p, lanes8(count));
+#endif
 }
 
 static inline void store8(float *p, __m256 v, int count, bool full)
@@ -185,7 +192,11 @@ static inline void store8(float *p, __m256 v, int count, bool full)
 	if (full)
 		_mm256_storeu_ps(p, v);
 	else
+#if CNN_ISA_LEVEL >= CNN_ISA_AVX512
+		_mm256_mask_storeu_ps(p, (__mmask8)((1u << count) - 1), v);
+#else
 		_mm256_maskstore_ps(p, lanes8(count), v);
+#endif
 }
 
 /* The even (sel 0x88) or odd (0xdd) floats of a and b: in-lane shuffle,
@@ -235,7 +246,9 @@ static inline void oct_backward(struct row_pair p, int j, const float *yr, const
                                 int n, bool full, bool relu)
 {
 	struct oct q = load_oct(p.r0 + 2 * j, p.r1 + 2 * j, n, full, relu);
-	__m256 m = load8(yr + j, n, full), d = load8(dyr + j, n, full);
+	__m256 m = _mm256_max_ps(q.o1, _mm256_max_ps(q.e1, _mm256_max_ps(q.o0, q.e0)));
+	__m256 d = load8(dyr + j, n, full);
+	(void)yr;
 
 	if (relu)   /* y > 0 ? dy : 0 */
 		d = _mm256_and_ps(_mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ), d);
@@ -356,7 +369,9 @@ static inline void hex_backward(const struct pool16 *k, struct halves h, const f
 {
 	struct hex q = load_hex(k, h.a.r0, h.a.r1, h.b.r0, h.b.r1, h.na, h.nb, relu);
 	__mmask16 ky = lanes16(h.na + h.nb);
-	__m512 m = _mm512_maskz_loadu_ps(ky, y), d = _mm512_maskz_loadu_ps(ky, dy);
+	__m512 m = _mm512_max_ps(q.o1, _mm512_max_ps(q.e1, _mm512_max_ps(q.o0, q.e0)));
+	__m512 d = _mm512_maskz_loadu_ps(ky, dy);
+	(void)y;
 
 	if (relu)   /* y > 0 ? dy : 0 */
 		d = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), d);
@@ -370,18 +385,6 @@ static inline void hex_backward(const struct pool16 *k, struct halves h, const f
 	          _mm512_maskz_mov_ps(b, d));
 	hex_store(k, h.a.d1, h.b.d1, h.na, h.nb, _mm512_maskz_mov_ps(c, d),
 	          _mm512_maskz_mov_ps(e, d));
-}
-
-/* Row pair p's windows [j, j + n), n <= 16, as halves of 8. */
-static inline struct halves row_halves(struct row_pair p, int j, int n)
-{
-	struct row_pair b = { p.r0 + 16, p.r1 + 16, p.d0 ? p.d0 + 16 : NULL, p.d1 ? p.d1 + 16 : NULL };
-	struct row_pair a = p;
-
-	a.r0 += 2 * j, a.r1 += 2 * j, b.r0 += 2 * j, b.r1 += 2 * j;
-	if (p.d0)
-		a.d0 += 2 * j, a.d1 += 2 * j, b.d0 += 2 * j, b.d1 += 2 * j;
-	return (struct halves){ a, b, n < 8 ? n : 8, n < 8 ? 0 : n - 8 };
 }
 
 /* The next two output rows of ow <= 8 windows (one if it is the last of
@@ -415,15 +418,9 @@ void KERNEL_FN(pool2_forward)(const float *x, int h, int w, float *y, int oh, in
 			hex_forward(&k, two_rows(&c, rows - r, h, w, oh, ow), y + r * ow, relu);
 		return;
 	}
-	struct pool16 k = pool16_make(8);
-	for (size_t r = 0; r < rows; r++, cursor_next(&c, h, w, oh))
-		for (int j = 0; j < ow; j += 16)
-			hex_forward(&k, row_halves(cursor_rows(&c, w), j, ow - j < 16 ? ow - j : 16),
-			            y + r * ow + j, relu);
-#else
+#endif
 	for (size_t r = 0; r < rows; r++, cursor_next(&c, h, w, oh))
 		row_forward(cursor_rows(&c, w), y + r * ow, ow, relu);
-#endif
 }
 
 void KERNEL_FN(pool2_backward)(const float *x, int h, int w, const float *y, const float *dy,
@@ -438,18 +435,12 @@ void KERNEL_FN(pool2_backward)(const float *x, int h, int w, const float *y, con
 		for (size_t r = 0; r < rows; r += 2)
 			hex_backward(&k, two_rows(&c, rows - r, h, w, oh, ow), y + r * ow, dy + r * ow,
 			             relu);
-	} else {
-		struct pool16 k = pool16_make(8);
-		for (size_t r = 0; r < rows; r++, cursor_next(&c, h, w, oh))
-			for (int j = 0; j < ow; j += 16)
-				hex_backward(&k, row_halves(cursor_rows(&c, w), j,
-				                            ow - j < 16 ? ow - j : 16),
-				             y + r * ow + j, dy + r * ow + j, relu);
+		zero_dropped(dx, h, w, oh, ow, planes);
+		return;
 	}
-#else
+#endif
 	for (size_t r = 0; r < rows; r++, cursor_next(&c, h, w, oh))
 		row_backward(cursor_rows(&c, w), y + r * ow, dy + r * ow, ow, relu);
-#endif
 	zero_dropped(dx, h, w, oh, ow, planes);
 }
 
