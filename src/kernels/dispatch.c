@@ -249,7 +249,8 @@ void im2col_ld(const float *x, int c, int h, int w, int k, int stride, int pad_t
 	cnn_kernels()->im2col_ld(x, c, h, w, k, stride, pad_top, pad_left, oh, ow, col, ld);
 }
 
-void pool2_forward(const float *x, int h, int w, float *y, int oh, int ow, size_t planes, bool relu)
+void pool2_forward(const float *x, int h, int w, float *y, int oh, int ow, size_t planes,
+                   bool relu)
 {
 	cnn_kernels()->pool2_forward(x, h, w, y, oh, ow, planes, relu);
 }
