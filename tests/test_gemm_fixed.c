@@ -87,6 +87,9 @@ static const struct case_ cases[] = {
 	{ 8, 9, 5 },    { 1, 13, 1025 }, { 4, 513, 1030 }, { 6, 257, 40 }, { 8, 8, 3 },
 	{ 5, 25, 2049 }, { 8, 128, 3136 }, { 9, 40, 1100 }, { 16, 257, 513 }, { 15, 16, 7 },
 	{ 17, 300, 9 }, { 31, 64, 257 }, { 32, 33, 600 }, { 16, 128, 3136 },
+	/* whole panels with k <= m go row tile by row tile (gemm_rows_first):
+	 * row-tile tails, k == m, k at the 256-deep block and one past */
+	{ 25, 64, 25 }, { 40, 96, 3 }, { 300, 32, 256 }, { 300, 64, 257 }, { 13, 160, 12 },
 };
 
 /* c (m, n) in double, the product's exact-ish value for the sanity bound */

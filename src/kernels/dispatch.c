@@ -14,6 +14,7 @@
 #include "kernels/conv_backward.h"
 #include "kernels/kernels.h"
 #include "kernels/dispatch.h"
+#include "kernels/pool2.h"
 
 #define KERNELS_TABLE(sfx) {                                                 \
 		#sfx, conv_direct_vectorised_##sfx, conv_direct_scratch_floats_##sfx, \
@@ -22,6 +23,7 @@
 		tanh_range_##sfx, sigmoid_range_##sfx, &bn_kernels_##sfx,               \
 		conv_bwd_dw_##sfx, conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx,       \
 		conv_bwd_col2im_s1_##sfx, conv_bwd_dx_s1_##sfx,                      \
+		pool2_forward_##sfx, pool2_backward_##sfx,                              \
 	}
 
 static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);
@@ -245,4 +247,16 @@ void im2col_ld(const float *x, int c, int h, int w, int k, int stride, int pad_t
                int pad_left, int oh, int ow, float *col, size_t ld)
 {
 	cnn_kernels()->im2col_ld(x, c, h, w, k, stride, pad_top, pad_left, oh, ow, col, ld);
+}
+
+void pool2_forward(const float *x, int h, int w, float *y, int oh, int ow, size_t planes,
+                   bool relu)
+{
+	cnn_kernels()->pool2_forward(x, h, w, y, oh, ow, planes, relu);
+}
+
+void pool2_backward(const float *x, int h, int w, const float *y, const float *dy, float *dx,
+                    int oh, int ow, size_t planes, bool relu)
+{
+	cnn_kernels()->pool2_backward(x, h, w, y, dy, dx, oh, ow, planes, relu);
 }

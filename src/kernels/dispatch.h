@@ -59,6 +59,11 @@ struct cnn_kernel_ops {
 	                           int pad_top, int pad_left, int oh, int ow, float *dx);
 	bool (*conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
 	                       float *dx, float *dyp);
+	/* 2x2/2 max-pooling (kernels/pool2.h); the same bits at every level */
+	void (*pool2_forward)(const float *x, int h, int w, float *y, int oh, int ow,
+	                      size_t planes, bool relu);
+	void (*pool2_backward)(const float *x, int h, int w, const float *y, const float *dy,
+	                       float *dx, int oh, int ow, size_t planes, bool relu);
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
@@ -104,7 +109,12 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	void conv_bwd_col2im_s1_##sfx(const float *dcol, size_t ld, int c, int h, int w, int k, \
 	                              int pad_top, int pad_left, int oh, int ow, float *dx); \
 	bool conv_bwd_dx_s1_##sfx(const struct conv_bwd_dx_geom *g, const float *w,           \
-	                          const float *dy, float *dx, float *dyp);
+	                          const float *dy, float *dx, float *dyp);                    \
+	void pool2_forward_##sfx(const float *x, int h, int w, float *y, int oh, int ow,      \
+	                         size_t planes, bool relu);                                   \
+	void pool2_backward_##sfx(const float *x, int h, int w, const float *y,               \
+	                          const float *dy, float *dx, int oh, int ow, size_t planes,  \
+	                          bool relu);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
 CNN_KERNELS_DECLARE(avx512)

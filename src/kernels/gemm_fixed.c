@@ -333,6 +333,28 @@ static const struct tiler *swap_tiler(const struct tiler *t, int m)
 	return m <= t->nr ? t : NULL;
 }
 
+/* C (m, n) = op(A) B + C (beta 0 or 1) for an untransposed B in whole
+ * panels of t->nr columns, read where they lie, when C is the larger
+ * operand (k <= m: dense1's dW = dy^T x): row tiles outermost, each
+ * sweeping its rows of C across all the panels while B stays in cache, so
+ * C is read front to back once. Panel by panel (gemm_tiled's order) a
+ * panel's hundred-odd rows of C lie n floats apart, a page or more on a
+ * dense layer, and the hardware prefetchers do not follow that many rows.
+ * Each chain is one tile's k steps in order, so the order of the tiles
+ * changes no bits. (B the larger, dx = dy W, read a block of rows at a
+ * time was no faster: the panel order stays.) */
+static void gemm_rows_first(const struct tiler *t, int m, int n, int k, const float *a,
+                            size_t rsa, size_t csa, const float *b, float beta, float *c)
+{
+	for (int i0 = 0; i0 < m; i0 += t->mr) {
+		int mr = m - i0 < t->mr ? m - i0 : t->mr;
+
+		for (int j0 = 0; j0 < n; j0 += t->nr)
+			t->tiles[mr](t->nr, k, a + i0 * rsa, rsa, csa, b + j0, (size_t)n,
+			             c + (size_t)i0 * n + j0, (size_t)n, beta == 0.0f);
+	}
+}
+
 static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m, int n, int k,
                        float alpha, const float *a, const float *b, float beta, float *c)
 {
@@ -352,6 +374,10 @@ static void gemm_tiled(const struct tiler *t, bool trans_a, bool trans_b, int m,
 	}
 	if (trans_b && !trans_a && m >= SWAP_M_MIN && n > m && swap_tiler(t, m)) {
 		gemm_swapped(swap_tiler(t, m), m, n, k, a, b, beta == 0.0f, c);
+		return;
+	}
+	if (!trans_b && n % t->nr == 0 && k <= m && k <= GEMM_KC) {
+		gemm_rows_first(t, m, n, k, a, rsa, csa, b, beta, c);
 		return;
 	}
 	for (int j0 = 0; j0 < n; j0 += t->nr) {

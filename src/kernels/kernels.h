@@ -37,7 +37,7 @@ void cnn_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
               const float *a, const float *b, float beta, float *c);
 
 /* Which kernels run. The vectorised ones (direct convolution, im2col,
- * Adam's update, tanh and sigmoid) are compiled once per instruction-set level and one level
+ * Adam's update, tanh and sigmoid, 2x2 max-pooling) are compiled once per instruction-set level and one level
  * is chosen at run time (src/kernels/dispatch.c): the widest this CPU runs,
  * or the one the environment variable CNN_ISA names (baseline | avx2 | avx512).
  *

@@ -11,7 +11,8 @@
  * whose value equals the max), so forward stores no index buffer. With
  * overlapping windows (stride < pool) one input can collect several dy.
  *
- * The common 2x2 window with stride 2 has its own loops: windows do not
+ * The common 2x2 window with stride 2 has its own loops (kernels/pool2.c,
+ * SIMD at each instruction-set level, the same bits): windows do not
  * overlap, so backward writes every dx exactly once (no memset, no scatter)
  * and both directions run branch-free over whole rows.
  *
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/pool2.h"
 #include "layers/layers.h"
 
 struct maxpool {
@@ -39,132 +41,10 @@ static const struct maxpool *maxpool_of(const struct layer *l)
 	return (const struct maxpool *)l;
 }
 
-static float max2(float a, float b)
-{
-	return b > a ? b : a;   /* as the general loop: a NaN first element stays */
-}
-
-#ifdef __SSE2__
-#include <emmintrin.h>
-
-/* Four windows of two rows: the even and odd columns of each row. SSE
- * rather than AVX: four windows fit the 12- and 4-wide rows of small nets
- * without a scalar tail, and the shuffles stay within one register. */
-struct quad {
-	__m128 e0, o0, e1, o1;
-};
-
-static struct quad load_quad(const float *r0, const float *r1)
-{
-	__m128 a0 = _mm_loadu_ps(r0), a1 = _mm_loadu_ps(r0 + 4);
-	__m128 b0 = _mm_loadu_ps(r1), b1 = _mm_loadu_ps(r1 + 4);
-
-	return (struct quad){ _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)),
-	                      _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)),
-	                      _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)),
-	                      _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)) };
-}
-
-/* Writes even and odd columns back interleaved. */
-static void store_pairs(float *d, __m128 even, __m128 odd)
-{
-	_mm_storeu_ps(d, _mm_unpacklo_ps(even, odd));
-	_mm_storeu_ps(d + 4, _mm_unpackhi_ps(even, odd));
-}
-#endif
-
 /* x as the pooling reads it: relu_value(x) with relu_out (see the top). */
 static inline float in_value(float x, bool relu)
 {
 	return relu ? relu_value(x) : x;
-}
-
-#ifdef __SSE2__
-/* _mm_max_ps(x, 0) is x > 0 ? x : 0, relu_value(x) (NaN and -0 give +0) */
-static inline struct quad relu_quad(struct quad q, bool relu)
-{
-	if (relu) {
-		__m128 z = _mm_setzero_ps();
-		q = (struct quad){ _mm_max_ps(q.e0, z), _mm_max_ps(q.o0, z), _mm_max_ps(q.e1, z),
-		                   _mm_max_ps(q.o1, z) };
-	}
-	return q;
-}
-#endif
-
-/* 2x2/2 over one (h, w) plane; a last odd row or column is dropped. */
-static inline void pool2_forward(const float *x, int wd, float *y, int oh, int ow, bool relu)
-{
-	for (int oy = 0; oy < oh; oy++) {
-		const float *r0 = x + (size_t)2 * oy * wd, *r1 = r0 + wd;
-		float *yr = y + (size_t)oy * ow;
-		int ox = 0;
-#ifdef __SSE2__
-		/* _mm_max_ps(b, a) is b > a ? b : a, the scalar max2(a, b) */
-		for (; ox + 4 <= ow; ox += 4) {
-			struct quad q = relu_quad(load_quad(r0 + 2 * ox, r1 + 2 * ox), relu);
-			__m128 m = _mm_max_ps(q.o0, q.e0);
-			m = _mm_max_ps(q.e1, m);
-			_mm_storeu_ps(yr + ox, _mm_max_ps(q.o1, m));
-		}
-#endif
-		for (; ox < ow; ox++)
-			yr[ox] = max2(max2(max2(in_value(r0[2 * ox], relu), in_value(r0[2 * ox + 1], relu)),
-			                   in_value(r1[2 * ox], relu)),
-			              in_value(r1[2 * ox + 1], relu));
-	}
-}
-
-/* dy goes to the first of the four (row-major) equal to the max, or to the
- * first if none is (a NaN max), as in the general loop; the other three and
- * any dropped odd row or column get 0. With relu, x is read as relu(x) and
- * dy as 0 where y <= 0: relu's backward after this one's. */
-static inline void pool2_backward(const float *x, int h, int wd, const float *y, const float *dy,
-                                  float *dx, int oh, int ow, bool relu)
-{
-	for (int oy = 0; oy < oh; oy++) {
-		const float *r0 = x + (size_t)2 * oy * wd, *r1 = r0 + wd;
-		float *d0 = dx + (size_t)2 * oy * wd, *d1 = d0 + wd;
-		const float *yr = y + (size_t)oy * ow, *dyr = dy + (size_t)oy * ow;
-		int ox = 0;
-#ifdef __SSE2__
-		for (; ox + 4 <= ow; ox += 4) {
-			struct quad q = relu_quad(load_quad(r0 + 2 * ox, r1 + 2 * ox), relu);
-			__m128 m = _mm_loadu_ps(yr + ox), d = _mm_loadu_ps(dyr + ox);
-			if (relu)   /* y > 0 ? dy : 0 */
-				d = _mm_and_ps(_mm_cmpgt_ps(m, _mm_setzero_ps()), d);
-			__m128 a = _mm_cmpeq_ps(q.e0, m);
-			__m128 b = _mm_andnot_ps(a, _mm_cmpeq_ps(q.o0, m));
-			__m128 ab = _mm_or_ps(a, b);
-			__m128 c = _mm_andnot_ps(ab, _mm_cmpeq_ps(q.e1, m));
-			__m128 e = _mm_andnot_ps(_mm_or_ps(ab, c), _mm_cmpeq_ps(q.o1, m));
-			__m128 first = _mm_andnot_ps(_mm_or_ps(_mm_or_ps(b, c), e), d);
-			store_pairs(d0 + 2 * ox, first, _mm_and_ps(b, d));
-			store_pairs(d1 + 2 * ox, _mm_and_ps(c, d), _mm_and_ps(e, d));
-		}
-#endif
-		for (; ox < ow; ox++) {
-			float m = yr[ox], d = dyr[ox];
-			if (relu)
-				d = m > 0.0f ? d : 0.0f;
-			/* bitwise, not &&: no branches */
-			int a = in_value(r0[2 * ox], relu) == m, b = in_value(r0[2 * ox + 1], relu) == m;
-			int c = in_value(r1[2 * ox], relu) == m, e = in_value(r1[2 * ox + 1], relu) == m;
-			b &= !a;
-			c &= !(a | b);
-			e &= !(a | b | c);
-			d0[2 * ox] = (b | c | e) ? 0.0f : d;
-			d0[2 * ox + 1] = b ? d : 0.0f;
-			d1[2 * ox] = c ? d : 0.0f;
-			d1[2 * ox + 1] = e ? d : 0.0f;
-		}
-		if (wd > 2 * ow) {
-			d0[wd - 1] = 0.0f;
-			d1[wd - 1] = 0.0f;
-		}
-	}
-	if (h > 2 * oh)
-		memset(dx + (size_t)2 * oh * wd, 0, (size_t)wd * sizeof(*dx));
 }
 
 static void maxpool_forward(const struct layer *l, const float *w, const float *x, float *y,
@@ -177,11 +57,7 @@ static void maxpool_forward(const struct layer *l, const float *w, const float *
 	(void)w;
 	(void)ctx;
 	if (mp->pool == 2 && mp->stride == 2) {
-		/* two copies of the loop, so neither tests relu_out inside it */
-		for (size_t p = 0; l->relu_out && p < planes; p++)
-			pool2_forward(x + p * h * wd, wd, y + p * oh * ow, oh, ow, true);
-		for (size_t p = 0; !l->relu_out && p < planes; p++)
-			pool2_forward(x + p * h * wd, wd, y + p * oh * ow, oh, ow, false);
+		pool2_forward(x, h, wd, y, oh, ow, planes, l->relu_out);
 		return;
 	}
 	for (size_t p = 0; p < planes; p++) {
@@ -218,12 +94,7 @@ static void maxpool_backward(const struct layer *l, const float *w, const float 
 	if (!dx)
 		return;
 	if (mp->pool == 2 && mp->stride == 2) {
-		for (size_t p = 0; l->relu_out && p < planes; p++)
-			pool2_backward(x + p * h * wd, h, wd, y + p * oh * ow, dy + p * oh * ow,
-			               dx + p * h * wd, oh, ow, true);
-		for (size_t p = 0; !l->relu_out && p < planes; p++)
-			pool2_backward(x + p * h * wd, h, wd, y + p * oh * ow, dy + p * oh * ow,
-			               dx + p * h * wd, oh, ow, false);
+		pool2_backward(x, h, wd, y, dy, dx, oh, ow, planes, l->relu_out);
 		return;
 	}
 	memset(dx, 0, planes * h * wd * sizeof(*dx));

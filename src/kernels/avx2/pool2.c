@@ -1,0 +1,3 @@
+/* ../pool2.c compiled for AVX2 + FMA (flags: cmake/isa_kernels.cmake). */
+#define CNN_ISA_LEVEL 1   /* CNN_ISA_AVX2 */
+#include "../pool2.c"
