@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/conv_backward.h"
+#include "kernels/conv_winograd.h"
 #include "kernels/kernels.h"
 #include "kernels/dispatch.h"
 
@@ -22,6 +23,7 @@
 		tanh_range_##sfx, sigmoid_range_##sfx, &bn_kernels_##sfx,               \
 		conv_bwd_dw_##sfx, conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx,       \
 		conv_bwd_col2im_s1_##sfx, conv_bwd_dx_s1_##sfx,                      \
+		conv_winograd_forward_##sfx,                                            \
 	}
 
 static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);
@@ -245,4 +247,10 @@ void im2col_ld(const float *x, int c, int h, int w, int k, int stride, int pad_t
                int pad_left, int oh, int ow, float *col, size_t ld)
 {
 	cnn_kernels()->im2col_ld(x, c, h, w, k, stride, pad_top, pad_left, oh, ow, col, ld);
+}
+
+void conv_winograd_forward(const struct conv_geom *g, const float *w, const float *b,
+                           const float *x, float *y, int n, float *scratch)
+{
+	cnn_kernels()->conv_winograd_forward(g, w, b, x, y, n, scratch);
 }

@@ -59,6 +59,10 @@ struct cnn_kernel_ops {
 	                           int pad_top, int pad_left, int oh, int ow, float *dx);
 	bool (*conv_bwd_dx_s1)(const struct conv_bwd_dx_geom *g, const float *w, const float *dy,
 	                       float *dx, float *dyp);
+	/* the Winograd F(2x2, 5x5) forward (kernels/conv_winograd.h); the same
+	 * bits at every level */
+	void (*conv_winograd_forward)(const struct conv_geom *g, const float *w, const float *b,
+	                              const float *x, float *y, int n, float *scratch);
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
@@ -104,7 +108,10 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	void conv_bwd_col2im_s1_##sfx(const float *dcol, size_t ld, int c, int h, int w, int k, \
 	                              int pad_top, int pad_left, int oh, int ow, float *dx); \
 	bool conv_bwd_dx_s1_##sfx(const struct conv_bwd_dx_geom *g, const float *w,           \
-	                          const float *dy, float *dx, float *dyp);
+	                          const float *dy, float *dx, float *dyp);                    \
+	void conv_winograd_forward_##sfx(const struct conv_geom *g, const float *w,           \
+	                                 const float *b, const float *x, float *y, int n,     \
+	                                 float *scratch);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
 CNN_KERNELS_DECLARE(avx512)
