@@ -68,24 +68,26 @@ struct wino_scratch {
 	float *m;      /* (36, WINO_TC, fp) */
 	float *x;      /* (slots, hp, wp, cp) */
 	float *y;      /* (slots, 2*th, 2*tw, fp): outputs, channels last */
+	float *wt;     /* (25, fp): one channel's taps, filters last */
 };
 
 static size_t wino_pieces(const struct conv_geom *g, const struct wino_dims *d, size_t *sz)
 {
 	sz[5] = (size_t)d->slots * d->tiles * 4 * d->fp;
+	sz[6] = (size_t)25 * d->fp;
 	sz[0] = (size_t)WINO_P * g->c * d->fp;
 	sz[1] = (size_t)d->fp;
 	sz[2] = (size_t)WINO_P * WINO_TC * d->cp;
 	sz[3] = (size_t)WINO_P * WINO_TC * d->fp;
 	sz[4] = (size_t)d->slots * d->hp * d->wp * d->cp;
-	return sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + sz[5] + 16;
+	return sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + sz[5] + sz[6] + 16;
 }
 
 #if CNN_ISA_LEVEL == CNN_ISA_BASELINE
 size_t conv_winograd_scratch_floats(const struct conv_geom *g)
 {
 	struct wino_dims d = wino_dims_of(g);
-	size_t sz[6];
+	size_t sz[7];
 
 	return wino_pieces(g, &d, sz);
 }
@@ -94,7 +96,7 @@ size_t conv_winograd_scratch_floats(const struct conv_geom *g)
 static struct wino_scratch wino_scratch_at(const struct conv_geom *g, const struct wino_dims *d,
                                            float *s)
 {
-	size_t sz[6];
+	size_t sz[7];
 	struct wino_scratch ws;
 
 	wino_pieces(g, d, sz);
@@ -105,69 +107,9 @@ static struct wino_scratch wino_scratch_at(const struct conv_geom *g, const stru
 	ws.m = ws.v + sz[2];
 	ws.x = ws.m + sz[3];
 	ws.y = ws.x + sz[4];
+	ws.wt = ws.y + sz[5];
 	return ws;
 }
-
-/* --- 1. the filters ---------------------------------------------------------- */
-
-/* G (6x5) for the points 0, 1, -1, 2, -2, infinity */
-static const double wino_g[WINO_A][5] = {
-	{ 1.0 / 4, 0, 0, 0, 0 },
-	{ -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6 },
-	{ -1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6 },
-	{ 1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3 },
-	{ 1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3 },
-	{ 0, 0, 0, 0, 1 },
-};
-
-/* u[xi][c][f] (rows fp apart, a point's block c*fp) = G g G^T of w[f][c],
- * in double, 8 filters at a time across the lanes; the filters' padding
- * and bias (fp) zero past g->filters */
-static void wino_filters(const struct conv_geom *g, const struct wino_dims *d, const float *w,
-                         const float *b, float *u, float *bias)
-{
-	size_t pstride = (size_t)g->c * d->fp;
-
-	for (int f = 0; f < d->fp; f++)
-		bias[f] = f < g->filters ? b[f] : 0.0f;
-	for (int c = 0; c < g->c; c++) {
-		for (int f0 = 0; f0 < d->fp; f0 += 8) {
-			double gw[25][8], t[WINO_A][5][8];   /* g, then G g, of 8 filters */
-
-			for (int k = 0; k < 25; k++)
-				for (int l = 0; l < 8; l++)
-					gw[k][l] = f0 + l < g->filters
-					                   ? w[((size_t)(f0 + l) * g->c + c) * 25 + k] : 0.0;
-			for (int a = 0; a < WINO_A; a++)
-				for (int j = 0; j < 5; j++) {
-					double *s = t[a][j];   /* a sum over i, in order, per lane */
-
-					for (int l = 0; l < 8; l++)
-						s[l] = 0;
-					for (int i = 0; i < 5; i++)
-						for (int l = 0; l < 8; l++)
-							s[l] += wino_g[a][i] * gw[i * 5 + j][l];
-				}
-			for (int a = 0; a < WINO_A; a++)
-				for (int bb = 0; bb < WINO_A; bb++) {
-					float *ub = u + (a * WINO_A + bb) * pstride + (size_t)c * d->fp + f0;
-					double s[8] = { 0 };   /* a sum over j, in order, per lane */
-
-					for (int j = 0; j < 5; j++)
-						for (int l = 0; l < 8; l++)
-							s[l] += t[a][j][l] * wino_g[bb][j];
-					for (int l = 0; l < 8; l++)
-						ub[l] = (float)s[l];
-				}
-		}
-	}
-}
-
-/* --- vectors of 16 floats, the transforms' unit -------------------------------- */
-
-typedef float wv __attribute__((vector_size(64), aligned(4), may_alias));
-#define WLD(p) (*(const wv *)(const void *)(p))
-#define WST(p, v) (*(wv *)(void *)(p) = (v))
 
 /* --- moving data between layouts -------------------------------------------------- */
 
@@ -217,6 +159,107 @@ static __mmask16 wino_mask(int n)
 	return (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
 }
 #endif
+
+/* --- 1. the filters ---------------------------------------------------------- */
+
+/* G (6x5) for the points 0, 1, -1, 2, -2, infinity, on one column of 5
+ * values (in[k * st], 8 filters across the lanes), into out[a * so]:
+ *   [ 1/4  0     0    0    0   ]   row 0
+ *   [-1/6 -1/6  -1/6 -1/6 -1/6 ]   rows 1, 2: -(even +- odd) / 6
+ *   [-1/6  1/6  -1/6  1/6 -1/6 ]
+ *   [1/24  1/12  1/6  1/3  2/3 ]   rows 3, 4: even part +- odd part
+ *   [1/24 -1/12  1/6 -1/3  2/3 ]
+ *   [ 0    0     0    0    1   ]   row 5
+ * in double, the same operations in the same order at every level. */
+static void wino_g_col(double (*in)[8], int st, double (*out)[8], int so)
+{
+	for (int l = 0; l < 8; l++) {
+		double g0 = in[0][l], g1 = in[st][l], g2 = in[2 * st][l], g3 = in[3 * st][l];
+		double g4 = in[4 * st][l];
+		double ev = (g0 + g2) + g4, od = g1 + g3;
+		double e = (g0 * (1.0 / 24) + g2 * (1.0 / 6)) + g4 * (2.0 / 3);
+		double o = g1 * (1.0 / 12) + g3 * (1.0 / 3);
+
+		out[0][l] = g0 * 0.25;
+		out[so][l] = (ev + od) * (-1.0 / 6);
+		out[2 * so][l] = (ev - od) * (-1.0 / 6);
+		out[3 * so][l] = e + o;
+		out[4 * so][l] = e - o;
+		out[5 * so][l] = g4;
+	}
+}
+
+/* wt (25, fp) = the taps of channel c, filters across: w[f][c][k] at
+ * wt[k][f], zeros past g->filters (vector loads of whole filters' rows,
+ * not a scalar gather, where the level has it) */
+static void wino_taps(const struct conv_geom *g, const struct wino_dims *d, const float *w, int c,
+                      float *wt)
+{
+#if CNN_ISA_LEVEL == CNN_ISA_AVX512
+	for (int f0 = 0; f0 < d->fp; f0 += 16) {
+		int nf = g->filters - f0 < 16 ? g->filters - f0 : 16;
+		const float *src[16];
+		float *dst[16];
+
+		for (int i = 0; i < nf; i++)
+			src[i] = w + ((size_t)(f0 + i) * g->c + c) * 25;
+		for (int k0 = 0; k0 < 25; k0 += 16) {
+			int nk = 25 - k0 < 16 ? 25 - k0 : 16;
+
+			for (int j = 0; j < nk; j++)
+				dst[j] = wt + (size_t)(k0 + j) * d->fp + f0;
+			wino_t16(src, nf, wino_mask(nk), dst, nk, 0xffff);
+			for (int i = 0; i < nf; i++)
+				src[i] += 16;
+		}
+	}
+#else
+	for (int f = 0; f < d->fp; f++)
+		for (int k = 0; k < 25; k++)
+			wt[(size_t)k * d->fp + f] =
+			        f < g->filters ? w[((size_t)f * g->c + c) * 25 + k] : 0.0f;
+#endif
+}
+
+/* u[xi][c][f] (rows fp apart, a point's block c*fp) = G g G^T of w[f][c],
+ * in double, rounded once to float, 8 filters at a time across the lanes;
+ * the filters' padding and bias (fp) zero past g->filters; wt: (25, fp) */
+static void wino_filters(const struct conv_geom *g, const struct wino_dims *d, const float *w,
+                         const float *b, float *u, float *bias, float *wt)
+{
+	size_t pstride = (size_t)g->c * d->fp;
+
+	for (int f = 0; f < d->fp; f++)
+		bias[f] = f < g->filters ? b[f] : 0.0f;
+	for (int c = 0; c < g->c; c++) {
+		wino_taps(g, d, w, c, wt);
+		for (int f0 = 0; f0 < d->fp; f0 += 8) {
+			double gw[25][8];         /* g (5, 5) of 8 filters */
+			double t[WINO_A * 5][8];  /* G g (6, 5) */
+			double v[WINO_P][8];      /* G g G^T (6, 6) */
+
+			for (int k = 0; k < 25; k++)
+				for (int l = 0; l < 8; l++)
+					gw[k][l] = wt[(size_t)k * d->fp + f0 + l];
+			for (int j = 0; j < 5; j++)            /* columns of g */
+				wino_g_col(gw + j, 5, t + j, 5);
+			for (int a = 0; a < WINO_A; a++)       /* rows of G g */
+				wino_g_col(t + a * 5, 1, v + a * WINO_A, 1);
+			for (int xi = 0; xi < WINO_P; xi++) {
+				float *ub = u + xi * pstride + (size_t)c * d->fp + f0;
+
+				for (int l = 0; l < 8; l++)
+					ub[l] = (float)v[xi][l];
+			}
+		}
+	}
+}
+
+/* --- vectors of 16 floats, the transforms' unit -------------------------------- */
+
+typedef float wv __attribute__((vector_size(64), aligned(4), may_alias));
+#define WLD(p) (*(const wv *)(const void *)(p))
+#define WST(p, v) (*(wv *)(void *)(p) = (v))
 
 /* --- 2a. the input transform ---------------------------------------------------- */
 
@@ -549,7 +592,7 @@ void KERNEL_FN(conv_winograd_forward)(const struct conv_geom *g, const float *w,
 		return;
 	for (int s = 0; s < d.slots; s++)
 		held[s] = -1;
-	wino_filters(g, &d, w, b, ws.u, ws.bias);
+	wino_filters(g, &d, w, b, ws.u, ws.bias, ws.wt);
 	for (long t0 = 0; t0 < total; t0 += WINO_TC)
 		wino_chunk(g, &d, &ws, held, x, y, (int)t0,
 		           total - t0 < WINO_TC ? (int)(total - t0) : WINO_TC);
