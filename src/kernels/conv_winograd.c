@@ -35,7 +35,7 @@
 #define WINO_A 6        /* input tile: 6x6 */
 #define WINO_P 36       /* points of the product: 6 x 6 */
 #define WINO_L 16       /* channels and filters are padded to this many */
-#define WINO_TC 24      /* tiles per chunk: V and M stay in L2 */
+#define WINO_TC 25      /* tiles per chunk: V and M stay in L2; 5 product tiles */
 
 /* Geometry of one call, shared by the three steps. */
 struct wino_dims {
@@ -355,7 +355,8 @@ typedef void wino_mm_fn(int nc, const float *u, size_t ldu, const float *v, size
 #if CNN_ISA_LEVEL == CNN_ISA_AVX512
 
 #define WM_LANES 16
-#define WM_NT 6   /* 6 tiles x 4 vectors: 24 accumulators */
+#define WM_NT 5   /* 5 tiles x 4 vectors: 20 accumulators, with the 4 rows of U and
+                   * 5 broadcasts within the 32 registers */
 #define WM_NV 4
 #define WMV __m512
 #define WM_ZERO() _mm512_setzero_ps()
@@ -381,7 +382,7 @@ typedef void wino_mm_fn(int nc, const float *u, size_t ldu, const float *v, size
 #ifdef WM_LANES
 
 #define WM_T(X, t) X(t, 0) X(t, 1) X(t, 2) X(t, 3)
-#define WM_ALL(X) WM_T(X, 0) WM_T(X, 1) WM_T(X, 2) WM_T(X, 3) WM_T(X, 4) WM_T(X, 5)
+#define WM_ALL(X) WM_T(X, 0) WM_T(X, 1) WM_T(X, 2) WM_T(X, 3) WM_T(X, 4)
 #define WM_INIT(t, f) WMV acc##t##f = WM_ZERO();
 #define WM_STEP(t, f)                                                     \
 	if (t < nt && f < nv)                                              \
@@ -403,7 +404,7 @@ wino_mm_tile(int nt, int nv, int nc, const float *u, size_t ldu, const float *v,
 		WMV u2 = nv > 2 ? WM_LOAD(up + 2 * WM_LANES) : u0;
 		WMV u3 = nv > 3 ? WM_LOAD(up + 3 * WM_LANES) : u0;
 
-		WM_BC(0) WM_BC(1) WM_BC(2) WM_BC(3) WM_BC(4) WM_BC(5)
+		WM_BC(0) WM_BC(1) WM_BC(2) WM_BC(3) WM_BC(4)
 		WM_ALL(WM_STEP)
 	}
 	WM_ALL(WM_OUT)
@@ -419,12 +420,12 @@ wino_mm_tile(int nt, int nv, int nc, const float *u, size_t ldu, const float *v,
 #define WM_ENTRY(NT) wino_mm_##NT##_1, wino_mm_##NT##_2, wino_mm_##NT##_3, wino_mm_##NT##_4,
 WM_FN_ROW(1) WM_FN_ROW(2) WM_FN_ROW(3)
 #if WM_NT > 3
-WM_FN_ROW(4) WM_FN_ROW(5) WM_FN_ROW(6)
+WM_FN_ROW(4) WM_FN_ROW(5)
 #endif
 static wino_mm_fn *const wino_mm_fns[] = {   /* [(nt - 1) * 4 + nv - 1] */
 	WM_ENTRY(1) WM_ENTRY(2) WM_ENTRY(3)
 #if WM_NT > 3
-	WM_ENTRY(4) WM_ENTRY(5) WM_ENTRY(6)
+	WM_ENTRY(4) WM_ENTRY(5)
 #endif
 };
 
