@@ -1,9 +1,11 @@
 /* Winograd F(2x2, 5x5) forward convolution (kernels/conv_winograd.h).
  *
  * A call runs in three steps:
- *  1. the filters, once: U[xi][c][f] = (G g_fc G^T)[xi], worked out in
- *     double and rounded once to float; filters padded with zeros to a
- *     multiple of 16;
+ *  1. the filters, once per call: U[xi][c][f] = (G g_fc G^T)[xi] in
+ *     float, 16 filters across the lanes (G's fractions add about 1e-7 of
+ *     relative error, against the 1e-6 the products and the input and
+ *     output transforms make); filters padded with zeros to a multiple
+ *     of 16;
  *  2. the tiles, in chunks of WINO_TC tiles numbered across the call's
  *     images (tile t: image t / tiles, row and column of t % tiles):
  *     each image is first copied channels-last and zero-padded,
@@ -163,26 +165,26 @@ static __mmask16 wino_mask(int n)
 /* --- 1. the filters ---------------------------------------------------------- */
 
 /* G (6x5) for the points 0, 1, -1, 2, -2, infinity, on one column of 5
- * values (in[k * st], 8 filters across the lanes), into out[a * so]:
+ * values (in[k * st], 16 filters across the lanes), into out[a * so]:
  *   [ 1/4  0     0    0    0   ]   row 0
  *   [-1/6 -1/6  -1/6 -1/6 -1/6 ]   rows 1, 2: -(even +- odd) / 6
  *   [-1/6  1/6  -1/6  1/6 -1/6 ]
  *   [1/24  1/12  1/6  1/3  2/3 ]   rows 3, 4: even part +- odd part
  *   [1/24 -1/12  1/6 -1/3  2/3 ]
  *   [ 0    0     0    0    1   ]   row 5
- * in double, the same operations in the same order at every level. */
-static void wino_g_col(double (*in)[8], int st, double (*out)[8], int so)
+ * the same operations in the same order at every level. */
+static void wino_g_col(float (*in)[16], int st, float (*out)[16], int so)
 {
-	for (int l = 0; l < 8; l++) {
-		double g0 = in[0][l], g1 = in[st][l], g2 = in[2 * st][l], g3 = in[3 * st][l];
-		double g4 = in[4 * st][l];
-		double ev = (g0 + g2) + g4, od = g1 + g3;
-		double e = (g0 * (1.0 / 24) + g2 * (1.0 / 6)) + g4 * (2.0 / 3);
-		double o = g1 * (1.0 / 12) + g3 * (1.0 / 3);
+	for (int l = 0; l < 16; l++) {
+		float g0 = in[0][l], g1 = in[st][l], g2 = in[2 * st][l], g3 = in[3 * st][l];
+		float g4 = in[4 * st][l];
+		float ev = (g0 + g2) + g4, od = g1 + g3;
+		float e = (g0 * (1.0f / 24) + g2 * (1.0f / 6)) + g4 * (2.0f / 3);
+		float o = g1 * (1.0f / 12) + g3 * (1.0f / 3);
 
-		out[0][l] = g0 * 0.25;
-		out[so][l] = (ev + od) * (-1.0 / 6);
-		out[2 * so][l] = (ev - od) * (-1.0 / 6);
+		out[0][l] = g0 * 0.25f;
+		out[so][l] = (ev + od) * (-1.0f / 6);
+		out[2 * so][l] = (ev - od) * (-1.0f / 6);
 		out[3 * so][l] = e + o;
 		out[4 * so][l] = e - o;
 		out[5 * so][l] = g4;
@@ -222,7 +224,7 @@ static void wino_taps(const struct conv_geom *g, const struct wino_dims *d, cons
 }
 
 /* u[xi][c][f] (rows fp apart, a point's block c*fp) = G g G^T of w[f][c],
- * in double, rounded once to float, 8 filters at a time across the lanes;
+ * 16 filters at a time across the lanes;
  * the filters' padding and bias (fp) zero past g->filters; wt: (25, fp) */
 static void wino_filters(const struct conv_geom *g, const struct wino_dims *d, const float *w,
                          const float *b, float *u, float *bias, float *wt)
@@ -233,13 +235,13 @@ static void wino_filters(const struct conv_geom *g, const struct wino_dims *d, c
 		bias[f] = f < g->filters ? b[f] : 0.0f;
 	for (int c = 0; c < g->c; c++) {
 		wino_taps(g, d, w, c, wt);
-		for (int f0 = 0; f0 < d->fp; f0 += 8) {
-			double gw[25][8];         /* g (5, 5) of 8 filters */
-			double t[WINO_A * 5][8];  /* G g (6, 5) */
-			double v[WINO_P][8];      /* G g G^T (6, 6) */
+		for (int f0 = 0; f0 < d->fp; f0 += 16) {
+			float gw[25][16];         /* g (5, 5) of 16 filters */
+			float t[WINO_A * 5][16];  /* G g (6, 5) */
+			float v[WINO_P][16];      /* G g G^T (6, 6) */
 
 			for (int k = 0; k < 25; k++)
-				for (int l = 0; l < 8; l++)
+				for (int l = 0; l < 16; l++)
 					gw[k][l] = wt[(size_t)k * d->fp + f0 + l];
 			for (int j = 0; j < 5; j++)            /* columns of g */
 				wino_g_col(gw + j, 5, t + j, 5);
@@ -248,8 +250,8 @@ static void wino_filters(const struct conv_geom *g, const struct wino_dims *d, c
 			for (int xi = 0; xi < WINO_P; xi++) {
 				float *ub = u + xi * pstride + (size_t)c * d->fp + f0;
 
-				for (int l = 0; l < 8; l++)
-					ub[l] = (float)v[xi][l];
+				for (int l = 0; l < 16; l++)
+					ub[l] = v[xi][l];
 			}
 		}
 	}
