@@ -15,7 +15,9 @@
  *     filters across the lanes, a tile's value broadcast: each element of
  *     M is one chain of FMAs over c = 0, 1, ..., c-1 in order, from zero,
  *     at every level (never split across lanes); then the output
- *     transform A^T M A + b, filters across the lanes, scattered to y.
+ *     transform A^T M A + b, filters across the lanes, into a
+ *     channels-last copy of the image's output, moved to y (NCHW) once
+ *     the image's last tile is done.
  * The transforms use plain multiplies, adds and subtracts on GCC vector
  * types, which round each lane as the scalar operation would: the copies
  * of this file for every level compile with -ffp-contract=off (and the
@@ -23,7 +25,6 @@
 #include "kernels/conv_winograd.h"
 
 #include <math.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -307,7 +308,7 @@ static void wino_image(const struct conv_geom *g, const struct wino_dims *d, con
 #endif
 }
 
-/* B^T along one axis: six vectors in (p, stride sp), six out. The same
+/* B^T along one axis: six vectors in, six out (d0..d5 in order). The same
  * operations in the same order at every level. */
 #define WINO_BT(o0, o1, o2, o3, o4, o5, d0, d1, d2, d3, d4, d5)                        \
 	do {                                                                            \
