@@ -67,10 +67,10 @@ _Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_WINO
  * an output this many pixels high and wide. The transforms cost per
  * channel and per filter what the products save only once both counts
  * are large, and on a smaller output the tiles' padding (a 7x7 output
- * computes 8x8) and the per-image copies eat the rest (measured in the
- * winograd notes). Below them, e.g. mnist.yaml's 1 -> 4 and 4 -> 4
- * layers or inception-mnist's 8 -> 16 and 12 -> 32, the GEMM or direct
- * forward stays. */
+ * computes 8x8) and the per-image copies eat the rest (measured side by
+ * side with the GEMM forward: docs/performance.md). Below them, e.g.
+ * mnist.yaml's 1 -> 4 and 4 -> 4 layers or inception-mnist's 8 -> 16 and
+ * 12 -> 32, the GEMM or direct forward stays. */
 #define CONV_WINOGRAD_MIN_CHANNELS 16
 #define CONV_WINOGRAD_MIN_FILTERS 16
 #define CONV_WINOGRAD_MIN_SIDE 14
