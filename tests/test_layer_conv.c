@@ -67,7 +67,21 @@ static void test_conv_shapes(void **state)
 	check("{filters: 4, kernel_size: 5, padding: valid}", (struct shape){ 1, 5, 5 },
 	      (struct shape){ 4, 1, 1 }, "5x5/1 valid, 1->4, auto: direct");
 	check("{filters: 64, kernel_size: 5, padding: same}", (struct shape){ 32, 14, 14 },
-	      (struct shape){ 64, 14, 14 }, "5x5/1 same(2,2), 32->64, auto: im2col");
+	      (struct shape){ 64, 14, 14 }, "5x5/1 same(2,2), 32->64, auto: im2col (forward by Winograd)");
+	/* Winograd's forward: not below 16 channels or a 14x14 output, not
+	 * when im2col or direct is named; where `winograd` asks for it */
+	check("{filters: 64, kernel_size: 5, padding: same, algorithm: im2col}",
+	      (struct shape){ 32, 14, 14 }, (struct shape){ 64, 14, 14 },
+	      "5x5/1 same(2,2), 32->64, im2col");
+	check("{filters: 4, kernel_size: 5}", (struct shape){ 4, 12, 12 },
+	      (struct shape){ 4, 8, 8 }, "5x5/1 valid, 4->4, auto: direct");
+	check("{filters: 32, kernel_size: 5, padding: same}", (struct shape){ 12, 14, 14 },
+	      (struct shape){ 32, 14, 14 }, "5x5/1 same(2,2), 12->32, auto: im2col");
+	check("{filters: 64, kernel_size: 5, padding: same}", (struct shape){ 32, 7, 7 },
+	      (struct shape){ 64, 7, 7 }, "5x5/1 same(2,2), 32->64, auto: im2col");
+	check("{filters: 64, kernel_size: 5, padding: same, algorithm: winograd}",
+	      (struct shape){ 32, 7, 7 }, (struct shape){ 64, 7, 7 },
+	      "5x5/1 same(2,2), 32->64, winograd: im2col (forward by Winograd)");
 	check("{filters: 8, kernel_size: 3, padding: 1}", (struct shape){ 3, 8, 6 },
 	      (struct shape){ 8, 8, 6 }, "3x3/1 pad 1, 3->8, auto: direct");
 	check("{filters: 2, kernel_size: 3, padding: 0}", (struct shape){ 1, 4, 4 },
@@ -153,7 +167,10 @@ static void test_conv_errors(void **state)
 	assert_string_equal(make_error("{filters: 1, kernel_size: 1, stride: 0}", in, buf, sizeof(buf)),
 	                    "test.yaml:1:38: conv: 'stride' must be an integer in [1, 65536], got 0");
 	assert_string_equal(make_error("{filters: 1, kernel_size: 1, algorithm: fft}", in, buf, sizeof(buf)),
-	                    "test.yaml:1:41: conv: 'algorithm' must be one of: auto, im2col, direct; got 'fft'");
+	                    "test.yaml:1:41: conv: 'algorithm' must be one of: auto, im2col, direct, winograd; got 'fft'");
+	assert_string_equal(make_error("{filters: 1, kernel_size: 3, algorithm: winograd}", in, buf, sizeof(buf)),
+	                    "test.yaml:1:41: conv: algorithm 'winograd' needs kernel_size 5 and stride 1, "
+	                    "got kernel_size 3 and stride 1");
 	/* Unknown keys are the builder's cfg_check_keys(); just that they fail. */
 	make_error("{filters: 1, kernel_size: 1, num_output: 3}", in, buf, sizeof(buf));
 }
@@ -329,7 +346,9 @@ static void test_conv_forward_bits(void **state)
 		const char *yaml;
 		struct shape in;
 	} cases[] = {
-		{ "{filters: 64, kernel_size: 5, padding: same}", { 32, 14, 14 } },
+		/* lenet's conv2 as im2col computes it (`auto` runs its forward by
+		 * Winograd: test_conv_winograd.c) */
+		{ "{filters: 64, kernel_size: 5, padding: same, algorithm: im2col}", { 32, 14, 14 } },
 		{ "{filters: 64, kernel_size: 3, padding: same, algorithm: im2col}", { 32, 4, 4 } },
 		{ "{filters: 32, kernel_size: 3, stride: 2, padding: same}", { 16, 14, 14 } },
 		{ "{filters: 16, kernel_size: 1, algorithm: im2col}", { 8, 7, 7 } },

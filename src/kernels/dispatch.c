@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/conv_backward.h"
+#include "kernels/conv_winograd.h"
 #include "kernels/kernels.h"
 #include "kernels/dispatch.h"
 #include "kernels/pool2.h"
@@ -24,6 +25,7 @@
 		conv_bwd_dw_##sfx, conv_bwd_transpose_##sfx, conv_bwd_bias_##sfx,       \
 		conv_bwd_col2im_s1_##sfx, conv_bwd_dx_s1_##sfx,                      \
 		pool2_forward_##sfx, pool2_backward_##sfx,                              \
+		conv_winograd_forward_##sfx,                                            \
 	}
 
 static const struct cnn_kernel_ops kernels_baseline = KERNELS_TABLE(baseline);
@@ -259,4 +261,10 @@ void pool2_backward(const float *x, int h, int w, const float *y, const float *d
                     int oh, int ow, size_t planes, bool relu)
 {
 	cnn_kernels()->pool2_backward(x, h, w, y, dy, dx, oh, ow, planes, relu);
+}
+
+void conv_winograd_forward(const struct conv_geom *g, const float *w, const float *b,
+                           const float *x, float *y, int n, float *scratch)
+{
+	cnn_kernels()->conv_winograd_forward(g, w, b, x, y, n, scratch);
 }

@@ -64,6 +64,10 @@ struct cnn_kernel_ops {
 	                      size_t planes, bool relu);
 	void (*pool2_backward)(const float *x, int h, int w, const float *y, const float *dy,
 	                       float *dx, int oh, int ow, size_t planes, bool relu);
+	/* the Winograd F(2x2, 5x5) forward (kernels/conv_winograd.h); the same
+	 * bits at every level */
+	void (*conv_winograd_forward)(const struct conv_geom *g, const float *w, const float *b,
+	                              const float *x, float *y, int n, float *scratch);
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
@@ -114,7 +118,10 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	                         size_t planes, bool relu);                                   \
 	void pool2_backward_##sfx(const float *x, int h, int w, const float *y,               \
 	                          const float *dy, float *dx, int oh, int ow, size_t planes,  \
-	                          bool relu);
+	                          bool relu);                                                 \
+	void conv_winograd_forward_##sfx(const struct conv_geom *g, const float *w,           \
+	                                 const float *b, const float *x, float *y, int n,     \
+	                                 float *scratch);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
 CNN_KERNELS_DECLARE(avx512)

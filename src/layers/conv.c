@@ -6,7 +6,8 @@
  *
  * NCHW: x (n, in.c, h, w), y (n, filters, oh, ow); W (filters, in.c, k, k) as
  * PyTorch stores it, b (filters), both in one run of the flat parameter array.
- * Two algorithms, chosen per layer by `algorithm:` (auto | im2col | direct):
+ * Two algorithms, chosen per layer by `algorithm:` (auto | im2col | direct |
+ * winograd):
  *  - im2col: forward puts a block of images through im2col side by side and
  *    one product, y_i = W (filters, c*k*k) x col_i (c*k*k, oh*ow) for every
  *    image of the block (src/kernels/conv_gemm.c, the bits of the fixed-order
@@ -20,7 +21,11 @@
  * k <= 8) and either c*k*k*filters is small or at most half of dy is
  * expected to be non-zero (ReLU, max-pooling or dropout after the layer: the
  * builder says so through plan()); the rule and its measurements are in
- * docs/performance.md. Padding `same` is TensorFlow/ONNX SAME_UPPER: the
+ * docs/performance.md. The forward pass of a 5x5 stride-1 layer with
+ * enough channels and filters runs by Winograd F(2x2, 5x5) instead under
+ * `auto` (conv_winograd_auto), or wherever `algorithm: winograd` asks
+ * (backward then as auto's); explicit im2col or direct keep their own
+ * forward. Padding `same` is TensorFlow/ONNX SAME_UPPER: the
  * output is ceil(in/stride) and an odd pixel of padding goes at the
  * bottom/right, so the padding is kept per side.
  *
@@ -35,15 +40,16 @@
 #include "kernels/conv_backward.h"
 #include "kernels/conv_direct.h"
 #include "kernels/conv_gemm.h"
+#include "kernels/conv_winograd.h"
 #include "kernels/kernels.h"
 #include "layers/layers.h"
 
 enum conv_padding { CONV_VALID, CONV_SAME, CONV_EXPLICIT };
-enum conv_algo { CONV_AUTO, CONV_IM2COL, CONV_DIRECT };
+enum conv_algo { CONV_AUTO, CONV_IM2COL, CONV_DIRECT, CONV_WINOGRAD };
 
 static const char *const conv_padding_names[] = { "valid", "same", NULL };
-static const char *const conv_algo_names[] = { "auto", "im2col", "direct", NULL };
-_Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_DIRECT + 2,
+static const char *const conv_algo_names[] = { "auto", "im2col", "direct", "winograd", NULL };
+_Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_WINOGRAD + 2,
                "conv_algo_names must name every enum conv_algo, then NULL");
 
 /* `auto` takes direct up to this many multiply-adds per output pixel
@@ -55,6 +61,19 @@ _Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_DIRE
 #define CONV_AUTO_SPARSE_DY 0.5
 /* direct runs its forward pass through im2col + GEMM from this many filters */
 #define CONV_GEMM_FORWARD_FILTERS 16
+/* `auto` runs the forward pass of a 5x5 stride-1 layer by Winograd
+ * F(2x2, 5x5) (kernels/conv_winograd.h: 36 products per 2x2 outputs and
+ * channel instead of 100) from this many input channels and filters and
+ * an output this many pixels high and wide. The transforms cost per
+ * channel and per filter what the products save only once both counts
+ * are large, and on a smaller output the tiles' padding (a 7x7 output
+ * computes 8x8) and the per-image copies eat the rest (measured side by
+ * side with the GEMM forward: docs/performance.md). Below them, e.g.
+ * mnist.yaml's 1 -> 4 and 4 -> 4 layers or inception-mnist's 8 -> 16 and
+ * 12 -> 32, the GEMM or direct forward stays. */
+#define CONV_WINOGRAD_MIN_CHANNELS 16
+#define CONV_WINOGRAD_MIN_FILTERS 16
+#define CONV_WINOGRAD_MIN_SIDE 14
 /* im2col's weight gradient takes this many pixels per pass, whole images
  * (resnet-mnist's 4x4 and 7x7 layers: 16 and 5 images) */
 #define CONV_BWD_BLOCK_PIXELS 256
@@ -65,12 +84,13 @@ struct conv {
 	enum conv_padding padding;  /* as written, for describe() */
 	int pad_top, pad_bottom, pad_left, pad_right;
 	enum conv_algo requested;   /* as written: auto may be settled by plan() */
-	enum conv_algo algo;        /* resolved: never CONV_AUTO */
+	enum conv_algo algo;        /* resolved, for backward: im2col or direct */
 	int ckk;                    /* in.c * k * k: rows of col, columns of W */
 	int ohw;                    /* out.h * out.w: columns of col */
 	bool direct;                /* 1x1, stride 1, no padding: x already is col */
 	struct conv_geom geom;      /* for the direct algorithm */
 	bool gemm_forward;          /* direct: forward pass through im2col + GEMM */
+	bool winograd;              /* forward pass by Winograd F(2x2, 5x5) */
 };
 
 static const struct conv *conv_of(const struct layer *l)
@@ -152,6 +172,10 @@ static void conv_forward(const struct layer *l, const float *w, const float *x, 
 	float *acc = ctx->scratch;                            /* conv_gemm_acc_floats */
 	float *col = acc + conv_gemm_acc_floats(cv->filters); /* (ckk, ld) */
 
+	if (cv->winograd) {
+		conv_winograd_forward(&cv->geom, wt, b, x, y, n, ctx->scratch);
+		return;
+	}
 	if (cv->algo == CONV_DIRECT && !cv->gemm_forward) {
 		conv_direct_forward(&cv->geom, wt, b, x, y, n, ctx->scratch);
 		return;
@@ -374,6 +398,8 @@ static int conv_params(const struct layer *l, struct param_spec *out)
  * block's col matrix. */
 static size_t conv_forward_scratch(const struct conv *cv, int n)
 {
+	if (cv->winograd)
+		return conv_winograd_scratch_floats(&cv->geom);
 	if (cv->algo == CONV_DIRECT && !cv->gemm_forward)
 		return conv_direct_scratch_floats(&cv->geom);
 	if (conv_forward_fused(&cv->base, cv))
@@ -432,8 +458,20 @@ static void conv_describe(const struct layer *l, char *buf, size_t len)
 		break;
 	}
 	snprintf(buf, len, "%dx%d/%d %s, %d->%d, %s%s%s", cv->k, cv->k, cv->stride, pad,
-	         l->in.c, cv->filters, cv->requested == CONV_AUTO ? "auto: " : "",
-	         conv_algo_names[cv->algo], cv->gemm_forward ? " (forward by GEMM)" : "");
+	         l->in.c, cv->filters,
+	         cv->requested == CONV_AUTO ? "auto: " : cv->requested == CONV_WINOGRAD ? "winograd: " : "",
+	         conv_algo_names[cv->algo],
+	         cv->winograd ? " (forward by Winograd)" : cv->gemm_forward ? " (forward by GEMM)" : "");
+}
+
+/* Where `auto` takes the Winograd forward (see CONV_WINOGRAD_MIN_*): the
+ * rule depends on the layer alone, never on the CPU, so that every machine
+ * computes the same bits. */
+static bool conv_winograd_auto(const struct conv *cv)
+{
+	return cv->k == 5 && cv->stride == 1 && cv->base.in.c >= CONV_WINOGRAD_MIN_CHANNELS &&
+	       cv->filters >= CONV_WINOGRAD_MIN_FILTERS && cv->base.out.h >= CONV_WINOGRAD_MIN_SIDE &&
+	       cv->base.out.w >= CONV_WINOGRAD_MIN_SIDE;
 }
 
 /* Settles `auto` for the network this layer is in (see the rule above). */
@@ -442,14 +480,19 @@ static void conv_choose(struct conv *cv, double dy_density)
 	bool vectorised = conv_direct_vectorised(&cv->geom);
 	bool narrow = (long long)cv->filters * cv->ckk <= CONV_AUTO_DIRECT_MACS;
 
-	if (cv->requested == CONV_AUTO)
+	/* `winograd` names the forward pass only: backward is auto's */
+	if (cv->requested == CONV_AUTO || cv->requested == CONV_WINOGRAD)
 		cv->algo = vectorised && (narrow || dy_density <= CONV_AUTO_SPARSE_DY) ? CONV_DIRECT
 		                                                                      : CONV_IM2COL;
+	/* Explicit im2col or direct keep their own forward pass (and its bits):
+	 * the way to opt out of auto's Winograd. */
+	cv->winograd = cv->requested == CONV_WINOGRAD ||
+	               (cv->requested == CONV_AUTO && conv_winograd_auto(cv));
 	/* With 32 filters or more, GEMM's register blocking beats the direct
 	 * forward kernel (4 filters per pass, the input re-read for each 4):
 	 * such a layer keeps direct's sparse backward and runs forward as
 	 * im2col does, 1.5-2x faster (docs/performance.md). */
-	cv->gemm_forward = cv->algo == CONV_DIRECT && vectorised &&
+	cv->gemm_forward = !cv->winograd && cv->algo == CONV_DIRECT && vectorised &&
 	                   cv->filters >= CONV_GEMM_FORWARD_FILTERS;
 }
 
@@ -555,6 +598,11 @@ int conv_create(struct cfg_node *args, struct shape in, struct layer **out,
 		pt = pb = pl = pr = 0;
 		break;
 	}
+
+	if (algo == CONV_WINOGRAD && (k != 5 || stride != 1))
+		return cnn_errorf(err, cfg_get(args, "algorithm")->loc,
+		                  "conv: algorithm 'winograd' needs kernel_size 5 and stride 1, got "
+		                  "kernel_size %ld and stride %ld", k, stride);
 
 	long long ph = (long long)in.h + pt + pb, pw = (long long)in.w + pl + pr;
 	if (k > ph || k > pw)
