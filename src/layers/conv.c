@@ -54,9 +54,9 @@ _Static_assert(sizeof(conv_algo_names) / sizeof(conv_algo_names[0]) == CONV_WINO
 
 /* `auto` takes direct up to this many multiply-adds per output pixel
  * (filters * c * k * k), or whatever the width when at most this fraction
- * of dy is expected to be non-zero: measured on AVX2 in
- * docs/performance.md (32 -> 64 channels, 5x5: direct's backward is 1.9x
- * faster than im2col's with half of dy zero, 1.45x slower with none). */
+ * of dy is expected to be non-zero: direct's sparse backward wins when dy
+ * is at most half non-zero and loses when it is dense (the measurements:
+ * docs/performance.md, "The choices, and why"). */
 #define CONV_AUTO_DIRECT_MACS 512
 #define CONV_AUTO_SPARSE_DY 0.5
 /* direct runs its forward pass through im2col + GEMM from this many filters */
@@ -488,10 +488,10 @@ static void conv_choose(struct conv *cv, double dy_density)
 	 * the way to opt out of auto's Winograd. */
 	cv->winograd = cv->requested == CONV_WINOGRAD ||
 	               (cv->requested == CONV_AUTO && conv_winograd_auto(cv));
-	/* With 32 filters or more, GEMM's register blocking beats the direct
-	 * forward kernel (4 filters per pass, the input re-read for each 4):
-	 * such a layer keeps direct's sparse backward and runs forward as
-	 * im2col does, 1.5-2x faster (docs/performance.md). */
+	/* From CONV_GEMM_FORWARD_FILTERS filters, GEMM's register blocking
+	 * beats the direct forward kernel (4 filters per pass, the input re-read
+	 * for each 4): such a layer keeps direct's sparse backward and runs
+	 * forward as im2col does (measured: docs/performance.md). */
 	cv->gemm_forward = !cv->winograd && cv->algo == CONV_DIRECT && vectorised &&
 	                   cv->filters >= CONV_GEMM_FORWARD_FILTERS;
 }
