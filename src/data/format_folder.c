@@ -47,6 +47,10 @@ static int list_dir(const char *dir, bool want_dirs, char ***names, int *n, stru
 		}
 	}
 	folder_entries_free(v, count);
+	if (*n == 0) {   /* as before: no names, no array (callers may return early) */
+		free(kept);
+		kept = NULL;
+	}
 	*names = kept;
 	return 0;
 }
