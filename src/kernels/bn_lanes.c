@@ -339,7 +339,7 @@ static inline void affine_plane(const float *x, float *y, size_t hw, float mean,
 {
 	for (size_t p = 0; p < hw; p++) {
 		float v = (x[p] - mean) * scale + shift;
-		y[p] = relu ? relu_value(v) : v;
+		y[p] = relu_if(v, relu);
 	}
 }
 

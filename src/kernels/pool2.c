@@ -52,12 +52,6 @@ static inline struct row_pair cursor_rows(const struct cursor *c, int w)
 	return (struct row_pair){ c->x, c->x + w, c->dx, c->dx ? c->dx + w : NULL };
 }
 
-/* x as the pooling reads it: relu_value(x) with relu. */
-static inline float in_value(float x, bool relu)
-{
-	return relu ? relu_value(x) : x;
-}
-
 static inline float max2(float a, float b)
 {
 	return b > a ? b : a;   /* a NaN first element stays */
@@ -67,9 +61,9 @@ static inline float max2(float a, float b)
 /* One window, the definition the vector paths follow. */
 static inline float window_max(struct row_pair p, int j, bool relu)
 {
-	return max2(max2(max2(in_value(p.r0[2 * j], relu), in_value(p.r0[2 * j + 1], relu)),
-	                 in_value(p.r1[2 * j], relu)),
-	            in_value(p.r1[2 * j + 1], relu));
+	return max2(max2(max2(relu_if(p.r0[2 * j], relu), relu_if(p.r0[2 * j + 1], relu)),
+	                 relu_if(p.r1[2 * j], relu)),
+	            relu_if(p.r1[2 * j + 1], relu));
 }
 
 static inline void window_backward(struct row_pair p, int j, float m, float d, bool relu)
@@ -77,8 +71,8 @@ static inline void window_backward(struct row_pair p, int j, float m, float d, b
 	if (relu)
 		d = m > 0.0f ? d : 0.0f;
 	/* bitwise, not &&: no branches */
-	int a = in_value(p.r0[2 * j], relu) == m, b = in_value(p.r0[2 * j + 1], relu) == m;
-	int c = in_value(p.r1[2 * j], relu) == m, e = in_value(p.r1[2 * j + 1], relu) == m;
+	int a = relu_if(p.r0[2 * j], relu) == m, b = relu_if(p.r0[2 * j + 1], relu) == m;
+	int c = relu_if(p.r1[2 * j], relu) == m, e = relu_if(p.r1[2 * j + 1], relu) == m;
 	b &= !a;
 	c &= !(a | b);
 	e &= !(a | b | c);

@@ -41,12 +41,6 @@ static const struct maxpool *maxpool_of(const struct layer *l)
 	return (const struct maxpool *)l;
 }
 
-/* x as the pooling reads it: relu_value(x) with relu_out (see the top). */
-static inline float in_value(float x, bool relu)
-{
-	return relu ? relu_value(x) : x;
-}
-
 static void maxpool_forward(const struct layer *l, const float *w, const float *x, float *y,
                             int n, const struct layer_ctx *ctx)
 {
@@ -67,10 +61,10 @@ static void maxpool_forward(const struct layer *l, const float *w, const float *
 			for (int ox = 0; ox < ow; ox++) {
 				const float *win = xp + (size_t)oy * mp->stride * wd +
 				                   (size_t)ox * mp->stride;
-				float m = in_value(win[0], l->relu_out);
+				float m = relu_if(win[0], l->relu_out);
 				for (int pi = 0; pi < mp->pool; pi++)
 					for (int pj = 0; pj < mp->pool; pj++) {
-						float v = in_value(win[(size_t)pi * wd + pj], l->relu_out);
+						float v = relu_if(win[(size_t)pi * wd + pj], l->relu_out);
 						if (v > m)
 							m = v;
 					}
@@ -113,7 +107,7 @@ static void maxpool_backward(const struct layer *l, const float *w, const float 
 				for (int pi = 0; pi < mp->pool; pi++) {
 					for (int pj = 0; pj < mp->pool; pj++) {
 						size_t at = base + (size_t)pi * wd + pj;
-						if (in_value(xp[at], l->relu_out) == yp[o]) {
+						if (relu_if(xp[at], l->relu_out) == yp[o]) {
 							arg = at;
 							goto found;
 						}
