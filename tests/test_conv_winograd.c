@@ -94,17 +94,20 @@ static double check_case(const struct wcase *t, uint64_t seed)
 	float *b = fill((size_t)t->filters, &rng);
 	float *y = malloc(ny * sizeof(*y)), *yl = malloc(ny * sizeof(*yl));
 	float *s = malloc(conv_winograd_scratch_floats(&g) * sizeof(float));
+	float *f = malloc(conv_winograd_filters_floats(&g) * sizeof(float));
 	double *ref = malloc(ny * sizeof(*ref)), *mag = malloc(ny * sizeof(*mag)), worst = 0;
 	const struct cnn_kernel_ops *base = cnn_kernels_level("baseline");
 
 	assert_non_null(y);
 	assert_non_null(yl);
 	assert_non_null(s);
+	assert_non_null(f);
+	conv_winograd_filters(&g, w, b, f);
 	assert_non_null(ref);
 	assert_non_null(mag);
 	assert_non_null(base);
 	direct_double(&g, t->n, w, b, x, ref, mag);
-	base->conv_winograd_forward(&g, w, b, x, y, t->n, s);
+	base->conv_winograd_forward(&g, w, b, x, y, t->n, s, NULL);
 	for (size_t i = 0; i < ny; i++) {
 		double e = fabs(y[i] - ref[i]) / mag[i];
 		if (!(e <= WINO_TOL))
@@ -124,7 +127,7 @@ static double check_case(const struct wcase *t, uint64_t seed)
 		memset(yl, 0xff, ny * sizeof(*yl));
 		for (int i = 0; i < t->n; i++)
 			ops->conv_winograd_forward(&g, w, b, x + (size_t)i * t->c * t->h * t->w,
-			                           yl + (size_t)i * per, 1, s);
+			                           yl + (size_t)i * per, 1, s, NULL);
 		if (memcmp(y, yl, ny * sizeof(*y)))
 			for (size_t i = 0; i < ny; i++)
 				if (memcmp(&y[i], &yl[i], sizeof(float)))
@@ -133,10 +136,15 @@ static double check_case(const struct wcase *t, uint64_t seed)
 					         (double)y[i]);
 		/* every image in one call */
 		memset(yl, 0xff, ny * sizeof(*yl));
-		ops->conv_winograd_forward(&g, w, b, x, yl, t->n, s);
+		ops->conv_winograd_forward(&g, w, b, x, yl, t->n, s, NULL);
+		assert_memory_equal(y, yl, ny * sizeof(*y));
+		/* the filters transformed once beforehand (a frozen network's),
+		 * with w and b then not read: the same bits */
+		memset(yl, 0xff, ny * sizeof(*yl));
+		ops->conv_winograd_forward(&g, NULL, NULL, x, yl, t->n, s, f);
 		assert_memory_equal(y, yl, ny * sizeof(*y));
 	}
-	free(x), free(w), free(b), free(y), free(yl), free(s), free(ref), free(mag);
+	free(x), free(w), free(b), free(y), free(yl), free(s), free(ref), free(mag), free(f);
 	return worst;
 }
 
@@ -204,6 +212,7 @@ static void test_pinned_bits(void **state)
 	float *b = test_random_floats((size_t)t.filters, &rng);
 	float *y = malloc(ny * sizeof(*y));
 	float *s = malloc(conv_winograd_scratch_floats(&g) * sizeof(float));
+	float *f = malloc(conv_winograd_filters_floats(&g) * sizeof(float));
 	uint64_t hash;
 
 	const char *want = getenv("CNN_ISA");
@@ -213,12 +222,20 @@ static void test_pinned_bits(void **state)
 		test_skip("CNN_ISA=%s: this CPU or build lacks that level", want);
 	assert_non_null(y);
 	assert_non_null(s);
-	conv_winograd_forward(&g, w, b, x, y, t.n, s);
+	assert_non_null(f);
+	conv_winograd_forward(&g, w, b, x, y, t.n, s, NULL);
 	hash = test_hash_floats(y, ny);
 	if (hash != WINO_PINNED_HASH)
 		fail_msg("level %s: hash 0x%llxull, pinned 0x%llxull", cnn_kernels_name(),
 		         (unsigned long long)hash, (unsigned long long)WINO_PINNED_HASH);
-	free(x), free(w), free(b), free(y), free(s);
+	conv_winograd_filters(&g, w, b, f);
+	conv_winograd_forward(&g, NULL, NULL, x, y, t.n, s, f);
+	hash = test_hash_floats(y, ny);
+	if (hash != WINO_PINNED_HASH)
+		fail_msg("level %s, filters prepared: hash 0x%llxull, pinned 0x%llxull",
+		         cnn_kernels_name(), (unsigned long long)hash,
+		         (unsigned long long)WINO_PINNED_HASH);
+	free(x), free(w), free(b), free(y), free(s), free(f);
 }
 
 int main(void)

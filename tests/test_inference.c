@@ -193,6 +193,47 @@ static void batch_does_not_matter(void **state)
 	}
 }
 
+/* A frozen network (net_freeze: what `predict`, `eval`, `bench` and the C
+ * API open) keeps the Winograd forward's transformed filters instead of
+ * transforming them per call: the same probabilities, bit for bit, on 1
+ * and 2 threads and image by image. */
+static void freeze_keeps_bits(void **state)
+{
+	(void)state;
+	static const char yaml[] = HEAD
+		"  - {type: conv, filters: 16, kernel_size: 5, padding: same}\n"
+		"  - {type: relu}\n"
+		"  - {type: maxpool, pool_size: 2}\n"
+		"  - {type: conv, filters: 24, kernel_size: 5, padding: same, algorithm: winograd}\n"
+		"  - {type: relu}\n"
+		"  - {type: maxpool, pool_size: 2}\n"
+		"  - {type: flatten}\n"
+		"  - {type: dense, units: 10}\n";
+	int labels[N];
+	float before[N * 10], now[N * 10];
+	struct cnn_error err;
+	struct net *net = trained(yaml, 1, labels);
+	assert_int_equal(net_predict(net, net->x, N, before, 1, &err), 0);
+	assert_int_equal(net_freeze(net, &err), 0);
+	assert_true(net->frozen);
+	for (int t = 1; t <= 2; t++) {
+		memset(now, 0, sizeof now);
+		assert_int_equal(net_predict(net, net->x, N, now, t, &err), 0);
+		assert_memory_equal(before, now, sizeof now);
+	}
+	for (int i = 0; i < N; i += 7) {
+		assert_int_equal(net_predict(net, net->x + (size_t)i * 784, 1, now, 1, &err), 0);
+		assert_memory_equal(before + i * 10, now, 10 * sizeof *now);
+	}
+	/* frozen, the weights are no longer read: changing them shows it */
+	const struct layer *conv2 = net->layers[3];
+	for (size_t k = 0; k < conv2->param_count; k++)
+		net->params[conv2->param_offset + k] = 0.0f;
+	assert_int_equal(net_predict(net, net->x, N, now, 1, &err), 0);
+	assert_memory_equal(before, now, sizeof now);
+	net_free(net);
+}
+
 /* A chain needs two slots (the input's is reused once the first layer has
  * read it); a residual block keeps its input live across the block, one
  * slot more, and the concat's four inputs one each. In-place layers take
@@ -273,6 +314,7 @@ int main(void)
 		cmocka_unit_test(graph_same_bits),
 		cmocka_unit_test(loss_same_for_any_threads),
 		cmocka_unit_test(batch_does_not_matter),
+		cmocka_unit_test(freeze_keeps_bits),
 		cmocka_unit_test(plan_slots),
 		cmocka_unit_test(resnet_plan_smaller),
 	};

@@ -147,6 +147,8 @@ cnn_status cnn_model_load_err(const char *path, cnn_model **out, char *msg, size
 	if (checkpoint_apply(&ckpt, m->net, NULL, &err))
 		goto fail;
 	status = CNN_ERR_MEMORY;
+	if (net_freeze(m->net, &err))
+		goto fail;
 	if (model_describe(m, &cfg)) {
 		cnn_errorf_plain(&err, "out of memory");
 		goto fail;

@@ -1,7 +1,8 @@
 /* Winograd F(2x2, 5x5) forward convolution (kernels/conv_winograd.h).
  *
  * A call runs in three steps:
- *  1. the filters, once per call: U[xi][c][f] = (G g_fc G^T)[xi] in
+ *  1. the filters, once per call (or once for good, conv_winograd_filters,
+ *     where the weights no longer change): U[xi][c][f] = (G g_fc G^T)[xi] in
  *     float, 16 filters across the lanes (G's fractions add about 1e-7 of
  *     relative error, against the 1e-6 the products and the input and
  *     output transforms make); filters padded with zeros to a multiple
@@ -257,6 +258,24 @@ static void wino_filters(const struct conv_geom *g, const struct wino_dims *d, c
 		}
 	}
 }
+
+#if CNN_ISA_LEVEL == CNN_ISA_BASELINE
+/* f: u (36, c, fp), bias (fp), then wt (25, fp), wino_filters' room */
+size_t conv_winograd_filters_floats(const struct conv_geom *g)
+{
+	struct wino_dims d = wino_dims_of(g);
+
+	return ((size_t)WINO_P * g->c + 1 + 25) * d.fp;
+}
+
+void conv_winograd_filters(const struct conv_geom *g, const float *w, const float *b, float *f)
+{
+	struct wino_dims d = wino_dims_of(g);
+	float *bias = f + (size_t)WINO_P * g->c * d.fp;
+
+	wino_filters(g, &d, w, b, f, bias, bias + d.fp);
+}
+#endif
 
 /* --- vectors of 16 floats, the transforms' unit -------------------------------- */
 
@@ -547,8 +566,8 @@ static void wino_store(const struct conv_geom *g, const struct wino_dims *d, con
 /* Tiles [t0, t0 + nt) of the call: input transform, products, output.
  * V (nt, 36, cp) and M (nt, 36, fp) keep a tile's 36 points together. */
 static void wino_chunk(const struct conv_geom *g, const struct wino_dims *d,
-                       const struct wino_scratch *ws, int *held, const float *x, float *y,
-                       int t0, int nt)
+                       const struct wino_scratch *ws, const float *u, const float *bias, int *held,
+                       const float *x, float *y, int t0, int nt)
 {
 	size_t in_size = (size_t)g->c * g->h * g->w, rs = (size_t)d->wp * d->cp;
 	size_t slot = (size_t)d->hp * rs, yslot = (size_t)d->tiles * 4 * d->fp;
@@ -568,7 +587,7 @@ static void wino_chunk(const struct conv_geom *g, const struct wino_dims *d,
 			             ws->v + (size_t)tl * WINO_P * d->cp + c0, (size_t)d->cp);
 	}
 	for (int xi = 0; xi < WINO_P; xi++)
-		wino_mm(nt, g->c, d->fp, ws->u + (size_t)xi * g->c * d->fp,
+		wino_mm(nt, g->c, d->fp, u + (size_t)xi * g->c * d->fp,
 		        ws->v + (size_t)xi * d->cp, (size_t)WINO_P * d->cp,
 		        ws->m + (size_t)xi * d->fp, (size_t)WINO_P * d->fp);
 	for (int tl = 0; tl < nt; tl++) {
@@ -578,26 +597,33 @@ static void wino_chunk(const struct conv_geom *g, const struct wino_dims *d,
 
 		for (int f0 = 0; f0 < d->fp; f0 += WINO_L)
 			wino_out_tile(ws->m + (size_t)tl * WINO_P * d->fp + f0, (size_t)d->fp,
-			              ws->bias + f0, yq + f0, ldr, (size_t)d->fp);
+			              bias + f0, yq + f0, ldr, (size_t)d->fp);
 		if (q == d->tiles - 1)   /* the image's last tile */
 			wino_store(g, d, yt, y + (size_t)img * out_size);
 	}
 }
 
 void KERNEL_FN(conv_winograd_forward)(const struct conv_geom *g, const float *w, const float *b,
-                                      const float *x, float *y, int n, float *scratch)
+                                      const float *x, float *y, int n, float *scratch,
+                                      const float *filters)
 {
 	struct wino_dims d = wino_dims_of(g);
 	struct wino_scratch ws = wino_scratch_at(g, &d, scratch);
 	int held[WINO_TC + 2];   /* the image in each slot of X (-1: none) */
 	long total = (long)n * d.tiles;
+	const float *u = ws.u, *bias = ws.bias;   /* (36, c, fp), (fp) */
 
 	if (n <= 0 || g->filters <= 0)
 		return;
 	for (int s = 0; s < d.slots; s++)
 		held[s] = -1;
-	wino_filters(g, &d, w, b, ws.u, ws.bias, ws.wt);
+	if (filters) {
+		u = filters;
+		bias = filters + (size_t)WINO_P * g->c * d.fp;
+	} else {
+		wino_filters(g, &d, w, b, ws.u, ws.bias, ws.wt);
+	}
 	for (long t0 = 0; t0 < total; t0 += WINO_TC)
-		wino_chunk(g, &d, &ws, held, x, y, (int)t0,
+		wino_chunk(g, &d, &ws, u, bias, held, x, y, (int)t0,
 		           total - t0 < WINO_TC ? (int)(total - t0) : WINO_TC);
 }

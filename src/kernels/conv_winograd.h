@@ -28,9 +28,21 @@
 /* The scratch floats conv_winograd_forward needs (whatever n). */
 size_t conv_winograd_scratch_floats(const struct conv_geom *g);
 
+/* The filters and bias in the layout the products read (G g G^T per
+ * filter and channel), for weights that no longer change: a network that
+ * only predicts keeps them instead of transforming w in every call. f
+ * holds conv_winograd_filters_floats(g) floats (the transformed filters,
+ * the bias, then room the transform works in). The same bits as the
+ * transform each forward call makes, at every level. */
+size_t conv_winograd_filters_floats(const struct conv_geom *g);
+void conv_winograd_filters(const struct conv_geom *g, const float *w, const float *b, float *f);
+
 /* y = the convolution of the n images of x, plus the bias
- * (the chosen level's copy: kernels/dispatch.h). */
+ * (the chosen level's copy: kernels/dispatch.h). filters: what
+ * conv_winograd_filters made of w and b (which are then not read), or NULL
+ * to transform w and b in this call. */
 void conv_winograd_forward(const struct conv_geom *g, const float *w, const float *b,
-                           const float *x, float *y, int n, float *scratch);
+                           const float *x, float *y, int n, float *scratch,
+                           const float *filters);
 
 #endif

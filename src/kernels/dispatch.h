@@ -67,7 +67,8 @@ struct cnn_kernel_ops {
 	/* the Winograd F(2x2, 5x5) forward (kernels/conv_winograd.h); the same
 	 * bits at every level */
 	void (*conv_winograd_forward)(const struct conv_geom *g, const float *w, const float *b,
-	                              const float *x, float *y, int n, float *scratch);
+	                              const float *x, float *y, int n, float *scratch,
+	                              const float *filters);
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
@@ -121,7 +122,7 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	                          bool relu);                                                 \
 	void conv_winograd_forward_##sfx(const struct conv_geom *g, const float *w,           \
 	                                 const float *b, const float *x, float *y, int n,     \
-	                                 float *scratch);
+	                                 float *scratch, const float *filters);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
 CNN_KERNELS_DECLARE(avx512)

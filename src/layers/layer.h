@@ -118,8 +118,18 @@ struct layer_ops {
 	                       const float *y, const float *dy, float *const *dxs, float *dw,
 	                       int n, const struct layer_ctx *ctx);
 
-	/* Frees the layer (its own struct). */
+	/* Frees the layer (its own struct, and what freeze kept). */
 	void (*destroy)(struct layer *l);
+
+	/* The parameters w are final: the network is for inference only (a
+	 * checkpoint opened to predict, evaluate or time), never trained again.
+	 * The layer may keep what each forward call would derive from w anew
+	 * (conv: the Winograd forward's transformed filters), in memory of its
+	 * own: the one exception to "a layer owns no big memory". Forward then
+	 * reads that instead of w, for the same bits. Returns 0, or -1 when out
+	 * of memory (forward then goes on deriving it per call). NULL: nothing
+	 * worth keeping. */
+	int (*freeze)(struct layer *l, const float *w);
 
 	/* Fills the settings an exporter needs (struct layer_attrs). NULL: the
 	 * type has none beyond its shapes (relu, flatten, dense, ...). */

@@ -600,7 +600,7 @@ static void train_chunk(struct net *net, const struct net_input *in, int *fill_l
 static void train_step(struct net *net, const struct net_input *in, int *fill_labels,
                        const int *labels, int n, double *loss_sum, int *correct)
 {
-	CNN_ASSERT(n > 0 && n <= net->batch);
+	CNN_ASSERT(n > 0 && n <= net->batch && !net->frozen);
 	const struct chunk_plan p = plan_chunks(net, n);
 	const bool distributed = dist_parallel(net->dist);
 	int threads = p.local;
@@ -924,6 +924,18 @@ int net_predict_batch(const struct net *net, const float *x, int n, float *probs
 		free(ws[t]);
 	free(ws);
 	return failed ? cnn_errorf_plain(err, "out of memory for %d threads of %d images", threads, batch) : 0;
+}
+
+int net_freeze(struct net *net, struct cnn_error *err)
+{
+	for (int i = 0; i < net->n_layers; i++) {
+		struct layer *l = net->layers[i];
+
+		if (l->ops->freeze && l->ops->freeze(l, net->params + l->param_offset))
+			return cnn_errorf_plain(err, "out of memory keeping %s's prepared weights", l->name);
+	}
+	net->frozen = true;
+	return 0;
 }
 
 int net_predict(const struct net *net, const float *x, int n, float *probs, int threads,

@@ -191,6 +191,8 @@ struct net {
 	double *dist_stats;      /* (ranks, stats per rank): every rank's `stats` */
 	double *dist_rows;       /* (ranks * threads, largest stats_doubles): one layer's rows */
 	size_t *dist_offsets;    /* (ranks + 1) byte offsets for a gather */
+
+	bool frozen;             /* net_freeze: the parameters are final */
 };
 
 /* Takes ownership of layers[] (also on failure) and plans memory for
@@ -261,6 +263,14 @@ int net_create_model(struct layer **layers, int n_layers, struct shape input, st
  * use net_eval_from (net->x is NULL). Takes ownership of layers[]. */
 int net_create_eval(struct layer **layers, int n_layers, struct shape input, int threads,
                     struct net **out, struct cnn_error *err);
+
+/* Declares the parameters final (after a checkpoint is applied, for a
+ * network that only predicts or evaluates): each layer may keep what its
+ * forward pass derives from them (layer_ops.freeze), so later forward
+ * passes give the same bits for less work. A frozen network is never
+ * trained (net_train_step asserts it); its parameters must not change.
+ * Returns 0, or -1 (err: out of memory). */
+int net_freeze(struct net *net, struct cnn_error *err);
 
 /* Class probabilities of n images x (n, input), normalised as in
  * training, into probs (n, n_classes): evaluation mode, through the

@@ -40,7 +40,8 @@ static int is_checkpoint(const char *path, bool *yes, struct cnn_error *err)
 }
 
 /* The network to time: a config's layers with random weights (a training
- * network of batch 1: net_create draws them), or a checkpoint's. */
+ * network of batch 1: net_create draws them), or a checkpoint's; frozen,
+ * as every network that only predicts is. */
 static int bench_load(const char *path, bool ckpt, struct saved_model *m, struct cnn_error *err)
 {
 	if (ckpt)
@@ -56,7 +57,9 @@ static int bench_load(const char *path, bool ckpt, struct saved_model *m, struct
 	int n_layers = m->cfg.n_layers;
 	m->cfg.layers = NULL;
 	m->cfg.n_layers = 0;
-	if (net_create(layers, n_layers, m->cfg.input, 1, 1, m->cfg.seed, &m->net, err)) {
+	if (net_create(layers, n_layers, m->cfg.input, 1, 1, m->cfg.seed, &m->net, err) ||
+	    net_freeze(m->net, err)) {
+		net_free(m->net);
 		model_config_free(&m->cfg);
 		cfg_free(&m->doc);
 		return CNN_FAILED;

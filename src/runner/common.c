@@ -238,7 +238,8 @@ static int saved_model_build(const char *path, int batch, int threads, struct sa
 	int rc = batch < 0 ? net_create_eval(layers, n_layers, m->cfg.input, threads, &m->net, err)
 	                   : net_create(layers, n_layers, m->cfg.input, batch > 0 ? batch : 32, threads,
 	                                0, &m->net, err);
-	if (rc || checkpoint_apply(&m->ckpt, m->net, NULL, err) || run_reserve_blas(m->net->threads, err))
+	if (rc || checkpoint_apply(&m->ckpt, m->net, NULL, err) || net_freeze(m->net, err) ||
+	    run_reserve_blas(m->net->threads, err))
 		goto fail;
 	net_pin_threads(m->net->threads);
 	return 0;
