@@ -11,11 +11,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "io/checkpoint.h"
 #include "io/bytes.h"
 #include "io/fileio.h"
+#include "util/crc32.h"
 #include "util/hash.h"
 
 static const unsigned char ckpt_magic[8] = { 'C', 'N', 'N', 'C', 'K', 'P', 'T', '\0' };
@@ -238,7 +238,7 @@ int checkpoint_write(const char *path, const struct checkpoint_arrays *a,
 	if (!b.failed)
 		put_le64(b.data + 16, (uint64_t)(b.len - CKPT_HEADER));
 	if (!b.failed) {
-		uint32_t crc = (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), b.data, b.len);
+		uint32_t crc = crc32_update(0, b.data, b.len);
 		bytebuf_u32(&b, crc);
 	}
 	if (b.failed) {
@@ -314,8 +314,12 @@ static int take_floats(const struct reader *r, const char *tag, struct bytecur *
 	*out = malloc(n ? n * sizeof(float) : 1);
 	if (!*out)
 		return cnn_errorf(r->err, at_file(r->path), "out of memory (%zu floats)", n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__STDC_IEC_559__)
+	memcpy(*out, p, bytes);   /* the file's byte order is this host's */
+#else
 	for (size_t i = 0; i < n; i++)
 		(*out)[i] = bits_f32(get_le32(p + 4 * i));
+#endif
 	return 0;
 }
 
@@ -600,7 +604,7 @@ static int check_envelope(const struct reader *r, const unsigned char *d, size_t
 		                  "corrupted: %llu bytes after the end of the checkpoint",
 		                  (unsigned long long)(len - CKPT_HEADER - CKPT_TRAILER - *payload));
 	stored = get_le32(d + len - CKPT_TRAILER);
-	crc = (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), d, len - CKPT_TRAILER);
+	crc = crc32_update(0, d, len - CKPT_TRAILER);
 	if (stored != crc)
 		return cnn_errorf(r->err, at_file(r->path),
 		                  "corrupted: CRC mismatch (stored %08x, computed %08x)", stored, crc);

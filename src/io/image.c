@@ -19,6 +19,7 @@
 #include "io/image.h"
 #include "io/bytes.h"
 #include "io/fileio.h"
+#include "util/crc32.h"
 
 /* Image files for prediction are small; this stops absurd inputs early. */
 #define IMAGE_MAX_FILE ((size_t)1 << 30)
@@ -244,8 +245,7 @@ static int png_chunks(const unsigned char *d, size_t len, const char *name,
 		if (!bytecur_take(&c, n, &body) || !bytecur_take(&c, 4, &crc))
 			return cnn_errorf(err, at_file(name), "truncated PNG (chunk %s runs past the "
 			                  "end of the file)", type);
-		/* libdeflate's CRC-32 is zlib's, several times faster on short chunks */
-		uint32_t want = libdeflate_crc32(libdeflate_crc32(0, hdr + 4, 4), body, n);
+		uint32_t want = crc32_update(crc32_update(0, hdr + 4, 4), body, n);
 		if (get_be32(crc) != want)
 			return cnn_errorf(err, at_file(name), "PNG chunk %s: CRC mismatch; the file is "
 			                  "corrupted", type);

@@ -15,6 +15,7 @@
 #include "io/bytes.h"
 #include "io/fileio.h"
 #include "io/npy.h"
+#include "util/crc32.h"
 
 #define ZIP_LOCAL_SIG    0x04034b50u
 #define ZIP_CENTRAL_SIG  0x02014b50u
@@ -372,7 +373,7 @@ static int member_bytes(struct npz_file *z, const struct npz_member *m, unsigned
 		if (inflate_member(z, m, raw, plain, err))
 			goto out_free;
 	}
-	uint32_t crc = (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), plain, (size_t)m->usize);
+	uint32_t crc = crc32_update(0, plain, (size_t)m->usize);
 	if (crc != m->crc) {
 		cnn_errorf(err, at_file(z->path), "%s: CRC mismatch (stored %08x, computed %08x); "
 		           "the file is corrupted", m->name, m->crc, crc);
@@ -645,7 +646,7 @@ int npz_writer_add(struct npz_writer *w, const char *key, enum npy_type type, in
 		goto out;
 	}
 	e.method = ZIP_STORED;
-	e.crc = (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), npy.data, npy.len);
+	e.crc = crc32_update(0, npy.data, npy.len);
 	e.usize = (uint32_t)npy.len;
 	if (w->compress) {
 		if (deflate_bytes(npy.data, npy.len, &packed)) {

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "util/crc32.h"
+
 /* PNG's own limit is 2^31 - 1; ours keeps every size computation far from
  * overflow on 32-bit size_t. */
 #define PNG_MAX_SIDE 16384
@@ -25,14 +27,11 @@ static void put_u32(uint8_t *p, uint32_t v)
 /* Length, type, data and the CRC of type and data, at p; returns the end. */
 static uint8_t *put_chunk(uint8_t *p, const char type[4], const uint8_t *data, size_t n)
 {
-	uLong crc;
-
 	put_u32(p, (uint32_t)n);
 	memcpy(p + 4, type, 4);
 	if (n)
 		memcpy(p + 8, data, n);
-	crc = crc32(0L, p + 4, (uInt)(n + 4));
-	put_u32(p + 8 + n, (uint32_t)crc);
+	put_u32(p + 8 + n, crc32_update(0, p + 4, n + 4));
 	return p + 12 + n;
 }
 
