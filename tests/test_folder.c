@@ -1,6 +1,8 @@
 /* io/folder: one listing for the dataset's class folders and for
  * `cnnrun predict FOLDER`: hidden names left out, byte order, and what each
- * entry is (links followed, dangling ones reported as nothing there). */
+ * entry is (links followed, dangling ones reported as nothing there). And
+ * io/fileio's reader of many small files, which keeps the last file's
+ * folder open to open the next one in it by its last name. */
 #define _DEFAULT_SOURCE   /* DT_UNKNOWN */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fileio.h"
 #include "io/folder.h"
 #include "testutil.h"
 
@@ -91,11 +95,81 @@ static void empty_folder_and_missing_folder(void **state)
 	free(dir);
 }
 
+/* file_read_reuse on path: returns its status; the bytes read must be want */
+static int read_as(struct file_buf *b, const char *path, const char *want, struct cnn_error *err)
+{
+	int rc = file_read_reuse(path, 1 << 20, b, err);
+	if (rc == 0) {
+		assert_int_equal(b->len, strlen(want));
+		assert_memory_equal(b->data, want, b->len);
+	}
+	return rc;
+}
+
+static void reads_files_in_kept_folders(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir();
+	char a[PATH_MAX], bdir[PATH_MAX], p[PATH_MAX + 32], msg[PATH_MAX + 100], want[PATH_MAX + 100];
+	char cwd[PATH_MAX];
+	struct cnn_error err = { 0 };
+	struct file_buf b = { 0 };
+
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(bdir, sizeof bdir, "%s/b", dir);
+	assert_int_equal(mkdir(a, 0755), 0);
+	assert_int_equal(mkdir(bdir, 0755), 0);
+	free(test_write_file(a, "x.png", "one", 3));
+	free(test_write_file(a, "y.png", "two!", 4));
+	free(test_write_file(bdir, "z.png", "three", 5));
+
+	/* two files of one folder: it is opened once and kept */
+	snprintf(p, sizeof p, "%s/x.png", a);
+	assert_int_equal(read_as(&b, p, "one", &err), 0);
+	assert_non_null(b.dir);
+	assert_string_equal(b.dir, a);
+	int kept = b.dir_fd;
+	snprintf(p, sizeof p, "%s/y.png", a);
+	assert_int_equal(read_as(&b, p, "two!", &err), 0);
+	assert_int_equal(b.dir_fd, kept);
+	/* another folder replaces it */
+	snprintf(p, sizeof p, "%s/z.png", bdir);
+	assert_int_equal(read_as(&b, p, "three", &err), 0);
+	assert_string_equal(b.dir, bdir);
+	/* a folder, written either way, is reported as one */
+	assert_int_equal(file_read_reuse(a, 1 << 20, &b, &err), FILE_IS_FOLDER);
+	snprintf(p, sizeof p, "%s/", a);
+	assert_int_equal(file_read_reuse(p, 1 << 20, &b, &err), FILE_IS_FOLDER);
+	/* a missing file in a kept folder, and in a missing one: the message
+	 * names the whole path either way */
+	for (int k = 0; k < 2; k++) {
+		snprintf(p, sizeof p, "%s/%s", a, k ? "none/x.png" : "none.png");
+		assert_int_equal(file_read_reuse(p, 1 << 20, &b, &err), -1);
+		snprintf(want, sizeof want, "%s: cannot open: No such file or directory", p);
+		assert_string_equal(cnn_error_str(&err, msg, sizeof msg), want);
+	}
+	/* a bare name: the working folder's file */
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(a), 0);
+	assert_int_equal(read_as(&b, "x.png", "one", &err), 0);
+	assert_int_equal(chdir(cwd), 0);
+	/* freeing closes the kept folder */
+	snprintf(p, sizeof p, "%s/x.png", a);
+	assert_int_equal(read_as(&b, p, "one", &err), 0);
+	kept = b.dir_fd;
+	file_buf_free(&b);
+	assert_null(b.dir);
+	assert_int_equal(fcntl(kept, F_GETFD), -1);
+	test_rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(lists_sorted_without_hidden),
 		cmocka_unit_test(empty_folder_and_missing_folder),
+		cmocka_unit_test(reads_files_in_kept_folders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

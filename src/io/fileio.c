@@ -206,9 +206,10 @@ static const char *file_kind(mode_t m)
  * descriptor of a regular file, left non-blocking (which regular files
  * ignore, open(2): their reads block as usual), or -1 with err filled and
  * errno set (EISDIR for a folder, EINVAL for any other kind). */
-static int open_regular(const char *path, struct stat *st, struct cnn_error *err)
+static int open_regular_at(int dir, const char *name, const char *path, struct stat *st,
+                           struct cnn_error *err)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e;
+	int fd = openat(dir, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e;
 
 	if (fd < 0) {
 		e = errno;
@@ -228,6 +229,12 @@ static int open_regular(const char *path, struct stat *st, struct cnn_error *err
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+/* open_regular_at for path itself (relative to the working folder). */
+static int open_regular(const char *path, struct stat *st, struct cnn_error *err)
+{
+	return open_regular_at(AT_FDCWD, path, path, st, err);
 }
 
 int input_open(const char *path, struct cnn_error *err)
@@ -335,28 +342,14 @@ static int size_within(const struct stat *st, size_t max, const char *path, size
 	return 0;
 }
 
-int file_read_all(const char *path, size_t max, unsigned char **data, size_t *len,
-                  struct cnn_error *err)
-{
-	struct file_buf b = { 0 };
-
-	*data = NULL;
-	*len = 0;
-	/* a fresh buffer: allocated to the file's size, and handed over */
-	if (file_read_reuse(path, max, &b, err) != 0) {
-		free(b.data);
-		return -1;
-	}
-	*data = b.data;
-	*len = b.len;
-	return 0;
-}
-
-int file_read_reuse(const char *path, size_t max, struct file_buf *b, struct cnn_error *err)
+/* The regular file name, in folder dir (or AT_FDCWD), into b; path
+ * names it in messages. Returns 0, -1, or FILE_IS_FOLDER. */
+static int read_file_at(int dir, const char *name, const char *path, size_t max,
+                        struct file_buf *b, struct cnn_error *err)
 {
 	struct stat st;
 	size_t size = 0;
-	int fd = open_regular(path, &st, err);
+	int fd = open_regular_at(dir, name, path, &st, err);
 
 	b->len = 0;
 	if (fd < 0)
@@ -374,4 +367,76 @@ int file_read_reuse(const char *path, size_t max, struct file_buf *b, struct cnn
 		return -1;
 	b->data[b->len] = '\0';
 	return 0;
+}
+
+int file_read_all(const char *path, size_t max, unsigned char **data, size_t *len,
+                  struct cnn_error *err)
+{
+	struct file_buf b = { 0 };
+
+	*data = NULL;
+	*len = 0;
+	/* a fresh buffer: allocated to the file's size, and handed over */
+	if (read_file_at(AT_FDCWD, path, path, max, &b, err) != 0) {
+		free(b.data);
+		return -1;
+	}
+	*data = b.data;
+	*len = b.len;
+	return 0;
+}
+
+/* Closes b's kept folder (a later file opens its own). */
+static void forget_folder(struct file_buf *b)
+{
+	if (b->dir)
+		close(b->dir_fd);
+	free(b->dir);
+	b->dir = NULL;
+	b->dir_len = 0;
+}
+
+/* Keeps b's folder the first dir_len bytes of path, opened for openat (on
+ * Linux O_PATH: search permission is all it needs, as for the whole path).
+ * Returns whether it is open; when not, the caller opens the whole path. */
+static bool folder_kept(struct file_buf *b, const char *path, size_t dir_len)
+{
+	if (b->dir && b->dir_len == dir_len && !memcmp(b->dir, path, dir_len))
+		return true;
+	forget_folder(b);
+	char *dir = malloc(dir_len + 1);
+	if (!dir)
+		return false;
+	memcpy(dir, path, dir_len);
+	dir[dir_len] = '\0';
+#ifdef O_PATH
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+#else
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+#endif
+	if (fd < 0) {
+		free(dir);
+		return false;
+	}
+	b->dir = dir;
+	b->dir_len = dir_len;
+	b->dir_fd = fd;
+	return true;
+}
+
+int file_read_reuse(const char *path, size_t max, struct file_buf *b, struct cnn_error *err)
+{
+	const char *slash = strrchr(path, '/');
+
+	/* a last name after a folder's: opened in the kept folder */
+	if (slash && slash > path && slash[1] && folder_kept(b, path, (size_t)(slash - path)))
+		return read_file_at(b->dir_fd, slash + 1, path, max, b, err);
+	return read_file_at(AT_FDCWD, path, path, max, b, err);
+}
+
+void file_buf_free(struct file_buf *b)
+{
+	forget_folder(b);
+	free(b->data);
+	memset(b, 0, sizeof *b);
 }

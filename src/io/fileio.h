@@ -72,19 +72,26 @@ int file_read_all(const char *path, size_t max, unsigned char **data, size_t *le
                   struct cnn_error *err);
 
 /* A buffer kept from file to file: data has cap bytes, the last file's len
- * of them read (and a NUL after them). Zero-initialise; free(data) at the
- * end. */
+ * of them read (and a NUL after them). And the last file's folder, kept
+ * open: the next file in it is opened by its last name alone (openat),
+ * one name looked up instead of every folder on its path. Zero-initialise;
+ * file_buf_free at the end. */
 struct file_buf {
 	unsigned char *data;
 	size_t len, cap;
+	char *dir;      /* the kept folder's path (malloc'd), or NULL */
+	size_t dir_len;
+	int dir_fd;     /* open while dir is set */
 };
+void file_buf_free(struct file_buf *b);
 
 /* What file_read_reuse returns for a folder (err filled, as for -1). */
 #define FILE_IS_FOLDER (-2)
 
-/* file_read_all into b, for many small files: open, fstat, one read and
- * close (no fcntl, no allocation once b is large enough). The same refusals
- * and messages. Returns 0, -1, or FILE_IS_FOLDER. */
+/* file_read_all into b, for many small files: open (in the kept folder),
+ * fstat, one read and close (no fcntl, no allocation once b is large
+ * enough). The same refusals and messages. Returns 0, -1, or
+ * FILE_IS_FOLDER. */
 int file_read_reuse(const char *path, size_t max, struct file_buf *b, struct cnn_error *err);
 
 #endif

@@ -497,7 +497,7 @@ static void image_reader_free_in(struct image_reader *r)
 		libdeflate_free_decompressor(r->fast);
 	if (r->z_ready)
 		inflateEnd(&r->z);
-	free(r->file.data);
+	file_buf_free(&r->file);
 	bytebuf_free(&r->joined);
 	free(r->raw);
 	free(r->px);
