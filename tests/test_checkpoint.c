@@ -224,6 +224,18 @@ static void test_round_trip(void **state)
 	model_step(&b, &seed_b);
 	assert_memory_equal(b.net->params, a.net->params, a.net->n_params * sizeof(float));
 
+	/* For a model that only predicts: the same tensors, no optimizer state. */
+	struct checkpoint m;
+	assert_ok(f, checkpoint_load_model(f->path, &m, &f->err));
+	assert_int_equal(m.epoch, c.epoch);
+	assert_int_equal(m.n_tensors, c.n_tensors);
+	for (int i = 0; i < m.n_tensors; i++)
+		assert_memory_equal(m.tensors[i].data, c.tensors[i].data, c.tensors[i].n * sizeof(float));
+	assert_null(m.optim_state);
+	assert_string_equal(m.optim_type, "adam");
+	assert_int_equal(m.optim_n, c.optim_n);
+	checkpoint_free(&m);
+
 	checkpoint_free(&c);
 	assert_null(c.config_text);
 	checkpoint_free(&c); /* twice is harmless */

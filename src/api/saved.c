@@ -21,7 +21,7 @@ int saved_config_load(const char *path, struct checkpoint *ckpt, struct cfg_doc 
 	memset(cfg, 0, sizeof *cfg);
 	if (bad_config)
 		*bad_config = 0;
-	if (checkpoint_load(path, ckpt, err))
+	if (checkpoint_load_model(path, ckpt, err))
 		return -1;
 	const char *text = ckpt->config_text;
 	if (cfg_load_string(text, strlen(text), path, doc, err) || model_config_build_model(doc, cfg, err)) {

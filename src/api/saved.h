@@ -10,7 +10,9 @@
 #include "config/config.h"
 
 /* Fills the three (each zeroed first; on failure they hold nothing to
- * free). Errors name the file: checkpoint_load's for a bad file, and "the
+ * free), the checkpoint without its optimizer state (checkpoint_load_model:
+ * a saved model predicts, it is not trained on). Errors name the file:
+ * checkpoint_load's for a bad file, and "the
  * config saved in this checkpoint is not usable: ..." for a config that
  * does not make a network. *bad_config (may be NULL) tells the two apart. */
 int saved_config_load(const char *path, struct checkpoint *ckpt, struct cfg_doc *doc,

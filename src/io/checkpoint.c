@@ -256,6 +256,7 @@ int checkpoint_write(const char *path, const struct checkpoint_arrays *a,
 struct reader {
 	const char *path;
 	struct cnn_error *err;
+	bool model_only;   /* checkpoint_load_model: the optimizer's state is skipped */
 };
 
 static int corrupt(const struct reader *r, const char *tag, const char *what)
@@ -398,6 +399,13 @@ static int read_optim(const struct reader *r, struct bytecur *c, struct checkpoi
 	out->optim_t = (long)(int64_t)t;
 	out->optim_n_states = (int)states;
 	out->optim_n = (size_t)n;
+	if (r->model_only) {
+		size_t bytes;
+		const unsigned char *skipped;
+		if (!cnn_mul_size(total, 4, &bytes) || !bytecur_take(c, bytes, &skipped))
+			return corrupt(r, TAG_OPTM, "array runs past the end of the section");
+		return 0;
+	}
 	return take_floats(r, TAG_OPTM, c, total, &out->optim_state);
 }
 
@@ -611,9 +619,9 @@ static int check_envelope(const struct reader *r, const unsigned char *d, size_t
 	return 0;
 }
 
-int checkpoint_load(const char *path, struct checkpoint *out, struct cnn_error *err)
+static int load(const char *path, bool model_only, struct checkpoint *out, struct cnn_error *err)
 {
-	struct reader r = { path, err };
+	struct reader r = { path, err, model_only };
 	unsigned char *data;
 	size_t len;
 	uint64_t payload = 0;
@@ -644,6 +652,16 @@ fail:
 	free(data);
 	checkpoint_free(out);
 	return -1;
+}
+
+int checkpoint_load(const char *path, struct checkpoint *out, struct cnn_error *err)
+{
+	return load(path, false, out, err);
+}
+
+int checkpoint_load_model(const char *path, struct checkpoint *out, struct cnn_error *err)
+{
+	return load(path, true, out, err);
 }
 
 void checkpoint_free(struct checkpoint *c)

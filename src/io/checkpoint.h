@@ -119,6 +119,11 @@ int checkpoint_write(const char *path, const struct checkpoint_arrays *a,
  * and sizes that do not fit in the file. */
 int checkpoint_load(const char *path, struct checkpoint *out, struct cnn_error *err);
 
+/* checkpoint_load for a model that only predicts: every check the same,
+ * but the optimizer's state, two thirds of an Adam checkpoint, is left
+ * unread (optim_state NULL; its type and sizes are filled). */
+int checkpoint_load_model(const char *path, struct checkpoint *out, struct cnn_error *err);
+
 /* Whether c's tensors are tensors[0..n), in order, by name and shape; if
  * not, the message says what differs ("checkpoint has conv1.weight
  * 8x1x5x5, the config makes 4x1x5x5"). */
