@@ -83,6 +83,61 @@ static void direct_double(const struct conv_geom *g, int n, const float *w, cons
 				}
 }
 
+/* pool2's rule (kernels/pool2.c) written out: b > a ? b : a */
+static float max2(float a, float b)
+{
+	return b > a ? b : a;
+}
+
+/* p (n, filters, oh/2, ow/2) = the 2x2/2 max-pooling of y, each value
+ * read through relu_value when relu: what the forward's fold must give */
+static void pool_ref(const struct conv_geom *g, int n, const float *y, bool relu, float *p)
+{
+	int ph = g->oh / 2, pw = g->ow / 2;
+
+	for (int i = 0; i < n * g->filters; i++)
+		for (int r = 0; r < ph; r++)
+			for (int c = 0; c < pw; c++) {
+				const float *w0 = y + ((size_t)i * g->oh + 2 * r) * g->ow + 2 * c;
+				float v[4] = { w0[0], w0[1], w0[g->ow], w0[g->ow + 1] };
+
+				for (int k = 0; relu && k < 4; k++)
+					v[k] = v[k] > 0.0f ? v[k] : 0.0f;
+				p[((size_t)i * ph + r) * pw + c] = max2(max2(max2(v[0], v[1]), v[2]), v[3]);
+			}
+}
+
+/* With an even output, the folded pooling (and ReLU) at every level, with
+ * the filters transformed per call and beforehand: pool2's bits on y. */
+static void check_folds(const struct conv_geom *g, int n, const float *w, const float *b,
+                        const float *x, const float *y, const float *f, float *s)
+{
+	size_t np = (size_t)n * g->filters * (g->oh / 2) * (g->ow / 2);
+	float *want = malloc(np * sizeof(float)), *got = malloc(np * sizeof(float));
+
+	assert_non_null(want);
+	assert_non_null(got);
+	for (int relu = 0; relu < 2; relu++) {
+		unsigned fold = CONV_WINOGRAD_POOL2 | (relu ? CONV_WINOGRAD_RELU : 0);
+
+		pool_ref(g, n, y, relu, want);
+		for (int level = 0; level < CNN_ISA_LEVELS; level++) {
+			const struct cnn_kernel_ops *ops = cnn_kernels_level(cnn_isa_names[level]);
+
+			if (!ops)
+				continue;
+			memset(got, 0xff, np * sizeof(float));
+			ops->conv_winograd_forward(g, w, b, x, got, n, s, NULL, fold);
+			assert_memory_equal(want, got, np * sizeof(float));
+			memset(got, 0xff, np * sizeof(float));
+			ops->conv_winograd_forward(g, NULL, NULL, x, got, n, s, f, fold);
+			assert_memory_equal(want, got, np * sizeof(float));
+		}
+	}
+	free(want);
+	free(got);
+}
+
 /* Runs one case at every level; returns the largest relative error. */
 static double check_case(const struct wcase *t, uint64_t seed)
 {
@@ -107,7 +162,7 @@ static double check_case(const struct wcase *t, uint64_t seed)
 	assert_non_null(mag);
 	assert_non_null(base);
 	direct_double(&g, t->n, w, b, x, ref, mag);
-	base->conv_winograd_forward(&g, w, b, x, y, t->n, s, NULL);
+	base->conv_winograd_forward(&g, w, b, x, y, t->n, s, NULL, 0);
 	for (size_t i = 0; i < ny; i++) {
 		double e = fabs(y[i] - ref[i]) / mag[i];
 		if (!(e <= WINO_TOL))
@@ -127,7 +182,7 @@ static double check_case(const struct wcase *t, uint64_t seed)
 		memset(yl, 0xff, ny * sizeof(*yl));
 		for (int i = 0; i < t->n; i++)
 			ops->conv_winograd_forward(&g, w, b, x + (size_t)i * t->c * t->h * t->w,
-			                           yl + (size_t)i * per, 1, s, NULL);
+			                           yl + (size_t)i * per, 1, s, NULL, 0);
 		if (memcmp(y, yl, ny * sizeof(*y)))
 			for (size_t i = 0; i < ny; i++)
 				if (memcmp(&y[i], &yl[i], sizeof(float)))
@@ -136,14 +191,16 @@ static double check_case(const struct wcase *t, uint64_t seed)
 					         (double)y[i]);
 		/* every image in one call */
 		memset(yl, 0xff, ny * sizeof(*yl));
-		ops->conv_winograd_forward(&g, w, b, x, yl, t->n, s, NULL);
+		ops->conv_winograd_forward(&g, w, b, x, yl, t->n, s, NULL, 0);
 		assert_memory_equal(y, yl, ny * sizeof(*y));
 		/* the filters transformed once beforehand (a frozen network's),
 		 * with w and b then not read: the same bits */
 		memset(yl, 0xff, ny * sizeof(*yl));
-		ops->conv_winograd_forward(&g, NULL, NULL, x, yl, t->n, s, f);
+		ops->conv_winograd_forward(&g, NULL, NULL, x, yl, t->n, s, f, 0);
 		assert_memory_equal(y, yl, ny * sizeof(*y));
 	}
+	if (g.oh % 2 == 0 && g.ow % 2 == 0)
+		check_folds(&g, t->n, w, b, x, y, f, s);
 	free(x), free(w), free(b), free(y), free(yl), free(s), free(ref), free(mag), free(f);
 	return worst;
 }
@@ -223,13 +280,13 @@ static void test_pinned_bits(void **state)
 	assert_non_null(y);
 	assert_non_null(s);
 	assert_non_null(f);
-	conv_winograd_forward(&g, w, b, x, y, t.n, s, NULL);
+	conv_winograd_forward(&g, w, b, x, y, t.n, s, NULL, 0);
 	hash = test_hash_floats(y, ny);
 	if (hash != WINO_PINNED_HASH)
 		fail_msg("level %s: hash 0x%llxull, pinned 0x%llxull", cnn_kernels_name(),
 		         (unsigned long long)hash, (unsigned long long)WINO_PINNED_HASH);
 	conv_winograd_filters(&g, w, b, f);
-	conv_winograd_forward(&g, NULL, NULL, x, y, t.n, s, f);
+	conv_winograd_forward(&g, NULL, NULL, x, y, t.n, s, f, 0);
 	hash = test_hash_floats(y, ny);
 	if (hash != WINO_PINNED_HASH)
 		fail_msg("level %s, filters prepared: hash 0x%llxull, pinned 0x%llxull",

@@ -193,6 +193,48 @@ static void batch_does_not_matter(void **state)
 	}
 }
 
+/* lenet's shape with a Winograd conv2 (whose evaluation folds the relu and
+ * maxpool after it into its output) after a conv1 that cannot fold. */
+static const char winograd_net[] = HEAD
+	"  - {type: conv, filters: 16, kernel_size: 5, padding: same}\n"
+	"  - {type: relu}\n"
+	"  - {type: maxpool, pool_size: 2}\n"
+	"  - {type: conv, filters: 24, kernel_size: 5, padding: same, algorithm: winograd}\n"
+	"  - {type: relu}\n"
+	"  - {type: maxpool, pool_size: 2}\n"
+	"  - {type: flatten}\n"
+	"  - {type: dense, units: 10}\n";
+
+/* The pooling fold (net_plan_folds): planned for conv2's maxpool only,
+ * and the inference plan's probabilities are the training arena's, which
+ * never folds, bit for bit. An odd output does not fold. */
+static void fold_same_bits(void **state)
+{
+	(void)state;
+	int labels[N];
+	struct net *net = trained(winograd_net, 1, labels);
+	const int want[] = { -1, -1, -1, -1, -1, 3, -1, -1 };
+	assert_int_equal(net->n_layers, 8);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(net->act_plan.fold_into[i], want[i]);
+	assert_int_equal(net->act_plan.folded[3], 5);
+	assert_int_equal(net->act_plan.slot[5], net->act_plan.slot[3]);
+	net_free(net);
+	check_same_bits(winograd_net, 1);
+	check_same_bits(winograd_net, 2);
+
+	static const char odd[] = HEAD
+		"  - {type: conv, filters: 16, kernel_size: 4}\n"
+		"  - {type: conv, filters: 16, kernel_size: 5, algorithm: winograd}\n"
+		"  - {type: maxpool, pool_size: 2}\n"
+		"  - {type: flatten}\n"
+		"  - {type: dense, units: 10}\n";
+	net = trained(odd, 1, labels);   /* 25x25 -> 21x21: the tiles are no windows */
+	assert_int_equal(net->act_plan.fold_into[2], -1);
+	net_free(net);
+	check_same_bits(odd, 1);
+}
+
 /* A frozen network (net_freeze: what `predict`, `eval`, `bench` and the C
  * API open) keeps the Winograd forward's transformed filters instead of
  * transforming them per call: the same probabilities, bit for bit, on 1
@@ -200,15 +242,7 @@ static void batch_does_not_matter(void **state)
 static void freeze_keeps_bits(void **state)
 {
 	(void)state;
-	static const char yaml[] = HEAD
-		"  - {type: conv, filters: 16, kernel_size: 5, padding: same}\n"
-		"  - {type: relu}\n"
-		"  - {type: maxpool, pool_size: 2}\n"
-		"  - {type: conv, filters: 24, kernel_size: 5, padding: same, algorithm: winograd}\n"
-		"  - {type: relu}\n"
-		"  - {type: maxpool, pool_size: 2}\n"
-		"  - {type: flatten}\n"
-		"  - {type: dense, units: 10}\n";
+	const char *yaml = winograd_net;
 	int labels[N];
 	float before[N * 10], now[N * 10];
 	struct cnn_error err;
@@ -315,6 +349,7 @@ int main(void)
 		cmocka_unit_test(loss_same_for_any_threads),
 		cmocka_unit_test(batch_does_not_matter),
 		cmocka_unit_test(freeze_keeps_bits),
+		cmocka_unit_test(fold_same_bits),
 		cmocka_unit_test(plan_slots),
 		cmocka_unit_test(resnet_plan_smaller),
 	};

@@ -31,6 +31,8 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/isa.h"
+#include "kernels/relu.h"
+#include "util/error.h"
 
 #if CNN_ISA_LEVEL >= CNN_ISA_AVX2
 #include <immintrin.h>
@@ -523,12 +525,36 @@ static void wino_out_tile(const float *m, size_t ms, const float *bias, float *y
 	WST(yt + ldr + fp, o11 + bv);
 }
 
-/* y (filters, oh, ow) = the image's Y (2*th, 2*tw, fp), channels first, cut
- * to oh x ow */
-static void wino_store(const struct conv_geom *g, const struct wino_dims *d, const float *yt,
-                       float *y)
+/* pool2's rule (kernels/pool2.c, max2 and relu_if): b > a ? b : a, a NaN
+ * first element staying */
+static inline float wino_max2(float a, float b)
 {
-	size_t ohw = (size_t)g->oh * g->ow;
+	return b > a ? b : a;
+}
+
+/* *yp (16 filters) = the 2x2/2 max-pooling of one tile's outputs for 16
+ * filters (ReLU first when relu): the values wino_out_tile stores, then
+ * pool2's window, lane by lane */
+static void wino_out_tile_pooled(const float *m, size_t ms, const float *bias, float *yp, bool relu)
+{
+	_Alignas(64) float t[4][16];   /* the tile's 2x2 outputs, as wino_out_tile stores them */
+
+	wino_out_tile(m, ms, bias, t[0], 32, 16);
+	for (int l = 0; l < 16; l++) {
+		float y00 = relu_if(t[0][l], relu), y01 = relu_if(t[1][l], relu);
+		float y10 = relu_if(t[2][l], relu), y11 = relu_if(t[3][l], relu);
+
+		yp[l] = wino_max2(wino_max2(wino_max2(y00, y01), y10), y11);
+	}
+}
+
+/* y (filters, oh, ow) = the image's channels-last outputs yt (rows of
+ * row_px pixels of fp floats), channels first, cut to oh x ow: Y (2*th,
+ * 2*tw, fp) cut to the output, or the pooled (th, tw, fp) whole */
+static void wino_store(const struct conv_geom *g, const struct wino_dims *d, const float *yt,
+                       int oh, int ow, int row_px, float *y)
+{
+	size_t ohw = (size_t)oh * ow;
 #if CNN_ISA_LEVEL == CNN_ISA_AVX512
 	for (int p0 = 0; p0 < (int)ohw; p0 += 16) {
 		int np = (int)ohw - p0 < 16 ? (int)ohw - p0 : 16;
@@ -536,8 +562,8 @@ static void wino_store(const struct conv_geom *g, const struct wino_dims *d, con
 		float *dst[16];
 
 		for (int i = 0; i < np; i++) {
-			int oy = (p0 + i) / g->ow, ox = (p0 + i) % g->ow;
-			src[i] = yt + ((size_t)oy * 2 * d->tw + ox) * d->fp;
+			int oy = (p0 + i) / ow, ox = (p0 + i) % ow;
+			src[i] = yt + ((size_t)oy * row_px + ox) * d->fp;
 		}
 		for (int f0 = 0; f0 < g->filters; f0 += 16) {
 			int nf = g->filters - f0 < 16 ? g->filters - f0 : 16;
@@ -550,10 +576,10 @@ static void wino_store(const struct conv_geom *g, const struct wino_dims *d, con
 		}
 	}
 #else
-	for (int oy = 0; oy < g->oh; oy++)
-		for (int ox = 0; ox < g->ow; ox++) {
-			const float *p = yt + ((size_t)oy * 2 * d->tw + ox) * d->fp;   /* (fp) */
-			float *o = y + (size_t)oy * g->ow + ox;
+	for (int oy = 0; oy < oh; oy++)
+		for (int ox = 0; ox < ow; ox++) {
+			const float *p = yt + ((size_t)oy * row_px + ox) * d->fp;   /* (fp) */
+			float *o = y + (size_t)oy * ow + ox;
 
 			for (int f = 0; f < g->filters; f++)
 				o[(size_t)f * ohw] = p[f];
@@ -567,11 +593,12 @@ static void wino_store(const struct conv_geom *g, const struct wino_dims *d, con
  * V (nt, 36, cp) and M (nt, 36, fp) keep a tile's 36 points together. */
 static void wino_chunk(const struct conv_geom *g, const struct wino_dims *d,
                        const struct wino_scratch *ws, const float *u, const float *bias, int *held,
-                       const float *x, float *y, int t0, int nt)
+                       const float *x, float *y, int t0, int nt, unsigned fold)
 {
 	size_t in_size = (size_t)g->c * g->h * g->w, rs = (size_t)d->wp * d->cp;
 	size_t slot = (size_t)d->hp * rs, yslot = (size_t)d->tiles * 4 * d->fp;
 	size_t out_size = (size_t)g->filters * g->oh * g->ow, ldr = (size_t)2 * d->tw * d->fp;
+	bool pool = fold & CONV_WINOGRAD_POOL2, relu = fold & CONV_WINOGRAD_RELU;
 
 	for (int tl = 0; tl < nt; tl++) {
 		int t = t0 + tl, img = t / d->tiles, q = t % d->tiles, s = img % d->slots;
@@ -594,18 +621,26 @@ static void wino_chunk(const struct conv_geom *g, const struct wino_dims *d,
 		int t = t0 + tl, img = t / d->tiles, q = t % d->tiles;
 		float *yt = ws->y + (size_t)(img % d->slots) * yslot;   /* (2*th, 2*tw, fp) */
 		float *yq = yt + (size_t)(2 * (q / d->tw)) * ldr + (size_t)(2 * (q % d->tw)) * d->fp;
+		const float *mt = ws->m + (size_t)tl * WINO_P * d->fp;   /* (36, fp) */
 
+		if (pool) {   /* yt as (th, tw, fp): one pooled pixel per tile */
+			for (int f0 = 0; f0 < d->fp; f0 += WINO_L)
+				wino_out_tile_pooled(mt + f0, (size_t)d->fp, bias + f0,
+				                     yt + (size_t)q * d->fp + f0, relu);
+			if (q == d->tiles - 1)
+				wino_store(g, d, yt, d->th, d->tw, d->tw, y + (size_t)img * (out_size / 4));
+			continue;
+		}
 		for (int f0 = 0; f0 < d->fp; f0 += WINO_L)
-			wino_out_tile(ws->m + (size_t)tl * WINO_P * d->fp + f0, (size_t)d->fp,
-			              bias + f0, yq + f0, ldr, (size_t)d->fp);
+			wino_out_tile(mt + f0, (size_t)d->fp, bias + f0, yq + f0, ldr, (size_t)d->fp);
 		if (q == d->tiles - 1)   /* the image's last tile */
-			wino_store(g, d, yt, y + (size_t)img * out_size);
+			wino_store(g, d, yt, g->oh, g->ow, 2 * d->tw, y + (size_t)img * out_size);
 	}
 }
 
 void KERNEL_FN(conv_winograd_forward)(const struct conv_geom *g, const float *w, const float *b,
                                       const float *x, float *y, int n, float *scratch,
-                                      const float *filters)
+                                      const float *filters, unsigned fold)
 {
 	struct wino_dims d = wino_dims_of(g);
 	struct wino_scratch ws = wino_scratch_at(g, &d, scratch);
@@ -615,6 +650,7 @@ void KERNEL_FN(conv_winograd_forward)(const struct conv_geom *g, const float *w,
 
 	if (n <= 0 || g->filters <= 0)
 		return;
+	CNN_ASSERT(!(fold & CONV_WINOGRAD_POOL2) || (g->oh % 2 == 0 && g->ow % 2 == 0));
 	for (int s = 0; s < d.slots; s++)
 		held[s] = -1;
 	if (filters) {
@@ -625,5 +661,5 @@ void KERNEL_FN(conv_winograd_forward)(const struct conv_geom *g, const float *w,
 	}
 	for (long t0 = 0; t0 < total; t0 += WINO_TC)
 		wino_chunk(g, &d, &ws, u, bias, held, x, y, (int)t0,
-		           total - t0 < WINO_TC ? (int)(total - t0) : WINO_TC);
+		           total - t0 < WINO_TC ? (int)(total - t0) : WINO_TC, fold);
 }

@@ -37,12 +37,21 @@ size_t conv_winograd_scratch_floats(const struct conv_geom *g);
 size_t conv_winograd_filters_floats(const struct conv_geom *g);
 void conv_winograd_filters(const struct conv_geom *g, const float *w, const float *b, float *f);
 
+/* What the forward may fold into its output transform, for a network
+ * that only predicts (net_plan_folds): the 2x2/2 max-pooling that reads
+ * the output, each tile's 2x2 block being one window (g->oh and g->ow even),
+ * and the ReLU before it. The same bits as pool2_forward on the output:
+ * max2(max2(max2(y00, y01), y10), y11), each read through relu_value. */
+#define CONV_WINOGRAD_POOL2 1u
+#define CONV_WINOGRAD_RELU 2u
+
 /* y = the convolution of the n images of x, plus the bias
- * (the chosen level's copy: kernels/dispatch.h). filters: what
+ * (the chosen level's copy: kernels/dispatch.h); with CONV_WINOGRAD_POOL2
+ * in fold, y is pooled: (n, filters, oh / 2, ow / 2). filters: what
  * conv_winograd_filters made of w and b (which are then not read), or NULL
  * to transform w and b in this call. */
 void conv_winograd_forward(const struct conv_geom *g, const float *w, const float *b,
                            const float *x, float *y, int n, float *scratch,
-                           const float *filters);
+                           const float *filters, unsigned fold);
 
 #endif

@@ -265,7 +265,7 @@ void pool2_backward(const float *x, int h, int w, const float *y, const float *d
 
 void conv_winograd_forward(const struct conv_geom *g, const float *w, const float *b,
                            const float *x, float *y, int n, float *scratch,
-                           const float *filters)
+                           const float *filters, unsigned fold)
 {
-	cnn_kernels()->conv_winograd_forward(g, w, b, x, y, n, scratch, filters);
+	cnn_kernels()->conv_winograd_forward(g, w, b, x, y, n, scratch, filters, fold);
 }

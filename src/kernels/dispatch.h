@@ -68,7 +68,7 @@ struct cnn_kernel_ops {
 	 * bits at every level */
 	void (*conv_winograd_forward)(const struct conv_geom *g, const float *w, const float *b,
 	                              const float *x, float *y, int n, float *scratch,
-	                              const float *filters);
+	                              const float *filters, unsigned fold);
 };
 
 /* The table chosen for this process: CNN_ISA if set and valid, else the
@@ -122,7 +122,7 @@ int cnn_isa_choose(const char *want, unsigned cpu_levels, int *level, struct cnn
 	                          bool relu);                                                 \
 	void conv_winograd_forward_##sfx(const struct conv_geom *g, const float *w,           \
 	                                 const float *b, const float *x, float *y, int n,     \
-	                                 float *scratch, const float *filters);
+	                                 float *scratch, const float *filters, unsigned fold);
 CNN_KERNELS_DECLARE(baseline)
 CNN_KERNELS_DECLARE(avx2)
 CNN_KERNELS_DECLARE(avx512)

@@ -174,7 +174,9 @@ static void conv_forward(const struct layer *l, const float *w, const float *x, 
 	float *col = acc + conv_gemm_acc_floats(cv->filters); /* (ckk, ld) */
 
 	if (cv->winograd) {
-		conv_winograd_forward(&cv->geom, wt, b, x, y, n, ctx->scratch, cv->wino_filters);
+		unsigned fold = (ctx->fold & LAYER_FOLD_POOL2 ? CONV_WINOGRAD_POOL2 : 0) |
+		                (ctx->fold & LAYER_FOLD_RELU ? CONV_WINOGRAD_RELU : 0);
+		conv_winograd_forward(&cv->geom, wt, b, x, y, n, ctx->scratch, cv->wino_filters, fold);
 		return;
 	}
 	if (cv->algo == CONV_DIRECT && !cv->gemm_forward) {
@@ -524,6 +526,15 @@ static int conv_freeze(struct layer *l, const float *w)
 	return 0;
 }
 
+/* The Winograd forward's 2x2 output tiles are pooling windows when the
+ * output is even (kernels/conv_winograd.h). */
+static bool conv_can_fold_pool2(const struct layer *l)
+{
+	const struct conv *cv = conv_of(l);
+
+	return cv->winograd && l->out.h % 2 == 0 && l->out.w % 2 == 0;
+}
+
 static void conv_attrs(const struct layer *l, struct layer_attrs *a)
 {
 	const struct conv *cv = conv_of(l);
@@ -544,6 +555,7 @@ static const struct layer_ops conv_ops = {
 	.plan = conv_plan,
 	.destroy = conv_destroy,
 	.freeze = conv_freeze,
+	.can_fold_pool2 = conv_can_fold_pool2,
 	.attrs = conv_attrs,
 };
 

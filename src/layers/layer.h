@@ -52,7 +52,16 @@ struct layer_ctx {
 	 * A training backward gets the same row, as its forward on the same
 	 * chunk left it, to read only (batchnorm's mean and M2). */
 	double *stats;
+	/* Evaluation only (net_plan_folds): work of the layer that reads this
+	 * one that this forward does as well, so that its output is never
+	 * stored: LAYER_FOLD_POOL2, a 2x2/2 max-pooling (y is then the pooled
+	 * output), and LAYER_FOLD_RELU, the ReLU that pooling reads through.
+	 * Only on a layer whose can_fold_pool2 said yes. */
+	unsigned fold;
 };
+
+#define LAYER_FOLD_POOL2 1u
+#define LAYER_FOLD_RELU 2u
 
 /* The settings of a layer beyond its type and shapes, for exporters (ONNX,
  * C source) that re-express the layer in another runtime. */
@@ -130,6 +139,10 @@ struct layer_ops {
 	 * of memory (forward then goes on deriving it per call). NULL: nothing
 	 * worth keeping. */
 	int (*freeze)(struct layer *l, const float *w);
+
+	/* Whether forward can end with the 2x2/2 max-pooling that reads its
+	 * output (layer_ctx.fold), giving pool2's bits. NULL: never. */
+	bool (*can_fold_pool2)(const struct layer *l);
 
 	/* Fills the settings an exporter needs (struct layer_attrs). NULL: the
 	 * type has none beyond its shapes (relu, flatten, dense, ...). */

@@ -757,11 +757,14 @@ static const float *eval_forward(const struct net *net, const struct eval_ws *e,
 	struct layer_ctx c = { .scratch = e->ws + e->scratch_at, .train = false, .sample0 = sample0 };
 	for (int i = 0; i < net->n_layers; i++) {
 		const struct layer *l = net->layers[i];
-		if (net->fused_into[i] >= 0)
-			continue;   /* a fused relu: its work is done by fused_into[i] */
+		const struct net_act_plan *p = &net->act_plan;
+		if (net->fused_into[i] >= 0 || p->fold_into[i] >= 0)
+			continue;   /* a fused relu or a folded maxpool: another layer does its work */
 		const float *w = net->params + l->param_offset;
 		float *y = eval_act(net, e, i);
 		c.layer = i;
+		c.fold = p->folded[i] < 0 ? 0 : LAYER_FOLD_POOL2 |
+		         (net->layers[p->folded[i]]->relu_out ? LAYER_FOLD_RELU : 0);
 		if (l->ops->forward_multi) {
 			const float *xs[LAYER_MAX_INPUTS];
 			for (int k = 0; k < l->n_inputs; k++)

@@ -191,8 +191,43 @@ int net_plan_grads(struct layer *const *layers, int n_layers, const int *into,
 /* The inference plan: forward only, activations freed after their last
  * reader. See struct net_act_plan in net.h. */
 
+/* A 2x2 maxpool with stride 2 (its own pooling rule is pool2's). */
+static bool is_maxpool2(const struct layer *l)
+{
+	struct layer_attrs a;
+	if (strcmp(l->ops->type, "maxpool") || layer_n_inputs(l) != 1 || !l->ops->attrs)
+		return false;
+	l->ops->attrs(l, &a);
+	return a.kernel == 2 && a.stride == 2;
+}
+
+int net_plan_folds(struct layer *const *layers, int n_layers, const int *into, bool enabled,
+                   int *fold)
+{
+	for (int i = 0; i < n_layers; i++)
+		fold[i] = -1;
+	for (int m = 0; enabled && m < n_layers; m++) {
+		const struct layer *l = layers[m];
+		if (into[m] >= 0 || !is_maxpool2(l))
+			continue;
+		int c = net_fused_input(layers, into, m, 0), readers = 0;
+		if (c == LAYER_INPUT_NET)
+			continue;
+		const struct layer *p = layers[c];
+		for (int i = 0; i < n_layers; i++)
+			for (int k = 0; into[i] < 0 && k < layer_n_inputs(layers[i]); k++)
+				readers += net_fused_input(layers, into, i, k) == c;
+		if (readers == 1 && p->ops->can_fold_pool2 && p->ops->can_fold_pool2(p) &&
+		    l->out.c == p->out.c && 2 * l->out.h == p->out.h && 2 * l->out.w == p->out.w)
+			fold[m] = c;
+	}
+	return 0;
+}
+
 void net_act_plan_free(struct net_act_plan *p)
 {
+	free(p->fold_into);
+	free(p->folded);
 	free(p->slot);
 	free(p->slot_floats);
 	free(p->slot_at);
@@ -202,11 +237,13 @@ void net_act_plan_free(struct net_act_plan *p)
 /* Whether layer i runs in its input's memory: an in-place layer whose one
  * input is another layer's output that nothing else reads (never the
  * network's input, which may be the caller's). */
-static bool runs_in_place(struct layer *const *layers, const int *into, int i, const int *readers)
+static bool runs_in_place(struct layer *const *layers, const int *into, const int *fold, int i,
+                          const int *readers)
 {
 	const struct layer *l = layers[i];
 	int from = net_fused_input(layers, into, i, 0);
-	return l->ops->inplace && layer_n_inputs(l) == 1 && from != LAYER_INPUT_NET && readers[1 + from] == 1;
+	return (l->ops->inplace || fold[i] >= 0) && layer_n_inputs(l) == 1 && from != LAYER_INPUT_NET &&
+	       readers[1 + from] == 1;
 }
 
 /* Walks the layers in forward order, as evaluation runs them. The input
@@ -230,7 +267,10 @@ int net_plan_acts(struct layer *const *layers, int n_layers, const int *into, st
 	p->slot = malloc(n * sizeof *p->slot);
 	p->slot_floats = calloc(n + 2, sizeof *p->slot_floats);
 	p->slot_at = calloc(n + 2, sizeof *p->slot_at);
-	if (!last || !readers || !busy || !p->slot || !p->slot_floats || !p->slot_at) {
+	p->fold_into = malloc(n * sizeof *p->fold_into);
+	p->folded = malloc(n * sizeof *p->folded);
+	if (!last || !readers || !busy || !p->slot || !p->slot_floats || !p->slot_at || !p->fold_into ||
+	    !p->folded) {
 		free(last);
 		free(readers);
 		free(busy);
@@ -239,6 +279,12 @@ int net_plan_acts(struct layer *const *layers, int n_layers, const int *into, st
 	}
 	for (int j = 0; j <= n_layers; j++)
 		last[j] = -1;
+	net_plan_folds(layers, n_layers, into, net_fusion_enabled(), p->fold_into);
+	for (int i = 0; i < n_layers; i++)
+		p->folded[i] = -1;
+	for (int i = 0; i < n_layers; i++)
+		if (p->fold_into[i] >= 0)
+			p->folded[p->fold_into[i]] = i;
 	for (int i = 0; i < n_layers; i++)
 		for (int k = 0; into[i] < 0 && k < layer_n_inputs(layers[i]); k++) {
 			int from = net_fused_input(layers, into, i, k);
@@ -252,7 +298,7 @@ int net_plan_acts(struct layer *const *layers, int n_layers, const int *into, st
 	for (int i = 0; i < n_layers; i++) {
 		const struct layer *l = layers[i];
 		size_t out = shape_size(l->out), touched = out;
-		if (into[i] >= 0 || runs_in_place(layers, into, i, readers)) {
+		if (into[i] >= 0 || runs_in_place(layers, into, p->fold_into, i, readers)) {
 			/* the input's slot becomes this output's: nothing to free */
 			int from = into[i] >= 0 ? layer_input(l, i, 0) : net_fused_input(layers, into, i, 0);
 			p->slot[i] = from == LAYER_INPUT_NET ? p->input_slot : p->slot[from];

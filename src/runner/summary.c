@@ -48,6 +48,12 @@ void print_layer_table(FILE *f, const struct net *net, int batch)
 			l->ops->describe(l, desc, sizeof desc);
 		if (net->fused_into[i] >= 0)   /* it runs nothing: its work is another layer's */
 			snprintf(desc, sizeof desc, "fused into %s", net->layers[net->fused_into[i]]->name);
+		int into = net->act_plan.fold_into ? net->act_plan.fold_into[i] : -1;
+		if (into >= 0) {   /* evaluation only: training runs it */
+			size_t len = strlen(desc);
+			snprintf(desc + len, sizeof desc - len, "%sfolded into %s when evaluating",
+			         len ? ", " : "", net->layers[into]->name);
+		}
 		layer_inputs_str(net, i, inputs, sizeof inputs);
 		fprintf(f, "%3d  %-16s %-14s %-16s %-12s %10zu %10s  %s\n", i + 1, l->name, l->ops->type, inputs,
 		        shape, l->param_count, flops, desc);
