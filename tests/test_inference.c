@@ -235,6 +235,56 @@ static void fold_same_bits(void **state)
 	check_same_bits(odd, 1);
 }
 
+/* Prediction's head (net->head_from): a dense layer with more than
+ * NET_HEAD_MIN_PARAMS weights runs on NET_HEAD_BATCH images at once while
+ * the layers before it run a few at a time; every image's probabilities
+ * are still the training arena's, for any batch and thread count. */
+static void check_head(const char *yaml, int want_head)
+{
+	int labels[N], pred[N];
+	float old[N * 10], now[N * 10];
+	double loss;
+	struct cnn_error err;
+	struct net *net = trained(yaml, 1, labels);
+	assert_int_equal(net->head_from, want_head);
+	net_eval(net, labels, N, &loss, pred, old);
+	const int batches[] = { 1, 3, 8, 31 };
+	for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++)
+		for (int t = 1; t <= 2; t++) {
+			memset(now, 0, sizeof now);
+			assert_int_equal(net_predict_batch(net, net->x, N, now, t, batches[b], &err), 0);
+			assert_memory_equal(old, now, sizeof now);
+		}
+	net_free(net);
+}
+
+static void head_same_bits(void **state)
+{
+	(void)state;
+	/* 576 x 128 weights from dense1 (layer 4) on */
+	check_head(HEAD
+	           "  - {type: conv, filters: 4, kernel_size: 5}\n"
+	           "  - {type: relu}\n"
+	           "  - {type: maxpool, pool_size: 2}\n"
+	           "  - {type: flatten}\n"
+	           "  - {type: dense, units: 128}\n"
+	           "  - {type: relu}\n"
+	           "  - {type: dense, units: 10}\n", 4);
+	/* the residual from a around two dense layers: the last cut with enough
+	 * weights after it is before the first of them, not the second */
+	check_head(HEAD
+	           "  - {type: conv, filters: 4, kernel_size: 5}\n"
+	           "  - {type: maxpool, pool_size: 2}\n"
+	           "  - {type: flatten, name: a}\n"
+	           "  - {type: dense, units: 576}\n"
+	           "  - {type: relu}\n"
+	           "  - {type: dense, units: 576}\n"
+	           "  - {type: add, inputs: [a, -1]}\n"
+	           "  - {type: dense, units: 10}\n", 3);
+	/* nothing large: no head */
+	check_head(sequential, -1);
+}
+
 /* A frozen network (net_freeze: what `predict`, `eval`, `bench` and the C
  * API open) keeps the Winograd forward's transformed filters instead of
  * transforming them per call: the same probabilities, bit for bit, on 1
@@ -350,6 +400,7 @@ int main(void)
 		cmocka_unit_test(batch_does_not_matter),
 		cmocka_unit_test(freeze_keeps_bits),
 		cmocka_unit_test(fold_same_bits),
+		cmocka_unit_test(head_same_bits),
 		cmocka_unit_test(plan_slots),
 		cmocka_unit_test(resnet_plan_smaller),
 	};

@@ -173,6 +173,29 @@ static int plan_stats(struct net *net, struct cnn_error *err)
 	return 0;
 }
 
+/* Whether evaluation's graph is cut before layer h: from h on, nothing
+ * reads an activation older than h - 1's (nor the input). */
+static bool cut_before(const struct net *net, int h)
+{
+	for (int i = h; i < net->n_layers; i++)
+		for (int k = 0; net->fused_into[i] < 0 && k < layer_n_inputs(net->layers[i]); k++)
+			if (net_fused_input(net->layers, net->fused_into, i, k) < h - 1)
+				return false;
+	return true;
+}
+
+/* net->head_from: the last cut with NET_HEAD_MIN_PARAMS parameters after it. */
+static int head_from(const struct net *net)
+{
+	size_t params = 0;
+	for (int h = net->n_layers - 1; h >= 1; h--) {
+		params += net->layers[h]->param_count;
+		if (params >= NET_HEAD_MIN_PARAMS && cut_before(net, h))
+			return h;
+	}
+	return -1;
+}
+
 /* The inference plan and, with `alloc`, one evaluation workspace per
  * thread (net->threads of them) and the per-sample losses of a call. */
 static int plan_eval(struct net *net, bool alloc, struct cnn_error *err)
@@ -180,6 +203,7 @@ static int plan_eval(struct net *net, bool alloc, struct cnn_error *err)
 	if (net_plan_acts(net->layers, net->n_layers, net->fused_into, net->input, &net->act_plan, err))
 		return -1;
 	net->eval_batch = net_eval_batch_for(&net->act_plan);
+	net->head_from = head_from(net);
 	if (!alloc)
 		return 0;
 	size_t at;
@@ -748,14 +772,15 @@ static float *eval_act(const struct net *net, const struct eval_ws *e, int j)
 	return e->ws + (size_t)e->batch * p->slot_at[s];
 }
 
-/* Every layer on `count` (<= e->batch) samples, the first being sample
- * `sample0` of the caller's batch; returns the logits (count, n_classes).
- * An in-place layer (net_act_plan) gets y == x. */
-static const float *eval_forward(const struct net *net, const struct eval_ws *e, int count,
-                                 int sample0)
+/* Layers [from, to) on `count` (<= e->batch) samples, the first being
+ * sample `sample0` of the caller's batch; returns layer to - 1's output
+ * (the logits, (count, n_classes), when to is n_layers). An in-place layer
+ * (net_act_plan) gets y == x. */
+static const float *eval_layers(const struct net *net, const struct eval_ws *e, int count,
+                                int sample0, int from, int to)
 {
 	struct layer_ctx c = { .scratch = e->ws + e->scratch_at, .train = false, .sample0 = sample0 };
-	for (int i = 0; i < net->n_layers; i++) {
+	for (int i = from; i < to; i++) {
 		const struct layer *l = net->layers[i];
 		const struct net_act_plan *p = &net->act_plan;
 		if (net->fused_into[i] >= 0 || p->fold_into[i] >= 0)
@@ -774,7 +799,14 @@ static const float *eval_forward(const struct net *net, const struct eval_ws *e,
 			l->ops->forward(l, w, eval_act(net, e, input_of(net, true, i, 0)), y, count, &c);
 		}
 	}
-	return eval_act(net, e, net->n_layers - 1);
+	return eval_act(net, e, to - 1);
+}
+
+/* Every layer: the logits. */
+static const float *eval_forward(const struct net *net, const struct eval_ws *e, int count,
+                                 int sample0)
+{
+	return eval_layers(net, e, count, sample0, 0, net->n_layers);
 }
 
 /* Samples [start, end) on one thread, e->batch at a time: loaded by `in`
@@ -893,6 +925,34 @@ int net_create_eval(struct layer **layers, int n_layers, struct shape input, int
 	return finish_forward_net(net, true, out, err);
 }
 
+/* Probabilities of samples [start, end) of x on one thread, NET_HEAD_BATCH
+ * at a time: the layers before net->head_from eval_batch at a time in e,
+ * their last output gathered in head (a workspace for NET_HEAD_BATCH
+ * samples), where the rest run on all of them at once. Each sample's
+ * arithmetic is the same as eval_range's, whatever the batch. */
+static void predict_range_head(const struct net *net, struct eval_ws *e, struct eval_ws *head,
+                               const float *x, int start, int end, float *probs)
+{
+	static const int no_label = 0;
+	int h = net->head_from;
+	size_t k = (size_t)net->n_classes, in_size = shape_size(net->input);
+	size_t cut = shape_size(net->layers[h - 1]->out);   /* floats per sample at the cut */
+	for (int g = start; g < end; g += head->batch) {
+		int group = end - g < head->batch ? end - g : head->batch;
+		float *gathered = eval_act(net, head, h - 1);    /* (group, cut) */
+		for (int b = g; b < g + group; b += e->batch) {
+			int count = g + group - b < e->batch ? g + group - b : e->batch;
+			e->x = x + (size_t)b * in_size;
+			const float *a = eval_layers(net, e, count, b, 0, h);
+			memcpy(gathered + (size_t)(b - g) * cut, a, (size_t)count * cut * sizeof *a);
+		}
+		const float *z = eval_layers(net, head, group, g, h, net->n_layers);
+		for (int j = 0; j < group; j++)
+			softmax_xent(z + (size_t)j * k, &no_label, 1, net->n_classes, 1.0f, NULL, NULL,
+			             probs + (size_t)(g + j) * k, NULL);
+	}
+}
+
 int net_predict_batch(const struct net *net, const float *x, int n, float *probs, int threads,
                       int batch, struct cnn_error *err)
 {
@@ -908,22 +968,33 @@ int net_predict_batch(const struct net *net, const float *x, int n, float *probs
 	int per = (n + threads - 1) / threads;   /* the largest share */
 	if (batch > per)
 		batch = per;
-	size_t scratch_at;
+	/* a head when the shares are wider than a batch and the head's batch */
+	int head = net->head_from >= 0 && batch < NET_HEAD_BATCH && per > batch ? NET_HEAD_BATCH : 0;
+	if (head > per)
+		head = per;
+	size_t scratch_at, head_at = 0, head_floats = 0;
 	size_t floats = net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, batch, &scratch_at);
-	float **ws = calloc((size_t)threads, sizeof *ws);
+	if (head)
+		head_floats = net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, head, &head_at);
+	float **ws = calloc((size_t)threads * 2, sizeof *ws);   /* [t]: eval_batch's, [threads + t]: the head's */
 	int failed = !ws;
 	for (int t = 0; !failed && t < threads; t++)
-		failed = !(ws[t] = malloc(floats * sizeof *ws[t]));   /* (floats): see net_eval_ws_floats */
+		failed = !(ws[t] = malloc(floats * sizeof *ws[t])) ||   /* see net_eval_ws_floats */
+		         (head && !(ws[threads + t] = malloc(head_floats * sizeof *ws[t])));
 	if (!failed) {
 		#pragma omp parallel num_threads(threads)
 		{
 			int t = omp_get_thread_num(), start, end;
 			chunk_of(n, t, threads, &start, &end);
 			struct eval_ws e = { ws[t], batch, scratch_at, NULL };
-			eval_range(net, &e, NULL, t, x, NULL, NULL, start, end, NULL, NULL, probs);
+			struct eval_ws eh = { ws[threads + t], head, head_at, NULL };
+			if (head)
+				predict_range_head(net, &e, &eh, x, start, end, probs);
+			else
+				eval_range(net, &e, NULL, t, x, NULL, NULL, start, end, NULL, NULL, probs);
 		}
 	}
-	for (int t = 0; ws && t < threads; t++)
+	for (int t = 0; ws && t < 2 * threads; t++)
 		free(ws[t]);
 	free(ws);
 	return failed ? cnn_errorf_plain(err, "out of memory for %d threads of %d images", threads, batch) : 0;

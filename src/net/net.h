@@ -127,6 +127,10 @@ void net_act_plan_free(struct net_act_plan *p);
  * from the cache, from 1 to NET_EVAL_BATCH_MAX. The L2 size is the system's
  * (sysconf), 1 MiB if unknown. */
 #define NET_EVAL_BATCH_MAX 256
+/* The head's batch, and the parameters (floats) from which layers make a
+ * head worth its copy of the activation at the cut. */
+#define NET_HEAD_BATCH 32
+#define NET_HEAD_MIN_PARAMS 65536
 int net_eval_batch_for(const struct net_act_plan *p);
 
 /* Floats of one thread's evaluation workspace for `batch` samples: the
@@ -165,6 +169,12 @@ struct net {
 	 * each thread in its own workspace eval_ws[t] (eval_ws_floats). */
 	struct net_act_plan act_plan;
 	int eval_batch;
+	/* Prediction's head (net_predict_batch): the layers from head_from on
+	 * hold most of the parameters (dense layers), which a forward pass on
+	 * eval_batch samples streams from memory for those few samples. They
+	 * run on NET_HEAD_BATCH samples at once, the layers before them
+	 * eval_batch at a time. -1: no such cut in the graph. */
+	int head_from;
 	float **eval_ws;         /* [threads] (eval_ws_floats); NULL for net_create_model */
 	size_t eval_ws_floats;
 	double *eval_losses;     /* (NET_EVAL_STEP): a call's loss per sample */
