@@ -953,6 +953,14 @@ static void predict_range_head(const struct net *net, struct eval_ws *e, struct 
 	}
 }
 
+int net_predict_head_batch(const struct net *net, int batch, int per)
+{
+	/* only where a share is wider than a batch */
+	if (net->head_from < 0 || batch >= NET_HEAD_BATCH || per <= batch)
+		return 0;
+	return per < NET_HEAD_BATCH ? per : NET_HEAD_BATCH;
+}
+
 int net_predict_batch(const struct net *net, const float *x, int n, float *probs, int threads,
                       int batch, struct cnn_error *err)
 {
@@ -968,10 +976,7 @@ int net_predict_batch(const struct net *net, const float *x, int n, float *probs
 	int per = (n + threads - 1) / threads;   /* the largest share */
 	if (batch > per)
 		batch = per;
-	/* a head when the shares are wider than a batch and the head's batch */
-	int head = net->head_from >= 0 && batch < NET_HEAD_BATCH && per > batch ? NET_HEAD_BATCH : 0;
-	if (head > per)
-		head = per;
+	int head = net_predict_head_batch(net, batch, per);
 	size_t scratch_at, head_at = 0, head_floats = 0;
 	size_t floats = net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, batch, &scratch_at);
 	if (head)

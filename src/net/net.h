@@ -311,6 +311,10 @@ int net_predict(const struct net *net, const float *x, int n, float *probs, int 
                 struct cnn_error *err);
 int net_predict_batch(const struct net *net, const float *x, int n, float *probs, int threads,
                       int batch, struct cnn_error *err);
+/* The head's batch net_predict_batch runs on shares of `per` images
+ * `batch` at a time: NET_HEAD_BATCH (or per, if fewer) where the network
+ * has a head and the batch is smaller; 0: no head. */
+int net_predict_head_batch(const struct net *net, int batch, int per);
 
 double net_flops(const struct net *net);   /* forward, per sample */
 

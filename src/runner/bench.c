@@ -151,7 +151,10 @@ int run_bench(const char *path, const struct bench_options *o, FILE *out, struct
 	int batch = o->batch > 0 ? o->batch : net->eval_batch;
 	int n = threads * batch * BENCH_BATCHES_PER_CALL;
 	size_t in = shape_size(net->input), at;
-	size_t ws = net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, batch, &at);
+	size_t ws = net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, batch, &at), head_at;
+	int head = net_predict_head_batch(net, batch, n / threads);
+	if (head)   /* the head's workspace, which net_predict_batch adds */
+		ws += net_eval_ws_floats(net->layers, net->n_layers, &net->act_plan, head, &head_at);
 	float *x = malloc((size_t)n * in * sizeof *x);                       /* (n, c, h, w) */
 	float *probs = malloc((size_t)n * (size_t)net->n_classes * sizeof *probs);
 	double rate = 0, median = 0, p90 = 0;
@@ -173,6 +176,10 @@ int run_bench(const char *path, const struct bench_options *o, FILE *out, struct
 	fprintf(out, "kernels: %s\n", cnn_kernels_name());
 	fprintf(out, "threads: %d\n", threads);
 	fprintf(out, "batch: %d\n", batch);
+	if (head)
+		fprintf(out, "head: %s on, %d images at a time\n", net->layers[net->head_from]->name, head);
+	else
+		fprintf(out, "head: none\n");
 	fprintf(out, "images_per_second: %.0f\n", rate);
 	fprintf(out, "latency_ms_median: %.4f\n", median);
 	fprintf(out, "latency_ms_p90: %.4f\n", p90);

@@ -6,7 +6,7 @@
 # Usage: test_bench.sh PATH/TO/cnnrun SOURCE_DIR
 source "$(dirname "$0")/harness.sh"
 
-keys="model weights kernels threads batch images_per_second latency_ms_median latency_ms_p90
+keys="model weights kernels threads batch head images_per_second latency_ms_median latency_ms_p90
 activation_floats_per_image activation_bytes workspace_bytes"
 
 # bench_ok NAME WEIGHTS ARGS...: a run that succeeds, prints every key once,
@@ -34,7 +34,10 @@ check "config: threads 1" 'grep -qx "threads: 1" "$tmp/out.txt"'
 bench_ok "--batch 3 --threads 2" random configs/mnist.yaml --seconds 0.05 --batch 3 --threads 2
 check "--batch 3: batch 3" 'grep -qx "batch: 3" "$tmp/out.txt"'
 check "--threads 2: threads 2" 'grep -qx "threads: 2" "$tmp/out.txt"'
+check "mnist.yaml: no head" 'grep -qx "head: none" "$tmp/out.txt"'
 bench_ok "graph config" random configs/resnet-mnist.yaml --seconds=0.05 --threads=1 --batch=2
+bench_ok "lenet" random configs/lenet.yaml --seconds 0.05 --threads 1 --batch 8
+check "lenet: dense1's head" 'grep -qx "head: dense1 on, 32 images at a time" "$tmp/out.txt"'
 bench_ok "checkpoint" checkpoint tests/data/sequential-before-graphs.ckpt.bin --seconds 0.05 --threads 1
 
 expect 2 "bench: missing CONFIG or CKPT"                    -- bench
