@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/net.h"
@@ -382,6 +384,56 @@ static void config_new_keys(void **state)
 	assert_non_null(strstr(msg, "nesterov"));
 }
 
+/* Adam's update split among threads (optim.threads, large networks only):
+ * every weight and moment the same bits as on one thread, with and without
+ * decay, whose ranges the shares cut through. */
+static void adam_threads_same_bits(void **state)
+{
+	(void)state;
+	enum { N = 100003, STEPS = 3 };
+	const size_t n[5] = { 40000, 3, 30001, 7, 29992 };
+	const bool decay[5] = { true, false, true, false, true };
+	const struct optim_config cfgs[3] = {
+		{ .type = "adam", .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 },
+		{ .type = "adamw", .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1 },
+		{ .type = "adam", .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01 },
+	};
+	struct net_param t[5];
+	int nt = layout(t, n, decay, 5);
+	float *w = malloc(N * sizeof *w), *w1 = malloc(N * sizeof *w1), *g = malloc(N * sizeof *g);
+	float *state1 = malloc(2 * N * sizeof *state1);
+	assert_non_null(w);
+	assert_non_null(w1);
+	assert_non_null(g);
+	assert_non_null(state1);
+	for (int c = 0; c < 3; c++)
+		for (int threads = 1; threads <= 3; threads++) {
+			struct optim o;
+			struct cnn_error err;
+			uint32_t x = 12345;
+			assert_int_equal(optim_create(&o, &cfgs[c], N, t, nt, &err), 0);
+			o.threads = threads;
+			for (int i = 0; i < N; i++)
+				w[i] = (float)i / N - 0.5f;
+			for (int s = 0; s < STEPS; s++) {
+				for (int i = 0; i < N; i++) {
+					x = x * 1664525u + 1013904223u;
+					g[i] = (float)(x >> 8) / 16777216.0f - 0.5f;
+				}
+				optim_step(&o, w, g);
+			}
+			if (threads == 1) {
+				memcpy(w1, w, N * sizeof *w);
+				memcpy(state1, o.state, 2 * N * sizeof *state1);
+			} else {
+				assert_memory_equal(w, w1, N * sizeof *w);
+				assert_memory_equal(o.state, state1, 2 * N * sizeof *state1);
+			}
+			optim_free(&o);
+		}
+	free(w), free(w1), free(g), free(state1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +454,7 @@ int main(void)
 		cmocka_unit_test(tensors_outside_the_parameters_are_refused),
 		cmocka_unit_test(clip_norm_scales_the_whole_gradient),
 		cmocka_unit_test(config_new_keys),
+		cmocka_unit_test(adam_threads_same_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,11 @@ struct optim {
 	int n_decay;      /* ranges of parameters that weight decay applies to */
 	size_t (*decay)[2]; /* (n_decay) [offset, count], in order, not overlapping */
 	double grad_norm; /* ||g|| of the last step, before clipping */
+	/* OpenMP threads an elementwise update may split the parameters
+	 * among (each element's arithmetic is its own, so any split gives the
+	 * same bits); 0 or 1: the calling thread alone. The runner sets it to
+	 * the training's thread count. */
+	int threads;
 };
 
 /* Reads the `optimizer:` mapping (type and its hyperparameters). */

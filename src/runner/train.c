@@ -548,6 +548,7 @@ static int setup(struct run *r, struct cfg_doc *doc, const struct run_options *o
 	                 r->net->n_param_tensors, err))
 		return -1;
 	r->net->label_smoothing = (float)r->cfg.label_smoothing;
+	r->optim.threads = r->net->threads;
 	if (net_set_dist(r->net, r->dist, err))
 		return -1;
 	/* Ranks are placed by the launcher (--bind-to, --map-by), not here. */
