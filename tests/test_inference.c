@@ -205,7 +205,7 @@ static const char winograd_net[] = HEAD
 	"  - {type: flatten}\n"
 	"  - {type: dense, units: 10}\n";
 
-/* The pooling fold (net_plan_folds): planned for conv2's maxpool only,
+/* The pooling fold (net_plan_acts's folds): planned for conv2's maxpool only,
  * and the inference plan's probabilities are the training arena's, which
  * never folds, bit for bit. An odd output does not fold. */
 static void fold_same_bits(void **state)

@@ -38,7 +38,7 @@ size_t conv_winograd_filters_floats(const struct conv_geom *g);
 void conv_winograd_filters(const struct conv_geom *g, const float *w, const float *b, float *f);
 
 /* What the forward may fold into its output transform, for a network
- * that only predicts (net_plan_folds): the 2x2/2 max-pooling that reads
+ * that only predicts (net_plan_acts's folds): the 2x2/2 max-pooling that reads
  * the output, each tile's 2x2 block being one window (g->oh and g->ow even),
  * and the ReLU before it. The same bits as pool2_forward on the output:
  * max2(max2(max2(y00, y01), y10), y11), each read through relu_value. */

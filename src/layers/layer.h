@@ -52,7 +52,7 @@ struct layer_ctx {
 	 * A training backward gets the same row, as its forward on the same
 	 * chunk left it, to read only (batchnorm's mean and M2). */
 	double *stats;
-	/* Evaluation only (net_plan_folds): work of the layer that reads this
+	/* Evaluation only (net_plan_acts's folds): work of the layer that reads this
 	 * one that this forward does as well, so that its output is never
 	 * stored: LAYER_FOLD_POOL2, a 2x2/2 max-pooling (y is then the pooled
 	 * output), and LAYER_FOLD_RELU, the ReLU that pooling reads through.

@@ -97,26 +97,20 @@ struct net_act_plan {
 	size_t *slot_at;         /* [n_slots] per-sample offsets: slots end to end */
 	size_t per_sample;       /* floats per sample, all slots */
 	size_t peak;             /* the most floats per sample one layer reads and writes */
-	int *fold_into;          /* [n_layers] net_plan_folds: for a folded maxpool, the
-	                          * layer doing its work; else -1 */
+	int *fold_into;          /* [n_layers] (pooling folds, below): for a folded maxpool,
+	                          * the layer doing its work; else -1 */
 	int *folded;             /* [n_layers]: for that layer, the maxpool; else -1 */
 };
 
-/* Pooling folds, evaluation only: a 2x2/2 maxpool whose input (in the
+/* The plan for these layers as fused by `into` (net_plan_fusion), with
+ * pooling folds (evaluation only): a 2x2/2 maxpool whose input (in the
  * fused graph) is the output of a layer that can end its forward pass with
  * that pooling (layer_ops.can_fold_pool2: a Winograd convolution with an
  * even output) and that nothing else reads. That layer then writes the
  * pooled output (layer_ctx.fold, with the ReLU fused into the maxpool, if
  * any) and the maxpool runs nothing, in its input's slot: the full-size
  * output is never stored. Training steps keep the maxpool (its backward
- * reads that output). fold[i]: for a folded maxpool, the layer doing its
- * work; otherwise -1. All -1 when fusion is off (enabled false). Pure, as
- * net_plan_fusion is. */
-int net_plan_folds(struct layer *const *layers, int n_layers, const int *into, bool enabled,
-                   int *fold);
-
-/* The plan for these layers as fused by `into` (net_plan_fusion) and
- * folded (net_plan_folds, fusion as the environment says). */
+ * reads that output). No folds when fusion is off (net_fusion_enabled). */
 int net_plan_acts(struct layer *const *layers, int n_layers, const int *into, struct shape input,
                   struct net_act_plan *p, struct cnn_error *err);
 void net_act_plan_free(struct net_act_plan *p);

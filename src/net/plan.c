@@ -201,27 +201,29 @@ static bool is_maxpool2(const struct layer *l)
 	return a.kernel == 2 && a.stride == 2;
 }
 
-int net_plan_folds(struct layer *const *layers, int n_layers, const int *into, bool enabled,
-                   int *fold)
+/* The plan's pooling folds (struct net_act_plan: fold_into, folded), all
+ * -1 when fusion is off; readers[1 + j]: how many inputs of the fused graph
+ * read activation j. */
+static void plan_folds(struct layer *const *layers, int n_layers, const int *into,
+                       const int *readers, struct net_act_plan *p)
 {
+	bool enabled = net_fusion_enabled();
 	for (int i = 0; i < n_layers; i++)
-		fold[i] = -1;
+		p->fold_into[i] = p->folded[i] = -1;
 	for (int m = 0; enabled && m < n_layers; m++) {
 		const struct layer *l = layers[m];
 		if (into[m] >= 0 || !is_maxpool2(l))
 			continue;
-		int c = net_fused_input(layers, into, m, 0), readers = 0;
-		if (c == LAYER_INPUT_NET)
+		int c = net_fused_input(layers, into, m, 0);
+		if (c == LAYER_INPUT_NET || readers[1 + c] != 1)
 			continue;
-		const struct layer *p = layers[c];
-		for (int i = 0; i < n_layers; i++)
-			for (int k = 0; into[i] < 0 && k < layer_n_inputs(layers[i]); k++)
-				readers += net_fused_input(layers, into, i, k) == c;
-		if (readers == 1 && p->ops->can_fold_pool2 && p->ops->can_fold_pool2(p) &&
-		    l->out.c == p->out.c && 2 * l->out.h == p->out.h && 2 * l->out.w == p->out.w)
-			fold[m] = c;
+		const struct layer *q = layers[c];
+		if (q->ops->can_fold_pool2 && q->ops->can_fold_pool2(q) && l->out.c == q->out.c &&
+		    2 * l->out.h == q->out.h && 2 * l->out.w == q->out.w) {
+			p->fold_into[m] = c;
+			p->folded[c] = m;
+		}
 	}
-	return 0;
 }
 
 void net_act_plan_free(struct net_act_plan *p)
@@ -279,12 +281,6 @@ int net_plan_acts(struct layer *const *layers, int n_layers, const int *into, st
 	}
 	for (int j = 0; j <= n_layers; j++)
 		last[j] = -1;
-	net_plan_folds(layers, n_layers, into, net_fusion_enabled(), p->fold_into);
-	for (int i = 0; i < n_layers; i++)
-		p->folded[i] = -1;
-	for (int i = 0; i < n_layers; i++)
-		if (p->fold_into[i] >= 0)
-			p->folded[p->fold_into[i]] = i;
 	for (int i = 0; i < n_layers; i++)
 		for (int k = 0; into[i] < 0 && k < layer_n_inputs(layers[i]); k++) {
 			int from = net_fused_input(layers, into, i, k);
@@ -292,6 +288,7 @@ int net_plan_acts(struct layer *const *layers, int n_layers, const int *into, st
 			readers[1 + from]++;
 		}
 	last[n_layers] = n_layers;   /* the logits outlive every layer */
+	plan_folds(layers, n_layers, into, readers, p);
 
 	p->input_slot = take_slot(busy, &p->n_slots);
 	p->slot_floats[p->input_slot] = shape_size(input);
