@@ -301,17 +301,21 @@ static bool take_f64(struct bytecur *c, double *v)
 	return true;
 }
 
-/* n floats into a new array; the caller has checked nothing, so check here. */
+/* n floats into a new array, or past them when out is NULL; the caller
+ * has checked nothing, so check here. */
 static int take_floats(const struct reader *r, const char *tag, struct bytecur *c, size_t n,
                        float **out)
 {
 	const unsigned char *p;
 	size_t bytes;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	if (!cnn_mul_size(n, 4, &bytes) || bytes > c->left)
 		return corrupt(r, tag, "array runs past the end of the section");
 	bytecur_take(c, bytes, &p);
+	if (!out)
+		return 0;
 	*out = malloc(n ? n * sizeof(float) : 1);
 	if (!*out)
 		return cnn_errorf(r->err, at_file(r->path), "out of memory (%zu floats)", n);
@@ -399,14 +403,7 @@ static int read_optim(const struct reader *r, struct bytecur *c, struct checkpoi
 	out->optim_t = (long)(int64_t)t;
 	out->optim_n_states = (int)states;
 	out->optim_n = (size_t)n;
-	if (r->model_only) {
-		size_t bytes;
-		const unsigned char *skipped;
-		if (!cnn_mul_size(total, 4, &bytes) || !bytecur_take(c, bytes, &skipped))
-			return corrupt(r, TAG_OPTM, "array runs past the end of the section");
-		return 0;
-	}
-	return take_floats(r, TAG_OPTM, c, total, &out->optim_state);
+	return take_floats(r, TAG_OPTM, c, total, r->model_only ? NULL : &out->optim_state);
 }
 
 static int read_rng(const struct reader *r, struct bytecur *c, struct checkpoint *out)
